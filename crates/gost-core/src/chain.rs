@@ -1,0 +1,320 @@
+//! Chains of proxies: [`Node`]s with their [`Transport`], the [`Route`] a connection takes, the
+//! [`Chainer`] that builds routes, and the [`Router`] handlers send traffic through.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::BoxFuture;
+use crate::addr::{Address, Network};
+use crate::bypass::BoxBypass;
+use crate::connector::{BindOptions, BoxConnector, ConnectOptions, Connector};
+use crate::dialer::{BoxDialer, DialOptions, Dialer, HandshakeOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::io::BoxConn;
+use crate::listener::BoxListener;
+use crate::metadata::Metadata;
+use crate::selector::{FailMarker, Markable, Marker, SelectRequest};
+
+/// A node's dialer and connector: how to reach the node, and what protocol to speak to it.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    /// Opens the connection to the node (tcp, tls, ws, ...).
+    pub dialer: BoxDialer,
+    /// Speaks the proxy protocol to the node (http, socks5, relay, forward, ...).
+    pub connector: BoxConnector,
+}
+
+impl Transport {
+    /// A transport from its two halves.
+    pub fn new(dialer: BoxDialer, connector: BoxConnector) -> Self {
+        Transport { dialer, connector }
+    }
+
+    /// Dials `addr` and runs the dialer's handshake.
+    pub async fn dial(&self, addr: &Address, opts: DialOptions) -> Result<BoxConn> {
+        let conn = self.dialer.dial(addr.clone(), opts).await?;
+        self.dialer.handshake(conn, HandshakeOptions::for_addr(addr.clone())).await
+    }
+}
+
+/// One proxy server of a hop: where it is, how to talk to it, and its failure record.
+#[derive(Debug)]
+pub struct Node {
+    /// The node's name (`node-0`, or as configured).
+    pub name: String,
+    /// The node's address.
+    pub addr: Address,
+    /// How to reach it.
+    pub transport: Transport,
+    /// Failures, for the fail filter.
+    pub marker: FailMarker,
+    /// Targets that must not go through this node.
+    pub bypass: Option<BoxBypass>,
+    /// The node's own options (hop and selector keys such as `weight`, `backup`).
+    pub metadata: Metadata,
+}
+
+impl Node {
+    /// A node with no bypass and no metadata.
+    pub fn new(name: impl Into<String>, addr: Address, transport: Transport) -> Self {
+        Node {
+            name: name.into(),
+            addr,
+            transport,
+            marker: FailMarker::new(),
+            bypass: None,
+            metadata: Metadata::new(),
+        }
+    }
+}
+
+impl Markable for Arc<Node> {
+    fn marker(&self) -> &dyn Marker {
+        &self.marker
+    }
+}
+
+/// The nodes one connection goes through, in order, one per hop.
+#[derive(Clone, Debug, Default)]
+pub struct Route {
+    nodes: Vec<Arc<Node>>,
+}
+
+impl Route {
+    /// A route through `nodes` in order.
+    pub fn new(nodes: Vec<Arc<Node>>) -> Self {
+        Route { nodes }
+    }
+
+    /// The nodes, first hop first.
+    pub fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    /// Whether the route goes direct (no node).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Connects through every node and returns the connection from the last one: the first
+    /// node is dialed, each next node is reached with the previous node's connector and its own
+    /// dialer handshake, and the last node's connector connects to `target`.
+    ///
+    /// Each node's fail marker is marked when the node fails and reset when the route succeeds.
+    /// An empty route is a [`ErrorKind::NoRoute`] error: the router dials directly instead.
+    pub async fn dial(
+        &self,
+        network: Network,
+        target: Address,
+        opts: DialOptions,
+    ) -> Result<BoxConn> {
+        let (conn, last) = self.connect_nodes(opts).await?;
+        let conn = last
+            .transport
+            .connector
+            .connect(conn, network, target.clone(), ConnectOptions::default())
+            .await
+            .map_err(|e| {
+                fail(
+                    last,
+                    e,
+                    format!("connect to {target} through node {}", last.name),
+                )
+            })?;
+        self.reset_markers();
+        Ok(conn)
+    }
+
+    /// Connects through every node, then asks the last one to bind `addr` (remote forwarding).
+    pub async fn bind(
+        &self,
+        network: Network,
+        addr: Address,
+        opts: BindOptions,
+    ) -> Result<BoxListener> {
+        let (conn, last) = self.connect_nodes(DialOptions::default()).await?;
+        let listener = last
+            .transport
+            .connector
+            .bind(conn, network, addr.clone(), opts)
+            .await
+            .map_err(|e| fail(last, e, format!("bind {addr} on node {}", last.name)))?;
+        self.reset_markers();
+        Ok(listener)
+    }
+
+    async fn connect_nodes(&self, opts: DialOptions) -> Result<(BoxConn, &Arc<Node>)> {
+        let Some((first, rest)) = self.nodes.split_first() else {
+            return Err(Error::new(ErrorKind::NoRoute, "empty route"));
+        };
+        let mut conn = first.transport.dial(&first.addr, opts).await.map_err(|e| {
+            fail(
+                first,
+                e,
+                format!("dial node {} ({})", first.name, first.addr),
+            )
+        })?;
+        let mut prev = first;
+        for node in rest {
+            conn = prev
+                .transport
+                .connector
+                .connect(
+                    conn,
+                    Network::Tcp,
+                    node.addr.clone(),
+                    ConnectOptions::default(),
+                )
+                .await
+                .map_err(|e| {
+                    fail(
+                        prev,
+                        e,
+                        format!("connect to node {} through {}", node.name, prev.name),
+                    )
+                })?;
+            let hs = HandshakeOptions::for_addr(node.addr.clone());
+            conn = node
+                .transport
+                .dialer
+                .handshake(conn, hs)
+                .await
+                .map_err(|e| fail(node, e, format!("handshake with node {}", node.name)))?;
+            prev = node;
+        }
+        Ok((conn, prev))
+    }
+
+    fn reset_markers(&self) {
+        for node in &self.nodes {
+            node.marker.reset();
+        }
+    }
+}
+
+fn fail(node: &Node, err: Error, context: String) -> Error {
+    if err.is_retryable() {
+        node.marker.mark();
+    }
+    let kind = err.kind();
+    err.wrap(kind, context)
+}
+
+/// Builds the route for one connection (selecting a node in every hop).
+pub trait Chainer: Send + Sync + 'static {
+    /// The route for `req`. A [`ErrorKind::NoRoute`] error means some hop had no usable node.
+    fn route(&self, req: SelectRequest) -> impl Future<Output = Result<Route>> + Send;
+}
+
+trait DynChainer: Send + Sync + 'static {
+    fn dyn_route(&self, req: SelectRequest) -> BoxFuture<'_, Result<Route>>;
+}
+
+impl<T: Chainer> DynChainer for T {
+    fn dyn_route(&self, req: SelectRequest) -> BoxFuture<'_, Result<Route>> {
+        Box::pin(self.route(req))
+    }
+}
+
+/// A type-erased, cheaply cloneable [`Chainer`].
+#[derive(Clone)]
+pub struct BoxChainer(Arc<dyn DynChainer>);
+
+impl BoxChainer {
+    /// Erases the type of `chainer`.
+    pub fn new(chainer: impl Chainer) -> Self {
+        BoxChainer(Arc::new(chainer))
+    }
+}
+
+impl Chainer for BoxChainer {
+    fn route(&self, req: SelectRequest) -> impl Future<Output = Result<Route>> + Send {
+        self.0.dyn_route(req)
+    }
+}
+
+impl fmt::Debug for BoxChainer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BoxChainer")
+    }
+}
+
+/// What handlers send traffic through: it resolves, maps hosts, applies retries and the dial
+/// timeout, and goes through the chain when there is one (directly otherwise).
+pub trait Router: Send + Sync + 'static {
+    /// A connection to `target`. The caller owns it. Retryable failures have already been
+    /// retried; the error returned is the last one. Cancel safe.
+    fn dial(
+        &self,
+        network: Network,
+        target: Address,
+    ) -> impl Future<Output = Result<BoxConn>> + Send;
+
+    /// A listener on `addr`, on the last node of the chain (or locally without a chain).
+    fn bind(
+        &self,
+        network: Network,
+        addr: Address,
+        opts: BindOptions,
+    ) -> impl Future<Output = Result<BoxListener>> + Send;
+}
+
+trait DynRouter: Send + Sync + 'static {
+    fn dyn_dial(&self, network: Network, target: Address) -> BoxFuture<'_, Result<BoxConn>>;
+    fn dyn_bind(
+        &self,
+        network: Network,
+        addr: Address,
+        opts: BindOptions,
+    ) -> BoxFuture<'_, Result<BoxListener>>;
+}
+
+impl<T: Router> DynRouter for T {
+    fn dyn_dial(&self, network: Network, target: Address) -> BoxFuture<'_, Result<BoxConn>> {
+        Box::pin(self.dial(network, target))
+    }
+    fn dyn_bind(
+        &self,
+        network: Network,
+        addr: Address,
+        opts: BindOptions,
+    ) -> BoxFuture<'_, Result<BoxListener>> {
+        Box::pin(self.bind(network, addr, opts))
+    }
+}
+
+/// A type-erased, cheaply cloneable [`Router`].
+#[derive(Clone)]
+pub struct BoxRouter(Arc<dyn DynRouter>);
+
+impl BoxRouter {
+    /// Erases the type of `router`.
+    pub fn new(router: impl Router) -> Self {
+        BoxRouter(Arc::new(router))
+    }
+}
+
+impl Router for BoxRouter {
+    fn dial(
+        &self,
+        network: Network,
+        target: Address,
+    ) -> impl Future<Output = Result<BoxConn>> + Send {
+        self.0.dyn_dial(network, target)
+    }
+    fn bind(
+        &self,
+        network: Network,
+        addr: Address,
+        opts: BindOptions,
+    ) -> impl Future<Output = Result<BoxListener>> + Send {
+        self.0.dyn_bind(network, addr, opts)
+    }
+}
+
+impl fmt::Debug for BoxRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BoxRouter")
+    }
+}

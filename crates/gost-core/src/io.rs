@@ -1,0 +1,579 @@
+//! Poll-based I/O traits, the connection types built on them, and runtime-free async helpers.
+//!
+//! Rust's standard library has no async I/O traits, so gost-core defines its own in the
+//! `futures-io` shape (as hyper 1.x does). The data path is poll-based; the tokio glue lives in
+//! `gost-x-rt`, which adapts tokio streams to [`Conn`] and back.
+//!
+//! # Half-close
+//!
+//! [`Write::poll_shutdown`] is a *half-close*: after it returns `Ready(Ok(()))` the peer reads EOF,
+//! but this side can still read what the peer sends. For TCP it is `shutdown(SHUT_WR)`. A wrapper
+//! (TLS, WebSocket, a limiter, a stats counter) must forward it, and [`relay`] uses it to pass an EOF
+//! from one side on to the other.
+
+use std::any::Any;
+use std::future::{Future, poll_fn};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::ops::DerefMut;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use crate::addr::Address;
+
+/// Reads bytes asynchronously.
+///
+/// `poll_read` fills the front of `buf` and returns how many bytes it wrote; `Ready(Ok(0))` means
+/// end of stream (when `buf` is not empty). `Pending` registers the waker from `cx`.
+pub trait Read {
+    /// Attempts to read into `buf`.
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
+}
+
+/// Writes bytes asynchronously.
+pub trait Write {
+    /// Attempts to write from `buf`; returns how many bytes were accepted (may be fewer than
+    /// `buf.len()`; `0` for a non-empty `buf` means the stream can take no more).
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>>;
+
+    /// Flushes any buffered data to the underlying transport.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Half-closes the write side: flushes, then signals EOF to the peer. Reading stays possible.
+    /// Calling it again after it completed is a no-op that returns `Ok(())`.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Writes from several buffers at once. The default writes the first non-empty one.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let buf = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
+        self.poll_write(cx, buf)
+    }
+
+    /// Whether [`Write::poll_write_vectored`] is better than writing each buffer.
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
+}
+
+macro_rules! deref_read {
+    () => {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut **self).poll_read(cx, buf)
+        }
+    };
+}
+
+macro_rules! deref_write {
+    () => {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut **self).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut **self).poll_flush(cx)
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut **self).poll_shutdown(cx)
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut **self).poll_write_vectored(cx, bufs)
+        }
+        fn is_write_vectored(&self) -> bool {
+            (**self).is_write_vectored()
+        }
+    };
+}
+
+impl<T: ?Sized + Read + Unpin> Read for Box<T> {
+    deref_read!();
+}
+impl<T: ?Sized + Read + Unpin> Read for &mut T {
+    deref_read!();
+}
+impl<T: ?Sized + Write + Unpin> Write for Box<T> {
+    deref_write!();
+}
+impl<T: ?Sized + Write + Unpin> Write for &mut T {
+    deref_write!();
+}
+
+impl<P> Read for Pin<P>
+where
+    P: DerefMut + Unpin,
+    P::Target: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_read(cx, buf)
+    }
+}
+
+impl<P> Write for Pin<P>
+where
+    P: DerefMut + Unpin,
+    P::Target: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().as_mut().poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().as_mut().poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().as_mut().poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        (**self).is_write_vectored()
+    }
+}
+
+/// A byte-stream connection: what listeners accept, dialers return and handlers serve.
+///
+/// Dropping a `Conn` closes it fully. `Any` lets a fast path recover the concrete type (e.g. a TCP
+/// socket for `splice`) through `Box<dyn Conn>` → `Box<dyn Any>` upcasting.
+pub trait Conn: Read + Write + Any + Send + Unpin {
+    /// The local address of the underlying socket, if there is one.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+    /// The remote address of the underlying socket, if there is one.
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+}
+
+/// A type-erased connection. Boxed once per connection, never per read.
+pub type BoxConn = Box<dyn Conn>;
+
+impl Conn for BoxConn {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        (**self).local_addr()
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        (**self).peer_addr()
+    }
+}
+
+/// A datagram socket whose peers are [`Address`]es (an IP or a domain name with a port), as
+/// UDP-over-proxy protocols carry them.
+///
+/// Each `poll_recv_from` yields one whole datagram; one that does not fit in `buf` is truncated
+/// (the rest is lost, as with UDP). Each `poll_send_to` sends one whole datagram.
+pub trait PacketConn: Any + Send + Sync {
+    /// Receives one datagram into `buf`; returns its length and sender.
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, Address)>>;
+
+    /// Sends `buf` as one datagram to `target`.
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: &Address,
+    ) -> Poll<io::Result<usize>>;
+
+    /// The local address, if there is a socket.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+}
+
+/// A type-erased packet connection.
+pub type BoxPacketConn = Box<dyn PacketConn>;
+
+/// Reads some bytes into `buf`. Cancel safe: if dropped before completion no data was read.
+pub async fn read<R: Read + Unpin + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut *r).poll_read(cx, buf)).await
+}
+
+/// Fills `buf` completely; an EOF before that is `UnexpectedEof`.
+///
+/// Not cancel safe: if dropped midway, the bytes read so far are lost.
+pub async fn read_exact<R: Read + Unpin + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = read(r, &mut buf[filled..]).await?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "early eof"));
+        }
+        filled += n;
+    }
+    Ok(())
+}
+
+/// Writes all of `buf`. Not cancel safe: if dropped midway, an unknown prefix was written.
+pub async fn write_all<W: Write + Unpin + ?Sized>(w: &mut W, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| Pin::new(&mut *w).poll_write(cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Flushes `w`.
+pub async fn flush<W: Write + Unpin + ?Sized>(w: &mut W) -> io::Result<()> {
+    poll_fn(|cx| Pin::new(&mut *w).poll_flush(cx)).await
+}
+
+/// Half-closes `w` (see [`Write::poll_shutdown`]).
+pub async fn shutdown<W: Write + Unpin + ?Sized>(w: &mut W) -> io::Result<()> {
+    poll_fn(|cx| Pin::new(&mut *w).poll_shutdown(cx)).await
+}
+
+/// The relay's buffer per direction when the caller does not choose (Go gost copies with 32 KiB).
+pub const DEFAULT_RELAY_BUFFER: usize = 32 * 1024;
+
+/// Bytes moved by [`relay`] in each direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Bytes read from `a` and written to `b`.
+    pub a_to_b: u64,
+    /// Bytes read from `b` and written to `a`.
+    pub b_to_a: u64,
+}
+
+/// Copies both directions between `a` and `b` until both have reached EOF, with a buffer of
+/// `buf_size` bytes per direction.
+///
+/// When one side reads EOF, the other side is flushed and half-closed
+/// ([`Write::poll_shutdown`]) and the opposite direction keeps flowing until it ends too. An error
+/// on either side ends the relay with that error; the caller then drops (closes) both.
+/// Cancel safe in the sense that dropping it drops nothing but its buffers; bytes in flight are
+/// lost, as with any closed connection.
+pub fn relay<'a, A, B>(
+    a: &'a mut A,
+    b: &'a mut B,
+    buf_size: usize,
+) -> impl Future<Output = io::Result<RelayStats>> + Send + 'a
+where
+    A: Read + Write + Unpin + Send + ?Sized,
+    B: Read + Write + Unpin + Send + ?Sized,
+{
+    let buf_size = buf_size.max(1);
+    let mut ab = OneWay::new(buf_size);
+    let mut ba = OneWay::new(buf_size);
+    poll_fn(move |cx| {
+        let a_to_b = ab.poll_copy(cx, &mut *a, &mut *b)?;
+        let b_to_a = ba.poll_copy(cx, &mut *b, &mut *a)?;
+        match (a_to_b, b_to_a) {
+            (Poll::Ready(a_to_b), Poll::Ready(b_to_a)) => {
+                Poll::Ready(Ok(RelayStats { a_to_b, b_to_a }))
+            }
+            _ => Poll::Pending,
+        }
+    })
+}
+
+/// One direction of [`relay`]: a reusable buffer and the copy state.
+struct OneWay {
+    buf: Box<[u8]>,
+    size: usize,
+    start: usize,
+    end: usize,
+    eof: bool,
+    need_flush: bool,
+    done: bool,
+    total: u64,
+}
+
+impl OneWay {
+    fn new(size: usize) -> Self {
+        // The buffer is allocated on first use so a relay that is created and dropped at once
+        // costs nothing.
+        OneWay {
+            buf: Box::default(),
+            size,
+            start: 0,
+            end: 0,
+            eof: false,
+            need_flush: false,
+            done: false,
+            total: 0,
+        }
+    }
+
+    fn poll_copy<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: &mut R,
+        w: &mut W,
+    ) -> Poll<io::Result<u64>>
+    where
+        R: Read + Unpin + ?Sized,
+        W: Write + Unpin + ?Sized,
+    {
+        if self.buf.is_empty() && !self.done {
+            self.buf = vec![0u8; self.size].into_boxed_slice();
+        }
+        loop {
+            if self.done {
+                return Poll::Ready(Ok(self.total));
+            }
+            if self.start == self.end && !self.eof {
+                match Pin::new(&mut *r).poll_read(cx, &mut self.buf) {
+                    Poll::Ready(Ok(0)) => self.eof = true,
+                    Poll::Ready(Ok(n)) => {
+                        self.start = 0;
+                        self.end = n;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        if self.need_flush {
+                            ready!(Pin::new(&mut *w).poll_flush(cx))?;
+                            self.need_flush = false;
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+            while self.start < self.end {
+                let n = ready!(Pin::new(&mut *w).poll_write(cx, &self.buf[self.start..self.end]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                self.start += n;
+                self.total += n as u64;
+                self.need_flush = true;
+            }
+            if self.eof {
+                ready!(Pin::new(&mut *w).poll_shutdown(cx))?;
+                self.done = true;
+                self.buf = Box::default();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! An in-memory duplex pipe for tests, with no runtime.
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use std::task::Waker;
+
+    #[derive(Default)]
+    struct Half {
+        data: VecDeque<u8>,
+        closed: bool,
+        reader: Option<Waker>,
+    }
+
+    /// One end of an in-memory byte pipe pair.
+    pub struct PipeEnd {
+        rx: Arc<Mutex<Half>>,
+        tx: Arc<Mutex<Half>>,
+        pub shutdowns: usize,
+    }
+
+    pub fn pipe() -> (PipeEnd, PipeEnd) {
+        let x = Arc::new(Mutex::new(Half::default()));
+        let y = Arc::new(Mutex::new(Half::default()));
+        (
+            PipeEnd {
+                rx: x.clone(),
+                tx: y.clone(),
+                shutdowns: 0,
+            },
+            PipeEnd {
+                rx: y,
+                tx: x,
+                shutdowns: 0,
+            },
+        )
+    }
+
+    impl Read for PipeEnd {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let mut half = self.rx.lock().unwrap();
+            if half.data.is_empty() {
+                if half.closed {
+                    return Poll::Ready(Ok(0));
+                }
+                half.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = buf.len().min(half.data.len());
+            for (i, b) in half.data.drain(..n).enumerate() {
+                buf[i] = b;
+            }
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl Write for PipeEnd {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let mut half = self.tx.lock().unwrap();
+            if half.closed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            half.data.extend(buf);
+            if let Some(w) = half.reader.take() {
+                w.wake();
+            }
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.shutdowns += 1;
+            let mut half = self.tx.lock().unwrap();
+            half.closed = true;
+            if let Some(w) = half.reader.take() {
+                w.wake();
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl Conn for PipeEnd {}
+
+    /// Runs a future to completion on the current thread (a tiny executor for tests).
+    pub fn block_on<F: Future>(fut: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn read_exact_and_write_all() {
+        let (mut a, mut b) = pipe();
+        block_on(async {
+            write_all(&mut a, b"hello world").await.unwrap();
+            let mut buf = [0u8; 11];
+            read_exact(&mut b, &mut buf).await.unwrap();
+            assert_eq!(&buf, b"hello world");
+            shutdown(&mut a).await.unwrap();
+            let err = read_exact(&mut b, &mut buf[..1]).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        });
+    }
+
+    #[test]
+    fn relay_propagates_half_close_both_ways() {
+        // client <-> (c1, s1) relay (s2, t1) <-> target
+        let (mut client, mut c1) = pipe();
+        let (mut s2, mut target) = pipe();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        block_on(async {
+            write_all(&mut client, &data).await.unwrap();
+            shutdown(&mut client).await.unwrap();
+            let relay = relay(&mut c1, &mut s2, 4096);
+            let mut relay = std::pin::pin!(relay);
+            // Drive the relay until the client's EOF reached the target.
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let _ = poll_fn(|cx| match relay.as_mut().poll(cx) {
+                    Poll::Ready(r) => Poll::Ready(Some(r)),
+                    Poll::Pending => Poll::Ready(None),
+                })
+                .await;
+                let n = read(&mut target, &mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, data);
+            // The other direction still flows after the half-close.
+            write_all(&mut target, b"reply").await.unwrap();
+            shutdown(&mut target).await.unwrap();
+            let stats = relay.await.unwrap();
+            assert_eq!(
+                stats,
+                RelayStats {
+                    a_to_b: data.len() as u64,
+                    b_to_a: 5
+                }
+            );
+        });
+        let mut buf = Vec::new();
+        block_on(async {
+            let mut chunk = [0u8; 16];
+            loop {
+                let n = read(&mut client, &mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        });
+        assert_eq!(buf, b"reply");
+        assert_eq!(c1.shutdowns, 1);
+        assert_eq!(s2.shutdowns, 1);
+    }
+}

@@ -1,0 +1,32 @@
+//! Counters of a service (`enableStats`).
+
+use crate::service::StatsSnapshot;
+
+/// Which counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatsKind {
+    /// Connections accepted.
+    TotalConns,
+    /// Connections open now.
+    CurrentConns,
+    /// Bytes read from clients.
+    InputBytes,
+    /// Bytes written to clients.
+    OutputBytes,
+    /// Server-side errors.
+    TotalErrs,
+}
+
+/// Service counters. Updated on the data path, so implementations use atomics, never locks.
+pub trait Stats: Send + Sync {
+    /// Adds `n` (negative to decrement `CurrentConns`).
+    fn add(&self, kind: StatsKind, n: i64);
+    /// The current value.
+    fn get(&self, kind: StatsKind) -> u64;
+    /// Whether anything changed since the last [`Stats::snapshot`] with `mark_seen`.
+    fn is_updated(&self) -> bool;
+    /// Every counter at once; `mark_seen` clears the updated flag.
+    fn snapshot(&self, mark_seen: bool) -> StatsSnapshot;
+    /// Resets the byte and connection totals (the observer's `resetTraffic`).
+    fn reset(&self);
+}
