@@ -34,7 +34,9 @@ impl Transport {
     /// Dials `addr` and runs the dialer's handshake.
     pub async fn dial(&self, addr: &Address, opts: DialOptions) -> Result<BoxConn> {
         let conn = self.dialer.dial(addr.clone(), opts).await?;
-        self.dialer.handshake(conn, HandshakeOptions::for_addr(addr.clone())).await
+        self.dialer
+            .handshake(conn, HandshakeOptions::for_addr(addr.clone()))
+            .await
     }
 }
 
@@ -45,8 +47,8 @@ pub struct Node {
     pub name: String,
     /// The node's address.
     pub addr: Address,
-    /// How to reach it.
-    pub transport: Transport,
+    /// How to reach it; `None` for a forwarder target, which is an address and nothing more.
+    pub transport: Option<Transport>,
     /// Failures, for the fail filter.
     pub marker: FailMarker,
     /// Targets that must not go through this node.
@@ -56,12 +58,19 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node with no bypass and no metadata.
+    /// A chain node with no bypass and no metadata.
     pub fn new(name: impl Into<String>, addr: Address, transport: Transport) -> Self {
+        let mut node = Node::target(name, addr);
+        node.transport = Some(transport);
+        node
+    }
+
+    /// A forwarder target: an address to reach, with no transport of its own.
+    pub fn target(name: impl Into<String>, addr: Address) -> Self {
         Node {
             name: name.into(),
             addr,
-            transport,
+            transport: None,
             marker: FailMarker::new(),
             bypass: None,
             metadata: Metadata::new(),
@@ -110,8 +119,7 @@ impl Route {
         opts: DialOptions,
     ) -> Result<BoxConn> {
         let (conn, last) = self.connect_nodes(opts).await?;
-        let conn = last
-            .transport
+        let conn = transport_of(last)?
             .connector
             .connect(conn, network, target.clone(), ConnectOptions::default())
             .await
@@ -134,8 +142,7 @@ impl Route {
         opts: BindOptions,
     ) -> Result<BoxListener> {
         let (conn, last) = self.connect_nodes(DialOptions::default()).await?;
-        let listener = last
-            .transport
+        let listener = transport_of(last)?
             .connector
             .bind(conn, network, addr.clone(), opts)
             .await
@@ -148,17 +155,19 @@ impl Route {
         let Some((first, rest)) = self.nodes.split_first() else {
             return Err(Error::new(ErrorKind::NoRoute, "empty route"));
         };
-        let mut conn = first.transport.dial(&first.addr, opts).await.map_err(|e| {
-            fail(
-                first,
-                e,
-                format!("dial node {} ({})", first.name, first.addr),
-            )
-        })?;
+        let mut conn = transport_of(first)?
+            .dial(&first.addr, opts)
+            .await
+            .map_err(|e| {
+                fail(
+                    first,
+                    e,
+                    format!("dial node {} ({})", first.name, first.addr),
+                )
+            })?;
         let mut prev = first;
         for node in rest {
-            conn = prev
-                .transport
+            conn = transport_of(prev)?
                 .connector
                 .connect(
                     conn,
@@ -175,8 +184,7 @@ impl Route {
                     )
                 })?;
             let hs = HandshakeOptions::for_addr(node.addr.clone());
-            conn = node
-                .transport
+            conn = transport_of(node)?
                 .dialer
                 .handshake(conn, hs)
                 .await
@@ -191,6 +199,15 @@ impl Route {
             node.marker.reset();
         }
     }
+}
+
+fn transport_of(node: &Node) -> Result<&Transport> {
+    node.transport.as_ref().ok_or_else(|| {
+        Error::config(format!(
+            "node {} has no dialer/connector and cannot be part of a chain",
+            node.name
+        ))
+    })
 }
 
 fn fail(node: &Node, err: Error, context: String) -> Error {

@@ -185,6 +185,15 @@ pub trait Conn: Read + Write + Any + Send + Unpin {
 /// A type-erased connection. Boxed once per connection, never per read.
 pub type BoxConn = Box<dyn Conn>;
 
+impl std::fmt::Debug for dyn Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("local_addr", &self.local_addr())
+            .field("peer_addr", &self.peer_addr())
+            .finish()
+    }
+}
+
 impl Conn for BoxConn {
     fn local_addr(&self) -> Option<SocketAddr> {
         (**self).local_addr()

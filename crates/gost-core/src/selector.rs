@@ -32,6 +32,20 @@ impl SelectRequest {
             ..SelectRequest::default()
         }
     }
+
+    /// A request for a connection over `network` whose target is not known yet (forwarding).
+    pub fn for_network(network: Network) -> Self {
+        SelectRequest {
+            network,
+            ..SelectRequest::default()
+        }
+    }
+
+    /// Sets the client address.
+    pub fn with_client_addr(mut self, client_addr: Option<SocketAddr>) -> Self {
+        self.client_addr = client_addr;
+        self
+    }
 }
 
 /// Picks one of several candidates. Synchronous and cheap: called once per connection.

@@ -1,0 +1,17 @@
+//! # gost-x-dialer
+//!
+//! Dialer implementations, one module per registered type name. [`register`] adds every enabled
+//! one to a [`Registries`].
+
+use gost_core::{Registries, Result};
+
+#[cfg(feature = "tcp")]
+pub mod tcp;
+
+/// Registers every dialer this crate was built with.
+pub fn register(r: &Registries) -> Result<()> {
+    #[cfg(feature = "tcp")]
+    r.dialers.register(tcp::NAME, tcp::new)?;
+    let _ = r;
+    Ok(())
+}

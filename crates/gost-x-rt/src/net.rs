@@ -1,0 +1,187 @@
+//! TCP helpers shared by listeners, dialers and the direct router.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use gost_core::{Address, BoxConn, Error, ErrorKind, Listener, Network, Result, ResultExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use crate::TokioConn;
+
+/// Go gost's default listen backlog.
+pub const DEFAULT_BACKLOG: u32 = 128;
+
+/// Resolves `addr` with the system resolver, keeping only the families `network` allows.
+pub async fn resolve(addr: &Address, network: Network) -> Result<Vec<SocketAddr>> {
+    let all: Vec<SocketAddr> = match addr {
+        Address::Ip(sa) => vec![*sa],
+        Address::Domain(host, port) => tokio::net::lookup_host((host.as_str(), *port))
+            .await
+            .with_context(ErrorKind::Dial, || format!("resolve {host}"))?
+            .collect(),
+    };
+    let wanted: Vec<SocketAddr> = all
+        .into_iter()
+        .filter(|sa| match network {
+            Network::Tcp4 | Network::Udp4 => sa.is_ipv4(),
+            Network::Tcp6 | Network::Udp6 => sa.is_ipv6(),
+            _ => true,
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Dial,
+            format!("no {network} address for {addr}"),
+        ));
+    }
+    Ok(wanted)
+}
+
+/// Connects to `addr` (trying each resolved address in turn) with TCP_NODELAY on. The whole
+/// attempt is bounded by `timeout`.
+pub async fn connect_tcp(addr: &Address, network: Network, timeout: Duration) -> Result<TcpStream> {
+    let attempt = async {
+        let mut last = None;
+        for sa in resolve(addr, network).await? {
+            match TcpStream::connect(sa).await {
+                Ok(stream) => {
+                    // NODELAY failing only costs latency.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(match last {
+            Some(e) => Error::with_source(ErrorKind::Dial, format!("dial {addr}"), e),
+            None => Error::new(ErrorKind::Dial, format!("dial {addr}: no address")),
+        })
+    };
+    crate::timeout(timeout, &format!("dial {addr}"), attempt).await
+}
+
+/// Binds a listening TCP socket the way Go's `net.Listen("tcp", addr)` does: an empty host means
+/// every interface, dual-stack (`[::]`, falling back to `0.0.0.0` without IPv6); SO_REUSEADDR on.
+/// Must be called inside a tokio runtime.
+pub fn listen_tcp(addr: &str, backlog: u32) -> Result<TcpListener> {
+    let (host, port) = gost_core::addr::split_host_port(addr)?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| Error::config(format!("invalid port {port:?} in listen address {addr:?}")))?;
+    let bind = |sa: SocketAddr| -> std::io::Result<TcpListener> {
+        let socket = if sa.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(sa)?;
+        socket.listen(backlog)
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let result = if host.is_empty() {
+        bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
+            .or_else(|_| bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)))
+    } else {
+        let ip: IpAddr = match host.parse() {
+            Ok(ip) => ip,
+            // A host name: bind its first address, as Go does.
+            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+                .with_context(ErrorKind::Bind, || format!("resolve listen host {host:?}"))?
+                .next()
+                .map(|sa| sa.ip())
+                .ok_or_else(|| Error::new(ErrorKind::Bind, format!("no address for {host:?}")))?,
+        };
+        bind(SocketAddr::new(ip, port))
+    };
+    result.with_context(ErrorKind::Bind, || format!("listen on {addr}"))
+}
+
+/// A bound tokio TCP listener as a gost-core [`Listener`]; accepted sockets get TCP_NODELAY.
+#[derive(Debug)]
+pub struct TcpAcceptor {
+    listener: TcpListener,
+    local: Option<SocketAddr>,
+}
+
+impl TcpAcceptor {
+    /// Wraps a listening socket.
+    pub fn new(listener: TcpListener) -> Self {
+        let local = listener.local_addr().ok();
+        TcpAcceptor { listener, local }
+    }
+}
+
+impl Listener for TcpAcceptor {
+    async fn accept(&mut self) -> Result<BoxConn> {
+        // Every accept error on a listening socket is temporary (EMFILE, ECONNABORTED, ...): the
+        // socket stays open and the service's loop backs off and retries.
+        let (stream, _) = self
+            .listener
+            .accept()
+            .await
+            .context(ErrorKind::Io, "accept")?;
+        Ok(Box::new(TokioConn::tcp(stream)))
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn listen_and_connect() {
+        let l = listen_tcp("127.0.0.1:0", DEFAULT_BACKLOG).unwrap();
+        let addr = Address::Ip(l.local_addr().unwrap());
+        let s = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(s.nodelay().unwrap());
+        assert!(
+            connect_tcp(&addr, Network::Tcp6, Duration::from_secs(5))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_host_listens_on_all_interfaces() {
+        let l = listen_tcp(":0", DEFAULT_BACKLOG).unwrap();
+        assert!(l.local_addr().unwrap().ip().is_unspecified());
+    }
+
+    #[tokio::test]
+    async fn bad_addresses_are_errors() {
+        assert_eq!(
+            listen_tcp("127.0.0.1", 1).unwrap_err().kind(),
+            ErrorKind::Config
+        );
+        assert_eq!(
+            listen_tcp("127.0.0.1:x", 1).unwrap_err().kind(),
+            ErrorKind::Config
+        );
+        let taken = listen_tcp("127.0.0.1:0", 1).unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        // SO_REUSEADDR does not allow two listeners on one port.
+        assert_eq!(listen_tcp(&addr, 1).unwrap_err().kind(), ErrorKind::Bind);
+    }
+
+    #[tokio::test]
+    async fn refused_dial_is_a_retryable_error() {
+        let l = listen_tcp("127.0.0.1:0", 1).unwrap();
+        let addr = Address::Ip(l.local_addr().unwrap());
+        drop(l);
+        let err = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Dial);
+        assert!(err.is_retryable());
+    }
+}
