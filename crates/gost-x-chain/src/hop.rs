@@ -1,0 +1,54 @@
+use std::sync::Arc;
+
+use gost_core::{Bypass, Hop, Node, SelectRequest, Selector};
+
+/// A hop made of a fixed list of nodes and a selector.
+pub struct NodeHop {
+    name: String,
+    nodes: Vec<Arc<Node>>,
+    selector: Box<dyn Selector<Arc<Node>>>,
+}
+
+impl NodeHop {
+    /// A hop named `name` choosing among `nodes` with `selector`.
+    pub fn new(
+        name: impl Into<String>,
+        nodes: Vec<Arc<Node>>,
+        selector: Box<dyn Selector<Arc<Node>>>,
+    ) -> Self {
+        NodeHop {
+            name: name.into(),
+            nodes,
+            selector,
+        }
+    }
+
+    /// The hop's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Hop for NodeHop {
+    async fn select(&self, req: SelectRequest) -> Option<Arc<Node>> {
+        // A node whose bypass matches the target does not carry this connection.
+        let mut candidates = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            if let (Some(bypass), Some(target)) = (&node.bypass, &req.target)
+                && bypass.contains(req.network, target.clone()).await
+            {
+                continue;
+            }
+            candidates.push(node.clone());
+        }
+        let node = self.selector.select(&candidates, &req);
+        if node.is_none() {
+            tracing::debug!(hop = %self.name, "no node available");
+        }
+        node
+    }
+
+    fn nodes(&self) -> Vec<Arc<Node>> {
+        self.nodes.clone()
+    }
+}

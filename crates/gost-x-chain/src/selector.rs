@@ -1,0 +1,325 @@
+//! Selection strategies (`round`, `rand`, `fifo`, `hash`) and the fail filter, generic over what
+//! they select, as in gost.
+
+use std::hash::Hasher;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gost_core::{Error, Filter, Markable, Metadata, Result, SelectRequest, Selector, Strategy};
+
+/// gost's default number of failures before a candidate is skipped.
+pub const DEFAULT_MAX_FAILS: u64 = 1;
+/// gost's default time a failed candidate is skipped (the code default; the CLI sets 30 s).
+pub const DEFAULT_FAIL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `round`: each call takes the next candidate.
+#[derive(Debug, Default)]
+pub struct RoundRobin {
+    next: AtomicUsize,
+}
+
+impl<T: Clone> Strategy<T> for RoundRobin {
+    fn apply(&self, items: &[T], _req: &SelectRequest) -> Option<T> {
+        if items.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        items.get(i % items.len()).cloned()
+    }
+}
+
+/// `rand`: a uniformly random candidate (xorshift; good enough to spread load, not for secrets).
+#[derive(Debug)]
+pub struct Random {
+    state: AtomicU64,
+}
+
+impl Default for Random {
+    fn default() -> Self {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64);
+        Random {
+            state: AtomicU64::new(seed | 1),
+        }
+    }
+}
+
+impl<T: Clone> Strategy<T> for Random {
+    fn apply(&self, items: &[T], _req: &SelectRequest) -> Option<T> {
+        if items.is_empty() {
+            return None;
+        }
+        let mut x = self.state.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state.store(x, Ordering::Relaxed);
+        items.get((x % items.len() as u64) as usize).cloned()
+    }
+}
+
+/// `fifo`: always the first candidate still available (failover in configured order).
+#[derive(Debug, Default)]
+pub struct Fifo;
+
+impl<T: Clone> Strategy<T> for Fifo {
+    fn apply(&self, items: &[T], _req: &SelectRequest) -> Option<T> {
+        items.first().cloned()
+    }
+}
+
+/// `hash`: the same key always picks the same candidate. The key is the client IP, or the target
+/// host with `hash=host`.
+#[derive(Debug, Default)]
+pub struct Hash {
+    by_host: bool,
+}
+
+impl Hash {
+    /// Keys on the target host instead of the client IP.
+    pub fn by_host() -> Self {
+        Hash { by_host: true }
+    }
+}
+
+impl<T: Clone> Strategy<T> for Hash {
+    fn apply(&self, items: &[T], req: &SelectRequest) -> Option<T> {
+        if items.is_empty() {
+            return None;
+        }
+        let mut h = Fnv1a::default();
+        if self.by_host {
+            let host = req
+                .host
+                .clone()
+                .or_else(|| req.target.as_ref().map(|t| t.host()));
+            h.write(host.unwrap_or_default().as_bytes());
+        } else {
+            match req.client_addr.map(|a| a.ip()) {
+                Some(IpAddr::V4(ip)) => h.write(&ip.octets()),
+                Some(IpAddr::V6(ip)) => h.write(&ip.octets()),
+                None => {}
+            }
+        }
+        items
+            .get((h.finish() % items.len() as u64) as usize)
+            .cloned()
+    }
+}
+
+/// FNV-1a: stable across runs and processes, unlike std's randomly keyed hasher.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Skips candidates that failed `max_fails` times in a row, until `fail_timeout` has passed since
+/// their last failure. `max_fails = 0` disables the filter.
+#[derive(Debug, Clone, Copy)]
+pub struct FailFilter {
+    /// Failures before a candidate is skipped.
+    pub max_fails: u64,
+    /// How long a failed candidate is skipped.
+    pub fail_timeout: Duration,
+}
+
+impl Default for FailFilter {
+    fn default() -> Self {
+        FailFilter {
+            max_fails: DEFAULT_MAX_FAILS,
+            fail_timeout: DEFAULT_FAIL_TIMEOUT,
+        }
+    }
+}
+
+impl<T: Markable> Filter<T> for FailFilter {
+    fn filter(&self, items: Vec<T>, _req: &SelectRequest) -> Vec<T> {
+        if self.max_fails == 0 {
+            return items;
+        }
+        let now = SystemTime::now();
+        items
+            .into_iter()
+            .filter(|item| {
+                let m = item.marker();
+                m.fail_count() < self.max_fails
+                    || m.last_fail().is_none_or(|t| {
+                        now.duration_since(t).unwrap_or_default() >= self.fail_timeout
+                    })
+            })
+            .collect()
+    }
+}
+
+/// A strategy after a list of filters.
+pub struct DefaultSelector<T> {
+    strategy: Box<dyn Strategy<T>>,
+    filters: Vec<Box<dyn Filter<T>>>,
+}
+
+impl<T> DefaultSelector<T> {
+    /// A selector running `filters` in order, then `strategy`.
+    pub fn new(strategy: Box<dyn Strategy<T>>, filters: Vec<Box<dyn Filter<T>>>) -> Self {
+        DefaultSelector { strategy, filters }
+    }
+}
+
+impl<T: Clone + Send + Sync> Selector<T> for DefaultSelector<T> {
+    fn select(&self, items: &[T], req: &SelectRequest) -> Option<T> {
+        let mut candidates = items.to_vec();
+        for f in &self.filters {
+            candidates = f.filter(candidates, req);
+        }
+        self.strategy.apply(&candidates, req)
+    }
+}
+
+/// Builds the selector gost configures from `strategy`, `maxFails`/`max_fails` and
+/// `failTimeout`/`fail_timeout` (metadata of a hop or forwarder), with the given defaults.
+pub fn from_metadata<T: Markable + Clone + Send + Sync + 'static>(
+    md: &Metadata,
+    default_fail_timeout: Duration,
+) -> Result<DefaultSelector<T>> {
+    let strategy: Box<dyn Strategy<T>> =
+        match md.get_string(&["strategy"])?.as_deref().unwrap_or("round") {
+            "round" | "rr" | "" => Box::new(RoundRobin::default()),
+            "rand" | "random" => Box::new(Random::default()),
+            "fifo" | "ha" => Box::new(Fifo),
+            "hash" => match md.get_string(&["hash"])?.as_deref() {
+                Some("host") => Box::new(Hash::by_host()),
+                _ => Box::new(Hash::default()),
+            },
+            other => {
+                return Err(Error::config(format!(
+                    "unknown selector strategy {other:?} (expected round, rand, fifo or hash)"
+                )));
+            }
+        };
+    let max_fails = md
+        .get_int(&["maxFails", "max_fails"])?
+        .map_or(DEFAULT_MAX_FAILS, |n| n.max(0) as u64);
+    let fail_timeout = md
+        .get_duration(&["failTimeout", "fail_timeout"])?
+        .unwrap_or(default_fail_timeout);
+    Ok(DefaultSelector::new(
+        strategy,
+        vec![Box::new(FailFilter {
+            max_fails,
+            fail_timeout,
+        })],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gost_core::{FailMarker, Marker};
+    use std::sync::Arc;
+
+    #[derive(Clone)]
+    struct Item(u32, Arc<FailMarker>);
+    impl Markable for Item {
+        fn marker(&self) -> &dyn Marker {
+            &*self.1
+        }
+    }
+    fn items(n: u32) -> Vec<Item> {
+        (0..n)
+            .map(|i| Item(i, Arc::new(FailMarker::new())))
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_cycles_evenly() {
+        let s = RoundRobin::default();
+        let it = items(3);
+        let mut counts = [0; 3];
+        for _ in 0..30 {
+            counts[s.apply(&it, &SelectRequest::default()).unwrap().0 as usize] += 1;
+        }
+        assert_eq!(counts, [10, 10, 10]);
+        assert!(Strategy::<Item>::apply(&s, &[], &SelectRequest::default()).is_none());
+    }
+
+    #[test]
+    fn hash_is_stable_per_client() {
+        let s = Hash::default();
+        let it = items(5);
+        let req = SelectRequest::default().with_client_addr(Some("10.1.2.3:5555".parse().unwrap()));
+        let first = s.apply(&it, &req).unwrap().0;
+        for port in 1..50u16 {
+            let req = SelectRequest::default()
+                .with_client_addr(Some(std::net::SocketAddr::from(([10, 1, 2, 3], port))));
+            assert_eq!(s.apply(&it, &req).unwrap().0, first);
+        }
+    }
+
+    #[test]
+    fn random_stays_in_range() {
+        let s = Random::default();
+        let it = items(4);
+        let mut seen = [false; 4];
+        for _ in 0..200 {
+            seen[s.apply(&it, &SelectRequest::default()).unwrap().0 as usize] = true;
+        }
+        assert_eq!(seen, [true; 4]);
+    }
+
+    #[test]
+    fn fail_filter_skips_failed_until_timeout() {
+        let it = items(3);
+        it[0].1.mark();
+        let f = FailFilter {
+            max_fails: 1,
+            fail_timeout: Duration::from_secs(60),
+        };
+        let left: Vec<u32> = f
+            .filter(it.clone(), &SelectRequest::default())
+            .iter()
+            .map(|i| i.0)
+            .collect();
+        assert_eq!(left, [1, 2]);
+        let expired = FailFilter {
+            max_fails: 1,
+            fail_timeout: Duration::ZERO,
+        };
+        assert_eq!(
+            expired.filter(it.clone(), &SelectRequest::default()).len(),
+            3
+        );
+        let sel = DefaultSelector::new(Box::new(Fifo), vec![Box::new(f)]);
+        assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 1);
+    }
+
+    #[test]
+    fn selector_from_metadata() {
+        let md = Metadata::new()
+            .with("strategy", "fifo")
+            .with("maxFails", "2");
+        let sel = from_metadata::<Item>(&md, DEFAULT_FAIL_TIMEOUT).unwrap();
+        let it = items(2);
+        it[0].1.mark();
+        assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 0);
+        it[0].1.mark();
+        assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 1);
+        let bad = Metadata::new().with("strategy", "best");
+        assert!(from_metadata::<Item>(&bad, DEFAULT_FAIL_TIMEOUT).is_err());
+    }
+}
