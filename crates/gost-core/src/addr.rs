@@ -35,18 +35,12 @@ impl Address {
 
     /// Builds an address from a host (IP literal, bracketed IPv6 or name) and a port.
     pub fn from_host_port(host: &str, port: u16) -> Result<Self> {
-        let bare = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(Address::Ip(SocketAddr::new(ip, port)));
         }
         if bare.is_empty() {
-            return Ok(Address::Ip(SocketAddr::new(
-                IpAddr::from([0, 0, 0, 0]),
-                port,
-            )));
+            return Ok(Address::Ip(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port)));
         }
         if bare.len() > 255 || !bare.bytes().all(is_host_byte) {
             return Err(Error::config(format!("invalid host name {host:?}")));
@@ -191,14 +185,8 @@ mod tests {
 
     #[test]
     fn parses_go_style_host_port() {
-        assert_eq!(
-            Address::parse("127.0.0.1:80").unwrap().to_string(),
-            "127.0.0.1:80"
-        );
-        assert_eq!(
-            Address::parse("[::1]:443").unwrap().to_string(),
-            "[::1]:443"
-        );
+        assert_eq!(Address::parse("127.0.0.1:80").unwrap().to_string(), "127.0.0.1:80");
+        assert_eq!(Address::parse("[::1]:443").unwrap().to_string(), "[::1]:443");
         assert_eq!(Address::parse(":8080").unwrap().to_string(), "0.0.0.0:8080");
         let a = Address::parse("example.com:53").unwrap();
         assert_eq!(a, Address::Domain("example.com".into(), 53));
@@ -208,16 +196,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in [
-            "",
-            "example.com",
-            "host:99999",
-            "host:x",
-            "::1:80",
-            "[::1",
-            "[::1]80",
-            "a b:1",
-        ] {
+        for bad in ["", "example.com", "host:99999", "host:x", "::1:80", "[::1", "[::1]80", "a b:1"]
+        {
             assert!(Address::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }

@@ -34,9 +34,7 @@ impl Transport {
     /// Dials `addr` and runs the dialer's handshake.
     pub async fn dial(&self, addr: &Address, opts: DialOptions) -> Result<BoxConn> {
         let conn = self.dialer.dial(addr.clone(), opts).await?;
-        self.dialer
-            .handshake(conn, HandshakeOptions::for_addr(addr.clone()))
-            .await
+        self.dialer.handshake(conn, HandshakeOptions::for_addr(addr.clone())).await
     }
 }
 
@@ -124,11 +122,7 @@ impl Route {
             .connect(conn, network, target.clone(), ConnectOptions::default())
             .await
             .map_err(|e| {
-                fail(
-                    last,
-                    e,
-                    format!("connect to {target} through node {}", last.name),
-                )
+                fail(last, e, format!("connect to {target} through node {}", last.name))
             })?;
         self.reset_markers();
         Ok(conn)
@@ -158,30 +152,15 @@ impl Route {
         let mut conn = transport_of(first)?
             .dial(&first.addr, opts)
             .await
-            .map_err(|e| {
-                fail(
-                    first,
-                    e,
-                    format!("dial node {} ({})", first.name, first.addr),
-                )
-            })?;
+            .map_err(|e| fail(first, e, format!("dial node {} ({})", first.name, first.addr)))?;
         let mut prev = first;
         for node in rest {
             conn = transport_of(prev)?
                 .connector
-                .connect(
-                    conn,
-                    Network::Tcp,
-                    node.addr.clone(),
-                    ConnectOptions::default(),
-                )
+                .connect(conn, Network::Tcp, node.addr.clone(), ConnectOptions::default())
                 .await
                 .map_err(|e| {
-                    fail(
-                        prev,
-                        e,
-                        format!("connect to node {} through {}", node.name, prev.name),
-                    )
+                    fail(prev, e, format!("connect to node {} through {}", node.name, prev.name))
                 })?;
             let hs = HandshakeOptions::for_addr(node.addr.clone());
             conn = transport_of(node)?

@@ -54,11 +54,7 @@ pub trait Connector: Send + Sync + 'static {
         opts: BindOptions,
     ) -> impl Future<Output = Result<BoxListener>> + Send {
         let _ = (conn, opts);
-        async move {
-            Err(Error::unsupported(format!(
-                "this connector cannot bind {network} {addr}"
-            )))
-        }
+        async move { Err(Error::unsupported(format!("this connector cannot bind {network} {addr}"))) }
     }
 }
 

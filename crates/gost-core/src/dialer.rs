@@ -136,8 +136,6 @@ impl Dialer for BoxDialer {
 
 impl fmt::Debug for BoxDialer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BoxDialer")
-            .field("multiplex", &self.multiplex())
-            .finish()
+        f.debug_struct("BoxDialer").field("multiplex", &self.multiplex()).finish()
     }
 }

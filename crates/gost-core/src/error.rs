@@ -84,10 +84,7 @@ impl ErrorKind {
     /// Whether this is a normal end of a connection rather than a server fault (EOF, peer reset,
     /// cancellation, timeout, refused by policy). Stats do not count these as errors, as in gost.
     pub fn is_normal_end(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::Closed | ErrorKind::Timeout | ErrorKind::Denied | ErrorKind::Auth
-        )
+        matches!(self, ErrorKind::Closed | ErrorKind::Timeout | ErrorKind::Denied | ErrorKind::Auth)
     }
 }
 
@@ -109,11 +106,7 @@ pub struct Error {
 impl Error {
     /// A new error with a message and no source.
     pub fn new(kind: ErrorKind, context: impl Into<String>) -> Self {
-        Error {
-            kind,
-            context: context.into(),
-            source: None,
-        }
+        Error { kind, context: context.into(), source: None }
     }
 
     /// A new error wrapping a source error.
@@ -122,11 +115,7 @@ impl Error {
         context: impl Into<String>,
         source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
     ) -> Self {
-        Error {
-            kind,
-            context: context.into(),
-            source: Some(source.into()),
-        }
+        Error { kind, context: context.into(), source: Some(source.into()) }
     }
 
     /// Shorthand for a configuration error.
@@ -187,9 +176,7 @@ impl fmt::Display for Error {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -238,11 +225,9 @@ impl From<io::Error> for Error {
         match err.into_inner() {
             Some(inner) => match inner.downcast::<Error>() {
                 Ok(gost) => *gost,
-                Err(other) => Error {
-                    kind: kind_of_io(kind),
-                    context: String::new(),
-                    source: Some(other),
-                },
+                Err(other) => {
+                    Error { kind: kind_of_io(kind), context: String::new(), source: Some(other) }
+                }
             },
             None => Error {
                 kind: kind_of_io(kind),

@@ -31,12 +31,7 @@ pub struct Session {
 impl Session {
     /// A session for a connection of `service`.
     pub fn new(id: u64, service: Arc<str>) -> Self {
-        Session {
-            id,
-            service,
-            client_addr: None,
-            local_addr: None,
-        }
+        Session { id, service, client_addr: None, local_addr: None }
     }
 }
 

@@ -54,8 +54,6 @@ impl Hop for BoxHop {
 
 impl fmt::Debug for BoxHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BoxHop")
-            .field("nodes", &self.nodes().len())
-            .finish()
+        f.debug_struct("BoxHop").field("nodes", &self.nodes().len()).finish()
     }
 }

@@ -57,10 +57,7 @@ pub trait Write {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let buf = bufs
-            .iter()
-            .find(|b| !b.is_empty())
-            .map_or(&[][..], |b| &**b);
+        let buf = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
         self.poll_write(cx, buf)
     }
 
@@ -425,16 +422,8 @@ pub(crate) mod testing {
         let x = Arc::new(Mutex::new(Half::default()));
         let y = Arc::new(Mutex::new(Half::default()));
         (
-            PipeEnd {
-                rx: x.clone(),
-                tx: y.clone(),
-                shutdowns: 0,
-            },
-            PipeEnd {
-                rx: y,
-                tx: x,
-                shutdowns: 0,
-            },
+            PipeEnd { rx: x.clone(), tx: y.clone(), shutdowns: 0 },
+            PipeEnd { rx: y, tx: x, shutdowns: 0 },
         )
     }
 
@@ -562,13 +551,7 @@ mod tests {
             write_all(&mut target, b"reply").await.unwrap();
             shutdown(&mut target).await.unwrap();
             let stats = relay.await.unwrap();
-            assert_eq!(
-                stats,
-                RelayStats {
-                    a_to_b: data.len() as u64,
-                    b_to_a: 5
-                }
-            );
+            assert_eq!(stats, RelayStats { a_to_b: data.len() as u64, b_to_a: 5 });
         });
         let mut buf = Vec::new();
         block_on(async {

@@ -37,10 +37,7 @@ pub struct ListenerOptions {
 impl ListenerOptions {
     /// Options for listening on `addr`.
     pub fn new(addr: impl Into<String>) -> Self {
-        ListenerOptions {
-            addr: addr.into(),
-            service: String::new(),
-        }
+        ListenerOptions { addr: addr.into(), service: String::new() }
     }
 }
 
@@ -82,8 +79,6 @@ impl Listener for BoxListener {
 
 impl fmt::Debug for BoxListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BoxListener")
-            .field("local_addr", &self.local_addr())
-            .finish()
+        f.debug_struct("BoxListener").field("local_addr", &self.local_addr()).finish()
     }
 }

@@ -215,11 +215,7 @@ impl Metadata {
             Value::Int(i) => Ok(Some(*i)),
             Value::Bool(b) => Ok(Some(i64::from(*b))),
             Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(Some(*x as i64)),
-            Value::Str(s) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| bad(key, v, "an integer")),
+            Value::Str(s) => s.trim().parse().map(Some).map_err(|_| bad(key, v, "an integer")),
             _ => Err(bad(key, v, "an integer")),
         }
     }
@@ -243,11 +239,7 @@ impl Metadata {
         match v {
             Value::Float(x) => Ok(Some(*x)),
             Value::Int(i) => Ok(Some(*i as f64)),
-            Value::Str(s) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| bad(key, v, "a number")),
+            Value::Str(s) => s.trim().parse().map(Some).map_err(|_| bad(key, v, "a number")),
             _ => Err(bad(key, v, "a number")),
         }
     }
@@ -268,9 +260,9 @@ impl Metadata {
         };
         match v {
             Value::Int(i) if *i >= 0 => Ok(Some(Duration::from_secs(*i as u64))),
-            Value::Float(x) => Duration::try_from_secs_f64(*x)
-                .map(Some)
-                .map_err(|_| bad(key, v, "a duration")),
+            Value::Float(x) => {
+                Duration::try_from_secs_f64(*x).map(Some).map_err(|_| bad(key, v, "a duration"))
+            }
             Value::Str(s) => parse_duration(s)
                 .map(Some)
                 .map_err(|e| Error::config(format!("metadata key `{key}`: {}", e.context()))),
@@ -287,10 +279,7 @@ impl Metadata {
         match v {
             Value::List(items) => items
                 .iter()
-                .map(|item| {
-                    item.as_text()
-                        .ok_or_else(|| bad(key, v, "a list of strings"))
-                })
+                .map(|item| item.as_text().ok_or_else(|| bad(key, v, "a list of strings")))
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
             Value::Str(s) => Ok(Some(vec![s.clone()])),
@@ -346,10 +335,7 @@ impl<K: AsRef<str>, V: Into<Value>> FromIterator<(K, V)> for Metadata {
 }
 
 fn bad(key: &str, v: &Value, want: &str) -> Error {
-    Error::config(format!(
-        "metadata key `{key}`: expected {want}, got {} {v}",
-        v.type_name()
-    ))
+    Error::config(format!("metadata key `{key}`: expected {want}, got {} {v}", v.type_name()))
 }
 
 /// Parses a Go duration string (`"300ms"`, `"1.5h"`, `"2h45m"`, units ns/us/µs/ms/s/m/h), or a bare
@@ -371,17 +357,13 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let mut rest = s;
     let mut total = 0f64; // nanoseconds
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
         if num_len == 0 {
             return Err(err());
         }
         let number: f64 = rest[..num_len].parse().map_err(|_| err())?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -403,27 +385,19 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_first_alias_wins() {
-        let md = Metadata::new()
-            .with("ReadTimeout", "5s")
-            .with("timeout", "9s");
+        let md = Metadata::new().with("ReadTimeout", "5s").with("timeout", "9s");
         assert_eq!(
             md.get_duration(&["readTimeout", "timeout"]).unwrap(),
             Some(Duration::from_secs(5))
         );
-        assert_eq!(
-            md.get_duration(&["TIMEOUT"]).unwrap(),
-            Some(Duration::from_secs(9))
-        );
+        assert_eq!(md.get_duration(&["TIMEOUT"]).unwrap(), Some(Duration::from_secs(9)));
         assert_eq!(md.get_duration(&["missing"]).unwrap(), None);
     }
 
     #[test]
     fn bool_coercions() {
-        let md = Metadata::new()
-            .with("a", "true")
-            .with("b", 0i64)
-            .with("c", false)
-            .with("d", "yes");
+        let md =
+            Metadata::new().with("a", "true").with("b", 0i64).with("c", false).with("d", "yes");
         assert_eq!(md.get_bool(&["a"]).unwrap(), Some(true));
         assert_eq!(md.get_bool(&["b"]).unwrap(), Some(false));
         assert_eq!(md.get_bool(&["c"]).unwrap(), Some(false));
@@ -459,10 +433,7 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
         }
         let md = Metadata::new().with("ttl", 30i64).with("bad", "forever");
-        assert_eq!(
-            md.get_duration(&["ttl"]).unwrap(),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(md.get_duration(&["ttl"]).unwrap(), Some(Duration::from_secs(30)));
         let err = md.get_duration(&["bad"]).unwrap_err();
         assert!(err.to_string().contains("`bad`"), "{err}");
     }
@@ -477,10 +448,7 @@ mod tests {
             .with("one", "echo c")
             .with("header", Value::Map(header))
             .with("nested", Value::List(vec![Value::List(vec![])]));
-        assert_eq!(
-            md.get_strings(&["preup"]).unwrap().unwrap(),
-            ["echo a", "echo b"]
-        );
+        assert_eq!(md.get_strings(&["preup"]).unwrap().unwrap(), ["echo a", "echo b"]);
         assert_eq!(md.get_strings(&["one"]).unwrap().unwrap(), ["echo c"]);
         assert!(md.get_strings(&["nested"]).is_err());
         let h = md.get_string_map(&["header"]).unwrap().unwrap();

@@ -34,26 +34,17 @@ pub struct Registry<T> {
 impl<T: Clone> Registry<T> {
     /// An empty registry; `kind` names its items in errors (`"listener"`, `"chain"`).
     pub fn new(kind: &'static str) -> Self {
-        Registry {
-            kind,
-            items: RwLock::new(BTreeMap::new()),
-        }
+        Registry { kind, items: RwLock::new(BTreeMap::new()) }
     }
 
     /// Adds `item` under `name`. A name already taken is an error; an empty name is an error too.
     pub fn register(&self, name: &str, item: T) -> Result<()> {
         if name.is_empty() {
-            return Err(Error::config(format!(
-                "{} name must not be empty",
-                self.kind
-            )));
+            return Err(Error::config(format!("{} name must not be empty", self.kind)));
         }
         let mut items = self.items.write().unwrap_or_else(|e| e.into_inner());
         if items.contains_key(name) {
-            return Err(Error::config(format!(
-                "{} {name:?} is already registered",
-                self.kind
-            )));
+            return Err(Error::config(format!("{} {name:?} is already registered", self.kind)));
         }
         items.insert(name.to_owned(), item);
         Ok(())
@@ -61,18 +52,12 @@ impl<T: Clone> Registry<T> {
 
     /// Replaces (or adds) the item under `name`, returning the old one.
     pub fn replace(&self, name: &str, item: T) -> Option<T> {
-        self.items
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), item)
+        self.items.write().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), item)
     }
 
     /// Removes the item under `name`.
     pub fn unregister(&self, name: &str) -> Option<T> {
-        self.items
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name)
+        self.items.write().unwrap_or_else(|e| e.into_inner()).remove(name)
     }
 
     /// The item under `name`; a [`ErrorKind::NotFound`] error lists the known names.
@@ -82,31 +67,19 @@ impl<T: Clone> Registry<T> {
             let known: Vec<&str> = items.keys().map(String::as_str).collect();
             Error::new(
                 ErrorKind::NotFound,
-                format!(
-                    "unknown {} {name:?} (known: {})",
-                    self.kind,
-                    known.join(", ")
-                ),
+                format!("unknown {} {name:?} (known: {})", self.kind, known.join(", ")),
             )
         })
     }
 
     /// Whether `name` is registered.
     pub fn contains(&self, name: &str) -> bool {
-        self.items
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(name)
+        self.items.read().unwrap_or_else(|e| e.into_inner()).contains_key(name)
     }
 
     /// Every registered name, sorted.
     pub fn names(&self) -> Vec<String> {
-        self.items
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect()
+        self.items.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
     /// Every item with its name, sorted by name.
@@ -119,10 +92,7 @@ impl<T: Clone> Registry<T> {
 impl<T> fmt::Debug for Registry<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let items = self.items.read().unwrap_or_else(|e| e.into_inner());
-        f.debug_struct("Registry")
-            .field("kind", &self.kind)
-            .field("names", &items.keys())
-            .finish()
+        f.debug_struct("Registry").field("kind", &self.kind).field("names", &items.keys()).finish()
     }
 }
 

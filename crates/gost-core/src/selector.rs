@@ -26,19 +26,12 @@ pub struct SelectRequest {
 impl SelectRequest {
     /// A request to reach `target` over `network`.
     pub fn new(network: Network, target: Address) -> Self {
-        SelectRequest {
-            network,
-            target: Some(target),
-            ..SelectRequest::default()
-        }
+        SelectRequest { network, target: Some(target), ..SelectRequest::default() }
     }
 
     /// A request for a connection over `network` whose target is not known yet (forwarding).
     pub fn for_network(network: Network) -> Self {
-        SelectRequest {
-            network,
-            ..SelectRequest::default()
-        }
+        SelectRequest { network, ..SelectRequest::default() }
     }
 
     /// Sets the client address.
@@ -110,9 +103,9 @@ impl Marker for FailMarker {
         }
     }
     fn mark(&self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| {
-            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-        });
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
         self.last_ms.store(now, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }

@@ -145,8 +145,6 @@ impl Service for BoxService {
 
 impl fmt::Debug for BoxService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BoxService")
-            .field("local_addr", &self.local_addr())
-            .finish()
+        f.debug_struct("BoxService").field("local_addr", &self.local_addr()).finish()
     }
 }

@@ -9,10 +9,7 @@ pub struct Chain {
 impl Chain {
     /// A chain named `name` through `hops` (each with its name, for errors).
     pub fn new(name: impl Into<String>, hops: Vec<(String, BoxHop)>) -> Self {
-        Chain {
-            name: name.into(),
-            hops,
-        }
+        Chain { name: name.into(), hops }
     }
 }
 

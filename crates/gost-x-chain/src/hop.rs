@@ -16,11 +16,7 @@ impl NodeHop {
         nodes: Vec<Arc<Node>>,
         selector: Box<dyn Selector<Arc<Node>>>,
     ) -> Self {
-        NodeHop {
-            name: name.into(),
-            nodes,
-            selector,
-        }
+        NodeHop { name: name.into(), nodes, selector }
     }
 
     /// The hop's name.

@@ -24,11 +24,7 @@ pub struct RouterOptions {
 
 impl Default for RouterOptions {
     fn default() -> Self {
-        RouterOptions {
-            chain: None,
-            retries: 0,
-            timeout: DEFAULT_DIAL_TIMEOUT,
-        }
+        RouterOptions { chain: None, retries: 0, timeout: DEFAULT_DIAL_TIMEOUT }
     }
 }
 
@@ -51,11 +47,7 @@ impl DefaultRouter {
 
     async fn route(&self, network: Network, target: &Address) -> Result<Route> {
         match &self.opts.chain {
-            Some(chain) => {
-                chain
-                    .route(SelectRequest::new(network, target.clone()))
-                    .await
-            }
+            Some(chain) => chain.route(SelectRequest::new(network, target.clone())).await,
             None => Ok(Route::default()),
         }
     }
@@ -64,9 +56,7 @@ impl DefaultRouter {
         let route = self.route(network, target).await?;
         if route.is_empty() {
             if network.is_udp() {
-                return Err(Error::unsupported(format!(
-                    "direct {network} dial to {target}"
-                )));
+                return Err(Error::unsupported(format!("direct {network} dial to {target}")));
             }
             let stream = connect_tcp(target, network, self.opts.timeout).await?;
             return Ok(Box::new(TokioConn::tcp(stream)));
@@ -74,12 +64,8 @@ impl DefaultRouter {
         let mut opts = DialOptions::default();
         opts.timeout = Some(self.opts.timeout);
         let what = format!("dial {target} through the chain");
-        gost_x_rt::timeout(
-            self.opts.timeout,
-            &what,
-            route.dial(network, target.clone(), opts),
-        )
-        .await
+        gost_x_rt::timeout(self.opts.timeout, &what, route.dial(network, target.clone(), opts))
+            .await
     }
 }
 
@@ -110,13 +96,10 @@ impl Router for DefaultRouter {
             return route.bind(network, addr, opts).await;
         }
         if network.is_udp() {
-            return Err(Error::unsupported(format!(
-                "local {network} bind on {addr}"
-            )));
+            return Err(Error::unsupported(format!("local {network} bind on {addr}")));
         }
-        let backlog = opts
-            .backlog
-            .map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX));
+        let backlog =
+            opts.backlog.map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX));
         let listener = listen_tcp(&addr.to_string(), backlog)
             .map_err(|e| e.wrap(ErrorKind::Bind, format!("bind {addr}")))?;
         Ok(BoxListener::new(TcpAcceptor::new(listener)))
@@ -171,11 +154,7 @@ mod tests {
     async fn direct_dial_and_bind() {
         let r = DefaultRouter::direct();
         let mut l = r
-            .bind(
-                Network::Tcp,
-                Address::parse("127.0.0.1:0").unwrap(),
-                BindOptions::default(),
-            )
+            .bind(Network::Tcp, Address::parse("127.0.0.1:0").unwrap(), BindOptions::default())
             .await
             .unwrap();
         let addr = Address::Ip(l.local_addr().unwrap());
@@ -224,10 +203,8 @@ mod tests {
             Box::new(selector::from_metadata(&gost_core::Metadata::new(), Duration::ZERO).unwrap()),
         );
         let mut opts = RouterOptions::default();
-        opts.chain = Some(BoxChainer::new(Chain::new(
-            "c",
-            vec![("hop-0".into(), BoxHop::new(hop))],
-        )));
+        opts.chain =
+            Some(BoxChainer::new(Chain::new("c", vec![("hop-0".into(), BoxHop::new(hop))])));
         let err = DefaultRouter::new(opts)
             .dial(Network::Tcp, Address::Domain("x.invalid".into(), 1))
             .await

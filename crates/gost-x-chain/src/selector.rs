@@ -40,9 +40,7 @@ impl Default for Random {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64);
-        Random {
-            state: AtomicU64::new(seed | 1),
-        }
+        Random { state: AtomicU64::new(seed | 1) }
     }
 }
 
@@ -91,10 +89,7 @@ impl<T: Clone> Strategy<T> for Hash {
         }
         let mut h = Fnv1a::default();
         if self.by_host {
-            let host = req
-                .host
-                .clone()
-                .or_else(|| req.target.as_ref().map(|t| t.host()));
+            let host = req.host.clone().or_else(|| req.target.as_ref().map(|t| t.host()));
             h.write(host.unwrap_or_default().as_bytes());
         } else {
             match req.client_addr.map(|a| a.ip()) {
@@ -103,9 +98,7 @@ impl<T: Clone> Strategy<T> for Hash {
                 None => {}
             }
         }
-        items
-            .get((h.finish() % items.len() as u64) as usize)
-            .cloned()
+        items.get((h.finish() % items.len() as u64) as usize).cloned()
     }
 }
 
@@ -142,10 +135,7 @@ pub struct FailFilter {
 
 impl Default for FailFilter {
     fn default() -> Self {
-        FailFilter {
-            max_fails: DEFAULT_MAX_FAILS,
-            fail_timeout: DEFAULT_FAIL_TIMEOUT,
-        }
+        FailFilter { max_fails: DEFAULT_MAX_FAILS, fail_timeout: DEFAULT_FAIL_TIMEOUT }
     }
 }
 
@@ -212,19 +202,11 @@ pub fn from_metadata<T: Markable + Clone + Send + Sync + 'static>(
                 )));
             }
         };
-    let max_fails = md
-        .get_int(&["maxFails", "max_fails"])?
-        .map_or(DEFAULT_MAX_FAILS, |n| n.max(0) as u64);
-    let fail_timeout = md
-        .get_duration(&["failTimeout", "fail_timeout"])?
-        .unwrap_or(default_fail_timeout);
-    Ok(DefaultSelector::new(
-        strategy,
-        vec![Box::new(FailFilter {
-            max_fails,
-            fail_timeout,
-        })],
-    ))
+    let max_fails =
+        md.get_int(&["maxFails", "max_fails"])?.map_or(DEFAULT_MAX_FAILS, |n| n.max(0) as u64);
+    let fail_timeout =
+        md.get_duration(&["failTimeout", "fail_timeout"])?.unwrap_or(default_fail_timeout);
+    Ok(DefaultSelector::new(strategy, vec![Box::new(FailFilter { max_fails, fail_timeout })]))
 }
 
 #[cfg(test)]
@@ -241,9 +223,7 @@ mod tests {
         }
     }
     fn items(n: u32) -> Vec<Item> {
-        (0..n)
-            .map(|i| Item(i, Arc::new(FailMarker::new())))
-            .collect()
+        (0..n).map(|i| Item(i, Arc::new(FailMarker::new()))).collect()
     }
 
     #[test]
@@ -286,33 +266,19 @@ mod tests {
     fn fail_filter_skips_failed_until_timeout() {
         let it = items(3);
         it[0].1.mark();
-        let f = FailFilter {
-            max_fails: 1,
-            fail_timeout: Duration::from_secs(60),
-        };
-        let left: Vec<u32> = f
-            .filter(it.clone(), &SelectRequest::default())
-            .iter()
-            .map(|i| i.0)
-            .collect();
+        let f = FailFilter { max_fails: 1, fail_timeout: Duration::from_secs(60) };
+        let left: Vec<u32> =
+            f.filter(it.clone(), &SelectRequest::default()).iter().map(|i| i.0).collect();
         assert_eq!(left, [1, 2]);
-        let expired = FailFilter {
-            max_fails: 1,
-            fail_timeout: Duration::ZERO,
-        };
-        assert_eq!(
-            expired.filter(it.clone(), &SelectRequest::default()).len(),
-            3
-        );
+        let expired = FailFilter { max_fails: 1, fail_timeout: Duration::ZERO };
+        assert_eq!(expired.filter(it.clone(), &SelectRequest::default()).len(), 3);
         let sel = DefaultSelector::new(Box::new(Fifo), vec![Box::new(f)]);
         assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 1);
     }
 
     #[test]
     fn selector_from_metadata() {
-        let md = Metadata::new()
-            .with("strategy", "fifo")
-            .with("maxFails", "2");
+        let md = Metadata::new().with("strategy", "fifo").with("maxFails", "2");
         let sel = from_metadata::<Item>(&md, DEFAULT_FAIL_TIMEOUT).unwrap();
         let it = items(2);
         it[0].1.mark();

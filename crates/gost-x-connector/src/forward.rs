@@ -46,17 +46,13 @@ mod tests {
         let conn: BoxConn = Box::new(gost_x_rt::TokioConn::tcp(stream));
         let c = new(ConnectorOptions::default(), &Metadata::new()).unwrap();
         let target = Address::Domain("ignored.example".into(), 80);
-        let mut conn = c
-            .connect(conn, Network::Tcp, target, ConnectOptions::default())
-            .await
-            .unwrap();
+        let mut conn =
+            c.connect(conn, Network::Tcp, target, ConnectOptions::default()).await.unwrap();
         assert_eq!(conn.peer_addr(), Some(addr));
         let (mut s, _) = l.accept().await.unwrap();
         io::write_all(&mut conn, b"x").await.unwrap();
         let mut b = [0u8; 1];
-        tokio::io::AsyncReadExt::read_exact(&mut s, &mut b)
-            .await
-            .unwrap();
+        tokio::io::AsyncReadExt::read_exact(&mut s, &mut b).await.unwrap();
         assert_eq!(&b, b"x");
     }
 }

@@ -22,17 +22,13 @@ struct TcpDialer {
 
 /// Builds the dialer from its metadata.
 pub fn new(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
-    let dial_timeout = md
-        .get_duration(&["dialTimeout"])?
-        .unwrap_or(DEFAULT_DIAL_TIMEOUT);
+    let dial_timeout = md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT);
     Ok(BoxDialer::new(TcpDialer { dial_timeout }))
 }
 
 impl Dialer for TcpDialer {
     async fn dial(&self, addr: Address, opts: DialOptions) -> Result<BoxConn> {
-        let timeout = opts
-            .timeout
-            .map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
+        let timeout = opts.timeout.map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
         let stream = connect_tcp(&addr, Network::Tcp, timeout).await?;
         Ok(Box::new(TokioConn::tcp(stream)))
     }
@@ -47,22 +43,14 @@ mod tests {
     async fn dials_and_refuses() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = Address::Ip(l.local_addr().unwrap());
-        let d = new(
-            DialerOptions::default(),
-            &Metadata::new().with("dialTimeout", "2s"),
-        )
-        .unwrap();
+        let d = new(DialerOptions::default(), &Metadata::new().with("dialTimeout", "2s")).unwrap();
         let conn = d.dial(addr.clone(), DialOptions::default()).await.unwrap();
         assert_eq!(conn.peer_addr(), addr.as_socket_addr());
         drop(l);
         let err = d.dial(addr, DialOptions::default()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Dial);
         assert!(
-            new(
-                DialerOptions::default(),
-                &Metadata::new().with("dialTimeout", "soon")
-            )
-            .is_err()
+            new(DialerOptions::default(), &Metadata::new().with("dialTimeout", "soon")).is_err()
         );
     }
 }

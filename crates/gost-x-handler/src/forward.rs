@@ -12,6 +12,8 @@ use gost_core::{
 
 /// The registry name.
 pub const NAME: &str = "forward";
+/// gost's other name for this handler, used by `-L tcp://:8080/target`.
+pub const TCP_ALIAS: &str = "tcp";
 
 struct ForwardHandler {
     router: BoxRouter,
@@ -24,20 +26,14 @@ pub fn new(opts: HandlerOptions, _md: &Metadata) -> Result<BoxHandler> {
     let hop = opts.forwarder.ok_or_else(|| {
         Error::config("forward handler has no target (e.g. -L tcp://:8080/192.0.2.1:80)")
     })?;
-    Ok(BoxHandler::new(ForwardHandler {
-        router: opts.router,
-        hop,
-    }))
+    Ok(BoxHandler::new(ForwardHandler { router: opts.router, hop }))
 }
 
 impl Handler for ForwardHandler {
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
         let req = SelectRequest::for_network(Network::Tcp).with_client_addr(session.client_addr);
         let Some(node) = self.hop.select(req).await else {
-            return Err(Error::new(
-                ErrorKind::NoRoute,
-                "forward: no target available",
-            ));
+            return Err(Error::new(ErrorKind::NoRoute, "forward: no target available"));
         };
         let target = node.addr.clone();
         let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
@@ -58,12 +54,7 @@ impl Handler for ForwardHandler {
             "forward: connected"
         );
         let stats = gost_x_rt::relay(&mut conn, &mut upstream).await?;
-        tracing::debug!(
-            sid = session.id,
-            up = stats.a_to_b,
-            down = stats.b_to_a,
-            "forward: done"
-        );
+        tracing::debug!(sid = session.id, up = stats.a_to_b, down = stats.b_to_a, "forward: done");
         Ok(())
     }
 }
@@ -113,8 +104,7 @@ mod tests {
         let front_addr = front.local_addr().unwrap();
         let serve = tokio::spawn(async move {
             let (s, _) = front.accept().await.unwrap();
-            h.handle(Box::new(gost_x_rt::TokioConn::tcp(s)), Session::default())
-                .await
+            h.handle(Box::new(gost_x_rt::TokioConn::tcp(s)), Session::default()).await
         });
         let mut client = tokio::net::TcpStream::connect(front_addr).await.unwrap();
         let (mut origin, _) = upstream.accept().await.unwrap();
@@ -138,14 +128,10 @@ mod tests {
         let (h, node) = handler(Address::Ip(gone.local_addr().unwrap()));
         drop(gone);
         let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _client = tokio::net::TcpStream::connect(front.local_addr().unwrap())
-            .await
-            .unwrap();
+        let _client = tokio::net::TcpStream::connect(front.local_addr().unwrap()).await.unwrap();
         let (s, _) = front.accept().await.unwrap();
-        let err = h
-            .handle(Box::new(gost_x_rt::TokioConn::tcp(s)), Session::default())
-            .await
-            .unwrap_err();
+        let err =
+            h.handle(Box::new(gost_x_rt::TokioConn::tcp(s)), Session::default()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Dial);
         assert_eq!(node.marker.fail_count(), 1);
     }
@@ -153,9 +139,6 @@ mod tests {
     #[test]
     fn needs_a_target() {
         let opts = HandlerOptions::new(BoxRouter::new(Direct));
-        assert_eq!(
-            new(opts, &Metadata::new()).unwrap_err().kind(),
-            ErrorKind::Config
-        );
+        assert_eq!(new(opts, &Metadata::new()).unwrap_err().kind(), ErrorKind::Config);
     }
 }

@@ -12,6 +12,9 @@ pub mod forward;
 pub fn register(r: &Registries) -> Result<()> {
     #[cfg(feature = "forward")]
     r.handlers.register(forward::NAME, forward::new)?;
+    // gost registers the local TCP forwarder under "tcp" too (`-L tcp://:8080/host:80`).
+    #[cfg(feature = "forward")]
+    r.handlers.register(forward::TCP_ALIAS, forward::new)?;
     let _ = r;
     Ok(())
 }

@@ -14,9 +14,9 @@ struct Config {
 
 impl Config {
     fn parse(md: &Metadata) -> Result<Self> {
-        let backlog = md.get_usize(&["backlog"])?.map_or(DEFAULT_BACKLOG, |b| {
-            u32::try_from(b).unwrap_or(u32::MAX).max(1)
-        });
+        let backlog = md
+            .get_usize(&["backlog"])?
+            .map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX).max(1));
         Ok(Config { backlog })
     }
 }
@@ -42,9 +42,7 @@ mod tests {
         let mut conn = l.accept().await.unwrap();
         assert_eq!(conn.local_addr(), Some(addr));
         assert_eq!(conn.peer_addr(), client.local_addr().ok());
-        tokio::io::AsyncWriteExt::write_all(&mut client, b"hi")
-            .await
-            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"hi").await.unwrap();
         let mut buf = [0u8; 2];
         io::read_exact(&mut conn, &mut buf).await.unwrap();
         assert_eq!(&buf, b"hi");

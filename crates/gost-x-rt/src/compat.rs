@@ -21,11 +21,7 @@ pub struct TokioConn<T> {
 impl<T> TokioConn<T> {
     /// Wraps `inner`, which has no socket addresses of its own.
     pub fn new(inner: T) -> Self {
-        TokioConn {
-            inner,
-            local: None,
-            peer: None,
-        }
+        TokioConn { inner, local: None, peer: None }
     }
 
     /// Wraps `inner`, reporting the given socket addresses.
@@ -57,11 +53,7 @@ impl TokioConn<TcpStream> {
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().ok();
         let peer = stream.peer_addr().ok();
-        TokioConn {
-            inner: stream,
-            local,
-            peer,
-        }
+        TokioConn { inner: stream, local, peer }
     }
 }
 

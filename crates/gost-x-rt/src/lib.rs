@@ -49,9 +49,6 @@ where
 {
     match tokio::time::timeout(dur, fut).await {
         Ok(res) => res,
-        Err(_) => Err(Error::new(
-            ErrorKind::Timeout,
-            format!("{what}: timed out after {dur:?}"),
-        )),
+        Err(_) => Err(Error::new(ErrorKind::Timeout, format!("{what}: timed out after {dur:?}"))),
     }
 }

@@ -29,10 +29,7 @@ pub async fn resolve(addr: &Address, network: Network) -> Result<Vec<SocketAddr>
         })
         .collect();
     if wanted.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Dial,
-            format!("no {network} address for {addr}"),
-        ));
+        return Err(Error::new(ErrorKind::Dial, format!("no {network} address for {addr}")));
     }
     Ok(wanted)
 }
@@ -69,19 +66,12 @@ pub fn listen_tcp(addr: &str, backlog: u32) -> Result<TcpListener> {
         .parse()
         .map_err(|_| Error::config(format!("invalid port {port:?} in listen address {addr:?}")))?;
     let bind = |sa: SocketAddr| -> std::io::Result<TcpListener> {
-        let socket = if sa.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
+        let socket = if sa.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         socket.set_reuseaddr(true)?;
         socket.bind(sa)?;
         socket.listen(backlog)
     };
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let result = if host.is_empty() {
         bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
             .or_else(|_| bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)))
@@ -119,11 +109,7 @@ impl Listener for TcpAcceptor {
     async fn accept(&mut self) -> Result<BoxConn> {
         // Every accept error on a listening socket is temporary (EMFILE, ECONNABORTED, ...): the
         // socket stays open and the service's loop backs off and retries.
-        let (stream, _) = self
-            .listener
-            .accept()
-            .await
-            .context(ErrorKind::Io, "accept")?;
+        let (stream, _) = self.listener.accept().await.context(ErrorKind::Io, "accept")?;
         Ok(Box::new(TokioConn::tcp(stream)))
     }
 
@@ -140,15 +126,9 @@ mod tests {
     async fn listen_and_connect() {
         let l = listen_tcp("127.0.0.1:0", DEFAULT_BACKLOG).unwrap();
         let addr = Address::Ip(l.local_addr().unwrap());
-        let s = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let s = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await.unwrap();
         assert!(s.nodelay().unwrap());
-        assert!(
-            connect_tcp(&addr, Network::Tcp6, Duration::from_secs(5))
-                .await
-                .is_err()
-        );
+        assert!(connect_tcp(&addr, Network::Tcp6, Duration::from_secs(5)).await.is_err());
     }
 
     #[tokio::test]
@@ -159,14 +139,8 @@ mod tests {
 
     #[tokio::test]
     async fn bad_addresses_are_errors() {
-        assert_eq!(
-            listen_tcp("127.0.0.1", 1).unwrap_err().kind(),
-            ErrorKind::Config
-        );
-        assert_eq!(
-            listen_tcp("127.0.0.1:x", 1).unwrap_err().kind(),
-            ErrorKind::Config
-        );
+        assert_eq!(listen_tcp("127.0.0.1", 1).unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(listen_tcp("127.0.0.1:x", 1).unwrap_err().kind(), ErrorKind::Config);
         let taken = listen_tcp("127.0.0.1:0", 1).unwrap();
         let addr = taken.local_addr().unwrap().to_string();
         // SO_REUSEADDR does not allow two listeners on one port.
@@ -178,9 +152,7 @@ mod tests {
         let l = listen_tcp("127.0.0.1:0", 1).unwrap();
         let addr = Address::Ip(l.local_addr().unwrap());
         drop(l);
-        let err = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5))
-            .await
-            .unwrap_err();
+        let err = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Dial);
         assert!(err.is_retryable());
     }

@@ -68,19 +68,13 @@ mod tests {
         let a = UdpPacketConn::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let b = UdpPacketConn::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let b_addr = Address::Ip(b.local_addr().unwrap());
-        let n = poll_fn(|cx| a.poll_send_to(cx, b"datagram", &b_addr))
-            .await
-            .unwrap();
+        let n = poll_fn(|cx| a.poll_send_to(cx, b"datagram", &b_addr)).await.unwrap();
         assert_eq!(n, 8);
         let mut buf = [0u8; 64];
         let (n, from) = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
         assert_eq!(&buf[..n], b"datagram");
         assert_eq!(from, Address::Ip(a.local_addr().unwrap()));
         let domain = Address::Domain("example.com".into(), 53);
-        assert!(
-            poll_fn(|cx| a.poll_send_to(cx, b"x", &domain))
-                .await
-                .is_err()
-        );
+        assert!(poll_fn(|cx| a.poll_send_to(cx, b"x", &domain)).await.is_err());
     }
 }

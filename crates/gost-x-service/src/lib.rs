@@ -19,9 +19,7 @@ use tokio::task::JoinSet;
 /// period). Returns the first failure, if any.
 pub async fn run(services: Vec<BoxService>, shutdown: impl Future<Output = ()>) -> Result<()> {
     if services.is_empty() {
-        return Err(Error::config(
-            "no service to run (add -L, e.g. -L tcp://:8080/127.0.0.1:80)",
-        ));
+        return Err(Error::config("no service to run (add -L, e.g. -L tcp://:8080/127.0.0.1:80)"));
     }
     let mut running = JoinSet::new();
     for svc in &services {

@@ -32,10 +32,7 @@ pub struct ServiceOptions {
 impl ServiceOptions {
     /// Options for a service named `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        ServiceOptions {
-            name: name.into(),
-            grace: DEFAULT_GRACE,
-        }
+        ServiceOptions { name: name.into(), grace: DEFAULT_GRACE }
     }
 }
 
@@ -70,9 +67,7 @@ async fn closed_signal(mut rx: watch::Receiver<bool>) {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl DefaultService {
@@ -86,10 +81,7 @@ impl DefaultService {
             local_addr,
             handler,
             create_time: unix_now(),
-            status: Mutex::new(StatusState {
-                state: State::Running,
-                events: VecDeque::new(),
-            }),
+            status: Mutex::new(StatusState { state: State::Running, events: VecDeque::new() }),
             closed: watch::channel(false).0,
             next_session: AtomicU64::new(1),
         };
@@ -111,10 +103,7 @@ impl DefaultService {
         if st.events.len() == MAX_EVENTS {
             st.events.pop_front();
         }
-        st.events.push_back(Event {
-            time: unix_now(),
-            msg,
-        });
+        st.events.push_back(Event { time: unix_now(), msg });
     }
 
     fn state(&self) -> State {
@@ -143,30 +132,15 @@ impl DefaultService {
 
 impl Service for DefaultService {
     async fn serve(&self) -> Result<()> {
-        let taken = self
-            .listener
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let taken = self.listener.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(mut listener) = taken else {
-            return Err(Error::config(format!(
-                "service {} is already serving",
-                self.name
-            )));
+            return Err(Error::config(format!("service {} is already serving", self.name)));
         };
         let closed = closed_signal(self.closed.subscribe());
         tokio::pin!(closed);
-        self.event(
-            Some(State::Ready),
-            format!("service {} is ready", self.name),
-        );
-        let addr = self
-            .local_addr
-            .map_or_else(|| "?".to_owned(), |a| a.to_string());
-        self.event(
-            None,
-            format!("service {} is listening on {addr}", self.name),
-        );
+        self.event(Some(State::Ready), format!("service {} is ready", self.name));
+        let addr = self.local_addr.map_or_else(|| "?".to_owned(), |a| a.to_string());
+        self.event(None, format!("service {} is listening on {addr}", self.name));
         tracing::info!(service = %self.name, "listening on {addr}");
 
         let mut tasks = JoinSet::new();
@@ -208,10 +182,7 @@ impl Service for DefaultService {
             }
         }
         drop(listener);
-        self.event(
-            Some(State::Closed),
-            format!("service {} is closed", self.name),
-        );
+        self.event(Some(State::Closed), format!("service {} is closed", self.name));
         if !tasks.is_empty() {
             tracing::info!(service = %self.name, live = tasks.len(), grace = ?self.grace, "waiting for live connections");
             let drain = async { while tasks.join_next().await.is_some() {} };
@@ -292,10 +263,7 @@ mod tests {
         let st = svc.status();
         assert_eq!(st.state, State::Ready);
         let msgs: Vec<&str> = st.events.iter().map(|e| e.msg.as_str()).collect();
-        assert_eq!(
-            msgs[..2],
-            ["service service-0 is running", "service service-0 is ready"]
-        );
+        assert_eq!(msgs[..2], ["service service-0 is running", "service service-0 is ready"]);
         assert!(msgs[2].starts_with("service service-0 is listening on 127.0.0.1:"));
         svc.close();
         run.await.unwrap().unwrap();
@@ -318,10 +286,7 @@ mod tests {
         svc.close();
         run.await.unwrap().unwrap();
         let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(250),
-            "returned after {waited:?}"
-        );
+        assert!(waited >= Duration::from_millis(250), "returned after {waited:?}");
         // The idle connection was cut.
         let mut rest = Vec::new();
         assert_eq!(idle.read_to_end(&mut rest).await.unwrap_or(0), 0);
@@ -347,11 +312,7 @@ mod tests {
                 .unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let l = BoxListener::new(Flaky(calls.clone(), inner));
-        let svc = Arc::new(DefaultService::new(
-            ServiceOptions::new("s"),
-            l,
-            BoxHandler::new(Echo),
-        ));
+        let svc = Arc::new(DefaultService::new(ServiceOptions::new("s"), l, BoxHandler::new(Echo)));
         let addr = svc.local_addr().unwrap();
         let run = tokio::spawn({
             let svc = svc.clone();
@@ -365,12 +326,7 @@ mod tests {
         let mut b = [0u8; 1];
         c.read_exact(&mut b).await.unwrap();
         assert_eq!(svc.status().state, State::Ready);
-        assert!(
-            svc.status()
-                .events
-                .iter()
-                .any(|e| e.msg.starts_with("service s is failed: "))
-        );
+        assert!(svc.status().events.iter().any(|e| e.msg.starts_with("service s is failed: ")));
         svc.close();
         run.await.unwrap().unwrap();
     }

@@ -1,0 +1,408 @@
+//! gost's command-line rules: `-L` URLs become services, all `-F` URLs together become the chain
+//! `chain-0` (one hop per `-F`, one node per comma-separated address).
+//!
+//! `-L [handler[+listener]://][user:pass@]host:port[/target,...][?key=value&...]`
+//! `-F [connector[+dialer]://][user:pass@]host:port[,host:port...][?key=value&...]`
+//!
+//! Not yet here (the Configuration issue): port ranges, `auth=base64`, and the keys that create
+//! named objects (`bypass`, `admission`, `resolver`, `hosts`, limiters).
+
+use gost_core::{Address, Error, Metadata, Result};
+
+use crate::model::{
+    AuthConfig, ChainConfig, Config, ConnectorConfig, DialerConfig, ForwardNodeConfig,
+    ForwarderConfig, HandlerConfig, HopConfig, ListenerConfig, NodeConfig, SelectorConfig,
+    ServiceConfig,
+};
+use crate::names;
+use crate::url::GostUrl;
+
+/// The chain every `-F` goes into.
+pub const CLI_CHAIN: &str = "chain-0";
+/// The fail timeout the command line gives selectors (the code default is 10 s).
+const CLI_FAIL_TIMEOUT: &str = "30s";
+
+/// A configuration built from the command line, with warnings about gost's silent fallbacks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// The configuration.
+    pub config: Config,
+    /// Things gost does silently that the user probably did not mean (an unknown scheme).
+    pub warnings: Vec<String>,
+}
+
+/// Builds a configuration from the `-L` values (`services`) and `-F` values (`nodes`).
+pub fn parse_cli(services: &[String], nodes: &[String]) -> Result<Parsed> {
+    let mut parsed = Parsed::default();
+    for (i, spec) in services.iter().enumerate() {
+        let svc = parse_service(i, spec, !nodes.is_empty(), &mut parsed.warnings)
+            .map_err(|e| Error::config(format!("-L {spec}: {e}")))?;
+        parsed.config.services.push(svc);
+    }
+    if !nodes.is_empty() {
+        let mut chain = ChainConfig { name: CLI_CHAIN.to_owned(), hops: Vec::new() };
+        for (i, spec) in nodes.iter().enumerate() {
+            let hop = parse_hop(i, spec, &mut parsed.warnings)
+                .map_err(|e| Error::config(format!("-F {spec}: {e}")))?;
+            chain.hops.push(hop);
+        }
+        parsed.config.chains.push(chain);
+    }
+    Ok(parsed)
+}
+
+/// Splits `a+b` into its two names, or returns the single name twice.
+fn split_scheme(scheme: &str) -> Result<(String, Option<String>)> {
+    let scheme = if scheme == "https" { "http+tls" } else { scheme };
+    match scheme.split_once('+') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('+') => {
+            Ok((a.to_owned(), Some(b.to_owned())))
+        }
+        Some(_) => Err(Error::config(format!("invalid scheme {scheme:?}"))),
+        None => Ok((scheme.to_owned(), None)),
+    }
+}
+
+/// Scoped query keys: `prefix.key` applies only to that scope; unprefixed keys to every scope.
+struct Scoped<'a> {
+    pairs: &'a [(String, String)],
+}
+
+impl Scoped<'_> {
+    fn metadata(&self, scope: &str, all_scopes: &[&str]) -> Metadata {
+        let mut md = Metadata::new();
+        for (k, v) in self.pairs {
+            match k.split_once('.') {
+                Some((prefix, key)) if all_scopes.contains(&prefix) => {
+                    if prefix == scope {
+                        md.insert(key, v.as_str());
+                    }
+                }
+                _ => md.insert(k, v.as_str()),
+            }
+        }
+        md
+    }
+}
+
+fn auth(user: Option<String>, password: Option<String>) -> Option<AuthConfig> {
+    user.map(|username| AuthConfig { username, password: password.unwrap_or_default() })
+}
+
+fn selector(md: &Metadata) -> Result<SelectorConfig> {
+    Ok(SelectorConfig {
+        strategy: md.get_string(&["strategy"])?.unwrap_or_else(|| "round".to_owned()),
+        max_fails: md.get_int(&["maxFails", "max_fails"])?.unwrap_or(1),
+        fail_timeout: md
+            .get_string(&["failTimeout", "fail_timeout"])?
+            .unwrap_or_else(|| CLI_FAIL_TIMEOUT.to_owned()),
+    })
+}
+
+fn parse_service(
+    index: usize,
+    spec: &str,
+    has_chain: bool,
+    warnings: &mut Vec<String>,
+) -> Result<ServiceConfig> {
+    let url = GostUrl::parse(spec)?;
+    let (first, second) = split_scheme(&url.scheme)?;
+    let (mut handler, listener) = match second {
+        Some(listener) => {
+            let handler = if names::is_handler(&first) {
+                first
+            } else {
+                warnings.push(format!(
+                    "-L {spec}: unknown handler {first:?}, using \"auto\" (as gost does)"
+                ));
+                "auto".to_owned()
+            };
+            let listener = if names::is_listener(&listener) {
+                listener
+            } else {
+                warnings.push(format!(
+                    "-L {spec}: unknown listener {listener:?}, using \"tcp\" (as gost does)"
+                ));
+                "tcp".to_owned()
+            };
+            (handler, listener)
+        }
+        None => {
+            let known_h = names::is_handler(&first);
+            let known_l = names::is_listener(&first);
+            if !known_h && !known_l {
+                warnings.push(format!(
+                    "-L {spec}: unknown scheme {first:?}, using \"auto+tcp\" (as gost does)"
+                ));
+            }
+            let handler = if known_h { first.clone() } else { "auto".to_owned() };
+            let listener = if known_l {
+                first
+            } else if handler == "ssu" {
+                "udp".to_owned()
+            } else {
+                "tcp".to_owned()
+            };
+            (handler, listener)
+        }
+    };
+
+    if url.host.contains(',') {
+        return Err(Error::config("a service listens on one address (use one -L per address)"));
+    }
+    check_host_port(&url.host)?;
+
+    let scoped = Scoped { pairs: &url.query };
+    let scopes = ["service", "listener", "handler"];
+    let service_md = scoped.metadata("service", &scopes);
+    let listener_md = scoped.metadata("listener", &scopes);
+    let handler_md = scoped.metadata("handler", &scopes);
+
+    let forwarder = match &url.path {
+        None => None,
+        Some(path) => {
+            // gost: a forward path turns the service into a forwarder.
+            if handler != "relay" {
+                handler = if names::FORWARD_LISTENERS.contains(&listener.as_str()) {
+                    listener.clone()
+                } else {
+                    "forward".to_owned()
+                };
+            }
+            let mut nodes = Vec::new();
+            for (i, target) in path.split(',').filter(|t| !t.is_empty()).enumerate() {
+                check_host_port(target)?;
+                nodes.push(ForwardNodeConfig {
+                    name: format!("target-{i}"),
+                    addr: target.to_owned(),
+                });
+            }
+            Some(ForwarderConfig { nodes, selector: Some(selector(&handler_md)?) })
+        }
+    };
+
+    let ignore_chain = service_md.get_bool(&["ignoreChain"])?.unwrap_or(false);
+    let chain = (has_chain && !ignore_chain).then(|| CLI_CHAIN.to_owned());
+    let binds_through_chain = matches!(listener.as_str(), "rtcp" | "rudp" | "runix");
+    let (handler_chain, listener_chain) =
+        if binds_through_chain { (None, chain) } else { (chain, None) };
+
+    Ok(ServiceConfig {
+        name: format!("service-{index}"),
+        addr: url.host.clone(),
+        handler: HandlerConfig {
+            kind: handler,
+            chain: handler_chain,
+            auth: auth(url.user.clone(), url.password.clone()),
+            metadata: handler_md,
+        },
+        listener: ListenerConfig {
+            kind: listener,
+            chain: listener_chain,
+            auth: None,
+            metadata: listener_md,
+        },
+        forwarder,
+        metadata: service_md,
+    })
+}
+
+fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<HopConfig> {
+    let url = GostUrl::parse(spec)?;
+    let (first, second) = split_scheme(&url.scheme)?;
+    let (connector, dialer) = match second {
+        Some(dialer) => {
+            let connector = if names::is_connector(&first) {
+                first
+            } else {
+                warnings.push(format!(
+                    "-F {spec}: unknown connector {first:?}, using \"http\" (as gost does)"
+                ));
+                "http".to_owned()
+            };
+            let dialer = if names::is_dialer(&dialer) {
+                dialer
+            } else {
+                warnings.push(format!(
+                    "-F {spec}: unknown dialer {dialer:?}, using \"tcp\" (as gost does)"
+                ));
+                "tcp".to_owned()
+            };
+            (connector, dialer)
+        }
+        None => {
+            let known_c = names::is_connector(&first);
+            let known_d = names::is_dialer(&first);
+            if !known_c && !known_d {
+                warnings.push(format!(
+                    "-F {spec}: unknown scheme {first:?}, using \"http+tcp\" (as gost does)"
+                ));
+            }
+            // `-F :8080` (auto) means an http node, as in gost.
+            let connector = if known_c { first.clone() } else { "http".to_owned() };
+            let dialer = if known_d {
+                first
+            } else if connector == "ssu" {
+                "udp".to_owned()
+            } else {
+                "tcp".to_owned()
+            };
+            (connector, dialer)
+        }
+    };
+
+    let scoped = Scoped { pairs: &url.query };
+    let scopes = ["hop", "node", "connector", "dialer"];
+    let hop_md = scoped.metadata("hop", &scopes);
+    let node_md = scoped.metadata("node", &scopes);
+    let connector_md = scoped.metadata("connector", &scopes);
+    let dialer_md = scoped.metadata("dialer", &scopes);
+
+    let mut nodes = Vec::new();
+    for (i, addr) in url.host.split(',').enumerate() {
+        check_host_port(addr)?;
+        nodes.push(NodeConfig {
+            name: format!("node-{i}"),
+            addr: addr.to_owned(),
+            connector: ConnectorConfig {
+                kind: connector.clone(),
+                auth: auth(url.user.clone(), url.password.clone()),
+                metadata: connector_md.clone(),
+            },
+            dialer: DialerConfig { kind: dialer.clone(), auth: None, metadata: dialer_md.clone() },
+            metadata: node_md.clone(),
+        });
+    }
+    Ok(HopConfig {
+        name: format!("hop-{index}"),
+        nodes,
+        selector: Some(selector(&hop_md)?),
+        metadata: hop_md,
+    })
+}
+
+/// `host:port` with a valid port (the host may be empty).
+fn check_host_port(s: &str) -> Result<()> {
+    Address::parse(s).map(|_| ()).map_err(|e| Error::config(e.context().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(l: &str) -> ServiceConfig {
+        parse_cli(&[l.to_owned()], &[]).unwrap().config.services.remove(0)
+    }
+
+    #[test]
+    fn tcp_forwarding() {
+        let s = one("tcp://:8080/127.0.0.1:80,127.0.0.1:81?strategy=fifo");
+        assert_eq!(s.name, "service-0");
+        assert_eq!(s.addr, ":8080");
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("tcp", "tcp"));
+        let fwd = s.forwarder.unwrap();
+        assert_eq!(
+            fwd.nodes[1],
+            ForwardNodeConfig { name: "target-1".into(), addr: "127.0.0.1:81".into() }
+        );
+        assert_eq!(fwd.selector.unwrap().strategy, "fifo");
+    }
+
+    #[test]
+    fn path_overrides_the_handler_as_gost_does() {
+        // `forward` is no listener, so the listener is tcp and gost names the handler after it.
+        assert_eq!(one("forward://:8080/host:80").handler.kind, "tcp");
+        assert_eq!(one("http://:8080/host:80").handler.kind, "tcp");
+        assert_eq!(one("ws://:8080/host:80").handler.kind, "forward");
+        assert_eq!(one("relay+ws://:8080/host:80").handler.kind, "relay");
+        assert_eq!(one("forward+ws://:8080/host:80").listener.kind, "ws");
+    }
+
+    #[test]
+    fn scheme_defaults() {
+        let s = one(":8080");
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("auto", "tcp"));
+        let s = one("ws://:8080");
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("auto", "ws"));
+        let s = one("https://:443");
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("http", "tls"));
+        let s = one("socks5://u:p@:1080");
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("socks5", "tcp"));
+        assert_eq!(s.handler.auth, Some(AuthConfig { username: "u".into(), password: "p".into() }));
+    }
+
+    #[test]
+    fn unknown_scheme_falls_back_with_a_warning() {
+        let p = parse_cli(&["foo://:8080".to_owned()], &["bar://h:1".to_owned()]).unwrap();
+        let s = &p.config.services[0];
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("auto", "tcp"));
+        let n = &p.config.chains[0].hops[0].nodes[0];
+        assert_eq!((n.connector.kind.as_str(), n.dialer.kind.as_str()), ("http", "tcp"));
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(p.warnings[0].contains("foo"));
+    }
+
+    #[test]
+    fn query_keys_fan_out_and_scope() {
+        let s = one("tcp://:1/h:2?a=1&listener.b=2&handler.c=3&service.d=4");
+        assert_eq!(s.metadata.get("a"), Some(&"1".into()));
+        assert!(s.metadata.get("b").is_none());
+        assert_eq!(s.listener.metadata.get("b"), Some(&"2".into()));
+        assert!(s.listener.metadata.get("c").is_none());
+        assert_eq!(s.handler.metadata.get("c"), Some(&"3".into()));
+        assert_eq!(s.metadata.get("d"), Some(&"4".into()));
+        assert_eq!(s.handler.metadata.get("a"), Some(&"1".into()));
+    }
+
+    #[test]
+    fn chain_from_f_flags() {
+        let p = parse_cli(
+            &["tcp://:1/h:2".into(), "tcp://:3/h:4?ignoreChain=true".into()],
+            &["forward+tcp://a:1,b:2?strategy=fifo&node.x=1".into(), "relay+ws://u:p@c:3".into()],
+        )
+        .unwrap();
+        let c = &p.config.chains[0];
+        assert_eq!(c.name, "chain-0");
+        assert_eq!(c.hops.len(), 2);
+        assert_eq!(c.hops[0].nodes.len(), 2);
+        assert_eq!(c.hops[0].nodes[1].addr, "b:2");
+        assert_eq!(c.hops[0].selector.as_ref().unwrap().strategy, "fifo");
+        assert_eq!(c.hops[0].selector.as_ref().unwrap().fail_timeout, "30s");
+        assert_eq!(c.hops[0].nodes[0].metadata.get("x"), Some(&"1".into()));
+        assert!(c.hops[0].nodes[0].connector.metadata.get("x").is_none());
+        assert_eq!(c.hops[1].nodes[0].connector.kind, "relay");
+        assert_eq!(c.hops[1].nodes[0].dialer.kind, "ws");
+        assert_eq!(c.hops[1].nodes[0].connector.auth.as_ref().unwrap().password, "p");
+        assert_eq!(p.config.services[0].handler.chain.as_deref(), Some("chain-0"));
+        assert_eq!(p.config.services[1].handler.chain, None);
+        let single = parse_cli(&[], &["ws://h:1".into()]).unwrap();
+        let n = &single.config.chains[0].hops[0].nodes[0];
+        assert_eq!((n.connector.kind.as_str(), n.dialer.kind.as_str()), ("http", "ws"));
+    }
+
+    #[test]
+    fn rtcp_binds_through_the_chain() {
+        let p =
+            parse_cli(&["rtcp://:2222/127.0.0.1:22".into()], &["socks5://s:1080".into()]).unwrap();
+        let s = &p.config.services[0];
+        assert_eq!(s.listener.chain.as_deref(), Some("chain-0"));
+        assert_eq!(s.handler.chain, None);
+        assert_eq!(s.handler.kind, "rtcp");
+    }
+
+    #[test]
+    fn malformed_urls_are_errors() {
+        for bad in [
+            "tcp://:99999/x:1",
+            "tcp://:1/x",
+            "tcp://nohost",
+            "a+b+c://:1",
+            "tcp://:1,:2",
+            "tcp://:1?ignoreChain=maybe",
+        ] {
+            let err = parse_cli(&[bad.to_owned()], &[]).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("-L {bad}: ")), "{err}");
+        }
+        assert!(parse_cli(&[], &["socks5://:1,b".into()]).is_err());
+    }
+}
