@@ -1,0 +1,260 @@
+//! Harness for the end-to-end tests: builds and spawns the real `gost` binary, learns the ports
+//! it bound from its log (so every test listens on port 0 and no port is fixed), and kills it on
+//! drop. Only std: the tests use blocking sockets and threads, like an outside client would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hash::{DefaultHasher, Hasher};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The gost binary: `$GOST_BIN`, or the workspace's debug build (built once per test run).
+pub fn gost_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("GOST_BIN") {
+            return PathBuf::from(bin);
+        }
+        // target/<profile>/deps/<test exe> -> target/<profile>/gost
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
+        let profile =
+            profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "gost", "--bin", "gost"]);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p gost failed");
+        profile_dir.join("gost")
+    })
+    .clone()
+}
+
+/// A running gost process; killed when dropped.
+pub struct Gost {
+    child: Child,
+    lines: Receiver<String>,
+    log: Arc<Mutex<Vec<String>>>,
+    /// The addresses its services listen on, in order of their log lines.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Gost {
+    /// Starts gost with `args` and waits until `services` services are listening.
+    pub fn start(args: &[&str], services: usize) -> Gost {
+        let mut gost = Gost::spawn(args);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while gost.addrs.len() < services {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match gost.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = listening_addr(&line) {
+                        gost.addrs.push(addr);
+                    }
+                }
+                Err(_) => panic!("gost {args:?} did not start; log:\n{}", gost.log()),
+            }
+        }
+        gost
+    }
+
+    /// Starts gost without waiting for anything.
+    pub fn spawn(args: &[&str]) -> Gost {
+        let mut child = Command::new(gost_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn gost");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log2.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Gost { child, lines: rx, log, addrs: Vec::new() }
+    }
+
+    /// The first service's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Everything gost logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit (up to `limit`), returning its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) to this process only.
+    pub fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").args([&format!("-{name}"), &self.pid().to_string()]).status();
+        assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{name} failed");
+    }
+}
+
+impl Drop for Gost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses `... listening on 127.0.0.1:1234 ...` from a log line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let rest = line.split("listening on ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs gost to completion (for commands that must exit), returning (exit code, stderr).
+pub fn run_to_exit(args: &[&str], limit: Duration) -> (Option<i32>, String) {
+    let mut g = Gost::spawn(args);
+    let code = g.wait_exit(limit);
+    // Let the reader thread drain stderr.
+    thread::sleep(Duration::from_millis(100));
+    (code, g.log())
+}
+
+/// A TCP server on a free loopback port that runs `serve` for each connection in its own thread.
+pub fn tcp_server<F>(serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve = Arc::new(serve);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let serve = serve.clone();
+            thread::spawn(move || serve(stream));
+        }
+    });
+    addr
+}
+
+/// An echo server: writes back everything, half-closes after the client's EOF.
+pub fn echo_server() -> SocketAddr {
+    tcp_server(|mut s| {
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = s.shutdown(Shutdown::Write);
+    })
+}
+
+/// A minimal HTTP/1.1 server answering every request with `body`.
+pub fn http_server(body: &'static str) -> SocketAddr {
+    tcp_server(move |mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            // Skip the headers.
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                if h == "\r\n" {
+                    break;
+                }
+            }
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Deterministic pseudo-random bytes (xorshift), `len` long, from `seed`.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A checksum of `data` (stable within one test process).
+pub fn checksum(data: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    h.write(data);
+    h.finish()
+}
+
+/// Reads until EOF.
+pub fn read_all(s: &mut impl Read) -> Vec<u8> {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// Connects with a timeout on every read and write, so a hang fails the test instead of blocking.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
