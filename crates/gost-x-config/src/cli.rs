@@ -63,6 +63,80 @@ fn split_scheme(scheme: &str) -> Result<(String, Option<String>)> {
     }
 }
 
+/// The two component roles a scheme names, with gost's fallbacks.
+struct Roles {
+    flag: &'static str,
+    first: &'static str,
+    second: &'static str,
+    is_first: fn(&str) -> bool,
+    is_second: fn(&str) -> bool,
+    first_fallback: &'static str,
+    second_fallback: &'static str,
+}
+
+const SERVICE_ROLES: Roles = Roles {
+    flag: "-L",
+    first: "handler",
+    second: "listener",
+    is_first: names::is_handler,
+    is_second: names::is_listener,
+    first_fallback: "auto",
+    second_fallback: "tcp",
+};
+
+// `-F :8080` (auto) means an http node, as in gost.
+const NODE_ROLES: Roles = Roles {
+    flag: "-F",
+    first: "connector",
+    second: "dialer",
+    is_first: names::is_connector,
+    is_second: names::is_dialer,
+    first_fallback: "http",
+    second_fallback: "tcp",
+};
+
+/// Resolves `a+b` or a single `x` into the two component names as gost does: a single name
+/// fills each role it is known for, the other role takes its default; unknown names fall back
+/// to the defaults with a warning. `ssu` alone defaults its transport to `udp`.
+fn resolve_scheme(
+    spec: &str,
+    scheme: &str,
+    roles: &Roles,
+    warnings: &mut Vec<String>,
+) -> Result<(String, String)> {
+    let (first, second) = split_scheme(scheme)?;
+    let flag = roles.flag;
+    let Some(second) = second else {
+        let (known_first, known_second) = ((roles.is_first)(&first), (roles.is_second)(&first));
+        if !known_first && !known_second {
+            warnings.push(format!(
+                "{flag} {spec}: unknown scheme {first:?}, using \"{}+{}\" (as gost does)",
+                roles.first_fallback, roles.second_fallback
+            ));
+        }
+        let second = match (known_second, first.as_str()) {
+            (true, _) => first.clone(),
+            (false, "ssu") => "udp".to_owned(),
+            (false, _) => roles.second_fallback.to_owned(),
+        };
+        let first = if known_first { first } else { roles.first_fallback.to_owned() };
+        return Ok((first, second));
+    };
+    let mut pick = |name: String, role: &str, known: fn(&str) -> bool, fallback: &str| {
+        if known(&name) {
+            name
+        } else {
+            warnings.push(format!(
+                "{flag} {spec}: unknown {role} {name:?}, using \"{fallback}\" (as gost does)"
+            ));
+            fallback.to_owned()
+        }
+    };
+    let first = pick(first, roles.first, roles.is_first, roles.first_fallback);
+    let second = pick(second, roles.second, roles.is_second, roles.second_fallback);
+    Ok((first, second))
+}
+
 /// Scoped query keys: `prefix.key` applies only to that scope; unprefixed keys to every scope.
 struct Scoped<'a> {
     pairs: &'a [(String, String)],
@@ -106,46 +180,7 @@ fn parse_service(
     warnings: &mut Vec<String>,
 ) -> Result<ServiceConfig> {
     let url = GostUrl::parse(spec)?;
-    let (first, second) = split_scheme(&url.scheme)?;
-    let (mut handler, listener) = match second {
-        Some(listener) => {
-            let handler = if names::is_handler(&first) {
-                first
-            } else {
-                warnings.push(format!(
-                    "-L {spec}: unknown handler {first:?}, using \"auto\" (as gost does)"
-                ));
-                "auto".to_owned()
-            };
-            let listener = if names::is_listener(&listener) {
-                listener
-            } else {
-                warnings.push(format!(
-                    "-L {spec}: unknown listener {listener:?}, using \"tcp\" (as gost does)"
-                ));
-                "tcp".to_owned()
-            };
-            (handler, listener)
-        }
-        None => {
-            let known_h = names::is_handler(&first);
-            let known_l = names::is_listener(&first);
-            if !known_h && !known_l {
-                warnings.push(format!(
-                    "-L {spec}: unknown scheme {first:?}, using \"auto+tcp\" (as gost does)"
-                ));
-            }
-            let handler = if known_h { first.clone() } else { "auto".to_owned() };
-            let listener = if known_l {
-                first
-            } else if handler == "ssu" {
-                "udp".to_owned()
-            } else {
-                "tcp".to_owned()
-            };
-            (handler, listener)
-        }
-    };
+    let (mut handler, listener) = resolve_scheme(spec, &url.scheme, &SERVICE_ROLES, warnings)?;
 
     if url.host.contains(',') {
         return Err(Error::config("a service listens on one address (use one -L per address)"));
@@ -209,47 +244,7 @@ fn parse_service(
 
 fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<HopConfig> {
     let url = GostUrl::parse(spec)?;
-    let (first, second) = split_scheme(&url.scheme)?;
-    let (connector, dialer) = match second {
-        Some(dialer) => {
-            let connector = if names::is_connector(&first) {
-                first
-            } else {
-                warnings.push(format!(
-                    "-F {spec}: unknown connector {first:?}, using \"http\" (as gost does)"
-                ));
-                "http".to_owned()
-            };
-            let dialer = if names::is_dialer(&dialer) {
-                dialer
-            } else {
-                warnings.push(format!(
-                    "-F {spec}: unknown dialer {dialer:?}, using \"tcp\" (as gost does)"
-                ));
-                "tcp".to_owned()
-            };
-            (connector, dialer)
-        }
-        None => {
-            let known_c = names::is_connector(&first);
-            let known_d = names::is_dialer(&first);
-            if !known_c && !known_d {
-                warnings.push(format!(
-                    "-F {spec}: unknown scheme {first:?}, using \"http+tcp\" (as gost does)"
-                ));
-            }
-            // `-F :8080` (auto) means an http node, as in gost.
-            let connector = if known_c { first.clone() } else { "http".to_owned() };
-            let dialer = if known_d {
-                first
-            } else if connector == "ssu" {
-                "udp".to_owned()
-            } else {
-                "tcp".to_owned()
-            };
-            (connector, dialer)
-        }
-    };
+    let (connector, dialer) = resolve_scheme(spec, &url.scheme, &NODE_ROLES, warnings)?;
 
     let scoped = Scoped { pairs: &url.query };
     let scopes = ["hop", "node", "connector", "dialer"];
@@ -324,6 +319,8 @@ mod tests {
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("auto", "tcp"));
         let s = one("ws://:8080");
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("auto", "ws"));
+        let s = one("ssu://:8338");
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("ssu", "udp"));
         let s = one("https://:443");
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("http", "tls"));
         let s = one("socks5://u:p@:1080");
