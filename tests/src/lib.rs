@@ -28,8 +28,9 @@ pub fn gost_bin() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "-q", "-p", "gost", "--bin", "gost"]);
-        if profile == "release" {
-            cmd.arg("--release");
+        // target/debug holds the dev profile; any other directory is named after its profile.
+        if profile != "debug" {
+            cmd.args(["--profile", &profile]);
         }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "cargo build -p gost failed");
@@ -43,7 +44,7 @@ pub struct Gost {
     child: Child,
     lines: Receiver<String>,
     log: Arc<Mutex<Vec<String>>>,
-    /// The addresses its services listen on, in order of their log lines.
+    /// The addresses its services listen on, in service order (`service-0` first).
     pub addrs: Vec<SocketAddr>,
 }
 
@@ -51,19 +52,31 @@ impl Gost {
     /// Starts gost with `args` and waits until `services` services are listening.
     pub fn start(args: &[&str], services: usize) -> Gost {
         let mut gost = Gost::spawn(args);
+        let mut found: Vec<(usize, SocketAddr)> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while gost.addrs.len() < services {
+        while found.len() < services {
             let left = deadline.saturating_duration_since(Instant::now());
             match gost.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(addr) = listening_addr(&line) {
-                        gost.addrs.push(addr);
-                    }
-                }
+                Ok(line) => found.extend(listening_addr(&line)),
                 Err(_) => panic!("gost {args:?} did not start; log:\n{}", gost.log()),
             }
         }
+        found.sort();
+        gost.addrs = found.into_iter().map(|(_, addr)| addr).collect();
         gost
+    }
+
+    /// Waits until gost logs a line containing `needle` (after the lines already consumed).
+    pub fn wait_log(&self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("gost never logged {needle:?}; log:\n{}", self.log()),
+            }
+        }
     }
 
     /// Starts gost without waiting for anything.
@@ -132,10 +145,17 @@ impl Drop for Gost {
     }
 }
 
-/// Parses `... listening on 127.0.0.1:1234 ...` from a log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
+/// Parses `... listening on 127.0.0.1:1234 service=service-3` into (3, address).
+fn listening_addr(line: &str) -> Option<(usize, SocketAddr)> {
     let rest = line.split("listening on ").nth(1)?;
-    rest.split_whitespace().next()?.parse().ok()
+    let addr = rest.split_whitespace().next()?.parse().ok()?;
+    let index = line
+        .split("service=service-")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    Some((index, addr))
 }
 
 /// Runs gost to completion (for commands that must exit), returning (exit code, stderr).

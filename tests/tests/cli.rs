@@ -20,7 +20,7 @@ fn malformed_services_are_rejected() {
         &["-L", "tcp://127.0.0.1:0/127.0.0.1:80?ignoreChain=maybe"],
         "metadata key `ignoreChain`: expected a bool",
     );
-    fails(&["-L", "a+b+c://:1"], "invalid scheme");
+    fails(&["-L", "tcp://:1/h:2?x=%zz"], "bad %-escape");
     fails(&["-L"], "flag needs an argument: -L");
     fails(&["-Q"], "flag provided but not defined: -Q");
     fails(&[], "no service to run");

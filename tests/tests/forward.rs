@@ -126,7 +126,7 @@ fn two_hundred_concurrent_connections() {
 }
 
 #[test]
-fn refused_upstream_closes_the_client_promptly() {
+fn refused_upstream_closes_the_client_promptly_and_recovers() {
     let dead = TcpListener::bind("127.0.0.1:0").unwrap();
     let target = dead.local_addr().unwrap();
     drop(dead);
@@ -137,9 +137,15 @@ fn refused_upstream_closes_the_client_promptly() {
     let n = c.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "no data from a dead upstream");
     assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
-    // The service survives and keeps accepting.
+    // The upstream comes back: the next client reaches it at once (a lone target is never
+    // held back by the fail filter).
+    let back = TcpListener::bind(target).unwrap();
+    thread::spawn(move || {
+        let (mut s, _) = back.accept().unwrap();
+        s.write_all(b"back").unwrap();
+    });
     let mut c2 = connect(g.addr());
-    assert_eq!(c2.read(&mut buf).unwrap_or(0), 0);
+    assert_eq!(read_all(&mut c2), b"back");
 }
 
 #[test]
@@ -180,14 +186,29 @@ fn sigterm_stops_gost_cleanly() {
 #[test]
 fn sigint_lets_live_connections_finish() {
     let origin = tcp_server(|mut s| {
+        let req = read_all(&mut s);
         thread::sleep(Duration::from_millis(500));
-        s.write_all(b"late answer").unwrap();
+        s.write_all(format!("late answer to {}", String::from_utf8_lossy(&req)).as_bytes())
+            .unwrap();
     });
-    let mut g = forwarder(origin);
+    let mut g = Gost::start(&["-D", "-L", &format!("tcp://127.0.0.1:0/{origin}")], 1);
     let mut c = connect(g.addr());
     c.write_all(b"q").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    c.shutdown(Shutdown::Write).unwrap();
+    g.wait_log("forward: connected", Duration::from_secs(10));
     g.signal("INT");
-    assert_eq!(read_all(&mut c), b"late answer");
+    assert_eq!(read_all(&mut c), b"late answer to q");
     assert_eq!(g.wait_exit(Duration::from_secs(5)), Some(0), "log:\n{}", g.log());
+}
+
+#[test]
+fn several_services_in_one_process() {
+    let a = tcp_server(|mut s| s.write_all(b"a").unwrap());
+    let b = tcp_server(|mut s| s.write_all(b"b").unwrap());
+    let g = Gost::start(
+        &["-L", &format!("tcp://127.0.0.1:0/{a}"), "-L", &format!("tcp://127.0.0.1:0/{b}")],
+        2,
+    );
+    assert_eq!(read_all(&mut connect(g.addrs[0])), b"a");
+    assert_eq!(read_all(&mut connect(g.addrs[1])), b"b");
 }

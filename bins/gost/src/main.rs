@@ -96,33 +96,62 @@ fn run(args: cli::Args) -> Result<()> {
         .build()
         .map_err(|e| Error::with_source(gost_core::ErrorKind::Io, "start the runtime", e))?;
     runtime.block_on(async {
+        // Watch the signals before anything listens, so a SIGTERM sent as soon as a service is
+        // up is a graceful stop and never the default (killing) action.
+        let signals = Signals::install()?;
         let registries = Registries::new();
         register::register_all(&registries)?;
         let services = gost_x_config::build(&parsed.config, &registries)?;
-        gost_x_service::run(services, shutdown_signal()).await
+        gost_x_service::run(services, signals.first()).await
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
+/// SIGINT and SIGTERM: the first one starts a graceful stop, a second one exits at once.
+#[cfg(unix)]
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(err) => {
-                tracing::warn!("cannot watch SIGTERM: {err}");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        let watch = |kind: SignalKind| {
+            signal(kind)
+                .map_err(|e| Error::with_source(gost_core::ErrorKind::Io, "watch signals", e))
+        };
+        Ok(Signals { int: watch(SignalKind::interrupt())?, term: watch(SignalKind::terminate())? })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Completes on the first signal; a later one ends the process without waiting.
+    async fn first(mut self) {
+        self.next().await;
+        tokio::spawn(async move {
+            self.next().await;
+            eprintln!("gost: second signal, exiting without waiting for connections");
+            std::process::exit(130);
+        });
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Result<Self> {
+        Ok(Signals)
+    }
+
+    async fn first(self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

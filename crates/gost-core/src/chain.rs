@@ -108,7 +108,9 @@ impl Route {
     /// node is dialed, each next node is reached with the previous node's connector and its own
     /// dialer handshake, and the last node's connector connects to `target`.
     ///
-    /// Each node's fail marker is marked when the node fails and reset when the route succeeds.
+    /// A node that cannot be reached (dial, connect through the previous node, or handshake
+    /// fails) has its fail marker marked; a node that was reached has it reset. A failure of the
+    /// last node to reach the target marks nothing: the target, not the node, may be at fault.
     /// An empty route is a [`ErrorKind::NoRoute`] error: the router dials directly instead.
     pub async fn dial(
         &self,
@@ -122,9 +124,9 @@ impl Route {
             .connect(conn, network, target.clone(), ConnectOptions::default())
             .await
             .map_err(|e| {
-                fail(last, e, format!("connect to {target} through node {}", last.name))
+                let kind = e.kind();
+                e.wrap(kind, format!("connect to {target} through node {}", last.name))
             })?;
-        self.reset_markers();
         Ok(conn)
     }
 
@@ -136,12 +138,13 @@ impl Route {
         opts: BindOptions,
     ) -> Result<BoxListener> {
         let (conn, last) = self.connect_nodes(DialOptions::default()).await?;
-        let listener = transport_of(last)?
-            .connector
-            .bind(conn, network, addr.clone(), opts)
-            .await
-            .map_err(|e| fail(last, e, format!("bind {addr} on node {}", last.name)))?;
-        self.reset_markers();
+        let listener =
+            transport_of(last)?.connector.bind(conn, network, addr.clone(), opts).await.map_err(
+                |e| {
+                    let kind = e.kind();
+                    e.wrap(kind, format!("bind {addr} on node {}", last.name))
+                },
+            )?;
         Ok(listener)
     }
 
@@ -153,6 +156,7 @@ impl Route {
             .dial(&first.addr, opts)
             .await
             .map_err(|e| fail(first, e, format!("dial node {} ({})", first.name, first.addr)))?;
+        first.marker.reset();
         let mut prev = first;
         for node in rest {
             conn = transport_of(prev)?
@@ -160,7 +164,7 @@ impl Route {
                 .connect(conn, Network::Tcp, node.addr.clone(), ConnectOptions::default())
                 .await
                 .map_err(|e| {
-                    fail(prev, e, format!("connect to node {} through {}", node.name, prev.name))
+                    fail(node, e, format!("connect to node {} through {}", node.name, prev.name))
                 })?;
             let hs = HandshakeOptions::for_addr(node.addr.clone());
             conn = transport_of(node)?
@@ -168,15 +172,10 @@ impl Route {
                 .handshake(conn, hs)
                 .await
                 .map_err(|e| fail(node, e, format!("handshake with node {}", node.name)))?;
+            node.marker.reset();
             prev = node;
         }
         Ok((conn, prev))
-    }
-
-    fn reset_markers(&self) {
-        for node in &self.nodes {
-            node.marker.reset();
-        }
     }
 }
 

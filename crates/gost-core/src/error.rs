@@ -218,22 +218,17 @@ fn io_kind_of(kind: ErrorKind) -> io::ErrorKind {
 }
 
 impl From<io::Error> for Error {
-    /// Keeps the `io::Error` as the source; a gost `Error` that went through `io::Error` comes back
-    /// unchanged.
+    /// Keeps the `io::Error` (with its OS error text) as the source; a gost `Error` that went
+    /// through `io::Error` comes back unchanged.
     fn from(err: io::Error) -> Self {
-        let kind = err.kind();
-        match err.into_inner() {
-            Some(inner) => match inner.downcast::<Error>() {
-                Ok(gost) => *gost,
-                Err(other) => {
-                    Error { kind: kind_of_io(kind), context: String::new(), source: Some(other) }
-                }
-            },
-            None => Error {
-                kind: kind_of_io(kind),
-                context: String::new(),
-                source: Some(Box::new(io::Error::from(kind))),
-            },
+        let kind = kind_of_io(err.kind());
+        if !err.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return Error { kind, context: String::new(), source: Some(Box::new(err)) };
+        }
+        match err.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(gost)) => *gost,
+            Some(Err(other)) => Error { kind, context: String::new(), source: Some(other) },
+            None => Error::new(kind, String::new()),
         }
     }
 }
@@ -285,6 +280,12 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Closed);
         assert!(!err.is_retryable());
         assert_eq!(err.to_string(), "eof");
+    }
+
+    #[test]
+    fn os_errors_keep_their_text() {
+        let err: Error = io::Error::from_raw_os_error(24).into(); // EMFILE
+        assert!(err.to_string().to_lowercase().contains("too many open files"), "{err}");
     }
 
     #[test]

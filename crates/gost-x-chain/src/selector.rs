@@ -141,7 +141,8 @@ impl Default for FailFilter {
 
 impl<T: Markable> Filter<T> for FailFilter {
     fn filter(&self, items: Vec<T>, _req: &SelectRequest) -> Vec<T> {
-        if self.max_fails == 0 {
+        // A lone candidate is never filtered out (as in gost): there is nothing to fail over to.
+        if self.max_fails == 0 || items.len() <= 1 {
             return items;
         }
         let now = SystemTime::now();
@@ -158,7 +159,8 @@ impl<T: Markable> Filter<T> for FailFilter {
     }
 }
 
-/// A strategy after a list of filters.
+/// A strategy after a list of filters. When the filters leave nothing (every node failed
+/// recently), the strategy picks among all candidates as a last resort, as gost's hops do.
 pub struct DefaultSelector<T> {
     strategy: Box<dyn Strategy<T>>,
     filters: Vec<Box<dyn Filter<T>>>,
@@ -176,6 +178,9 @@ impl<T: Clone + Send + Sync> Selector<T> for DefaultSelector<T> {
         let mut candidates = items.to_vec();
         for f in &self.filters {
             candidates = f.filter(candidates, req);
+        }
+        if candidates.is_empty() {
+            return self.strategy.apply(items, req);
         }
         self.strategy.apply(&candidates, req)
     }
@@ -270,10 +275,16 @@ mod tests {
         let left: Vec<u32> =
             f.filter(it.clone(), &SelectRequest::default()).iter().map(|i| i.0).collect();
         assert_eq!(left, [1, 2]);
+        // A lone candidate stays, failed or not.
+        assert_eq!(f.filter(vec![it[0].clone()], &SelectRequest::default()).len(), 1);
         let expired = FailFilter { max_fails: 1, fail_timeout: Duration::ZERO };
         assert_eq!(expired.filter(it.clone(), &SelectRequest::default()).len(), 3);
         let sel = DefaultSelector::new(Box::new(Fifo), vec![Box::new(f)]);
         assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 1);
+        // Every candidate failed: the strategy still picks one, as a last resort.
+        it[1].1.mark();
+        it[2].1.mark();
+        assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 0);
     }
 
     #[test]

@@ -51,15 +51,13 @@ pub fn parse_cli(services: &[String], nodes: &[String]) -> Result<Parsed> {
     Ok(parsed)
 }
 
-/// Splits `a+b` into its two names, or returns the single name twice.
-fn split_scheme(scheme: &str) -> Result<(String, Option<String>)> {
+/// Splits `a+b` into its two names (`a+b+c` keeps `b+c`, which no component is called, so it
+/// falls back like any unknown name, as in gost).
+fn split_scheme(scheme: &str) -> (String, Option<String>) {
     let scheme = if scheme == "https" { "http+tls" } else { scheme };
     match scheme.split_once('+') {
-        Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('+') => {
-            Ok((a.to_owned(), Some(b.to_owned())))
-        }
-        Some(_) => Err(Error::config(format!("invalid scheme {scheme:?}"))),
-        None => Ok((scheme.to_owned(), None)),
+        Some((a, b)) => (a.to_owned(), Some(b.to_owned())),
+        None => (scheme.to_owned(), None),
     }
 }
 
@@ -103,8 +101,8 @@ fn resolve_scheme(
     scheme: &str,
     roles: &Roles,
     warnings: &mut Vec<String>,
-) -> Result<(String, String)> {
-    let (first, second) = split_scheme(scheme)?;
+) -> (String, String) {
+    let (first, second) = split_scheme(scheme);
     let flag = roles.flag;
     let Some(second) = second else {
         let (known_first, known_second) = ((roles.is_first)(&first), (roles.is_second)(&first));
@@ -120,7 +118,7 @@ fn resolve_scheme(
             (false, _) => roles.second_fallback.to_owned(),
         };
         let first = if known_first { first } else { roles.first_fallback.to_owned() };
-        return Ok((first, second));
+        return (first, second);
     };
     let mut pick = |name: String, role: &str, known: fn(&str) -> bool, fallback: &str| {
         if known(&name) {
@@ -133,8 +131,10 @@ fn resolve_scheme(
         }
     };
     let first = pick(first, roles.first, roles.is_first, roles.first_fallback);
-    let second = pick(second, roles.second, roles.is_second, roles.second_fallback);
-    Ok((first, second))
+    // gost: ssu's transport defaults to udp.
+    let second_fallback = if first == "ssu" { "udp" } else { roles.second_fallback };
+    let second = pick(second, roles.second, roles.is_second, second_fallback);
+    (first, second)
 }
 
 /// Scoped query keys: `prefix.key` applies only to that scope; unprefixed keys to every scope.
@@ -180,7 +180,7 @@ fn parse_service(
     warnings: &mut Vec<String>,
 ) -> Result<ServiceConfig> {
     let url = GostUrl::parse(spec)?;
-    let (mut handler, listener) = resolve_scheme(spec, &url.scheme, &SERVICE_ROLES, warnings)?;
+    let (mut handler, listener) = resolve_scheme(spec, &url.scheme, &SERVICE_ROLES, warnings);
 
     if url.host.contains(',') {
         return Err(Error::config("a service listens on one address (use one -L per address)"));
@@ -244,7 +244,7 @@ fn parse_service(
 
 fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<HopConfig> {
     let url = GostUrl::parse(spec)?;
-    let (connector, dialer) = resolve_scheme(spec, &url.scheme, &NODE_ROLES, warnings)?;
+    let (connector, dialer) = resolve_scheme(spec, &url.scheme, &NODE_ROLES, warnings);
 
     let scoped = Scoped { pairs: &url.query };
     let scopes = ["hop", "node", "connector", "dialer"];
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn tcp_forwarding() {
-        let s = one("tcp://:8080/127.0.0.1:80,127.0.0.1:81?strategy=fifo");
+        let s = one("tcp://:8080/127.0.0.1:80,127.0.0.1:81/?strategy=fifo");
         assert_eq!(s.name, "service-0");
         assert_eq!(s.addr, ":8080");
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("tcp", "tcp"));
@@ -337,6 +337,11 @@ mod tests {
         assert_eq!((n.connector.kind.as_str(), n.dialer.kind.as_str()), ("http", "tcp"));
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
         assert!(p.warnings[0].contains("foo"));
+        let p = parse_cli(&["ssu+nope://:1".into(), "a+b+c://:2".into()], &[]).unwrap();
+        assert_eq!(p.config.services[0].listener.kind, "udp");
+        let s = &p.config.services[1];
+        assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("auto", "tcp"));
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
     }
 
     #[test]
@@ -393,7 +398,6 @@ mod tests {
             "tcp://:99999/x:1",
             "tcp://:1/x",
             "tcp://nohost",
-            "a+b+c://:1",
             "tcp://:1,:2",
             "tcp://:1?ignoreChain=maybe",
         ] {

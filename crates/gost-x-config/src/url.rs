@@ -40,14 +40,15 @@ impl GostUrl {
             Some((r, q)) => (r, Some(q)),
             None => (rest, None),
         };
-        // The user info may itself contain '/', so find the host after the last '@' first.
-        let (userinfo, after_user) = match rest.rfind('@') {
-            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-            None => (None, rest),
+        // As in Go's url.Parse, the authority ends at the first '/' (a '/' in a password must be
+        // written %2F); the user info is what precedes the last '@' of the authority.
+        let (authority, path) = match rest.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (rest, None),
         };
-        let (host, path) = match after_user.split_once('/') {
-            Some((h, p)) => (h, Some(p)),
-            None => (after_user, None),
+        let (userinfo, host) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
         };
         let (user, password) = match userinfo {
             None => (None, None),
@@ -66,7 +67,8 @@ impl GostUrl {
             user,
             password,
             host: host.to_owned(),
-            path: path.map(str::to_owned).filter(|p| !p.is_empty()),
+            // Go trims slashes from both ends of the forward path.
+            path: path.map(|p| p.trim_matches('/').to_owned()).filter(|p| !p.is_empty()),
             query: pairs,
         })
     }
@@ -104,7 +106,8 @@ mod tests {
 
     #[test]
     fn splits_every_part() {
-        let u = GostUrl::parse("socks5+tls://us%40r:p/ss@[::1]:1080/a:1,b:2?x=1&y=a+b&z").unwrap();
+        let u =
+            GostUrl::parse("socks5+tls://us%40r:p%2Fss@[::1]:1080/a:1,b:2/?x=1&y=a+b&z").unwrap();
         assert_eq!(u.scheme, "socks5+tls");
         assert_eq!(u.user.as_deref(), Some("us@r"));
         assert_eq!(u.password.as_deref(), Some("p/ss"));
@@ -114,6 +117,12 @@ mod tests {
             u.query,
             [("x".into(), "1".into()), ("y".into(), "a b".into()), ("z".into(), String::new())]
         );
+    }
+
+    #[test]
+    fn at_sign_in_the_path_is_not_user_info() {
+        let u = GostUrl::parse("tcp://:1/u@h:2").unwrap();
+        assert_eq!((u.user, u.host.as_str(), u.path.as_deref()), (None, ":1", Some("u@h:2")));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use gost_core::{Address, BoxConn, Error, ErrorKind, Listener, Network, Result, ResultExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::TokioConn;
 
@@ -58,23 +58,21 @@ pub async fn connect_tcp(addr: &Address, network: Network, timeout: Duration) ->
 }
 
 /// Binds a listening TCP socket the way Go's `net.Listen("tcp", addr)` does: an empty host means
-/// every interface, dual-stack (`[::]`, falling back to `0.0.0.0` without IPv6); SO_REUSEADDR on.
-/// Must be called inside a tokio runtime.
+/// every interface, dual-stack (`[::]` with IPV6_V6ONLY off, or `0.0.0.0` on a host without
+/// IPv6); SO_REUSEADDR on. Must be called inside a tokio runtime.
 pub fn listen_tcp(addr: &str, backlog: u32) -> Result<TcpListener> {
     let (host, port) = gost_core::addr::split_host_port(addr)?;
     let port: u16 = port
         .parse()
         .map_err(|_| Error::config(format!("invalid port {port:?} in listen address {addr:?}")))?;
-    let bind = |sa: SocketAddr| -> std::io::Result<TcpListener> {
-        let socket = if sa.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-        socket.set_reuseaddr(true)?;
-        socket.bind(sa)?;
-        socket.listen(backlog)
-    };
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let result = if host.is_empty() {
-        bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
-            .or_else(|_| bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)))
+        match bind_tcp(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port), backlog) {
+            Err(e) if no_ipv6(&e) => {
+                bind_tcp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port), backlog)
+            }
+            other => other,
+        }
     } else {
         let ip: IpAddr = match host.parse() {
             Ok(ip) => ip,
@@ -85,9 +83,28 @@ pub fn listen_tcp(addr: &str, backlog: u32) -> Result<TcpListener> {
                 .map(|sa| sa.ip())
                 .ok_or_else(|| Error::new(ErrorKind::Bind, format!("no address for {host:?}")))?,
         };
-        bind(SocketAddr::new(ip, port))
+        bind_tcp(SocketAddr::new(ip, port), backlog)
     };
     result.with_context(ErrorKind::Bind, || format!("listen on {addr}"))
+}
+
+/// Whether a bind failed because this host has no IPv6 at all.
+fn no_ipv6(e: &std::io::Error) -> bool {
+    const EAFNOSUPPORT: i32 = 97;
+    e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(EAFNOSUPPORT)
+}
+
+fn bind_tcp(sa: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if sa.is_ipv6() && sa.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&sa.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    TcpListener::from_std(socket.into())
 }
 
 /// A bound tokio TCP listener as a gost-core [`Listener`]; accepted sockets get TCP_NODELAY.
@@ -132,9 +149,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn empty_host_listens_on_all_interfaces() {
+    async fn empty_host_listens_on_all_interfaces_dual_stack() {
         let l = listen_tcp(":0", DEFAULT_BACKLOG).unwrap();
-        assert!(l.local_addr().unwrap().ip().is_unspecified());
+        let local = l.local_addr().unwrap();
+        assert!(local.ip().is_unspecified());
+        // IPv4 clients reach the [::] socket too.
+        let v4 = Address::parse(&format!("127.0.0.1:{}", local.port())).unwrap();
+        connect_tcp(&v4, Network::Tcp, Duration::from_secs(5)).await.unwrap();
     }
 
     #[tokio::test]
