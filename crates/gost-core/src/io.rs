@@ -272,6 +272,138 @@ pub async fn shutdown<W: Write + Unpin + ?Sized>(w: &mut W) -> io::Result<()> {
     poll_fn(|cx| Pin::new(&mut *w).poll_shutdown(cx)).await
 }
 
+/// Reads one message with a sans-I/O `decode` function (`Ok(None)` = need more bytes), reading
+/// into `buf` as needed. The message's bytes are removed from the front of `buf`; bytes read past
+/// the message stay in `buf` and belong to whatever follows (wrap the connection in [`Rewind`]
+/// to hand them on). A message that does not fit in `max` bytes is a protocol error; EOF first is
+/// [`ErrorKind::Closed`](crate::ErrorKind::Closed).
+///
+/// Not cancel safe: bytes already read stay in `buf`.
+pub async fn read_decoded<R, T, D>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+    decode: D,
+) -> crate::Result<T>
+where
+    R: Read + Unpin + ?Sized,
+    D: Fn(&[u8]) -> crate::Result<Option<(T, usize)>>,
+{
+    const CHUNK: usize = 1024;
+    loop {
+        if let Some((msg, used)) = decode(buf)? {
+            buf.drain(..used.min(buf.len()));
+            return Ok(msg);
+        }
+        if buf.len() >= max {
+            return Err(crate::Error::protocol(format!("message larger than {max} bytes")));
+        }
+        let old = buf.len();
+        buf.resize(old + CHUNK.min(max - old), 0);
+        let n = match read(r, &mut buf[old..]).await {
+            Ok(n) => n,
+            Err(e) => {
+                buf.truncate(old);
+                return Err(e.into());
+            }
+        };
+        buf.truncate(old + n);
+        if n == 0 {
+            let what = if old == 0 { "connection closed" } else { "connection closed mid-message" };
+            return Err(crate::Error::new(crate::ErrorKind::Closed, what));
+        }
+    }
+}
+
+/// A connection that first replays bytes already read from it (a sniffed prefix, or bytes read
+/// past a handshake), then reads from the connection itself. Every other method forwards.
+#[derive(Debug)]
+pub struct Rewind<C> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: C,
+}
+
+impl<C> Rewind<C> {
+    /// `inner`, with `prefix` to be read first.
+    pub fn new(inner: C, prefix: Vec<u8>) -> Self {
+        Rewind { prefix, pos: 0, inner }
+    }
+
+    /// The bytes not replayed yet.
+    pub fn remaining(&self) -> &[u8] {
+        self.prefix.get(self.pos..).unwrap_or(&[])
+    }
+
+    /// The wrapped connection, dropping any bytes not replayed yet.
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+}
+
+impl<C: Read + Unpin> Read for Rewind<C> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let rest = this.prefix.get(this.pos..).unwrap_or(&[]);
+        if !rest.is_empty() {
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            this.pos += n;
+            if this.pos == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<C: Write + Unpin> Write for Rewind<C> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl<C: Conn> Conn for Rewind<C> {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+/// Wraps `conn` so that `prefix` is read first; returns `conn` itself when `prefix` is empty
+/// (no wrapper on the data path when nothing was over-read).
+pub fn rewind(conn: BoxConn, prefix: Vec<u8>) -> BoxConn {
+    if prefix.is_empty() { conn } else { Box::new(Rewind::new(conn, prefix)) }
+}
+
 /// The relay's buffer per direction when the caller does not choose (Go gost copies with 32 KiB).
 pub const DEFAULT_RELAY_BUFFER: usize = 32 * 1024;
 
@@ -517,6 +649,54 @@ mod tests {
             shutdown(&mut a).await.unwrap();
             let err = read_exact(&mut b, &mut buf[..1]).await.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        });
+    }
+
+    #[test]
+    fn read_decoded_keeps_the_over_read_bytes() {
+        // A toy codec: a length byte then that many bytes.
+        let decode = |b: &[u8]| -> crate::Result<Option<(Vec<u8>, usize)>> {
+            match b.first() {
+                None => Ok(None),
+                Some(&0) => Err(crate::Error::protocol("zero length")),
+                Some(&n) if b.len() > n as usize => {
+                    Ok(Some((b[1..=n as usize].to_vec(), n as usize + 1)))
+                }
+                Some(_) => Ok(None),
+            }
+        };
+        let (mut a, mut b) = pipe();
+        block_on(async {
+            write_all(&mut a, &[3, b'a', b'b', b'c', b'x', b'y']).await.unwrap();
+            let mut buf = Vec::new();
+            let msg = read_decoded(&mut b, &mut buf, 64, decode).await.unwrap();
+            assert_eq!(msg, b"abc");
+            assert_eq!(buf, b"xy");
+            let mut r = Rewind::new(b, std::mem::take(&mut buf));
+            write_all(&mut a, b"z").await.unwrap();
+            shutdown(&mut a).await.unwrap();
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 1];
+            while read(&mut r, &mut chunk).await.unwrap() == 1 {
+                got.push(chunk[0]);
+            }
+            assert_eq!(got, b"xyz");
+        });
+        let (mut a, mut b) = pipe();
+        block_on(async {
+            write_all(&mut a, &[0]).await.unwrap();
+            let err = read_decoded(&mut b, &mut Vec::new(), 64, decode).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Protocol);
+            let mut big = vec![200u8];
+            big.extend_from_slice(&[1u8; 69]);
+            write_all(&mut a, &big).await.unwrap();
+            let err = read_decoded(&mut b, &mut Vec::new(), 64, decode).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Protocol, "{err}"); // over the 64-byte cap
+            let (mut a, mut b) = pipe();
+            write_all(&mut a, &[5, 1]).await.unwrap();
+            shutdown(&mut a).await.unwrap();
+            let err = read_decoded(&mut b, &mut Vec::new(), 64, decode).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Closed, "{err}"); // EOF mid-message
         });
     }
 

@@ -7,11 +7,27 @@ use gost_core::{Registries, Result};
 
 #[cfg(feature = "forward")]
 pub mod forward;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "socks4")]
+pub mod socks4;
+#[cfg(feature = "socks5")]
+pub mod socks5;
 
 /// Registers every connector this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
     #[cfg(feature = "forward")]
     r.connectors.register(forward::NAME, forward::new)?;
+    #[cfg(feature = "http")]
+    r.connectors.register(http::NAME, http::new)?;
+    #[cfg(feature = "socks4")]
+    r.connectors.register(socks4::NAME, socks4::new)?;
+    #[cfg(feature = "socks4")]
+    r.connectors.register(socks4::ALIAS, socks4::new)?;
+    #[cfg(feature = "socks5")]
+    r.connectors.register(socks5::NAME, socks5::new)?;
+    #[cfg(feature = "socks5")]
+    r.connectors.register(socks5::ALIAS, socks5::new)?;
     let _ = r;
     Ok(())
 }

@@ -5,8 +5,18 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(feature = "auto")]
+pub mod auto;
 #[cfg(feature = "forward")]
 pub mod forward;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "socks4")]
+pub mod socks4;
+#[cfg(feature = "socks5")]
+pub mod socks5;
+#[cfg(any(feature = "http", feature = "socks4", feature = "socks5"))]
+mod util;
 
 /// Registers every handler this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
@@ -15,6 +25,18 @@ pub fn register(r: &Registries) -> Result<()> {
     // gost registers the local TCP forwarder under "tcp" too (`-L tcp://:8080/host:80`).
     #[cfg(feature = "forward")]
     r.handlers.register(forward::TCP_ALIAS, forward::new)?;
+    #[cfg(feature = "http")]
+    r.handlers.register(http::NAME, http::new)?;
+    #[cfg(feature = "socks4")]
+    r.handlers.register(socks4::NAME, socks4::new)?;
+    #[cfg(feature = "socks4")]
+    r.handlers.register(socks4::ALIAS, socks4::new)?;
+    #[cfg(feature = "socks5")]
+    r.handlers.register(socks5::NAME, socks5::new)?;
+    #[cfg(feature = "socks5")]
+    r.handlers.register(socks5::ALIAS, socks5::new)?;
+    #[cfg(feature = "auto")]
+    r.handlers.register(auto::NAME, auto::new)?;
     let _ = r;
     Ok(())
 }

@@ -51,8 +51,11 @@ impl TokioConn<TcpStream> {
     pub fn tcp(stream: TcpStream) -> Self {
         // A failure to set NODELAY only costs latency; the connection still works.
         let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().ok();
-        let peer = stream.peer_addr().ok();
+        // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; report them as IPv4, as
+        // Go does, so replies and logs carry plain IPv4 addresses.
+        let canonical = |sa: SocketAddr| SocketAddr::new(sa.ip().to_canonical(), sa.port());
+        let local = stream.local_addr().ok().map(canonical);
+        let peer = stream.peer_addr().ok().map(canonical);
         TokioConn { inner: stream, local, peer }
     }
 }

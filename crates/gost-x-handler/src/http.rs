@@ -1,0 +1,568 @@
+//! `http`: an HTTP proxy. CONNECT tunnels, and plain requests in absolute form
+//! (`GET http://host/path`) forwarded to the origin, several per client connection (keep-alive).
+//!
+//! Authentication: `Proxy-Authorization: Basic`; a failure gets `407` with
+//! `Proxy-Authenticate: Basic realm="<authBasicRealm>"` and the connection is closed, or, with
+//! `probeResist`, what gost shows a prober instead (`code:404`, `web:http://...`, `host:addr`,
+//! `file:/path`), unless the request's host is one of `knock`. As in gost, only the first request
+//! of a connection is authenticated.
+//!
+//! Metadata: `readTimeout` (15s: request head, and the origin's response head),
+//! `authBasicRealm` (`gost`), `proxyAgent` (`gost/3.0`), `header` / `http.header` (extra headers
+//! on responses the handler writes), `probeResist`, `knock`, `keepaliveTimeout` (60s: how long an
+//! idle keep-alive connection waits for its next request).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gost_core::io::{read, read_decoded, rewind, write_all};
+use gost_core::{
+    Address, BoxAuther, BoxBypass, BoxConn, BoxHandler, BoxRouter, Error, ErrorKind, Handler,
+    HandlerOptions, Metadata, Network, Result, Router, Session,
+};
+use gost_proto::http::{self as wire, RequestHead, ResponseHead};
+
+use crate::util;
+
+/// The registry name.
+pub const NAME: &str = "http";
+
+const DEFAULT_REALM: &str = "gost";
+const DEFAULT_PROXY_AGENT: &str = "gost/3.0";
+const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Request headers that only concern the proxy (gost's list plus the hop-by-hop ones).
+const PROXY_HEADERS: &[&str] = &[
+    "Proxy-Authorization",
+    "Proxy-Connection",
+    "Gost-Target",
+    "X-Gost-Target",
+    "Gost-Record",
+    "Connection",
+    "Keep-Alive",
+    "TE",
+    "Trailer",
+    "Upgrade",
+];
+
+/// What an unauthenticated client sees (`probeResist`).
+enum Probe {
+    Code(u16),
+    Web(String),
+    Host(String),
+    File(std::path::PathBuf),
+}
+
+struct Config {
+    read_timeout: Duration,
+    keepalive_timeout: Duration,
+    realm: String,
+    proxy_agent: String,
+    headers: BTreeMap<String, String>,
+    probe: Option<Probe>,
+    knock: Vec<String>,
+}
+
+impl Config {
+    fn parse(md: &Metadata) -> Result<Self> {
+        let probe = match md.get_string(&["probeResist", "probe_resist"])? {
+            None => None,
+            Some(spec) => parse_probe(&spec),
+        };
+        Ok(Config {
+            read_timeout: util::read_timeout(md)?,
+            keepalive_timeout: md
+                .get_duration(&["keepaliveTimeout"])?
+                .unwrap_or(DEFAULT_KEEPALIVE_TIMEOUT),
+            realm: md.get_string(&["authBasicRealm"])?.unwrap_or_else(|| DEFAULT_REALM.into()),
+            proxy_agent: md.get_string(&["proxyAgent"])?.unwrap_or_else(|| DEFAULT_PROXY_AGENT.into()),
+            headers: md.get_string_map(&["header", "http.header"])?.unwrap_or_default(),
+            probe,
+            knock: md
+                .get_strings(&["knock"])?
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|k| k.split(','))
+                .map(|k| k.trim().to_ascii_lowercase())
+                .filter(|k| !k.is_empty())
+                .collect(),
+        })
+    }
+}
+
+fn parse_probe(spec: &str) -> Option<Probe> {
+    let (kind, value) = spec.split_once(':')?;
+    let probe = match kind {
+        "code" => value.trim().parse().ok().filter(|c| (100..1000).contains(c)).map(Probe::Code),
+        "web" => Some(Probe::Web(value.to_owned())),
+        "host" => Some(Probe::Host(value.to_owned())),
+        "file" => Some(Probe::File(value.into())),
+        _ => None,
+    };
+    if probe.is_none() {
+        tracing::warn!("probeResist {spec:?} is not valid; unauthenticated clients get 407 (as gost does)");
+    }
+    probe
+}
+
+/// The HTTP proxy; also used by the `auto` handler.
+pub(crate) struct HttpHandler {
+    router: BoxRouter,
+    auther: Option<BoxAuther>,
+    bypass: Option<BoxBypass>,
+    config: Config,
+}
+
+impl HttpHandler {
+    pub(crate) fn build(opts: &HandlerOptions, md: &Metadata) -> Result<Self> {
+        Ok(HttpHandler {
+            router: opts.router.clone(),
+            auther: opts.auther.clone(),
+            bypass: opts.bypass.clone(),
+            config: Config::parse(md)?,
+        })
+    }
+}
+
+/// Builds the handler.
+pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
+    Ok(BoxHandler::new(HttpHandler::build(&opts, md)?))
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        407 => "Proxy Authentication Required",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// How the body of a message is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn request_body(head: &RequestHead) -> Result<Body> {
+    if head
+        .header_str("Transfer-Encoding")
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
+    {
+        return Ok(Body::Chunked);
+    }
+    match head.header_str("Content-Length") {
+        None => Ok(Body::None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Body::Length)
+            .map_err(|_| Error::protocol(format!("bad Content-Length {v:?}"))),
+    }
+}
+
+fn response_body(method: &str, resp: &ResponseHead) -> Result<Body> {
+    if method.eq_ignore_ascii_case("HEAD") || resp.status < 200 || resp.status == 204 || resp.status == 304 {
+        return Ok(Body::None);
+    }
+    if resp
+        .header_str("Transfer-Encoding")
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
+    {
+        return Ok(Body::Chunked);
+    }
+    match resp.header_str("Content-Length") {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Body::Length)
+            .map_err(|_| Error::protocol(format!("bad Content-Length {v:?} from the origin"))),
+        None => Ok(Body::UntilClose),
+    }
+}
+
+fn header_has_token(value: Option<&str>, token: &str) -> bool {
+    value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+/// Whether the client wants the connection kept after this request.
+fn client_keep_alive(head: &RequestHead) -> bool {
+    let conn = head.header_str("Connection").or_else(|| head.header_str("Proxy-Connection"));
+    if head.version >= 1 {
+        !header_has_token(conn, "close")
+    } else {
+        header_has_token(conn, "keep-alive")
+    }
+}
+
+/// Where a request goes: the target address and, for plain requests, the origin-form target.
+fn route_of(head: &RequestHead) -> Result<(Address, Option<String>)> {
+    let with_port = |authority: &str| -> Result<Address> {
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let has_port = match authority.rfind(']') {
+            Some(end) => authority[end..].contains(':'),
+            None => authority.contains(':'),
+        };
+        if has_port {
+            Address::parse(authority)
+        } else {
+            Address::parse(&format!("{authority}:80"))
+        }
+    };
+    if head.method.eq_ignore_ascii_case("CONNECT") {
+        return Ok((with_port(&head.target)?, None));
+    }
+    let lower = head.target.to_ascii_lowercase();
+    if lower.starts_with("http://") {
+        let rest = &head.target["http://".len()..];
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes().get(i) == Some(&b'?') => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) => (&rest[..i], rest[i..].to_owned()),
+            None => (rest, "/".to_owned()),
+        };
+        return Ok((with_port(authority)?, Some(path)));
+    }
+    if head.target.starts_with('/') {
+        // Origin form to a proxy: gost treats it as a request for the Host header's site.
+        let host = head
+            .header_str("Host")
+            .ok_or_else(|| Error::protocol("request without a host"))?;
+        return Ok((with_port(host)?, Some(head.target.clone())));
+    }
+    Err(Error::protocol(format!("unsupported request target {:?}", head.target)))
+}
+
+impl HttpHandler {
+    /// Writes a response the handler makes itself, with the configured extra headers.
+    async fn respond(
+        &self,
+        conn: &mut BoxConn,
+        status: u16,
+        extra: &[(&str, &str)],
+        body: &[u8],
+        close: bool,
+    ) -> Result<()> {
+        let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+        for (k, v) in extra {
+            headers.push(((*k).to_owned(), v.as_bytes().to_vec()));
+        }
+        for (k, v) in &self.config.headers {
+            headers.push((k.clone(), v.as_bytes().to_vec()));
+        }
+        if close {
+            headers.push(("Connection".into(), b"close".to_vec()));
+        }
+        headers.push(("Content-Length".into(), body.len().to_string().into_bytes()));
+        let resp = ResponseHead { version: 1, status, reason: reason(status).into(), headers };
+        let mut out = Vec::with_capacity(256 + body.len());
+        resp.encode(&mut out);
+        out.extend_from_slice(body);
+        write_all(conn, &out).await?;
+        Ok(())
+    }
+
+    /// Answers a client that failed authentication.
+    async fn deny(&self, mut conn: BoxConn, buf: Vec<u8>, head: &RequestHead, session: &Session) -> Result<()> {
+        let host = route_of(head).map(|(a, _)| a.host().to_ascii_lowercase()).unwrap_or_default();
+        let knocked = self.config.knock.iter().any(|k| *k == host);
+        match (&self.config.probe, knocked) {
+            (Some(Probe::Code(code)), false) => {
+                let extra: &[(&str, &str)] =
+                    if *code == 200 { &[("Connection", "keep-alive")] } else { &[] };
+                self.respond(&mut conn, *code, extra, b"", false).await
+            }
+            (Some(Probe::File(path)), false) => match tokio::fs::read(path).await {
+                Ok(body) => {
+                    self.respond(&mut conn, 200, &[("Content-Type", "text/html")], &body, true).await
+                }
+                Err(e) => {
+                    tracing::warn!(sid = session.id, "probeResist file {}: {e}", path.display());
+                    self.proxy_auth_required(&mut conn).await
+                }
+            },
+            (Some(Probe::Host(addr)), false) => {
+                let target = Address::parse(addr)?;
+                let mut upstream = self.router.dial(Network::Tcp, target).await?;
+                let mut out = Vec::new();
+                head.encode(&mut out);
+                write_all(&mut upstream, &out).await?;
+                let mut conn = rewind(conn, buf);
+                gost_x_rt::relay(&mut conn, &mut upstream).await?;
+                Ok(())
+            }
+            (Some(Probe::Web(url)), false) => self.probe_web(&mut conn, url).await,
+            _ => self.proxy_auth_required(&mut conn).await,
+        }
+    }
+
+    async fn proxy_auth_required(&self, conn: &mut BoxConn) -> Result<()> {
+        let challenge = format!("Basic realm=\"{}\"", self.config.realm);
+        self.respond(
+            conn,
+            407,
+            &[("Proxy-Authenticate", &challenge), ("Proxy-Connection", "close")],
+            b"",
+            true,
+        )
+        .await
+    }
+
+    /// Relays what a web page answers to a prober (`probeResist=web:http://...`).
+    async fn probe_web(&self, conn: &mut BoxConn, url: &str) -> Result<()> {
+        let Some(rest) = url.strip_prefix("http://") else {
+            tracing::warn!("probeResist web:{url}: only http:// pages can be shown; answering 407");
+            return self.proxy_auth_required(conn).await;
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let head = RequestHead {
+            method: "GET".into(),
+            target: path.into(),
+            version: 1,
+            headers: vec![("Host".into(), authority.as_bytes().to_vec()), ("Connection".into(), b"close".to_vec())],
+        };
+        let (target, _) = route_of(&RequestHead { method: "CONNECT".into(), target: authority.into(), version: 1, headers: vec![] })?;
+        let mut upstream = self.router.dial(Network::Tcp, target).await?;
+        let mut out = Vec::new();
+        head.encode(&mut out);
+        write_all(&mut upstream, &out).await?;
+        copy_until_close(&mut upstream, &mut Vec::new(), conn).await
+    }
+
+    async fn connect(&self, mut conn: BoxConn, buf: Vec<u8>, target: Address, session: &Session) -> Result<()> {
+        let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
+            Ok(c) => c,
+            Err(err) => {
+                let _ = self.respond(&mut conn, 503, &[], b"", true).await;
+                return Err(err);
+            }
+        };
+        let established = format!(
+            "HTTP/1.1 200 Connection established\r\nProxy-Agent: {}\r\n\r\n",
+            self.config.proxy_agent
+        );
+        write_all(&mut conn, established.as_bytes()).await?;
+        tracing::debug!(sid = session.id, %target, "http: connected");
+        let mut conn = rewind(conn, buf);
+        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        Ok(())
+    }
+
+    /// Forwards one plain request and its response. Returns `Some(conn)` when the client
+    /// connection stays open for another request.
+    async fn forward(
+        &self,
+        mut conn: BoxConn,
+        buf: &mut Vec<u8>,
+        mut head: RequestHead,
+        target: Address,
+        path: String,
+        session: &Session,
+    ) -> Result<Option<BoxConn>> {
+        let keep_alive = client_keep_alive(&head);
+        let req_body = match request_body(&head) {
+            Ok(b) => b,
+            Err(e) => {
+                self.respond(&mut conn, 400, &[], b"", true).await?;
+                return Err(e);
+            }
+        };
+        let method = head.method.clone();
+        for name in PROXY_HEADERS {
+            head.remove_header(name);
+        }
+        head.target = path;
+        head.set_header("Connection", b"close");
+        let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
+            Ok(c) => c,
+            Err(err) => {
+                self.respond(&mut conn, 503, &[], b"", true).await?;
+                return Err(err);
+            }
+        };
+        tracing::debug!(sid = session.id, %target, %method, "http: forwarding");
+        let mut out = Vec::with_capacity(1024);
+        head.encode(&mut out);
+        write_all(&mut upstream, &out).await?;
+        copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+
+        let mut ubuf = Vec::new();
+        let resp = gost_x_rt::timeout(
+            self.config.read_timeout,
+            "origin response",
+            read_decoded(&mut upstream, &mut ubuf, wire::MAX_HEAD, ResponseHead::decode),
+        )
+        .await;
+        let mut resp = match resp {
+            Ok(r) => r,
+            Err(err) => {
+                self.respond(&mut conn, 503, &[], b"", true).await?;
+                return Err(err);
+            }
+        };
+        if resp.status == 101 {
+            // A protocol upgrade (WebSocket): pass the answer on and become a tunnel.
+            let mut out = Vec::new();
+            resp.encode(&mut out);
+            write_all(&mut conn, &out).await?;
+            let mut client = rewind(conn, std::mem::take(buf));
+            let mut origin = rewind(upstream, ubuf);
+            gost_x_rt::relay(&mut client, &mut origin).await?;
+            return Ok(None);
+        }
+        let resp_body = response_body(&method, &resp)?;
+        let keep = keep_alive && resp_body != Body::UntilClose;
+        for name in ["Connection", "Keep-Alive", "Proxy-Connection"] {
+            resp.remove_header(name);
+        }
+        resp.set_header("Connection", if keep { b"keep-alive" } else { b"close" });
+        let mut out = Vec::with_capacity(1024);
+        resp.encode(&mut out);
+        write_all(&mut conn, &out).await?;
+        copy_body(&mut upstream, &mut ubuf, &mut conn, resp_body).await?;
+        Ok(keep.then_some(conn))
+    }
+}
+
+const COPY_CHUNK: usize = 16 * 1024;
+
+/// Copies one message body from `src` (bytes already read first, from `buf`) to `dst`.
+async fn copy_body(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn, body: Body) -> Result<()> {
+    match body {
+        Body::None => Ok(()),
+        Body::Length(n) => copy_exact(src, buf, dst, n).await,
+        Body::Chunked => copy_chunked(src, buf, dst).await,
+        Body::UntilClose => copy_until_close(src, buf, dst).await,
+    }
+}
+
+async fn copy_exact(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn, mut n: u64) -> Result<()> {
+    let take = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+    if take > 0 {
+        write_all(dst, &buf[..take]).await?;
+        buf.drain(..take);
+        n -= take as u64;
+    }
+    let mut chunk = vec![0u8; COPY_CHUNK.min(usize::try_from(n).unwrap_or(COPY_CHUNK)).max(1)];
+    while n > 0 {
+        let want = chunk.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+        let got = read(src, &mut chunk[..want]).await?;
+        if got == 0 {
+            return Err(Error::new(ErrorKind::Closed, "connection closed inside a message body"));
+        }
+        write_all(dst, &chunk[..got]).await?;
+        n -= got as u64;
+    }
+    Ok(())
+}
+
+fn decode_line(b: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
+    Ok(b.iter().position(|&c| c == b'\n').map(|i| (b[..=i].to_vec(), i + 1)))
+}
+
+async fn copy_chunked(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn) -> Result<()> {
+    loop {
+        let line = read_decoded(src, buf, 4096, decode_line).await?;
+        write_all(dst, &line).await?;
+        let text = String::from_utf8_lossy(&line);
+        let size_text = text.split(';').next().unwrap_or("").trim();
+        let size = u64::from_str_radix(size_text, 16)
+            .map_err(|_| Error::protocol(format!("bad chunk size {size_text:?}")))?;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            loop {
+                let line = read_decoded(src, buf, 4096, decode_line).await?;
+                write_all(dst, &line).await?;
+                if line.trim_ascii().is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        copy_exact(src, buf, dst, size.saturating_add(2)).await?;
+    }
+}
+
+async fn copy_until_close(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn) -> Result<()> {
+    if !buf.is_empty() {
+        write_all(dst, buf).await?;
+        buf.clear();
+    }
+    let mut chunk = vec![0u8; COPY_CHUNK];
+    loop {
+        let n = read(src, &mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        write_all(dst, &chunk[..n]).await?;
+    }
+}
+
+impl Handler for HttpHandler {
+    async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
+        let mut buf = Vec::new();
+        let mut first = true;
+        loop {
+            let wait = if first { self.config.read_timeout } else { self.config.keepalive_timeout };
+            let head = gost_x_rt::timeout(
+                wait,
+                "http request",
+                read_decoded(&mut conn, &mut buf, wire::MAX_HEAD, RequestHead::decode),
+            )
+            .await;
+            let head = match head {
+                Ok(h) => h,
+                // A kept-alive client that is done (or idle) ends the connection normally.
+                Err(e) if !first && buf.is_empty() && matches!(e.kind(), ErrorKind::Closed | ErrorKind::Timeout) => {
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Protocol => {
+                    let _ = self.respond(&mut conn, 400, &[], b"", true).await;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+            if first && self.auther.is_some() {
+                let (user, pass) = head
+                    .header_str("Proxy-Authorization")
+                    .and_then(wire::basic_auth_decode)
+                    .unwrap_or_default();
+                if !util::authenticate(self.auther.as_ref(), &user, &pass, session.client_addr).await {
+                    self.deny(conn, buf, &head, &session).await?;
+                    return Err(Error::new(ErrorKind::Auth, format!("http: user {user:?} rejected")));
+                }
+            }
+            first = false;
+            if head.method == "PRI" {
+                self.respond(&mut conn, 400, &[], b"", true).await?;
+                return Err(Error::protocol("http: HTTP/2 preface sent to an HTTP/1 proxy"));
+            }
+            let (target, path) = match route_of(&head) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.respond(&mut conn, 400, &[], b"", true).await?;
+                    return Err(e);
+                }
+            };
+            if util::bypassed(self.bypass.as_ref(), Network::Tcp, &target).await {
+                self.respond(&mut conn, 403, &[], b"", true).await?;
+                return Err(Error::new(ErrorKind::Denied, format!("http: {target} is bypassed")));
+            }
+            match path {
+                None => return self.connect(conn, buf, target, &session).await,
+                Some(path) => match self.forward(conn, &mut buf, head, target, path, &session).await? {
+                    Some(kept) => conn = kept,
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! `socks5` (also `socks`): a SOCKS5 server (RFC 1928, RFC 1929 user/password).
+//!
+//! Commands: CONNECT; BIND and UDP ASSOCIATE when enabled with `bind=true` / `udp=true`. The
+//! handshake must complete within `readTimeout`. Methods: with an auther, user/password (0x02)
+//! only; without, no-auth (0x00). gost's TLS methods (0x80/0x82) are not offered by this server:
+//! a Go client that offers `00 80` gets `00` and works.
+//!
+//! Metadata: `readTimeout` (15s), `bind` (false), `udp` (false), `udpBufferSize` /
+//! `udp.bufferSize` (4096).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use gost_core::io::{read_decoded, rewind, write_all};
+use gost_core::{
+    Address, BindOptions, BoxAuther, BoxBypass, BoxConn, BoxHandler, BoxRouter, Error, ErrorKind,
+    Handler, HandlerOptions, Listener, Metadata, Network, Result, Router, Session,
+};
+use gost_proto::socks5::{
+    self, Greeting, MethodSelection, Reply, Request, UdpHeader, UserPassReply, UserPassRequest,
+};
+use tokio::net::UdpSocket;
+
+use crate::util;
+
+/// The registry name.
+pub const NAME: &str = "socks5";
+/// gost's other name for it.
+pub const ALIAS: &str = "socks";
+
+/// The largest handshake message (a request with a 255-byte domain is 262 bytes).
+const MAX_MESSAGE: usize = 1024;
+
+struct Config {
+    read_timeout: Duration,
+    bind: bool,
+    udp: bool,
+    udp_buffer_size: usize,
+}
+
+/// The SOCKS5 server; also used by the `auto` handler.
+pub(crate) struct Socks5Handler {
+    router: BoxRouter,
+    auther: Option<BoxAuther>,
+    bypass: Option<BoxBypass>,
+    config: Config,
+}
+
+impl Socks5Handler {
+    pub(crate) fn build(opts: &HandlerOptions, md: &Metadata) -> Result<Self> {
+        let config = Config {
+            read_timeout: util::read_timeout(md)?,
+            bind: md.get_bool(&["bind"])?.unwrap_or(false),
+            udp: md.get_bool(&["udp"])?.unwrap_or(false),
+            udp_buffer_size: md
+                .get_usize(&["udpBufferSize", "udp.bufferSize"])?
+                .unwrap_or(4096)
+                .clamp(512, 65535),
+        };
+        Ok(Socks5Handler {
+            router: opts.router.clone(),
+            auther: opts.auther.clone(),
+            bypass: opts.bypass.clone(),
+            config,
+        })
+    }
+}
+
+/// Builds the handler.
+pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
+    Ok(BoxHandler::new(Socks5Handler::build(&opts, md)?))
+}
+
+async fn reply(conn: &mut BoxConn, rep: u8, addr: Option<SocketAddr>) -> Result<()> {
+    let addr = addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut out = Vec::with_capacity(22);
+    Reply { rep, addr: Address::Ip(addr) }.encode(&mut out)?;
+    write_all(conn, &out).await?;
+    Ok(())
+}
+
+impl Socks5Handler {
+    /// Method negotiation and authentication; returns the request.
+    async fn handshake(&self, conn: &mut BoxConn, buf: &mut Vec<u8>, session: &Session) -> Result<Request> {
+        let greeting = read_decoded(conn, buf, MAX_MESSAGE, Greeting::decode).await?;
+        let wanted = if self.auther.is_some() {
+            socks5::METHOD_USER_PASS
+        } else {
+            socks5::METHOD_NO_AUTH
+        };
+        let method = if greeting.methods.contains(&wanted) {
+            wanted
+        } else {
+            socks5::METHOD_NO_ACCEPTABLE
+        };
+        let mut out = Vec::with_capacity(2);
+        MethodSelection { method }.encode(&mut out);
+        write_all(conn, &out).await?;
+        if method == socks5::METHOD_NO_ACCEPTABLE {
+            return Err(Error::new(
+                ErrorKind::Auth,
+                format!("socks5: no acceptable method in {:?}", greeting.methods),
+            ));
+        }
+        if method == socks5::METHOD_USER_PASS {
+            let creds = read_decoded(conn, buf, MAX_MESSAGE, UserPassRequest::decode).await?;
+            let user = String::from_utf8_lossy(&creds.username);
+            let pass = String::from_utf8_lossy(&creds.password);
+            let ok = util::authenticate(self.auther.as_ref(), &user, &pass, session.client_addr).await;
+            let mut out = Vec::with_capacity(2);
+            UserPassReply { status: if ok { 0 } else { 1 } }.encode(&mut out);
+            write_all(conn, &out).await?;
+            if !ok {
+                return Err(Error::new(ErrorKind::Auth, format!("socks5: user {user:?} rejected")));
+            }
+        }
+        read_decoded(conn, buf, MAX_MESSAGE, Request::decode).await
+    }
+
+    async fn connect(&self, mut conn: BoxConn, buf: Vec<u8>, target: Address, session: &Session) -> Result<()> {
+        if util::bypassed(self.bypass.as_ref(), Network::Tcp, &target).await {
+            reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
+            return Err(Error::new(ErrorKind::Denied, format!("socks5: {target} is bypassed")));
+        }
+        let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
+            Ok(c) => c,
+            Err(err) => {
+                // gost answers every CONNECT failure with "network unreachable".
+                let _ = reply(&mut conn, socks5::REP_NETWORK_UNREACHABLE, None).await;
+                return Err(err);
+            }
+        };
+        reply(&mut conn, socks5::REP_SUCCEEDED, upstream.local_addr()).await?;
+        tracing::debug!(sid = session.id, %target, "socks5: connected");
+        let mut conn = rewind(conn, buf);
+        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        Ok(())
+    }
+
+    async fn bind(&self, mut conn: BoxConn, mut buf: Vec<u8>, addr: Address, session: &Session) -> Result<()> {
+        if !self.config.bind {
+            reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
+            return Err(Error::new(ErrorKind::Denied, "socks5: BIND is disabled (bind=true enables it)"));
+        }
+        let mut listener = match self.router.bind(Network::Tcp, addr.clone(), BindOptions::default()).await {
+            Ok(l) => l,
+            Err(err) => {
+                let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
+                return Err(err);
+            }
+        };
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        let ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        reply(&mut conn, socks5::REP_SUCCEEDED, Some(SocketAddr::new(ip, port))).await?;
+        tracing::debug!(sid = session.id, port, "socks5: bound");
+        // Wait for the peer; the client closing the control connection cancels the bind.
+        let mut probe = [0u8; 512];
+        let mut peer = loop {
+            tokio::select! {
+                accepted = listener.accept() => break accepted?,
+                n = gost_core::io::read(&mut conn, &mut probe) => match n? {
+                    0 => return Err(Error::new(ErrorKind::Closed, "socks5: client closed during BIND")),
+                    n => buf.extend_from_slice(&probe[..n]),
+                },
+            }
+        };
+        drop(listener);
+        reply(&mut conn, socks5::REP_SUCCEEDED, peer.peer_addr()).await?;
+        let mut conn = rewind(conn, buf);
+        gost_x_rt::relay(&mut conn, &mut peer).await?;
+        Ok(())
+    }
+
+    async fn udp_associate(&self, mut conn: BoxConn, session: &Session) -> Result<()> {
+        if !self.config.udp {
+            reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
+            return Err(Error::new(ErrorKind::Denied, "socks5: UDP is disabled (udp=true enables it)"));
+        }
+        let local_ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
+        let client_ip = conn.peer_addr().map(|a| a.ip());
+        let (relay_socket, outbound) = match bind_udp_pair(local_ip).await {
+            Ok(pair) => pair,
+            Err(err) => {
+                let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
+                return Err(err);
+            }
+        };
+        reply(&mut conn, socks5::REP_SUCCEEDED, relay_socket.local_addr().ok()).await?;
+        tracing::debug!(sid = session.id, relay = ?relay_socket.local_addr().ok(), "socks5: udp associate");
+
+        let size = self.config.udp_buffer_size;
+        let mut from_client = vec![0u8; size];
+        let mut from_target = vec![0u8; size];
+        let mut packet = Vec::with_capacity(size + 262);
+        let mut client_udp: Option<SocketAddr> = None;
+        let mut control = [0u8; 64];
+        let v6_socket = outbound.local_addr().is_ok_and(|a| a.is_ipv6());
+        loop {
+            tokio::select! {
+                // The association lives as long as the control connection.
+                n = gost_core::io::read(&mut conn, &mut control) => {
+                    if n.unwrap_or(0) == 0 {
+                        return Ok(());
+                    }
+                }
+                got = relay_socket.recv_from(&mut from_client) => {
+                    let (n, from) = got.map_err(Error::from)?;
+                    if client_ip.is_some_and(|ip| ip != from.ip()) {
+                        continue; // only the TCP client may use its association
+                    }
+                    client_udp = Some(from);
+                    let Some(datagram) = from_client.get(..n) else { continue };
+                    let Ok((header, offset)) = UdpHeader::decode(datagram) else { continue };
+                    if header.frag != 0 || util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await {
+                        continue;
+                    }
+                    let Some(target) = resolve_udp(&header.addr, v6_socket).await else { continue };
+                    let payload = datagram.get(offset..).unwrap_or(&[]);
+                    let _ = outbound.send_to(payload, target).await;
+                }
+                got = outbound.recv_from(&mut from_target) => {
+                    let (n, from) = got.map_err(Error::from)?;
+                    let Some(client) = client_udp else { continue };
+                    packet.clear();
+                    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+                    UdpHeader { frag: 0, addr: Address::Ip(from) }.encode(&mut packet)?;
+                    packet.extend_from_slice(from_target.get(..n).unwrap_or(&[]));
+                    let _ = relay_socket.send_to(&packet, client).await;
+                }
+            }
+        }
+    }
+}
+
+/// The socket clients send to (on the control connection's local IP) and the socket that talks
+/// to targets (all interfaces, dual-stack when possible).
+async fn bind_udp_pair(local_ip: IpAddr) -> Result<(UdpSocket, UdpSocket)> {
+    let relay = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await.map_err(Error::from)?;
+    let outbound = match UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).await {
+        Ok(s) => s,
+        Err(_) => UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+            .await
+            .map_err(Error::from)?,
+    };
+    Ok((relay, outbound))
+}
+
+/// The socket address to send a datagram to; IPv4 targets are mapped when the outbound socket is
+/// a dual-stack IPv6 one.
+async fn resolve_udp(addr: &Address, v6_socket: bool) -> Option<SocketAddr> {
+    let sa = match addr {
+        Address::Ip(sa) => *sa,
+        Address::Domain(host, port) => {
+            tokio::net::lookup_host((host.as_str(), *port)).await.ok()?.next()?
+        }
+    };
+    Some(match sa.ip() {
+        IpAddr::V4(v4) if v6_socket => SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), sa.port()),
+        _ => sa,
+    })
+}
+
+impl Handler for Socks5Handler {
+    async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
+        let mut buf = Vec::new();
+        let req = gost_x_rt::timeout(
+            self.config.read_timeout,
+            "socks5 handshake",
+            self.handshake(&mut conn, &mut buf, &session),
+        )
+        .await?;
+        match req.cmd {
+            socks5::CMD_CONNECT => self.connect(conn, buf, req.addr, &session).await,
+            socks5::CMD_BIND => self.bind(conn, buf, req.addr, &session).await,
+            socks5::CMD_UDP_ASSOCIATE => self.udp_associate(conn, &session).await,
+            other => {
+                reply(&mut conn, socks5::REP_COMMAND_NOT_SUPPORTED, None).await?;
+                Err(Error::new(ErrorKind::Unsupported, format!("socks5: command {other:#04x} is not supported")))
+            }
+        }
+    }
+}
