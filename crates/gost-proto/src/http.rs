@@ -292,15 +292,16 @@ fn base64_value(c: u8) -> Option<u32> {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,
         b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
+        b'+' | b'-' => 62,
+        b'/' | b'_' => 63,
         _ => return None,
     };
     Some(u32::from(v))
 }
 
 /// Standard base64; `=` padding is optional but, when present, must complete the last quantum.
-fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
+/// Decodes standard or URL-safe base64, with or without padding; `None` if it is not base64.
+pub fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
     let data = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
     let padded = data.len() != input.len();
     if (padded && !input.len().is_multiple_of(4)) || data.len() % 4 == 1 {

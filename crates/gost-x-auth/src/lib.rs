@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn checks_users() {
-        let u = Users::new([("alice".to_owned(), "s3cret".to_owned()), ("bob".to_owned(), String::new())]);
+        let u = Users::new([
+            ("alice".to_owned(), "s3cret".to_owned()),
+            ("bob".to_owned(), String::new()),
+        ]);
         assert!(u.check("alice", "s3cret"));
         assert!(!u.check("alice", "s3cret!"));
         assert!(!u.check("alice", "s3cre"));
@@ -73,7 +76,9 @@ mod tests {
 
     #[test]
     fn constant_time_eq_matches_eq() {
-        for (a, b) in [("", ""), ("a", ""), ("", "a"), ("abc", "abc"), ("abc", "abd"), ("ab", "abc")] {
+        for (a, b) in
+            [("", ""), ("a", ""), ("", "a"), ("abc", "abc"), ("abc", "abd"), ("ab", "abc")]
+        {
             assert_eq!(constant_time_eq(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
         }
     }

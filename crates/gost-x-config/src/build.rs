@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_core::{
-    Address, BoxChainer, BoxHop, BoxRouter, BoxService, ConnectorOptions, DialerOptions, Error,
-    ErrorKind, HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry, Result,
-    Transport,
+    Address, BoxAuther, BoxChainer, BoxHop, BoxRouter, BoxService, ConnectorOptions, DialerOptions,
+    Error, ErrorKind, HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry,
+    Result, Transport,
 };
+use gost_x_auth::Users;
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadata};
 use gost_x_chain::{Chain, DefaultRouter, NodeHop, RouterOptions};
 use gost_x_service::{DefaultService, ServiceOptions};
@@ -134,6 +135,10 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
 
     let mut hopts = HandlerOptions::new(router(svc.handler.chain.as_deref(), svc, r)?);
     hopts.service = svc.name.clone();
+    if let Some(auth) = &svc.handler.auth {
+        let users = Users::new([(auth.username.clone(), auth.password.clone())]);
+        hopts.auther = Some(BoxAuther::new(users));
+    }
     if let Some(fwd) = &svc.forwarder {
         let mut nodes = Vec::with_capacity(fwd.nodes.len());
         for node in &fwd.nodes {
@@ -222,18 +227,18 @@ mod tests {
     #[tokio::test]
     async fn unsupported_and_unknown_types_are_explained() {
         let r = registries();
-        let p = parse_cli(&["http://127.0.0.1:0".into()], &[]).unwrap();
+        let p = parse_cli(&["dns://127.0.0.1:0".into()], &[]).unwrap();
         let err = build(&p.config, &r).unwrap_err();
-        assert!(err.to_string().contains("handler type \"http\" is not supported yet"), "{err}");
+        assert!(err.to_string().contains("handler type \"dns\" is not supported yet"), "{err}");
         let mut cfg = p.config.clone();
         cfg.services[0].handler.kind = "nope".into();
         let err = build(&cfg, &r).unwrap_err();
         assert!(err.to_string().contains("unknown handler type \"nope\""), "{err}");
         let p =
-            parse_cli(&["tcp://127.0.0.1:0/h:1".into()], &["socks5://127.0.0.1:1".into()]).unwrap();
+            parse_cli(&["tcp://127.0.0.1:0/h:1".into()], &["tunnel://127.0.0.1:1".into()]).unwrap();
         let err = build(&p.config, &registries()).unwrap_err();
         assert!(
-            err.to_string().contains("connector type \"socks5\" is not supported yet"),
+            err.to_string().contains("connector type \"tunnel\" is not supported yet"),
             "{err}"
         );
     }

@@ -159,8 +159,20 @@ impl Scoped<'_> {
     }
 }
 
-fn auth(user: Option<String>, password: Option<String>) -> Option<AuthConfig> {
-    user.map(|username| AuthConfig { username, password: password.unwrap_or_default() })
+/// The credentials of a URL: its user info, else gost's `auth=base64(user:pass)` query key.
+fn auth(url: &GostUrl) -> Result<Option<AuthConfig>> {
+    if let Some(username) = &url.user {
+        let password = url.password.clone().unwrap_or_default();
+        return Ok(Some(AuthConfig { username: username.clone(), password }));
+    }
+    let Some((_, encoded)) = url.query.iter().find(|(k, _)| k == "auth") else {
+        return Ok(None);
+    };
+    let decoded = gost_proto::http::base64_decode(encoded.trim().as_bytes())
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| Error::config(format!("auth={encoded:?} is not base64 of user:pass")))?;
+    let (username, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+    Ok(Some(AuthConfig { username: username.to_owned(), password: password.to_owned() }))
 }
 
 fn selector(md: &Metadata) -> Result<SelectorConfig> {
@@ -228,7 +240,7 @@ fn parse_service(
         handler: HandlerConfig {
             kind: handler,
             chain: handler_chain,
-            auth: auth(url.user.clone(), url.password.clone()),
+            auth: auth(&url)?,
             metadata: handler_md,
         },
         listener: ListenerConfig {
@@ -253,6 +265,7 @@ fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<Hop
     let connector_md = scoped.metadata("connector", &scopes);
     let dialer_md = scoped.metadata("dialer", &scopes);
 
+    let node_auth = auth(&url)?;
     let mut nodes = Vec::new();
     for (i, addr) in url.host.split(',').enumerate() {
         check_host_port(addr)?;
@@ -261,7 +274,7 @@ fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<Hop
             addr: addr.to_owned(),
             connector: ConnectorConfig {
                 kind: connector.clone(),
-                auth: auth(url.user.clone(), url.password.clone()),
+                auth: node_auth.clone(),
                 metadata: connector_md.clone(),
             },
             dialer: DialerConfig { kind: dialer.clone(), auth: None, metadata: dialer_md.clone() },
@@ -326,6 +339,10 @@ mod tests {
         let s = one("socks5://u:p@:1080");
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("socks5", "tcp"));
         assert_eq!(s.handler.auth, Some(AuthConfig { username: "u".into(), password: "p".into() }));
+        // auth=base64("u:p"), std or URL-safe alphabet.
+        let s = one("socks5://:1080?auth=dTpw");
+        assert_eq!(s.handler.auth, Some(AuthConfig { username: "u".into(), password: "p".into() }));
+        assert!(parse_cli(&["socks5://:1?auth=%%%".into()], &[]).is_err());
     }
 
     #[test]

@@ -23,9 +23,8 @@ struct HttpConnector {
 
 /// Builds the connector.
 pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
-    let authorization = opts
-        .username
-        .map(|u| wire::basic_auth_encode(&u, opts.password.as_deref().unwrap_or("")));
+    let authorization =
+        opts.username.map(|u| wire::basic_auth_encode(&u, opts.password.as_deref().unwrap_or("")));
     Ok(BoxConnector::new(HttpConnector {
         node: opts.node,
         authorization,
@@ -65,7 +64,10 @@ impl Connector for HttpConnector {
             let kind = if resp.status == 407 { ErrorKind::Auth } else { ErrorKind::Connect };
             return Err(Error::new(
                 kind,
-                format!("http node {}: CONNECT {target} answered {} {}", self.node, resp.status, resp.reason),
+                format!(
+                    "http node {}: CONNECT {target} answered {} {}",
+                    self.node, resp.status, resp.reason
+                ),
             ));
         }
         Ok(rewind(conn, buf))

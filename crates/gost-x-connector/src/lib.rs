@@ -9,6 +9,8 @@ use gost_core::{Registries, Result};
 pub mod forward;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "relay")]
+pub mod relay;
 #[cfg(feature = "socks4")]
 pub mod socks4;
 #[cfg(feature = "socks5")]
@@ -28,6 +30,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.connectors.register(socks5::NAME, socks5::new)?;
     #[cfg(feature = "socks5")]
     r.connectors.register(socks5::ALIAS, socks5::new)?;
+    #[cfg(feature = "relay")]
+    r.connectors.register(relay::NAME, relay::new)?;
     let _ = r;
     Ok(())
 }

@@ -49,22 +49,40 @@ impl Connector for Socks4Connector {
             let resolved = gost_x_rt::net::resolve(&target, Network::Tcp4).await?;
             match resolved.first().map(|sa| sa.ip()) {
                 Some(IpAddr::V4(v4)) => (v4.octets(), None),
-                _ => return Err(Error::new(ErrorKind::Dial, format!("socks4: no IPv4 address for {target}"))),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Dial,
+                        format!("socks4: no IPv4 address for {target}"),
+                    ));
+                }
             }
         } else {
             ([0, 0, 0, 1], Some(target.host()))
         };
-        let req = Request { cmd: socks4::CMD_CONNECT, port: target.port(), ip, userid: self.userid.clone(), host };
+        let req = Request {
+            cmd: socks4::CMD_CONNECT,
+            port: target.port(),
+            ip,
+            userid: self.userid.clone(),
+            host,
+        };
         let mut out = Vec::with_capacity(64);
         req.encode(&mut out);
         write_all(&mut conn, &out).await?;
         let mut buf = Vec::new();
         let reply = read_decoded(&mut conn, &mut buf, 64, Reply::decode).await?;
         if reply.code != socks4::REP_GRANTED {
-            let kind = if reply.code == socks4::REP_IDENTD_MISMATCH { ErrorKind::Auth } else { ErrorKind::Connect };
+            let kind = if reply.code == socks4::REP_IDENTD_MISMATCH {
+                ErrorKind::Auth
+            } else {
+                ErrorKind::Connect
+            };
             return Err(Error::new(
                 kind,
-                format!("socks4 node {}: connect to {target} refused (code {})", self.node, reply.code),
+                format!(
+                    "socks4 node {}: connect to {target} refused (code {})",
+                    self.node, reply.code
+                ),
             ));
         }
         Ok(rewind(conn, buf))

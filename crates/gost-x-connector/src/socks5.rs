@@ -42,7 +42,9 @@ impl Connector for Socks5Connector {
         _opts: ConnectOptions,
     ) -> Result<BoxConn> {
         if network.is_udp() {
-            return Err(Error::unsupported(format!("socks5 connector: {network} is not supported yet")));
+            return Err(Error::unsupported(format!(
+                "socks5 connector: {network} is not supported yet"
+            )));
         }
         let mut out = Vec::with_capacity(300);
         let methods = if self.credentials.is_some() {
@@ -53,26 +55,40 @@ impl Connector for Socks5Connector {
         Greeting { methods }.encode(&mut out);
         write_all(&mut conn, &out).await?;
         let mut buf = Vec::new();
-        let choice = read_decoded(&mut conn, &mut buf, MAX_MESSAGE, MethodSelection::decode).await?;
+        let choice =
+            read_decoded(&mut conn, &mut buf, MAX_MESSAGE, MethodSelection::decode).await?;
         match choice.method {
             socks5::METHOD_NO_AUTH => {}
             socks5::METHOD_USER_PASS => {
                 let Some((user, pass)) = &self.credentials else {
-                    return Err(Error::new(ErrorKind::Auth, format!("socks5 node {}: server wants a password", self.node)));
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        format!("socks5 node {}: server wants a password", self.node),
+                    ));
                 };
                 out.clear();
-                UserPassRequest { username: user.as_bytes().to_vec(), password: pass.as_bytes().to_vec() }
-                    .encode(&mut out)?;
+                UserPassRequest {
+                    username: user.as_bytes().to_vec(),
+                    password: pass.as_bytes().to_vec(),
+                }
+                .encode(&mut out)?;
                 write_all(&mut conn, &out).await?;
-                let status = read_decoded(&mut conn, &mut buf, MAX_MESSAGE, UserPassReply::decode).await?;
+                let status =
+                    read_decoded(&mut conn, &mut buf, MAX_MESSAGE, UserPassReply::decode).await?;
                 if status.status != 0 {
-                    return Err(Error::new(ErrorKind::Auth, format!("socks5 node {}: credentials rejected", self.node)));
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        format!("socks5 node {}: credentials rejected", self.node),
+                    ));
                 }
             }
             other => {
                 return Err(Error::new(
                     ErrorKind::Auth,
-                    format!("socks5 node {}: no acceptable method (server chose {other:#04x})", self.node),
+                    format!(
+                        "socks5 node {}: no acceptable method (server chose {other:#04x})",
+                        self.node
+                    ),
                 ));
             }
         }
@@ -83,7 +99,10 @@ impl Connector for Socks5Connector {
         if reply.rep != socks5::REP_SUCCEEDED {
             return Err(Error::new(
                 ErrorKind::Connect,
-                format!("socks5 node {}: connect to {target} failed (reply {})", self.node, reply.rep),
+                format!(
+                    "socks5 node {}: connect to {target} failed (reply {})",
+                    self.node, reply.rep
+                ),
             ));
         }
         Ok(rewind(conn, buf))

@@ -5,7 +5,9 @@
 //! Metadata: those of `http`, `socks4` and `socks5`.
 
 use gost_core::io::{read, rewind};
-use gost_core::{BoxConn, BoxHandler, Error, ErrorKind, Handler, HandlerOptions, Metadata, Result, Session};
+use gost_core::{
+    BoxConn, BoxHandler, Error, ErrorKind, Handler, HandlerOptions, Metadata, Result, Session,
+};
 
 use crate::http::HttpHandler;
 use crate::socks4::Socks4Handler;
@@ -40,7 +42,10 @@ impl Handler for AutoHandler {
         })
         .await?;
         if n == 0 {
-            return Err(Error::new(ErrorKind::Closed, "auto: client closed before sending anything"));
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "auto: client closed before sending anything",
+            ));
         }
         let conn = rewind(conn, first.to_vec());
         match first[0] {

@@ -74,7 +74,9 @@ impl Config {
                 .get_duration(&["keepaliveTimeout"])?
                 .unwrap_or(DEFAULT_KEEPALIVE_TIMEOUT),
             realm: md.get_string(&["authBasicRealm"])?.unwrap_or_else(|| DEFAULT_REALM.into()),
-            proxy_agent: md.get_string(&["proxyAgent"])?.unwrap_or_else(|| DEFAULT_PROXY_AGENT.into()),
+            proxy_agent: md
+                .get_string(&["proxyAgent"])?
+                .unwrap_or_else(|| DEFAULT_PROXY_AGENT.into()),
             headers: md.get_string_map(&["header", "http.header"])?.unwrap_or_default(),
             probe,
             knock: md
@@ -99,7 +101,9 @@ fn parse_probe(spec: &str) -> Option<Probe> {
         _ => None,
     };
     if probe.is_none() {
-        tracing::warn!("probeResist {spec:?} is not valid; unauthenticated clients get 407 (as gost does)");
+        tracing::warn!(
+            "probeResist {spec:?} is not valid; unauthenticated clients get 407 (as gost does)"
+        );
     }
     probe
 }
@@ -169,7 +173,11 @@ fn request_body(head: &RequestHead) -> Result<Body> {
 }
 
 fn response_body(method: &str, resp: &ResponseHead) -> Result<Body> {
-    if method.eq_ignore_ascii_case("HEAD") || resp.status < 200 || resp.status == 204 || resp.status == 304 {
+    if method.eq_ignore_ascii_case("HEAD")
+        || resp.status < 200
+        || resp.status == 204
+        || resp.status == 304
+    {
         return Ok(Body::None);
     }
     if resp
@@ -223,7 +231,9 @@ fn route_of(head: &RequestHead) -> Result<(Address, Option<String>)> {
     if lower.starts_with("http://") {
         let rest = &head.target["http://".len()..];
         let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes().get(i) == Some(&b'?') => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) if rest.as_bytes().get(i) == Some(&b'?') => {
+                (&rest[..i], format!("/{}", &rest[i..]))
+            }
             Some(i) => (&rest[..i], rest[i..].to_owned()),
             None => (rest, "/".to_owned()),
         };
@@ -231,9 +241,8 @@ fn route_of(head: &RequestHead) -> Result<(Address, Option<String>)> {
     }
     if head.target.starts_with('/') {
         // Origin form to a proxy: gost treats it as a request for the Host header's site.
-        let host = head
-            .header_str("Host")
-            .ok_or_else(|| Error::protocol("request without a host"))?;
+        let host =
+            head.header_str("Host").ok_or_else(|| Error::protocol("request without a host"))?;
         return Ok((with_port(host)?, Some(head.target.clone())));
     }
     Err(Error::protocol(format!("unsupported request target {:?}", head.target)))
@@ -269,9 +278,15 @@ impl HttpHandler {
     }
 
     /// Answers a client that failed authentication.
-    async fn deny(&self, mut conn: BoxConn, buf: Vec<u8>, head: &RequestHead, session: &Session) -> Result<()> {
+    async fn deny(
+        &self,
+        mut conn: BoxConn,
+        buf: Vec<u8>,
+        head: &RequestHead,
+        session: &Session,
+    ) -> Result<()> {
         let host = route_of(head).map(|(a, _)| a.host().to_ascii_lowercase()).unwrap_or_default();
-        let knocked = self.config.knock.iter().any(|k| *k == host);
+        let knocked = self.config.knock.contains(&host);
         match (&self.config.probe, knocked) {
             (Some(Probe::Code(code)), false) => {
                 let extra: &[(&str, &str)] =
@@ -280,7 +295,8 @@ impl HttpHandler {
             }
             (Some(Probe::File(path)), false) => match tokio::fs::read(path).await {
                 Ok(body) => {
-                    self.respond(&mut conn, 200, &[("Content-Type", "text/html")], &body, true).await
+                    self.respond(&mut conn, 200, &[("Content-Type", "text/html")], &body, true)
+                        .await
                 }
                 Err(e) => {
                     tracing::warn!(sid = session.id, "probeResist file {}: {e}", path.display());
@@ -328,9 +344,17 @@ impl HttpHandler {
             method: "GET".into(),
             target: path.into(),
             version: 1,
-            headers: vec![("Host".into(), authority.as_bytes().to_vec()), ("Connection".into(), b"close".to_vec())],
+            headers: vec![
+                ("Host".into(), authority.as_bytes().to_vec()),
+                ("Connection".into(), b"close".to_vec()),
+            ],
         };
-        let (target, _) = route_of(&RequestHead { method: "CONNECT".into(), target: authority.into(), version: 1, headers: vec![] })?;
+        let (target, _) = route_of(&RequestHead {
+            method: "CONNECT".into(),
+            target: authority.into(),
+            version: 1,
+            headers: vec![],
+        })?;
         let mut upstream = self.router.dial(Network::Tcp, target).await?;
         let mut out = Vec::new();
         head.encode(&mut out);
@@ -338,7 +362,13 @@ impl HttpHandler {
         copy_until_close(&mut upstream, &mut Vec::new(), conn).await
     }
 
-    async fn connect(&self, mut conn: BoxConn, buf: Vec<u8>, target: Address, session: &Session) -> Result<()> {
+    async fn connect(
+        &self,
+        mut conn: BoxConn,
+        buf: Vec<u8>,
+        target: Address,
+        session: &Session,
+    ) -> Result<()> {
         let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
             Ok(c) => c,
             Err(err) => {
@@ -436,7 +466,12 @@ impl HttpHandler {
 const COPY_CHUNK: usize = 16 * 1024;
 
 /// Copies one message body from `src` (bytes already read first, from `buf`) to `dst`.
-async fn copy_body(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn, body: Body) -> Result<()> {
+async fn copy_body(
+    src: &mut BoxConn,
+    buf: &mut Vec<u8>,
+    dst: &mut BoxConn,
+    body: Body,
+) -> Result<()> {
     match body {
         Body::None => Ok(()),
         Body::Length(n) => copy_exact(src, buf, dst, n).await,
@@ -445,7 +480,12 @@ async fn copy_body(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn, body
     }
 }
 
-async fn copy_exact(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn, mut n: u64) -> Result<()> {
+async fn copy_exact(
+    src: &mut BoxConn,
+    buf: &mut Vec<u8>,
+    dst: &mut BoxConn,
+    mut n: u64,
+) -> Result<()> {
     let take = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
     if take > 0 {
         write_all(dst, &buf[..take]).await?;
@@ -521,7 +561,11 @@ impl Handler for HttpHandler {
             let head = match head {
                 Ok(h) => h,
                 // A kept-alive client that is done (or idle) ends the connection normally.
-                Err(e) if !first && buf.is_empty() && matches!(e.kind(), ErrorKind::Closed | ErrorKind::Timeout) => {
+                Err(e)
+                    if !first
+                        && buf.is_empty()
+                        && matches!(e.kind(), ErrorKind::Closed | ErrorKind::Timeout) =>
+                {
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::Protocol => {
@@ -535,9 +579,14 @@ impl Handler for HttpHandler {
                     .header_str("Proxy-Authorization")
                     .and_then(wire::basic_auth_decode)
                     .unwrap_or_default();
-                if !util::authenticate(self.auther.as_ref(), &user, &pass, session.client_addr).await {
+                if !util::authenticate(self.auther.as_ref(), &user, &pass, session.client_addr)
+                    .await
+                {
                     self.deny(conn, buf, &head, &session).await?;
-                    return Err(Error::new(ErrorKind::Auth, format!("http: user {user:?} rejected")));
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        format!("http: user {user:?} rejected"),
+                    ));
                 }
             }
             first = false;
@@ -558,10 +607,12 @@ impl Handler for HttpHandler {
             }
             match path {
                 None => return self.connect(conn, buf, target, &session).await,
-                Some(path) => match self.forward(conn, &mut buf, head, target, path, &session).await? {
-                    Some(kept) => conn = kept,
-                    None => return Ok(()),
-                },
+                Some(path) => {
+                    match self.forward(conn, &mut buf, head, target, path, &session).await? {
+                        Some(kept) => conn = kept,
+                        None => return Ok(()),
+                    }
+                }
             }
         }
     }

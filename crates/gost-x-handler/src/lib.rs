@@ -11,11 +11,13 @@ pub mod auto;
 pub mod forward;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "relay")]
+pub mod relay;
 #[cfg(feature = "socks4")]
 pub mod socks4;
 #[cfg(feature = "socks5")]
 pub mod socks5;
-#[cfg(any(feature = "http", feature = "socks4", feature = "socks5"))]
+#[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
 mod util;
 
 /// Registers every handler this crate was built with.
@@ -37,6 +39,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(socks5::ALIAS, socks5::new)?;
     #[cfg(feature = "auto")]
     r.handlers.register(auto::NAME, auto::new)?;
+    #[cfg(feature = "relay")]
+    r.handlers.register(relay::NAME, relay::new)?;
     let _ = r;
     Ok(())
 }

@@ -75,7 +75,10 @@ impl Handler for Socks4Handler {
             let user = String::from_utf8_lossy(&req.userid);
             if !util::authenticate(self.auther.as_ref(), &user, "", session.client_addr).await {
                 reply(&mut conn, socks4::REP_IDENTD_MISMATCH).await?;
-                return Err(Error::new(ErrorKind::Auth, format!("socks4: user id {user:?} rejected")));
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    format!("socks4: user id {user:?} rejected"),
+                ));
             }
         }
         let target: Address = req.target();

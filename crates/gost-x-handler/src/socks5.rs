@@ -81,18 +81,17 @@ async fn reply(conn: &mut BoxConn, rep: u8, addr: Option<SocketAddr>) -> Result<
 
 impl Socks5Handler {
     /// Method negotiation and authentication; returns the request.
-    async fn handshake(&self, conn: &mut BoxConn, buf: &mut Vec<u8>, session: &Session) -> Result<Request> {
+    async fn handshake(
+        &self,
+        conn: &mut BoxConn,
+        buf: &mut Vec<u8>,
+        session: &Session,
+    ) -> Result<Request> {
         let greeting = read_decoded(conn, buf, MAX_MESSAGE, Greeting::decode).await?;
-        let wanted = if self.auther.is_some() {
-            socks5::METHOD_USER_PASS
-        } else {
-            socks5::METHOD_NO_AUTH
-        };
-        let method = if greeting.methods.contains(&wanted) {
-            wanted
-        } else {
-            socks5::METHOD_NO_ACCEPTABLE
-        };
+        let wanted =
+            if self.auther.is_some() { socks5::METHOD_USER_PASS } else { socks5::METHOD_NO_AUTH };
+        let method =
+            if greeting.methods.contains(&wanted) { wanted } else { socks5::METHOD_NO_ACCEPTABLE };
         let mut out = Vec::with_capacity(2);
         MethodSelection { method }.encode(&mut out);
         write_all(conn, &out).await?;
@@ -106,7 +105,8 @@ impl Socks5Handler {
             let creds = read_decoded(conn, buf, MAX_MESSAGE, UserPassRequest::decode).await?;
             let user = String::from_utf8_lossy(&creds.username);
             let pass = String::from_utf8_lossy(&creds.password);
-            let ok = util::authenticate(self.auther.as_ref(), &user, &pass, session.client_addr).await;
+            let ok =
+                util::authenticate(self.auther.as_ref(), &user, &pass, session.client_addr).await;
             let mut out = Vec::with_capacity(2);
             UserPassReply { status: if ok { 0 } else { 1 } }.encode(&mut out);
             write_all(conn, &out).await?;
@@ -117,7 +117,13 @@ impl Socks5Handler {
         read_decoded(conn, buf, MAX_MESSAGE, Request::decode).await
     }
 
-    async fn connect(&self, mut conn: BoxConn, buf: Vec<u8>, target: Address, session: &Session) -> Result<()> {
+    async fn connect(
+        &self,
+        mut conn: BoxConn,
+        buf: Vec<u8>,
+        target: Address,
+        session: &Session,
+    ) -> Result<()> {
         if util::bypassed(self.bypass.as_ref(), Network::Tcp, &target).await {
             reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
             return Err(Error::new(ErrorKind::Denied, format!("socks5: {target} is bypassed")));
@@ -137,18 +143,28 @@ impl Socks5Handler {
         Ok(())
     }
 
-    async fn bind(&self, mut conn: BoxConn, mut buf: Vec<u8>, addr: Address, session: &Session) -> Result<()> {
+    async fn bind(
+        &self,
+        mut conn: BoxConn,
+        mut buf: Vec<u8>,
+        addr: Address,
+        session: &Session,
+    ) -> Result<()> {
         if !self.config.bind {
             reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
-            return Err(Error::new(ErrorKind::Denied, "socks5: BIND is disabled (bind=true enables it)"));
+            return Err(Error::new(
+                ErrorKind::Denied,
+                "socks5: BIND is disabled (bind=true enables it)",
+            ));
         }
-        let mut listener = match self.router.bind(Network::Tcp, addr.clone(), BindOptions::default()).await {
-            Ok(l) => l,
-            Err(err) => {
-                let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
-                return Err(err);
-            }
-        };
+        let mut listener =
+            match self.router.bind(Network::Tcp, addr.clone(), BindOptions::default()).await {
+                Ok(l) => l,
+                Err(err) => {
+                    let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
+                    return Err(err);
+                }
+            };
         let port = listener.local_addr().map_or(0, |a| a.port());
         let ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         reply(&mut conn, socks5::REP_SUCCEEDED, Some(SocketAddr::new(ip, port))).await?;
@@ -174,7 +190,10 @@ impl Socks5Handler {
     async fn udp_associate(&self, mut conn: BoxConn, session: &Session) -> Result<()> {
         if !self.config.udp {
             reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
-            return Err(Error::new(ErrorKind::Denied, "socks5: UDP is disabled (udp=true enables it)"));
+            return Err(Error::new(
+                ErrorKind::Denied,
+                "socks5: UDP is disabled (udp=true enables it)",
+            ));
         }
         let local_ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
         let client_ip = conn.peer_addr().map(|a| a.ip());
@@ -236,12 +255,13 @@ impl Socks5Handler {
 /// to targets (all interfaces, dual-stack when possible).
 async fn bind_udp_pair(local_ip: IpAddr) -> Result<(UdpSocket, UdpSocket)> {
     let relay = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await.map_err(Error::from)?;
-    let outbound = match UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).await {
-        Ok(s) => s,
-        Err(_) => UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
-            .await
-            .map_err(Error::from)?,
-    };
+    let outbound =
+        match UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).await {
+            Ok(s) => s,
+            Err(_) => UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+                .await
+                .map_err(Error::from)?,
+        };
     Ok((relay, outbound))
 }
 
@@ -275,7 +295,10 @@ impl Handler for Socks5Handler {
             socks5::CMD_UDP_ASSOCIATE => self.udp_associate(conn, &session).await,
             other => {
                 reply(&mut conn, socks5::REP_COMMAND_NOT_SUPPORTED, None).await?;
-                Err(Error::new(ErrorKind::Unsupported, format!("socks5: command {other:#04x} is not supported")))
+                Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("socks5: command {other:#04x} is not supported"),
+                ))
             }
         }
     }

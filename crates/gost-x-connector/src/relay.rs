@@ -1,0 +1,190 @@
+//! `relay`: reaches the next address through a gost relay server, with user auth when the node
+//! has credentials (`relay://user:pass@host:port`).
+//!
+//! The request is sent at once; by default (`nodelay=false`) the response is read lazily, just
+//! before the first read, because a Go server in its default mode holds the response back until
+//! the target sends its first bytes. With `nodelay=true` the response is awaited before the
+//! connection is returned (errors surface at connect time).
+//!
+//! Metadata: `nodelay` (false).
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use gost_core::io::{Conn, Read, Write, read_decoded, rewind, write_all};
+use gost_core::{
+    Address, BoxConn, BoxConnector, ConnectOptions, Connector, ConnectorOptions, Error, ErrorKind,
+    Metadata, Network, Result,
+};
+use gost_proto::relay::{self, Feature, Request, Response};
+
+/// The registry name.
+pub const NAME: &str = "relay";
+
+/// A response with features is at most 4 + 65535 bytes.
+const MAX_RESPONSE: usize = 4 + 65535;
+
+struct RelayConnector {
+    node: String,
+    credentials: Option<(String, String)>,
+    nodelay: bool,
+}
+
+/// Builds the connector.
+pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
+    Ok(BoxConnector::new(RelayConnector {
+        node: opts.node,
+        credentials: opts.username.map(|u| (u, opts.password.unwrap_or_default())),
+        nodelay: md.get_bool(&["nodelay"])?.unwrap_or(false),
+    }))
+}
+
+fn status_error(node: &str, target: &Address, status: u8) -> Error {
+    let kind = match status {
+        relay::STATUS_UNAUTHORIZED => ErrorKind::Auth,
+        relay::STATUS_FORBIDDEN => ErrorKind::Denied,
+        _ => ErrorKind::Connect,
+    };
+    Error::new(kind, format!("relay node {node}: connect to {target} refused (status {status})"))
+}
+
+impl Connector for RelayConnector {
+    async fn connect(
+        &self,
+        mut conn: BoxConn,
+        network: Network,
+        target: Address,
+        _opts: ConnectOptions,
+    ) -> Result<BoxConn> {
+        if network.is_udp() {
+            return Err(Error::unsupported("relay connector: UDP is not supported yet"));
+        }
+        let mut features = Vec::with_capacity(2);
+        if let Some((user, pass)) = &self.credentials {
+            features.push(Feature::UserAuth { username: user.clone(), password: pass.clone() });
+        }
+        features.push(Feature::Addr(target.clone()));
+        let mut out = Vec::with_capacity(64);
+        Request { cmd: relay::CMD_CONNECT, features }.encode(&mut out)?;
+        write_all(&mut conn, &out).await?;
+        if self.nodelay {
+            let mut buf = Vec::new();
+            let resp = read_decoded(&mut conn, &mut buf, MAX_RESPONSE, Response::decode).await?;
+            if resp.status != relay::STATUS_OK {
+                return Err(status_error(&self.node, &target, resp.status));
+            }
+            return Ok(rewind(conn, buf));
+        }
+        Ok(Box::new(LazyResponse {
+            inner: conn,
+            pending: Some(Vec::new()),
+            leftover: Vec::new(),
+            pos: 0,
+            node: self.node.clone(),
+            target,
+        }))
+    }
+}
+
+/// A relay connection whose response header is read (and checked) before the first read.
+struct LazyResponse {
+    inner: BoxConn,
+    /// The response bytes read so far; `None` once the response was accepted.
+    pending: Option<Vec<u8>>,
+    /// Payload read together with the response.
+    leftover: Vec<u8>,
+    pos: usize,
+    node: String,
+    target: Address,
+}
+
+impl Read for LazyResponse {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        while let Some(head) = this.pending.as_mut() {
+            match Response::decode(head).map_err(io::Error::from)? {
+                Some((resp, used)) => {
+                    if resp.status != relay::STATUS_OK {
+                        return Poll::Ready(Err(status_error(
+                            &this.node,
+                            &this.target,
+                            resp.status,
+                        )
+                        .into()));
+                    }
+                    this.leftover = head.split_off(used.min(head.len()));
+                    this.pending = None;
+                }
+                None => {
+                    if head.len() >= MAX_RESPONSE {
+                        return Poll::Ready(
+                            Err(Error::protocol("relay response too large").into()),
+                        );
+                    }
+                    let mut chunk = [0u8; 512];
+                    let n = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("relay node {}: closed before answering", this.node),
+                        )));
+                    }
+                    head.extend_from_slice(&chunk[..n]);
+                }
+            }
+        }
+        if this.pos < this.leftover.len() {
+            let rest = &this.leftover[this.pos..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            this.pos += n;
+            if this.pos == this.leftover.len() {
+                this.leftover = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl Write for LazyResponse {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl Conn for LazyResponse {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}

@@ -1,0 +1,227 @@
+//! `relay`: gost's own relay protocol (a small request with features: user auth, target address,
+//! network). CONNECT over TCP, and over UDP with length-prefixed datagrams. With forward targets
+//! (`-L relay://:8420/host:port`) the requested address is ignored and a target is chosen from
+//! them, as gost does.
+//!
+//! The response is sent as soon as the target is connected, which works with Go clients in both
+//! `nodelay` modes. BIND (`bind=true`, remote forwarding) needs the multiplexer and is answered
+//! "service unavailable" until it lands.
+//!
+//! Metadata: `readTimeout` (15s), `bind` (false), `udpBufferSize` (4096... 65535).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use gost_core::io::{read_decoded, rewind, write_all};
+use gost_core::{
+    Address, BoxAuther, BoxBypass, BoxConn, BoxHandler, BoxHop, BoxRouter, Error, ErrorKind,
+    Handler, HandlerOptions, Hop, Marker, Metadata, Network, Result, Router, SelectRequest,
+    Session,
+};
+use gost_proto::relay::{self, Request, Response};
+use tokio::net::UdpSocket;
+
+use crate::util;
+
+/// The registry name.
+pub const NAME: &str = "relay";
+
+/// A request carries at most 64 KiB of features.
+const MAX_REQUEST: usize = 4 + 65535;
+
+struct RelayHandler {
+    router: BoxRouter,
+    forwarder: Option<BoxHop>,
+    auther: Option<BoxAuther>,
+    bypass: Option<BoxBypass>,
+    read_timeout: Duration,
+    bind: bool,
+    udp_buffer_size: usize,
+}
+
+/// Builds the handler.
+pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
+    Ok(BoxHandler::new(RelayHandler {
+        router: opts.router,
+        forwarder: opts.forwarder,
+        auther: opts.auther,
+        bypass: opts.bypass,
+        read_timeout: util::read_timeout(md)?,
+        bind: md.get_bool(&["bind"])?.unwrap_or(false),
+        udp_buffer_size: md.get_usize(&["udpBufferSize"])?.unwrap_or(4096).clamp(512, 65535),
+    }))
+}
+
+async fn respond(conn: &mut BoxConn, status: u8) -> Result<()> {
+    let mut out = Vec::with_capacity(4);
+    Response::new(status).encode(&mut out)?;
+    write_all(conn, &out).await?;
+    Ok(())
+}
+
+/// Answers `status` and returns an error of `kind` saying `why`.
+async fn refuse(conn: &mut BoxConn, status: u8, kind: ErrorKind, why: String) -> Result<()> {
+    let _ = respond(conn, status).await;
+    Err(Error::new(kind, format!("relay: {why}")))
+}
+
+impl RelayHandler {
+    async fn connect(
+        &self,
+        mut conn: BoxConn,
+        buf: Vec<u8>,
+        network: Network,
+        req: &Request,
+        session: &Session,
+    ) -> Result<()> {
+        // Forward mode: the service's own targets, whatever the client asked for.
+        let (target, node) = match &self.forwarder {
+            Some(hop) => {
+                let pick =
+                    SelectRequest::for_network(network).with_client_addr(session.client_addr);
+                match hop.select(pick).await {
+                    Some(node) => (node.addr.clone(), Some(node)),
+                    None => {
+                        let why = "no forward target available".to_owned();
+                        return refuse(
+                            &mut conn,
+                            relay::STATUS_SERVICE_UNAVAILABLE,
+                            ErrorKind::NoRoute,
+                            why,
+                        )
+                        .await;
+                    }
+                }
+            }
+            None => match req.addr() {
+                Some(addr) => (addr.clone(), None),
+                None => {
+                    let why = "CONNECT without an address".to_owned();
+                    return refuse(&mut conn, relay::STATUS_BAD_REQUEST, ErrorKind::Protocol, why)
+                        .await;
+                }
+            },
+        };
+        if util::bypassed(self.bypass.as_ref(), network, &target).await {
+            let why = format!("{target} is bypassed");
+            return refuse(&mut conn, relay::STATUS_FORBIDDEN, ErrorKind::Denied, why).await;
+        }
+        if network.is_udp() {
+            return self.connect_udp(conn, buf, target, session).await;
+        }
+        let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
+            Ok(c) => {
+                if let Some(node) = &node {
+                    node.marker.reset();
+                }
+                c
+            }
+            Err(err) => {
+                let status = match &node {
+                    Some(node) => {
+                        node.marker.mark();
+                        relay::STATUS_HOST_UNREACHABLE
+                    }
+                    None => relay::STATUS_NETWORK_UNREACHABLE,
+                };
+                let _ = respond(&mut conn, status).await;
+                return Err(err);
+            }
+        };
+        respond(&mut conn, relay::STATUS_OK).await?;
+        tracing::debug!(sid = session.id, %target, "relay: connected");
+        let mut conn = rewind(conn, buf);
+        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        Ok(())
+    }
+
+    /// UDP over the relay stream: every datagram, both ways, is `LEN(u16) | payload`.
+    async fn connect_udp(
+        &self,
+        mut conn: BoxConn,
+        mut buf: Vec<u8>,
+        target: Address,
+        session: &Session,
+    ) -> Result<()> {
+        let addrs = gost_x_rt::net::resolve(&target, Network::Udp).await;
+        let Some(target_sa) = addrs.ok().and_then(|a| a.first().copied()) else {
+            let why = format!("cannot resolve {target}");
+            return refuse(&mut conn, relay::STATUS_HOST_UNREACHABLE, ErrorKind::Dial, why).await;
+        };
+        let local = if target_sa.is_ipv4() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+        } else {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+        };
+        let socket = match UdpSocket::bind(local).await {
+            Ok(s) if s.connect(target_sa).await.is_ok() => s,
+            _ => {
+                let why = format!("cannot open a UDP socket to {target}");
+                return refuse(&mut conn, relay::STATUS_NETWORK_UNREACHABLE, ErrorKind::Dial, why)
+                    .await;
+            }
+        };
+        respond(&mut conn, relay::STATUS_OK).await?;
+        tracing::debug!(sid = session.id, %target, "relay: udp connected");
+        let decode_frame = |b: &[u8]| -> Result<Option<(Vec<u8>, usize)>> {
+            let Some(len) = relay::decode_datagram_len(b) else { return Ok(None) };
+            Ok(b.get(2..2 + len).map(|p| (p.to_vec(), 2 + len)))
+        };
+        let mut from_target = vec![0u8; self.udp_buffer_size];
+        let mut frame = Vec::with_capacity(self.udp_buffer_size + 2);
+        loop {
+            tokio::select! {
+                datagram = read_decoded(&mut conn, &mut buf, 2 + 65535, decode_frame) => {
+                    match datagram {
+                        Ok(payload) => { let _ = socket.send(&payload).await; }
+                        Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
+                        Err(e) => return Err(e),
+                    }
+                }
+                got = socket.recv(&mut from_target) => {
+                    let n = got.map_err(Error::from)?;
+                    frame.clear();
+                    relay::encode_datagram(from_target.get(..n).unwrap_or(&[]), &mut frame)?;
+                    write_all(&mut conn, &frame).await?;
+                }
+            }
+        }
+    }
+}
+
+impl Handler for RelayHandler {
+    async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
+        let mut buf = Vec::new();
+        let req = gost_x_rt::timeout(
+            self.read_timeout,
+            "relay request",
+            read_decoded(&mut conn, &mut buf, MAX_REQUEST, Request::decode),
+        )
+        .await?;
+        if self.auther.is_some() {
+            let (user, pass) = req.user_auth().unwrap_or(("", ""));
+            if !util::authenticate(self.auther.as_ref(), user, pass, session.client_addr).await {
+                let why = format!("user {user:?} rejected");
+                return refuse(&mut conn, relay::STATUS_UNAUTHORIZED, ErrorKind::Auth, why).await;
+            }
+        }
+        let udp = req.cmd & relay::FLAG_UDP != 0 || req.network() == Some(relay::NETWORK_UDP);
+        let network = if udp { Network::Udp } else { Network::Tcp };
+        match req.cmd & relay::CMD_MASK {
+            0 | relay::CMD_CONNECT => self.connect(conn, buf, network, &req, &session).await,
+            relay::CMD_BIND if !self.bind => {
+                let why = "BIND is disabled (bind=true enables it)".to_owned();
+                refuse(&mut conn, relay::STATUS_FORBIDDEN, ErrorKind::Denied, why).await
+            }
+            relay::CMD_BIND => {
+                let why = "BIND (remote forwarding) is not supported yet".to_owned();
+                refuse(&mut conn, relay::STATUS_SERVICE_UNAVAILABLE, ErrorKind::Unsupported, why)
+                    .await
+            }
+            other => {
+                let why = format!("command {other:#04x} is not supported");
+                refuse(&mut conn, relay::STATUS_BAD_REQUEST, ErrorKind::Unsupported, why).await
+            }
+        }
+    }
+}
