@@ -278,3 +278,103 @@ pub fn have(program: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// Opens a tunnel to `target` through an HTTP proxy with CONNECT.
+pub fn http_connect(proxy: SocketAddr, target: &str, auth: Option<&str>) -> TcpStream {
+    let mut s = connect(proxy);
+    let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(basic) = auth {
+        req.push_str(&format!("Proxy-Authorization: Basic {basic}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200"), "CONNECT answered: {head}");
+    s
+}
+
+/// Reads an HTTP head byte by byte (so nothing after it is consumed).
+pub fn read_head(s: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).unwrap() == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// A SOCKS5 handshake (no-auth or user/password) up to the reply; returns the reply's code and
+/// the stream.
+pub fn socks5_request(
+    proxy: SocketAddr,
+    cmd: u8,
+    target: SocketAddr,
+    creds: Option<(&str, &str)>,
+) -> (u8, SocketAddr, TcpStream) {
+    let mut s = connect(proxy);
+    match creds {
+        None => s.write_all(&[5, 1, 0]).unwrap(),
+        Some(_) => s.write_all(&[5, 1, 2]).unwrap(),
+    }
+    let mut choice = [0u8; 2];
+    s.read_exact(&mut choice).unwrap();
+    if let Some((u, p)) = creds {
+        assert_eq!(choice, [5, 2]);
+        let mut m = vec![1, u.len() as u8];
+        m.extend_from_slice(u.as_bytes());
+        m.push(p.len() as u8);
+        m.extend_from_slice(p.as_bytes());
+        s.write_all(&m).unwrap();
+        let mut status = [0u8; 2];
+        s.read_exact(&mut status).unwrap();
+        if status[1] != 0 {
+            return (0xFF, target, s);
+        }
+    } else {
+        assert_eq!(choice, [5, 0]);
+    }
+    let SocketAddr::V4(v4) = target else { panic!("IPv4 targets only") };
+    let mut req = vec![5, cmd, 0, 1];
+    req.extend_from_slice(&v4.ip().octets());
+    req.extend_from_slice(&v4.port().to_be_bytes());
+    s.write_all(&req).unwrap();
+    let mut reply = [0u8; 10];
+    s.read_exact(&mut reply).unwrap();
+    let bound = SocketAddr::from((
+        [reply[4], reply[5], reply[6], reply[7]],
+        u16::from_be_bytes([reply[8], reply[9]]),
+    ));
+    (reply[1], bound, s)
+}
+
+/// Resident memory of a process, in KiB (Linux).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// This process's open-file limit.
+pub fn open_file_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1024)
+}
+
+/// Runs curl with `args`, returning (success, stdout).
+pub fn curl(args: &[&str]) -> (bool, String) {
+    let out =
+        Command::new("curl").args(["-s", "--max-time", "10"]).args(args).output().expect("curl");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
