@@ -73,3 +73,58 @@ impl Connector for HttpConnector {
         Ok(rewind(conn, buf))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{WAIT, expect, fake_server, finish, read_conn, read_head, with_user};
+    use tokio::io::AsyncWriteExt;
+
+    async fn connect(c: &BoxConnector, conn: BoxConn, target: Address) -> Result<BoxConn> {
+        tokio::time::timeout(WAIT, c.connect(conn, Network::Tcp, target, ConnectOptions::default()))
+            .await
+            .expect("connect timed out")
+    }
+
+    #[tokio::test]
+    async fn connect_request_with_credentials_and_pipelined_payload() {
+        let (conn, server) = fake_server(|mut s| async move {
+            let head = read_head(&mut s).await;
+            assert!(head.starts_with("CONNECT example.com:443 HTTP/1.1\r\n"), "{head}");
+            assert!(head.contains("\r\nHost: example.com:443\r\n"), "{head}");
+            // base64("alice:secret")
+            assert!(head.contains("\r\nProxy-Authorization: Basic YWxpY2U6c2VjcmV0\r\n"), "{head}");
+            s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\nearly bytes").await.unwrap();
+            expect(&mut s, b"from client").await;
+        })
+        .await;
+        let c = new(with_user("alice", "secret"), &Metadata::new()).unwrap();
+        let mut conn = connect(&c, conn, Address::Domain("example.com".into(), 443)).await.unwrap();
+        assert_eq!(read_conn(&mut conn, 11).await.unwrap(), b"early bytes");
+        gost_core::io::write_all(&mut conn, b"from client").await.unwrap();
+        finish(server).await;
+    }
+
+    #[tokio::test]
+    async fn refusals_map_to_error_kinds() {
+        let cases = [
+            (
+                "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"gost\"\r\nContent-Length: 0\r\n\r\n",
+                ErrorKind::Auth,
+            ),
+            ("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", ErrorKind::Connect),
+        ];
+        for (answer, kind) in cases {
+            let (conn, server) = fake_server(move |mut s| async move {
+                read_head(&mut s).await;
+                s.write_all(answer.as_bytes()).await.unwrap();
+            })
+            .await;
+            let c = new(ConnectorOptions::default(), &Metadata::new()).unwrap();
+            let target = Address::Domain("example.com".into(), 443);
+            let err = connect(&c, conn, target).await.unwrap_err();
+            assert_eq!(err.kind(), kind, "{answer:?}");
+            finish(server).await;
+        }
+    }
+}

@@ -16,6 +16,10 @@ pub mod socks4;
 #[cfg(feature = "socks5")]
 pub mod socks5;
 
+#[cfg(test)]
+#[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
+mod test_support;
+
 /// Registers every connector this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
     #[cfg(feature = "forward")]

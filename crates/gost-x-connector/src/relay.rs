@@ -188,3 +188,75 @@ impl Conn for LazyResponse {
         self.inner.peer_addr()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{WAIT, expect, fake_server, finish, read_conn, with_user};
+    use tokio::io::AsyncWriteExt;
+
+    /// §3.1's example: CONNECT example.com:80 as u/p.
+    const REQUEST: &[u8] = &[
+        0x01, 0x01, 0x00, 0x19, 0x01, 0x00, 0x04, 0x01, 0x75, 0x01, 0x70, 0x02, 0x00, 0x0f, 0x03,
+        0x0b, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d, 0x00, 0x50,
+    ];
+
+    async fn connect(c: &BoxConnector, conn: BoxConn) -> Result<BoxConn> {
+        let target = Address::Domain("example.com".into(), 80);
+        tokio::time::timeout(WAIT, c.connect(conn, Network::Tcp, target, ConnectOptions::default()))
+            .await
+            .expect("connect timed out")
+    }
+
+    #[tokio::test]
+    async fn lazy_response_is_read_before_the_first_read() {
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, REQUEST).await;
+            // Answer only after the client wrote: connect must not wait for the response.
+            expect(&mut s, b"from client").await;
+            s.write_all(b"\x01\x00\x00\x00early bytes").await.unwrap();
+        })
+        .await;
+        let c = new(with_user("u", "p"), &Metadata::new()).unwrap();
+        let mut conn = connect(&c, conn).await.unwrap();
+        gost_core::io::write_all(&mut conn, b"from client").await.unwrap();
+        assert_eq!(read_conn(&mut conn, 11).await.unwrap(), b"early bytes");
+        finish(server).await;
+    }
+
+    #[tokio::test]
+    async fn lazy_refusal_fails_the_first_read() {
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, REQUEST).await;
+            s.write_all(&[1, 2, 0, 0]).await.unwrap();
+        })
+        .await;
+        let c = new(with_user("u", "p"), &Metadata::new()).unwrap();
+        let mut conn = connect(&c, conn).await.unwrap();
+        let err = read_conn(&mut conn, 1).await.unwrap_err();
+        assert_eq!(Error::from(err).kind(), ErrorKind::Auth);
+        finish(server).await;
+    }
+
+    #[tokio::test]
+    async fn nodelay_checks_the_response_at_connect() {
+        let md = Metadata::new().with("nodelay", true);
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, REQUEST).await;
+            s.write_all(&[1, 2, 0, 0]).await.unwrap();
+        })
+        .await;
+        let c = new(with_user("u", "p"), &md).unwrap();
+        assert_eq!(connect(&c, conn).await.unwrap_err().kind(), ErrorKind::Auth);
+        finish(server).await;
+
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, REQUEST).await;
+            s.write_all(b"\x01\x00\x00\x00early bytes").await.unwrap();
+        })
+        .await;
+        let mut conn = connect(&c, conn).await.unwrap();
+        assert_eq!(read_conn(&mut conn, 11).await.unwrap(), b"early bytes");
+        finish(server).await;
+    }
+}

@@ -88,3 +88,47 @@ impl Connector for Socks4Connector {
         Ok(rewind(conn, buf))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{WAIT, expect, fake_server, finish, read_conn, with_user};
+    use tokio::io::AsyncWriteExt;
+
+    async fn connect(c: &BoxConnector, conn: BoxConn, target: Address) -> Result<BoxConn> {
+        tokio::time::timeout(WAIT, c.connect(conn, Network::Tcp, target, ConnectOptions::default()))
+            .await
+            .expect("connect timed out")
+    }
+
+    #[tokio::test]
+    async fn sends_4a_and_keeps_pipelined_payload() {
+        let (conn, server) = fake_server(|mut s| async move {
+            // 04 01 PORT 0.0.0.1 USERID 00 HOST 00
+            expect(&mut s, b"\x04\x01\x00\x50\x00\x00\x00\x01alice\x00example.com\x00").await;
+            s.write_all(b"\x00\x5a\x00\x00\x00\x00\x00\x00early bytes").await.unwrap();
+            expect(&mut s, b"from client").await;
+        })
+        .await;
+        let c = new(with_user("alice", ""), &Metadata::new()).unwrap();
+        let mut conn = connect(&c, conn, Address::Domain("example.com".into(), 80)).await.unwrap();
+        assert_eq!(read_conn(&mut conn, 11).await.unwrap(), b"early bytes");
+        gost_core::io::write_all(&mut conn, b"from client").await.unwrap();
+        finish(server).await;
+    }
+
+    #[tokio::test]
+    async fn rejected_request_is_an_error() {
+        let (conn, server) = fake_server(|mut s| async move {
+            // Even an IP literal goes as a 4a host name by default.
+            expect(&mut s, b"\x04\x01\x00\x50\x00\x00\x00\x01\x00192.0.2.1\x00").await;
+            s.write_all(&[0, 91, 0, 0, 0, 0, 0, 0]).await.unwrap();
+        })
+        .await;
+        let c = new(ConnectorOptions::default(), &Metadata::new()).unwrap();
+        let target = Address::Ip("192.0.2.1:80".parse().unwrap());
+        let err = connect(&c, conn, target).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect);
+        finish(server).await;
+    }
+}

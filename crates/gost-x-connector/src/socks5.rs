@@ -108,3 +108,67 @@ impl Connector for Socks5Connector {
         Ok(rewind(conn, buf))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{WAIT, expect, fake_server, finish, read_conn, with_user};
+    use tokio::io::AsyncWriteExt;
+
+    async fn connect(c: &BoxConnector, conn: BoxConn, target: Address) -> Result<BoxConn> {
+        tokio::time::timeout(WAIT, c.connect(conn, Network::Tcp, target, ConnectOptions::default()))
+            .await
+            .expect("connect timed out")
+    }
+
+    #[tokio::test]
+    async fn user_pass_and_domain_request_bytes_and_pipelined_payload() {
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, &[5, 2, 0, 2]).await;
+            s.write_all(&[5, 2]).await.unwrap();
+            expect(&mut s, b"\x01\x05alice\x06secret").await;
+            s.write_all(&[1, 0]).await.unwrap();
+            expect(&mut s, b"\x05\x01\x00\x03\x0bexample.com\x01\xbb").await;
+            // The reply and the first payload bytes in one write.
+            s.write_all(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x30\x39early bytes").await.unwrap();
+            expect(&mut s, b"from client").await;
+        })
+        .await;
+        let c = new(with_user("alice", "secret"), &Metadata::new()).unwrap();
+        let mut conn = connect(&c, conn, Address::Domain("example.com".into(), 443)).await.unwrap();
+        assert_eq!(read_conn(&mut conn, 11).await.unwrap(), b"early bytes");
+        gost_core::io::write_all(&mut conn, b"from client").await.unwrap();
+        finish(server).await;
+    }
+
+    #[tokio::test]
+    async fn rejected_credentials_are_an_auth_error() {
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, &[5, 2, 0, 2]).await;
+            s.write_all(&[5, 2]).await.unwrap();
+            expect(&mut s, b"\x01\x05alice\x05wrong").await;
+            s.write_all(&[1, 1]).await.unwrap();
+        })
+        .await;
+        let c = new(with_user("alice", "wrong"), &Metadata::new()).unwrap();
+        let err = connect(&c, conn, Address::Domain("example.com".into(), 80)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        finish(server).await;
+    }
+
+    #[tokio::test]
+    async fn failure_reply_is_a_connect_error() {
+        let (conn, server) = fake_server(|mut s| async move {
+            expect(&mut s, &[5, 1, 0]).await;
+            s.write_all(&[5, 0]).await.unwrap();
+            expect(&mut s, &[5, 1, 0, 1, 192, 0, 2, 1, 0, 80]).await;
+            s.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await.unwrap();
+        })
+        .await;
+        let c = new(ConnectorOptions::default(), &Metadata::new()).unwrap();
+        let target = Address::Ip("192.0.2.1:80".parse().unwrap());
+        let err = connect(&c, conn, target).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connect);
+        finish(server).await;
+    }
+}

@@ -55,3 +55,45 @@ impl Handler for AutoHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{
+        options, outcome, ping_pong, ping_pong_origin, port_bytes, read_n, serve,
+    };
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn dispatches_on_the_first_byte() {
+        let origin = ping_pong_origin().await;
+        let port = port_bytes(origin);
+        let h = new(options(), &Metadata::new()).unwrap();
+
+        // SOCKS5
+        let (mut socks5, socks5_task) = serve(&h).await;
+        socks5.write_all(&[5, 1, 0]).await.unwrap();
+        assert_eq!(read_n(&mut socks5, 2).await, [5, 0]);
+        socks5.write_all(&[5, 1, 0, 1, 127, 0, 0, 1, port[0], port[1]]).await.unwrap();
+        assert_eq!(read_n(&mut socks5, 10).await[..2], [5, 0]);
+
+        // HTTP CONNECT, while the SOCKS5 connection is still open
+        let (mut http, http_task) = serve(&h).await;
+        let req = format!("CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n\r\n");
+        http.write_all(req.as_bytes()).await.unwrap();
+        let established = b"HTTP/1.1 200 Connection established\r\nProxy-Agent: gost/3.0\r\n\r\n";
+        assert_eq!(read_n(&mut http, established.len()).await, established);
+
+        // SOCKS4
+        let (mut socks4, socks4_task) = serve(&h).await;
+        socks4.write_all(&[4, 1, port[0], port[1], 127, 0, 0, 1, 0]).await.unwrap();
+        assert_eq!(read_n(&mut socks4, 8).await, [0, 90, 0, 0, 0, 0, 0, 0]);
+
+        for (mut client, task) in [(socks5, socks5_task), (http, http_task), (socks4, socks4_task)]
+        {
+            ping_pong(&mut client).await;
+            drop(client);
+            outcome(task).await.unwrap();
+        }
+    }
+}

@@ -617,3 +617,107 @@ impl Handler for HttpHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{
+        options, options_with_user, outcome, ping_pong, ping_pong_origin, read_head, read_n,
+        read_to_end, serve,
+    };
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncWriteExt;
+
+    const ESTABLISHED: &str =
+        "HTTP/1.1 200 Connection established\r\nProxy-Agent: gost/3.0\r\n\r\n";
+
+    #[tokio::test]
+    async fn connect_answers_established_then_tunnels() {
+        let origin = ping_pong_origin().await;
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!("CONNECT {origin} HTTP/1.1\r\nHost: {origin}\r\n\r\n");
+        client.write_all(req.as_bytes()).await.unwrap();
+        assert_eq!(read_n(&mut client, ESTABLISHED.len()).await, ESTABLISHED.as_bytes());
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_get_407_with_realm() {
+        let h = new(options_with_user("alice", "secret"), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
+        client.write_all(req.as_bytes()).await.unwrap();
+        let resp = String::from_utf8(read_to_end(&mut client).await).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 407 "), "{resp}");
+        assert!(resp.contains("\r\nProxy-Authenticate: Basic realm=\"gost\"\r\n"), "{resp}");
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
+    }
+
+    #[tokio::test]
+    async fn probe_resistance_and_knock() {
+        let md = Metadata::new().with("probeResist", "code:404").with("knock", "example.com");
+        let h = new(options_with_user("alice", "secret"), &md).unwrap();
+        for (host, status) in [("other.example", "404"), ("example.com", "407")] {
+            let (mut client, task) = serve(&h).await;
+            let req = format!("GET http://{host}/ HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            client.write_all(req.as_bytes()).await.unwrap();
+            let resp = String::from_utf8(read_to_end(&mut client).await).unwrap();
+            assert!(resp.starts_with(&format!("HTTP/1.1 {status} ")), "{host}: {resp}");
+            assert_eq!(resp.contains("Proxy-Authenticate"), status == "407", "{resp}");
+            assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_requests_are_forwarded_in_origin_form_with_keep_alive() {
+        // The origin records each request head and answers with a Content-Length body.
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = origin.accept().await {
+                let head = read_head(&mut s).await;
+                let body = if head.starts_with("GET /first") { "hello" } else { "again" };
+                seen.lock().unwrap().push(head);
+                let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{body}");
+                s.write_all(resp.as_bytes()).await.unwrap();
+            }
+        });
+
+        let h = new(options_with_user("alice", "secret"), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "GET http://{origin_addr}/first?q=1 HTTP/1.1\r\nHost: {origin_addr}\r\n\
+             Proxy-Authorization: Basic YWxpY2U6c2VjcmV0\r\nProxy-Connection: keep-alive\r\n\r\n"
+        );
+        client.write_all(req.as_bytes()).await.unwrap();
+        let resp = read_head(&mut client).await;
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(resp.contains("\r\nConnection: keep-alive\r\n"), "{resp}");
+        assert_eq!(read_n(&mut client, 5).await, b"hello");
+
+        // Same connection, second request (gost does not authenticate it again).
+        let req =
+            format!("GET http://{origin_addr}/second HTTP/1.1\r\nHost: {origin_addr}\r\n\r\n");
+        client.write_all(req.as_bytes()).await.unwrap();
+        assert!(read_head(&mut client).await.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(read_n(&mut client, 5).await, b"again");
+        drop(client);
+        outcome(task).await.unwrap();
+
+        let heads = heads.lock().unwrap().clone();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        assert!(heads[0].starts_with("GET /first?q=1 HTTP/1.1\r\n"), "{}", heads[0]);
+        assert!(heads[0].contains(&format!("\r\nHost: {origin_addr}\r\n")), "{}", heads[0]);
+        assert!(heads[1].starts_with("GET /second HTTP/1.1\r\n"), "{}", heads[1]);
+        for head in &heads {
+            let lower = head.to_ascii_lowercase();
+            assert!(!lower.contains("proxy-authorization"), "{head}");
+            assert!(!lower.contains("proxy-connection"), "{head}");
+        }
+    }
+}

@@ -20,6 +20,10 @@ pub mod socks5;
 #[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
 mod util;
 
+#[cfg(test)]
+#[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
+mod test_support;
+
 /// Registers every handler this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
     #[cfg(feature = "forward")]

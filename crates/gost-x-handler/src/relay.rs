@@ -225,3 +225,57 @@ impl Handler for RelayHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{
+        options, options_with_user, outcome, ping_pong, ping_pong_origin, port_bytes, read_n,
+        read_to_end, serve,
+    };
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn connect_with_addr_answers_ok_then_relays() {
+        let origin = ping_pong_origin().await;
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        // VER CMD FEALEN=10 | Addr(type 2, len 7): ATYP 1, 127.0.0.1, PORT
+        let mut req = vec![1, 1, 0, 10, 2, 0, 7, 1, 127, 0, 0, 1];
+        req.extend_from_slice(&port_bytes(origin));
+        client.write_all(&req).await.unwrap();
+        assert_eq!(read_n(&mut client, 4).await, [1, 0, 0, 0]);
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn bad_credentials_get_unauthorized() {
+        let h = new(options_with_user("alice", "secret"), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        // §3.1's example: CONNECT example.com:80 as u/p.
+        let req = b"\x01\x01\x00\x19\x01\x00\x04\x01u\x01p\x02\x00\x0f\x03\x0bexample.com\x00\x50";
+        client.write_all(req).await.unwrap();
+        assert_eq!(read_to_end(&mut client).await, [1, 2, 0, 0]);
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
+    }
+
+    #[tokio::test]
+    async fn connect_without_address_is_a_bad_request() {
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        client.write_all(&[1, 1, 0, 0]).await.unwrap();
+        assert_eq!(read_to_end(&mut client).await, [1, 1, 0, 0]);
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Protocol);
+    }
+
+    #[tokio::test]
+    async fn other_version_is_closed_without_a_response() {
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        client.write_all(&[2, 1, 0, 0]).await.unwrap();
+        assert_eq!(read_to_end(&mut client).await, b"");
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Protocol);
+    }
+}

@@ -100,3 +100,64 @@ impl Handler for Socks4Handler {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{
+        options, options_with_user, outcome, ping_pong, ping_pong_origin, port_bytes, read_n,
+        read_to_end, serve,
+    };
+    use tokio::io::AsyncWriteExt;
+
+    const GRANTED: [u8; 8] = [0, 90, 0, 0, 0, 0, 0, 0];
+
+    #[tokio::test]
+    async fn connect_plain_and_4a() {
+        let origin = ping_pong_origin().await;
+        let h = new(options(), &Metadata::new()).unwrap();
+        let port = port_bytes(origin);
+
+        // SOCKS4: 04 01 PORT 127.0.0.1 "" 00
+        let (mut client, task) = serve(&h).await;
+        let mut req = vec![4, 1, port[0], port[1], 127, 0, 0, 1, 0];
+        client.write_all(&req).await.unwrap();
+        assert_eq!(read_n(&mut client, 8).await, GRANTED);
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+
+        // SOCKS4a: 04 01 PORT 0.0.0.1 "u" 00 "localhost" 00
+        let (mut client, task) = serve(&h).await;
+        req = vec![4, 1, port[0], port[1], 0, 0, 0, 1];
+        req.extend_from_slice(b"u\0localhost\0");
+        client.write_all(&req).await.unwrap();
+        assert_eq!(read_n(&mut client, 8).await, GRANTED);
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn user_id_checked_by_the_auther() {
+        let origin = ping_pong_origin().await;
+        let h = new(options_with_user("alice", ""), &Metadata::new()).unwrap();
+        let port = port_bytes(origin);
+
+        let (mut client, task) = serve(&h).await;
+        let mut req = vec![4, 1, port[0], port[1], 127, 0, 0, 1];
+        req.extend_from_slice(b"alice\0");
+        client.write_all(&req).await.unwrap();
+        assert_eq!(read_n(&mut client, 8).await, GRANTED);
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+
+        let (mut client, task) = serve(&h).await;
+        let mut req = vec![4, 1, port[0], port[1], 127, 0, 0, 1];
+        req.extend_from_slice(b"mallory\0");
+        client.write_all(&req).await.unwrap();
+        assert_eq!(read_to_end(&mut client).await, [0, 93, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
+    }
+}

@@ -303,3 +303,84 @@ impl Handler for Socks5Handler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{
+        options, options_with_user, outcome, ping_pong, ping_pong_origin, port_bytes, read_n,
+        read_to_end, serve,
+    };
+    use tokio::io::AsyncWriteExt;
+
+    /// `05 01 00 01 127.0.0.1 PORT` for `origin`.
+    fn connect_request(origin: SocketAddr) -> Vec<u8> {
+        let mut req = vec![5, 1, 0, 1, 127, 0, 0, 1];
+        req.extend_from_slice(&port_bytes(origin));
+        req
+    }
+
+    #[tokio::test]
+    async fn no_auth_connect_relays_both_ways() {
+        let origin = ping_pong_origin().await;
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        client.write_all(&[5, 1, 0]).await.unwrap();
+        assert_eq!(read_n(&mut client, 2).await, [5, 0]);
+        client.write_all(&connect_request(origin)).await.unwrap();
+        let rep = read_n(&mut client, 10).await;
+        // Success, bound address = the outbound socket's local address (IPv4 loopback).
+        assert_eq!(rep[..8], [5, 0, 0, 1, 127, 0, 0, 1]);
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn user_password_accepted_and_rejected() {
+        let origin = ping_pong_origin().await;
+        let h = new(options_with_user("alice", "secret"), &Metadata::new()).unwrap();
+
+        let (mut client, task) = serve(&h).await;
+        client.write_all(&[5, 2, 0, 2]).await.unwrap();
+        assert_eq!(read_n(&mut client, 2).await, [5, 2]);
+        client.write_all(b"\x01\x05alice\x06secret").await.unwrap();
+        assert_eq!(read_n(&mut client, 2).await, [1, 0]);
+        client.write_all(&connect_request(origin)).await.unwrap();
+        assert_eq!(read_n(&mut client, 10).await[..2], [5, 0]);
+        ping_pong(&mut client).await;
+        drop(client);
+        outcome(task).await.unwrap();
+
+        let (mut client, task) = serve(&h).await;
+        client.write_all(&[5, 1, 2]).await.unwrap();
+        assert_eq!(read_n(&mut client, 2).await, [5, 2]);
+        client.write_all(b"\x01\x05alice\x05wrong").await.unwrap();
+        assert_eq!(read_to_end(&mut client).await, [1, 1], "01 01, then closed");
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
+    }
+
+    #[tokio::test]
+    async fn unsupported_command_gets_07() {
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        client.write_all(&[5, 1, 0]).await.unwrap();
+        assert_eq!(read_n(&mut client, 2).await, [5, 0]);
+        client.write_all(&[5, 0x09, 0, 1, 127, 0, 0, 1, 0, 80]).await.unwrap();
+        assert_eq!(read_to_end(&mut client).await, [5, 7, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Unsupported);
+    }
+
+    #[tokio::test]
+    async fn bind_and_udp_disabled_get_02() {
+        let h = new(options(), &Metadata::new()).unwrap();
+        for cmd in [socks5::CMD_BIND, socks5::CMD_UDP_ASSOCIATE] {
+            let (mut client, task) = serve(&h).await;
+            client.write_all(&[5, 1, 0]).await.unwrap();
+            assert_eq!(read_n(&mut client, 2).await, [5, 0]);
+            client.write_all(&[5, cmd, 0, 1, 0, 0, 0, 0, 0, 0]).await.unwrap();
+            assert_eq!(read_to_end(&mut client).await, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0], "cmd {cmd}");
+            assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Denied);
+        }
+    }
+}
