@@ -341,12 +341,23 @@ pub fn socks5_request(
     req.extend_from_slice(&v4.ip().octets());
     req.extend_from_slice(&v4.port().to_be_bytes());
     s.write_all(&req).unwrap();
-    let mut reply = [0u8; 10];
-    s.read_exact(&mut reply).unwrap();
-    let bound = SocketAddr::from((
-        [reply[4], reply[5], reply[6], reply[7]],
-        u16::from_be_bytes([reply[8], reply[9]]),
-    ));
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).unwrap();
+    let bound = match head[3] {
+        1 => {
+            let mut a = [0u8; 6];
+            s.read_exact(&mut a).unwrap();
+            SocketAddr::from(([a[0], a[1], a[2], a[3]], u16::from_be_bytes([a[4], a[5]])))
+        }
+        4 => {
+            let mut a = [0u8; 18];
+            s.read_exact(&mut a).unwrap();
+            let ip: [u8; 16] = a[..16].try_into().unwrap();
+            SocketAddr::from((ip, u16::from_be_bytes([a[16], a[17]])))
+        }
+        atyp => panic!("unexpected ATYP {atyp} in a SOCKS5 reply"),
+    };
+    let reply = head;
     (reply[1], bound, s)
 }
 

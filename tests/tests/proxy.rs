@@ -421,3 +421,26 @@ fn silent_clients_are_dropped_after_read_timeout_with_bounded_memory() {
     let (rep, _, _) = socks5_request(g.addr(), 1, "127.0.0.1:1".parse().unwrap(), None);
     assert_eq!(rep, 3); // nothing listens on port 1: "network unreachable", as gost answers
 }
+
+#[test]
+fn socks5_udp_over_tcp_carries_datagrams_in_the_stream() {
+    let echo = udp_echo();
+    let SocketAddr::V4(echo4) = echo else { unreachable!() };
+    let g = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true"], 1);
+    let (rep, _, mut s) = socks5_request(g.addr(), 0xF3, "0.0.0.0:0".parse().unwrap(), None);
+    assert_eq!(rep, 0);
+    for seq in 0..50u32 {
+        let payload = format!("datagram {seq}");
+        let mut frame = (payload.len() as u16).to_be_bytes().to_vec();
+        frame.extend_from_slice(&[0xFF, 1]);
+        frame.extend_from_slice(&echo4.ip().octets());
+        frame.extend_from_slice(&echo4.port().to_be_bytes());
+        frame.extend_from_slice(payload.as_bytes());
+        s.write_all(&frame).unwrap();
+        // The answer: the same header shape naming the echo server as source, then the payload.
+        let mut back = vec![0u8; frame.len()];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back[..2], &frame[..2]);
+        assert_eq!(&back[3..], &frame[3..]);
+    }
+}

@@ -278,7 +278,9 @@ pub async fn shutdown<W: Write + Unpin + ?Sized>(w: &mut W) -> io::Result<()> {
 /// to hand them on). A message that does not fit in `max` bytes is a protocol error; EOF first is
 /// [`ErrorKind::Closed`](crate::ErrorKind::Closed).
 ///
-/// Not cancel safe: bytes already read stay in `buf`.
+/// Cancel safe: if the future is dropped, every byte read so far is in `buf` (and nothing else
+/// is), so calling again with the same `buf` resumes where it left off. This is what lets a
+/// handler `select!` between reading a stream and other events.
 pub async fn read_decoded<R, T, D>(
     r: &mut R,
     buf: &mut Vec<u8>,
@@ -299,15 +301,11 @@ where
             return Err(crate::Error::protocol(format!("message larger than {max} bytes")));
         }
         let old = buf.len();
-        buf.resize(old + CHUNK.min(max - old), 0);
-        let n = match read(r, &mut buf[old..]).await {
-            Ok(n) => n,
-            Err(e) => {
-                buf.truncate(old);
-                return Err(e.into());
-            }
-        };
-        buf.truncate(old + n);
+        // Read into a separate chunk so that a cancelled read leaves `buf` exactly as it was.
+        let mut chunk = [0u8; CHUNK];
+        let want = CHUNK.min(max - old);
+        let n = read(r, &mut chunk[..want]).await?;
+        buf.extend_from_slice(&chunk[..n]);
         if n == 0 {
             let what = if old == 0 { "connection closed" } else { "connection closed mid-message" };
             return Err(crate::Error::new(crate::ErrorKind::Closed, what));
@@ -697,6 +695,29 @@ mod tests {
             shutdown(&mut a).await.unwrap();
             let err = read_decoded(&mut b, &mut Vec::new(), 64, decode).await.unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Closed, "{err}"); // EOF mid-message
+        });
+    }
+
+    #[test]
+    fn read_decoded_is_cancel_safe() {
+        let decode = |b: &[u8]| -> crate::Result<Option<((), usize)>> {
+            Ok((b.len() >= 4).then_some(((), 4)))
+        };
+        let (mut a, mut b) = pipe();
+        block_on(async {
+            write_all(&mut a, b"ab").await.unwrap();
+            let mut buf = Vec::new();
+            {
+                let fut = read_decoded(&mut b, &mut buf, 64, decode);
+                let mut fut = std::pin::pin!(fut);
+                // Reads "ab", then waits for more: drop it there.
+                let pending = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await;
+                assert!(pending);
+            }
+            assert_eq!(buf, b"ab", "a cancelled read leaves exactly the bytes read");
+            write_all(&mut a, b"cdef").await.unwrap();
+            read_decoded(&mut b, &mut buf, 64, decode).await.unwrap();
+            assert_eq!(buf, b"ef");
         });
     }
 

@@ -163,9 +163,11 @@ impl RelayHandler {
         };
         respond(&mut conn, relay::STATUS_OK).await?;
         tracing::debug!(sid = session.id, %target, "relay: udp connected");
-        let decode_frame = |b: &[u8]| -> Result<Option<(Vec<u8>, usize)>> {
+        // Consumes the length once the whole datagram is buffered; the payload is then the
+        // front of `buf` (no copy per datagram).
+        let decode_frame = |b: &[u8]| -> Result<Option<(usize, usize)>> {
             let Some(len) = relay::decode_datagram_len(b) else { return Ok(None) };
-            Ok(b.get(2..2 + len).map(|p| (p.to_vec(), 2 + len)))
+            Ok((b.len() >= 2 + len).then_some((len, 2)))
         };
         let mut from_target = vec![0u8; self.udp_buffer_size];
         let mut frame = Vec::with_capacity(self.udp_buffer_size + 2);
@@ -173,7 +175,11 @@ impl RelayHandler {
             tokio::select! {
                 datagram = read_decoded(&mut conn, &mut buf, 2 + 65535, decode_frame) => {
                     match datagram {
-                        Ok(payload) => { let _ = socket.send(&payload).await; }
+                        Ok(len) => {
+                            let len = len.min(buf.len());
+                            let _ = socket.send(&buf[..len]).await;
+                            buf.drain(..len);
+                        }
                         Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
                         Err(e) => return Err(e),
                     }

@@ -1,6 +1,7 @@
 //! `socks5` (also `socks`): a SOCKS5 server (RFC 1928, RFC 1929 user/password).
 //!
-//! Commands: CONNECT; BIND and UDP ASSOCIATE when enabled with `bind=true` / `udp=true`. The
+//! Commands: CONNECT; BIND and UDP ASSOCIATE when enabled with `bind=true` / `udp=true`; gost's
+//! UDP-over-TCP (0xF3 with port 0) with `udp=true`. The
 //! handshake must complete within `readTimeout`. Methods: with an auther, user/password (0x02)
 //! only; without, no-auth (0x00). gost's TLS methods (0x80/0x82) are not offered by this server:
 //! a Go client that offers `00 80` gets `00` and works.
@@ -19,6 +20,7 @@ use gost_core::{
 use gost_proto::socks5::{
     self, Greeting, MethodSelection, Reply, Request, UdpHeader, UserPassReply, UserPassRequest,
 };
+use gost_proto::udp_tun::FrameHeader;
 use tokio::net::UdpSocket;
 
 use crate::util;
@@ -251,6 +253,100 @@ impl Socks5Handler {
     }
 }
 
+impl Socks5Handler {
+    /// gost's UDP-over-TCP (command 0xF3, port 0): the TCP stream itself carries the datagrams,
+    /// each as a UDP-tun frame naming its destination (client to server) or source (back).
+    async fn udp_tun(
+        &self,
+        mut conn: BoxConn,
+        mut buf: Vec<u8>,
+        addr: Address,
+        session: &Session,
+    ) -> Result<()> {
+        if addr.port() != 0 {
+            // A UDP port bound on the server (gost's rudp): comes with remote forwarding.
+            let rep = if self.config.bind {
+                socks5::REP_COMMAND_NOT_SUPPORTED
+            } else {
+                socks5::REP_NOT_ALLOWED
+            };
+            reply(&mut conn, rep, None).await?;
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "socks5: UDP bind (0xF3 with a port) is not supported yet",
+            ));
+        }
+        if !self.config.udp {
+            reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
+            return Err(Error::new(
+                ErrorKind::Denied,
+                "socks5: UDP is disabled (udp=true enables it)",
+            ));
+        }
+        let outbound = match bind_outbound_udp().await {
+            Ok(s) => s,
+            Err(err) => {
+                let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
+                return Err(err);
+            }
+        };
+        reply(&mut conn, socks5::REP_SUCCEEDED, outbound.local_addr().ok()).await?;
+        tracing::debug!(sid = session.id, "socks5: udp tunnel");
+        let v6_socket = outbound.local_addr().is_ok_and(|a| a.is_ipv6());
+        let mut from_target = vec![0u8; self.config.udp_buffer_size];
+        let mut frame = Vec::with_capacity(self.config.udp_buffer_size + 262);
+        loop {
+            tokio::select! {
+                got = read_decoded(&mut conn, &mut buf, MAX_TUN_FRAME, decode_tun_frame) => {
+                    let header = match got {
+                        Ok(h) => h,
+                        Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
+                        Err(e) => return Err(e),
+                    };
+                    let len = usize::from(header.len).min(buf.len());
+                    if !util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await
+                        && let Some(to) = resolve_udp(&header.addr, v6_socket).await
+                    {
+                        let _ = outbound.send_to(&buf[..len], to).await;
+                    }
+                    buf.drain(..len);
+                }
+                got = outbound.recv_from(&mut from_target) => {
+                    let (n, from) = got.map_err(Error::from)?;
+                    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+                    let payload = from_target.get(..n).unwrap_or(&[]);
+                    frame.clear();
+                    let len = u16::try_from(n).unwrap_or(u16::MAX);
+                    FrameHeader { len, addr: Address::Ip(from) }.encode(&mut frame)?;
+                    frame.extend_from_slice(payload);
+                    write_all(&mut conn, &frame).await?;
+                }
+            }
+        }
+    }
+}
+
+/// A UDP-tun frame is a header (at most 262 bytes) and up to 65535 bytes of payload.
+const MAX_TUN_FRAME: usize = 262 + 65535;
+
+/// Decodes a frame header once its whole payload is buffered too; consumes only the header, so
+/// the payload is the front of the buffer afterwards (no copy per datagram).
+fn decode_tun_frame(b: &[u8]) -> Result<Option<(FrameHeader, usize)>> {
+    let Some((header, used)) = FrameHeader::decode(b)? else { return Ok(None) };
+    let complete = b.len() >= used + usize::from(header.len);
+    Ok(complete.then_some((header, used)))
+}
+
+/// A socket for talking to targets: all interfaces, dual-stack when possible.
+async fn bind_outbound_udp() -> Result<UdpSocket> {
+    match UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).await {
+        Ok(s) => Ok(s),
+        Err(_) => UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+            .await
+            .map_err(Error::from),
+    }
+}
+
 /// The socket clients send to (on the control connection's local IP) and the socket that talks
 /// to targets (all interfaces, dual-stack when possible).
 async fn bind_udp_pair(local_ip: IpAddr) -> Result<(UdpSocket, UdpSocket)> {
@@ -293,6 +389,7 @@ impl Handler for Socks5Handler {
             socks5::CMD_CONNECT => self.connect(conn, buf, req.addr, &session).await,
             socks5::CMD_BIND => self.bind(conn, buf, req.addr, &session).await,
             socks5::CMD_UDP_ASSOCIATE => self.udp_associate(conn, &session).await,
+            socks5::CMD_UDP_TUN => self.udp_tun(conn, buf, req.addr, &session).await,
             other => {
                 reply(&mut conn, socks5::REP_COMMAND_NOT_SUPPORTED, None).await?;
                 Err(Error::new(
