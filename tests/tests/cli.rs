@@ -28,7 +28,7 @@ fn malformed_services_are_rejected() {
 
 #[test]
 fn not_yet_supported_is_said_plainly() {
-    fails(&["-L", "socks5://127.0.0.1:0"], "handler type \"socks5\" is not supported yet");
+    fails(&["-L", "dns://127.0.0.1:0"], "handler type \"dns\" is not supported yet");
     fails(&["-C", "gost.yaml"], "-C (configuration files) is not supported yet");
 }
 

@@ -203,11 +203,10 @@ fn udp_echo() -> SocketAddr {
     addr
 }
 
-#[test]
-fn socks5_udp_associate_relays_datagrams() {
+/// UDP ASSOCIATE on `proxy`, then 20 datagrams to a UDP echo server and back.
+fn associate_round_trip(proxy: SocketAddr) {
     let echo = udp_echo();
-    let g = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true"], 1);
-    let (rep, relay, control) = socks5_request(g.addr(), 3, "0.0.0.0:0".parse().unwrap(), None);
+    let (rep, relay, control) = socks5_request(proxy, 3, "0.0.0.0:0".parse().unwrap(), None);
     assert_eq!(rep, 0);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -226,10 +225,62 @@ fn socks5_udp_associate_relays_datagrams() {
         assert_eq!(&buf[10..n], payload.as_bytes());
     }
     drop(control);
+}
+
+#[test]
+fn socks5_udp_associate_relays_datagrams() {
+    let g = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true"], 1);
+    associate_round_trip(g.addr());
     // Without udp=true the command is refused with "not allowed".
     let g = Gost::start(&["-L", "socks5://127.0.0.1:0"], 1);
     let (rep, _, _) = socks5_request(g.addr(), 3, "0.0.0.0:0".parse().unwrap(), None);
     assert_eq!(rep, 2);
+}
+
+#[test]
+fn udp_associate_through_socks5_and_relay_chains() {
+    // socks5 node: gost's UDP-over-TCP (0xF3) carries the datagrams to the server.
+    let server = Gost::start(&["-L", "socks5://u:p@127.0.0.1:0?udp=true"], 1);
+    let client = Gost::start(
+        &["-L", "socks5://127.0.0.1:0?udp=true", "-F", &format!("socks5://u:p@{}", server.addr())],
+        1,
+    );
+    associate_round_trip(client.addr());
+    // relay node: gost's UDP associate (BIND + UDP flag), which needs bind=true on the server.
+    let server = Gost::start(&["-L", "relay://u:p@127.0.0.1:0?bind=true"], 1);
+    let client = Gost::start(
+        &["-L", "socks5://127.0.0.1:0?udp=true", "-F", &format!("relay://u:p@{}", server.addr())],
+        1,
+    );
+    associate_round_trip(client.addr());
+}
+
+#[test]
+fn relay_udp_connect_frames_datagrams_with_a_length() {
+    let echo = udp_echo();
+    let SocketAddr::V4(echo4) = echo else { unreachable!() };
+    let g = Gost::start(&["-L", "relay://127.0.0.1:0"], 1);
+    let mut s = connect(g.addr());
+    // CONNECT|UDP, features: Network(udp), Addr(echo).
+    let mut features = vec![4, 0, 2, 0, 1, 2, 0, 7, 1];
+    features.extend_from_slice(&echo4.ip().octets());
+    features.extend_from_slice(&echo4.port().to_be_bytes());
+    let mut req = vec![1, 0x81];
+    req.extend_from_slice(&(features.len() as u16).to_be_bytes());
+    req.extend_from_slice(&features);
+    s.write_all(&req).unwrap();
+    let mut resp = [0u8; 4];
+    s.read_exact(&mut resp).unwrap();
+    assert_eq!(resp, [1, 0, 0, 0]);
+    for seq in 0..20u32 {
+        let payload = format!("datagram {seq}");
+        let mut frame = (payload.len() as u16).to_be_bytes().to_vec();
+        frame.extend_from_slice(payload.as_bytes());
+        s.write_all(&frame).unwrap();
+        let mut back = vec![0u8; frame.len()];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(back, frame);
+    }
 }
 
 /// A 16 MiB transfer both ways through `client gost -L http -F <node>` to `server gost -L <node>`.

@@ -11,7 +11,7 @@ use crate::bypass::BoxBypass;
 use crate::connector::{BindOptions, BoxConnector, ConnectOptions, Connector};
 use crate::dialer::{BoxDialer, DialOptions, Dialer, HandshakeOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::io::BoxConn;
+use crate::io::{BoxConn, BoxPacketConn};
 use crate::listener::BoxListener;
 use crate::metadata::Metadata;
 use crate::selector::{FailMarker, Markable, Marker, SelectRequest};
@@ -130,6 +130,20 @@ impl Route {
         Ok(conn)
     }
 
+    /// Connects through every node, then asks the last one to carry datagrams (see
+    /// [`Connector::connect_packet`]). Marks nodes as [`Route::dial`] does.
+    pub async fn dial_packet(
+        &self,
+        target: Option<Address>,
+        opts: DialOptions,
+    ) -> Result<BoxPacketConn> {
+        let (conn, last) = self.connect_nodes(opts).await?;
+        transport_of(last)?.connector.connect_packet(conn, target).await.map_err(|e| {
+            let kind = e.kind();
+            e.wrap(kind, format!("datagrams through node {}", last.name))
+        })
+    }
+
     /// Connects through every node, then asks the last one to bind `addr` (remote forwarding).
     pub async fn bind(
         &self,
@@ -246,6 +260,14 @@ pub trait Router: Send + Sync + 'static {
         target: Address,
     ) -> impl Future<Output = Result<BoxConn>> + Send;
 
+    /// A datagram connection: through the chain (the last node's connector carries the
+    /// datagrams), or a local UDP socket without a chain. With `target` set, every datagram goes
+    /// there. Retries and timeout as for [`Router::dial`].
+    fn dial_packet(
+        &self,
+        target: Option<Address>,
+    ) -> impl Future<Output = Result<BoxPacketConn>> + Send;
+
     /// A listener on `addr`, on the last node of the chain (or locally without a chain).
     fn bind(
         &self,
@@ -257,6 +279,7 @@ pub trait Router: Send + Sync + 'static {
 
 trait DynRouter: Send + Sync + 'static {
     fn dyn_dial(&self, network: Network, target: Address) -> BoxFuture<'_, Result<BoxConn>>;
+    fn dyn_dial_packet(&self, target: Option<Address>) -> BoxFuture<'_, Result<BoxPacketConn>>;
     fn dyn_bind(
         &self,
         network: Network,
@@ -268,6 +291,9 @@ trait DynRouter: Send + Sync + 'static {
 impl<T: Router> DynRouter for T {
     fn dyn_dial(&self, network: Network, target: Address) -> BoxFuture<'_, Result<BoxConn>> {
         Box::pin(self.dial(network, target))
+    }
+    fn dyn_dial_packet(&self, target: Option<Address>) -> BoxFuture<'_, Result<BoxPacketConn>> {
+        Box::pin(self.dial_packet(target))
     }
     fn dyn_bind(
         &self,
@@ -297,6 +323,12 @@ impl Router for BoxRouter {
         target: Address,
     ) -> impl Future<Output = Result<BoxConn>> + Send {
         self.0.dyn_dial(network, target)
+    }
+    fn dial_packet(
+        &self,
+        target: Option<Address>,
+    ) -> impl Future<Output = Result<BoxPacketConn>> + Send {
+        self.0.dyn_dial_packet(target)
     }
     fn bind(
         &self,

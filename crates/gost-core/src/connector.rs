@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::BoxFuture;
 use crate::addr::{Address, Network};
 use crate::error::{Error, Result};
-use crate::io::BoxConn;
+use crate::io::{BoxConn, BoxPacketConn};
 use crate::listener::BoxListener;
 use crate::metadata::Metadata;
 
@@ -43,6 +43,23 @@ pub trait Connector: Send + Sync + 'static {
         target: Address,
         opts: ConnectOptions,
     ) -> impl Future<Output = Result<BoxConn>> + Send;
+
+    /// Turns `conn` (leading to the node) into a datagram connection through the node: UDP
+    /// datagrams go to, and come from, the addresses each one names. With `target` set, every
+    /// datagram goes to that one address (and protocols that have a fixed-target form use it).
+    /// Takes ownership of `conn`. The default is [`crate::ErrorKind::Unsupported`].
+    fn connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> impl Future<Output = Result<BoxPacketConn>> + Send {
+        let _ = conn;
+        async move {
+            let what =
+                target.map_or_else(|| "datagrams".to_owned(), |t| format!("datagrams to {t}"));
+            Err(Error::unsupported(format!("this connector cannot carry {what}")))
+        }
+    }
 
     /// Asks the node to listen on `addr` and carry each connection it accepts back over `conn`
     /// (remote port forwarding). The default is [`crate::ErrorKind::Unsupported`].
@@ -88,6 +105,11 @@ trait DynConnector: Send + Sync + 'static {
         addr: Address,
         opts: BindOptions,
     ) -> BoxFuture<'_, Result<BoxListener>>;
+    fn dyn_connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> BoxFuture<'_, Result<BoxPacketConn>>;
 }
 
 impl<T: Connector> DynConnector for T {
@@ -108,6 +130,13 @@ impl<T: Connector> DynConnector for T {
         opts: BindOptions,
     ) -> BoxFuture<'_, Result<BoxListener>> {
         Box::pin(self.bind(conn, network, addr, opts))
+    }
+    fn dyn_connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> BoxFuture<'_, Result<BoxPacketConn>> {
+        Box::pin(self.connect_packet(conn, target))
     }
 }
 
@@ -140,6 +169,13 @@ impl Connector for BoxConnector {
         opts: BindOptions,
     ) -> impl Future<Output = Result<BoxListener>> + Send {
         self.0.dyn_bind(conn, network, addr, opts)
+    }
+    fn connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> impl Future<Output = Result<BoxPacketConn>> + Send {
+        self.0.dyn_connect_packet(conn, target)
     }
 }
 

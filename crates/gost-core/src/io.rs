@@ -201,21 +201,25 @@ impl Conn for BoxConn {
 }
 
 /// A datagram socket whose peers are [`Address`]es (an IP or a domain name with a port), as
-/// UDP-over-proxy protocols carry them.
+/// UDP-over-proxy protocols carry them: a UDP socket, or datagrams framed inside a proxy stream
+/// (SOCKS5 UDP-over-TCP, relay).
 ///
 /// Each `poll_recv_from` yields one whole datagram; one that does not fit in `buf` is truncated
-/// (the rest is lost, as with UDP). Each `poll_send_to` sends one whole datagram.
-pub trait PacketConn: Any + Send + Sync {
+/// (the rest is lost, as with UDP). Each `poll_send_to` sends one whole datagram and returns its
+/// length. A domain target is resolved by whoever can (the proxy at the end of a chain, or the
+/// direct socket itself). Both methods are cancel safe: a dropped receive loses no datagram, a
+/// dropped send may or may not have sent it. Dropping the connection closes it.
+pub trait PacketConn: Any + Send + Unpin {
     /// Receives one datagram into `buf`; returns its length and sender.
     fn poll_recv_from(
-        &self,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, Address)>>;
 
     /// Sends `buf` as one datagram to `target`.
     fn poll_send_to(
-        &self,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
         target: &Address,
@@ -225,6 +229,44 @@ pub trait PacketConn: Any + Send + Sync {
     fn local_addr(&self) -> Option<SocketAddr> {
         None
     }
+}
+
+impl<T: ?Sized + PacketConn> PacketConn for Box<T> {
+    fn poll_recv_from(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, Address)>> {
+        Pin::new(&mut **self).poll_recv_from(cx, buf)
+    }
+    fn poll_send_to(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: &Address,
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut **self).poll_send_to(cx, buf, target)
+    }
+    fn local_addr(&self) -> Option<SocketAddr> {
+        (**self).local_addr()
+    }
+}
+
+/// Receives one datagram (see [`PacketConn::poll_recv_from`]). Cancel safe.
+pub async fn recv_from<P: PacketConn + ?Sized>(
+    p: &mut P,
+    buf: &mut [u8],
+) -> io::Result<(usize, Address)> {
+    poll_fn(|cx| Pin::new(&mut *p).poll_recv_from(cx, buf)).await
+}
+
+/// Sends one datagram (see [`PacketConn::poll_send_to`]).
+pub async fn send_to<P: PacketConn + ?Sized>(
+    p: &mut P,
+    buf: &[u8],
+    target: &Address,
+) -> io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut *p).poll_send_to(cx, buf, target)).await
 }
 
 /// A type-erased packet connection.

@@ -1,11 +1,11 @@
 use std::time::Duration;
 
 use gost_core::{
-    Address, BindOptions, BoxChainer, BoxConn, BoxListener, Chainer, DialOptions, Error, ErrorKind,
-    Network, Result, Route, Router, SelectRequest,
+    Address, BindOptions, BoxChainer, BoxConn, BoxListener, BoxPacketConn, Chainer, DialOptions,
+    Error, ErrorKind, Network, Result, ResultExt, Route, Router, SelectRequest,
 };
-use gost_x_rt::TokioConn;
 use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp, listen_tcp};
+use gost_x_rt::{TokioConn, UdpPacketConn};
 
 /// Go gost's router dial timeout.
 pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -56,7 +56,8 @@ impl DefaultRouter {
         let route = self.route(network, target).await?;
         if route.is_empty() {
             if network.is_udp() {
-                return Err(Error::unsupported(format!("direct {network} dial to {target}")));
+                let why = format!("a {network} stream to {target} (datagrams use dial_packet)");
+                return Err(Error::unsupported(why));
             }
             let stream = connect_tcp(target, network, self.opts.timeout).await?;
             return Ok(Box::new(TokioConn::tcp(stream)));
@@ -69,7 +70,38 @@ impl DefaultRouter {
     }
 }
 
+impl DefaultRouter {
+    async fn dial_packet_once(&self, target: &Option<Address>) -> Result<BoxPacketConn> {
+        let probe = target.clone().unwrap_or_else(|| Address::Ip(([0, 0, 0, 0], 0).into()));
+        let route = self.route(Network::Udp, &probe).await?;
+        if route.is_empty() {
+            let socket =
+                UdpPacketConn::bind_any().await.context(ErrorKind::Dial, "open a UDP socket")?;
+            return Ok(Box::new(socket));
+        }
+        let mut opts = DialOptions::default();
+        opts.timeout = Some(self.opts.timeout);
+        let what = "datagrams through the chain";
+        gost_x_rt::timeout(self.opts.timeout, what, route.dial_packet(target.clone(), opts)).await
+    }
+}
+
 impl Router for DefaultRouter {
+    async fn dial_packet(&self, target: Option<Address>) -> Result<BoxPacketConn> {
+        let attempts = self.opts.retries + 1;
+        let mut attempt = 1;
+        loop {
+            match self.dial_packet_once(&target).await {
+                Ok(conn) => return Ok(conn),
+                Err(err) if err.is_retryable() && attempt < attempts => {
+                    tracing::debug!(attempt, error = %err, "udp dial failed, retrying");
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
     async fn dial(&self, network: Network, target: Address) -> Result<BoxConn> {
         let attempts = self.opts.retries + 1;
         let mut attempt = 1;

@@ -5,6 +5,8 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(any(feature = "socks5", feature = "relay"))]
+mod datagram;
 #[cfg(feature = "forward")]
 pub mod forward;
 #[cfg(feature = "http")]

@@ -6,6 +6,10 @@
 //! the target sends its first bytes. With `nodelay=true` the response is awaited before the
 //! connection is returned (errors surface at connect time).
 //!
+//! Datagrams (`connect_packet`): to a fixed target, CONNECT with the UDP flag and `LEN | payload`
+//! frames; to any peer, gost's UDP associate (BIND with the UDP flag; a Go server needs
+//! `bind=true` for it) and UDP-tun frames.
+//!
 //! Metadata: `nodelay` (false).
 
 use std::io::{self, IoSlice};
@@ -15,10 +19,12 @@ use std::task::{Context, Poll, ready};
 
 use gost_core::io::{Conn, Read, Write, read_decoded, rewind, write_all};
 use gost_core::{
-    Address, BoxConn, BoxConnector, ConnectOptions, Connector, ConnectorOptions, Error, ErrorKind,
-    Metadata, Network, Result,
+    Address, BoxConn, BoxConnector, BoxPacketConn, ConnectOptions, Connector, ConnectorOptions,
+    Error, ErrorKind, Metadata, Network, Result,
 };
 use gost_proto::relay::{self, Feature, Request, Response};
+
+use crate::datagram::{FramedPacketConn, Framing};
 
 /// The registry name.
 pub const NAME: &str = "relay";
@@ -50,26 +56,32 @@ fn status_error(node: &str, target: &Address, status: u8) -> Error {
     Error::new(kind, format!("relay node {node}: connect to {target} refused (status {status})"))
 }
 
-impl Connector for RelayConnector {
-    async fn connect(
-        &self,
-        mut conn: BoxConn,
-        network: Network,
-        target: Address,
-        _opts: ConnectOptions,
-    ) -> Result<BoxConn> {
-        if network.is_udp() {
-            return Err(Error::unsupported("relay connector: UDP is not supported yet"));
+impl RelayConnector {
+    fn features(&self, network: Option<u16>, addr: Address) -> Vec<Feature> {
+        let mut features = Vec::with_capacity(3);
+        if let Some(network) = network {
+            features.push(Feature::Network(network));
         }
-        let mut features = Vec::with_capacity(2);
         if let Some((user, pass)) = &self.credentials {
             features.push(Feature::UserAuth { username: user.clone(), password: pass.clone() });
         }
-        features.push(Feature::Addr(target.clone()));
+        features.push(Feature::Addr(addr));
+        features
+    }
+
+    /// Sends `req`; with `wait`, reads and checks the response before returning, otherwise the
+    /// response is checked before the first read.
+    async fn send(
+        &self,
+        mut conn: BoxConn,
+        req: Request,
+        target: Address,
+        wait: bool,
+    ) -> Result<BoxConn> {
         let mut out = Vec::with_capacity(64);
-        Request { cmd: relay::CMD_CONNECT, features }.encode(&mut out)?;
+        req.encode(&mut out)?;
         write_all(&mut conn, &out).await?;
-        if self.nodelay {
+        if wait {
             let mut buf = Vec::new();
             let resp = read_decoded(&mut conn, &mut buf, MAX_RESPONSE, Response::decode).await?;
             if resp.status != relay::STATUS_OK {
@@ -85,6 +97,48 @@ impl Connector for RelayConnector {
             node: self.node.clone(),
             target,
         }))
+    }
+}
+
+impl Connector for RelayConnector {
+    /// With a target: CONNECT with the UDP flag, then `LEN | payload` frames to that target.
+    /// Without: gost's UDP "associate" (BIND with the UDP flag, which a Go server only accepts
+    /// with `bind=true`), then UDP-tun frames naming each datagram's peer.
+    async fn connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> Result<BoxPacketConn> {
+        match target {
+            Some(target) => {
+                let features = self.features(Some(relay::NETWORK_UDP), target.clone());
+                let req = Request { cmd: relay::CMD_CONNECT | relay::FLAG_UDP, features };
+                let conn = self.send(conn, req, target.clone(), self.nodelay).await?;
+                Ok(Box::new(FramedPacketConn::new(conn, Framing::LengthPrefixed(target))))
+            }
+            None => {
+                let any = Address::Ip(SocketAddr::from(([0, 0, 0, 0], 0)));
+                let features = self.features(Some(relay::NETWORK_UDP), any.clone());
+                let req = Request { cmd: relay::CMD_BIND | relay::FLAG_UDP, features };
+                let conn = self.send(conn, req, any, true).await?;
+                Ok(Box::new(FramedPacketConn::new(conn, Framing::UdpTun)))
+            }
+        }
+    }
+
+    async fn connect(
+        &self,
+        conn: BoxConn,
+        network: Network,
+        target: Address,
+        _opts: ConnectOptions,
+    ) -> Result<BoxConn> {
+        if network.is_udp() {
+            return Err(Error::unsupported("relay connector: datagrams go through connect_packet"));
+        }
+        let req =
+            Request { cmd: relay::CMD_CONNECT, features: self.features(None, target.clone()) };
+        self.send(conn, req, target, self.nodelay).await
     }
 }
 

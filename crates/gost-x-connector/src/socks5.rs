@@ -4,12 +4,18 @@
 //! Offers no-auth, plus user/password when credentials are set. gost's TLS methods (0x80/0x82)
 //! are not offered; Go servers accept the plain methods.
 //!
-//! Metadata: none yet (`notls`, `relay=udp` arrive with UDP support).
+//! UDP (`connect_packet`) uses gost's UDP-over-TCP command 0xF3; standard UDP ASSOCIATE
+//! (`relay=udp` in gost) is not offered.
+//!
+//! Metadata: none.
 
 use gost_core::io::{read_decoded, rewind, write_all};
+use std::net::SocketAddr;
+
+use crate::datagram::{FramedPacketConn, Framing};
 use gost_core::{
-    Address, BoxConn, BoxConnector, ConnectOptions, Connector, ConnectorOptions, Error, ErrorKind,
-    Metadata, Network, Result,
+    Address, BoxConn, BoxConnector, BoxPacketConn, ConnectOptions, Connector, ConnectorOptions,
+    Error, ErrorKind, Metadata, Network, Result,
 };
 use gost_proto::socks5::{
     self, Greeting, MethodSelection, Reply, Request, UserPassReply, UserPassRequest,
@@ -33,19 +39,10 @@ pub fn new(opts: ConnectorOptions, _md: &Metadata) -> Result<BoxConnector> {
     Ok(BoxConnector::new(Socks5Connector { node: opts.node, credentials }))
 }
 
-impl Connector for Socks5Connector {
-    async fn connect(
-        &self,
-        mut conn: BoxConn,
-        network: Network,
-        target: Address,
-        _opts: ConnectOptions,
-    ) -> Result<BoxConn> {
-        if network.is_udp() {
-            return Err(Error::unsupported(format!(
-                "socks5 connector: {network} is not supported yet"
-            )));
-        }
+impl Socks5Connector {
+    /// Method negotiation, authentication and one request; returns the connection (with any
+    /// bytes read past the reply) once the reply said success.
+    async fn request(&self, mut conn: BoxConn, cmd: u8, target: &Address) -> Result<BoxConn> {
         let mut out = Vec::with_capacity(300);
         let methods = if self.credentials.is_some() {
             vec![socks5::METHOD_NO_AUTH, socks5::METHOD_USER_PASS]
@@ -61,10 +58,8 @@ impl Connector for Socks5Connector {
             socks5::METHOD_NO_AUTH => {}
             socks5::METHOD_USER_PASS => {
                 let Some((user, pass)) = &self.credentials else {
-                    return Err(Error::new(
-                        ErrorKind::Auth,
-                        format!("socks5 node {}: server wants a password", self.node),
-                    ));
+                    let why = format!("socks5 node {}: server wants a password", self.node);
+                    return Err(Error::new(ErrorKind::Auth, why));
                 };
                 out.clear();
                 UserPassRequest {
@@ -76,36 +71,61 @@ impl Connector for Socks5Connector {
                 let status =
                     read_decoded(&mut conn, &mut buf, MAX_MESSAGE, UserPassReply::decode).await?;
                 if status.status != 0 {
-                    return Err(Error::new(
-                        ErrorKind::Auth,
-                        format!("socks5 node {}: credentials rejected", self.node),
-                    ));
+                    let why = format!("socks5 node {}: credentials rejected", self.node);
+                    return Err(Error::new(ErrorKind::Auth, why));
                 }
             }
             other => {
-                return Err(Error::new(
-                    ErrorKind::Auth,
-                    format!(
-                        "socks5 node {}: no acceptable method (server chose {other:#04x})",
-                        self.node
-                    ),
-                ));
+                let why = format!(
+                    "socks5 node {}: no acceptable method (server chose {other:#04x})",
+                    self.node
+                );
+                return Err(Error::new(ErrorKind::Auth, why));
             }
         }
         out.clear();
-        Request { cmd: socks5::CMD_CONNECT, addr: target.clone() }.encode(&mut out)?;
+        Request { cmd, addr: target.clone() }.encode(&mut out)?;
         write_all(&mut conn, &out).await?;
         let reply = read_decoded(&mut conn, &mut buf, MAX_MESSAGE, Reply::decode).await?;
         if reply.rep != socks5::REP_SUCCEEDED {
             return Err(Error::new(
                 ErrorKind::Connect,
                 format!(
-                    "socks5 node {}: connect to {target} failed (reply {})",
+                    "socks5 node {}: request for {target} failed (reply {})",
                     self.node, reply.rep
                 ),
             ));
         }
         Ok(rewind(conn, buf))
+    }
+}
+
+impl Connector for Socks5Connector {
+    async fn connect(
+        &self,
+        conn: BoxConn,
+        network: Network,
+        target: Address,
+        _opts: ConnectOptions,
+    ) -> Result<BoxConn> {
+        if network.is_udp() {
+            return Err(Error::unsupported(
+                "socks5 connector: datagrams go through connect_packet",
+            ));
+        }
+        self.request(conn, socks5::CMD_CONNECT, &target).await
+    }
+
+    /// gost's UDP-over-TCP (command 0xF3): the datagrams travel inside this connection, each in
+    /// a frame naming its peer. Go servers and ours both need `udp=true`.
+    async fn connect_packet(
+        &self,
+        conn: BoxConn,
+        _target: Option<Address>,
+    ) -> Result<BoxPacketConn> {
+        let any = Address::Ip(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let conn = self.request(conn, socks5::CMD_UDP_TUN, &any).await?;
+        Ok(Box::new(FramedPacketConn::new(conn, Framing::UdpTun)))
     }
 }
 

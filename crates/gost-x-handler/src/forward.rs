@@ -84,6 +84,9 @@ mod tests {
                     .await?;
             Ok(Box::new(gost_x_rt::TokioConn::tcp(s)))
         }
+        async fn dial_packet(&self, _: Option<Address>) -> Result<gost_core::BoxPacketConn> {
+            Err(Error::unsupported("datagrams"))
+        }
         async fn bind(&self, _: Network, _: Address, _: BindOptions) -> Result<BoxListener> {
             Err(Error::unsupported("bind"))
         }

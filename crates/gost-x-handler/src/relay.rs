@@ -4,22 +4,24 @@
 //! them, as gost does.
 //!
 //! The response is sent as soon as the target is connected, which works with Go clients in both
-//! `nodelay` modes. BIND (`bind=true`, remote forwarding) needs the multiplexer and is answered
-//! "service unavailable" until it lands.
+//! `nodelay` modes. With `bind=true`, gost's UDP associate (BIND with the UDP flag) carries
+//! datagrams to any peer in UDP-tun frames; TCP BIND (remote forwarding) needs the multiplexer and
+//! is answered "service unavailable" until it lands. Datagrams leave through the router (the
+//! chain, if any).
 //!
 //! Metadata: `readTimeout` (15s), `bind` (false), `udpBufferSize` (4096... 65535).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use gost_core::io::{read_decoded, rewind, write_all};
+use gost_core::io::{read_decoded, recv_from, rewind, send_to, write_all};
 use gost_core::{
     Address, BoxAuther, BoxBypass, BoxConn, BoxHandler, BoxHop, BoxRouter, Error, ErrorKind,
     Handler, HandlerOptions, Hop, Marker, Metadata, Network, Result, Router, SelectRequest,
     Session,
 };
-use gost_proto::relay::{self, Request, Response};
-use tokio::net::UdpSocket;
+use gost_proto::relay::{self, Feature, Request, Response};
+use gost_proto::udp_tun::FrameHeader;
 
 use crate::util;
 
@@ -135,7 +137,8 @@ impl RelayHandler {
         Ok(())
     }
 
-    /// UDP over the relay stream: every datagram, both ways, is `LEN(u16) | payload`.
+    /// UDP over the relay stream: every datagram, both ways, is `LEN(u16) | payload`, to and
+    /// from one target.
     async fn connect_udp(
         &self,
         mut conn: BoxConn,
@@ -143,22 +146,11 @@ impl RelayHandler {
         target: Address,
         session: &Session,
     ) -> Result<()> {
-        let addrs = gost_x_rt::net::resolve(&target, Network::Udp).await;
-        let Some(target_sa) = addrs.ok().and_then(|a| a.first().copied()) else {
-            let why = format!("cannot resolve {target}");
-            return refuse(&mut conn, relay::STATUS_HOST_UNREACHABLE, ErrorKind::Dial, why).await;
-        };
-        let local = if target_sa.is_ipv4() {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
-        } else {
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
-        };
-        let socket = match UdpSocket::bind(local).await {
-            Ok(s) if s.connect(target_sa).await.is_ok() => s,
-            _ => {
-                let why = format!("cannot open a UDP socket to {target}");
-                return refuse(&mut conn, relay::STATUS_NETWORK_UNREACHABLE, ErrorKind::Dial, why)
-                    .await;
+        let mut outbound = match self.router.dial_packet(Some(target.clone())).await {
+            Ok(p) => p,
+            Err(err) => {
+                let _ = respond(&mut conn, relay::STATUS_NETWORK_UNREACHABLE).await;
+                return Err(err);
             }
         };
         respond(&mut conn, relay::STATUS_OK).await?;
@@ -177,17 +169,70 @@ impl RelayHandler {
                     match datagram {
                         Ok(len) => {
                             let len = len.min(buf.len());
-                            let _ = socket.send(&buf[..len]).await;
+                            let _ = send_to(&mut outbound, &buf[..len], &target).await;
                             buf.drain(..len);
                         }
                         Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
                         Err(e) => return Err(e),
                     }
                 }
-                got = socket.recv(&mut from_target) => {
-                    let n = got.map_err(Error::from)?;
+                got = recv_from(&mut outbound, &mut from_target) => {
+                    let (n, _) = got.map_err(Error::from)?;
                     frame.clear();
                     relay::encode_datagram(from_target.get(..n).unwrap_or(&[]), &mut frame)?;
+                    write_all(&mut conn, &frame).await?;
+                }
+            }
+        }
+    }
+
+    /// gost's UDP "associate" (BIND with the UDP flag): answer OK with the bound address, then
+    /// UDP-tun frames naming each datagram's peer flow both ways.
+    async fn associate_udp(
+        &self,
+        mut conn: BoxConn,
+        mut buf: Vec<u8>,
+        session: &Session,
+    ) -> Result<()> {
+        let mut outbound = match self.router.dial_packet(None).await {
+            Ok(p) => p,
+            Err(err) => {
+                let _ = respond(&mut conn, relay::STATUS_SERVICE_UNAVAILABLE).await;
+                return Err(err);
+            }
+        };
+        let bound = outbound.local_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let mut out = Vec::with_capacity(32);
+        Response { status: relay::STATUS_OK, features: vec![Feature::Addr(Address::Ip(bound))] }
+            .encode(&mut out)?;
+        write_all(&mut conn, &out).await?;
+        tracing::debug!(sid = session.id, "relay: udp associate");
+        let decode_frame = |b: &[u8]| -> Result<Option<(FrameHeader, usize)>> {
+            let Some((header, used)) = FrameHeader::decode(b)? else { return Ok(None) };
+            Ok((b.len() >= used + usize::from(header.len)).then_some((header, used)))
+        };
+        let mut from_target = vec![0u8; self.udp_buffer_size];
+        let mut frame = Vec::with_capacity(self.udp_buffer_size + 262);
+        loop {
+            tokio::select! {
+                got = read_decoded(&mut conn, &mut buf, 262 + 65535, decode_frame) => {
+                    let header = match got {
+                        Ok(h) => h,
+                        Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
+                        Err(e) => return Err(e),
+                    };
+                    let len = usize::from(header.len).min(buf.len());
+                    if !util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await {
+                        let _ = send_to(&mut outbound, &buf[..len], &header.addr).await;
+                    }
+                    buf.drain(..len);
+                }
+                got = recv_from(&mut outbound, &mut from_target) => {
+                    let (n, from) = got.map_err(Error::from)?;
+                    frame.clear();
+                    let len = u16::try_from(n).unwrap_or(u16::MAX);
+                    FrameHeader { len, addr: from }.encode(&mut frame)?;
+                    frame.extend_from_slice(from_target.get(..n).unwrap_or(&[]));
                     write_all(&mut conn, &frame).await?;
                 }
             }
@@ -219,6 +264,7 @@ impl Handler for RelayHandler {
                 let why = "BIND is disabled (bind=true enables it)".to_owned();
                 refuse(&mut conn, relay::STATUS_FORBIDDEN, ErrorKind::Denied, why).await
             }
+            relay::CMD_BIND if udp => self.associate_udp(conn, buf, &session).await,
             relay::CMD_BIND => {
                 let why = "BIND (remote forwarding) is not supported yet".to_owned();
                 refuse(&mut conn, relay::STATUS_SERVICE_UNAVAILABLE, ErrorKind::Unsupported, why)

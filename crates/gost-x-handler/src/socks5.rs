@@ -9,10 +9,10 @@
 //! Metadata: `readTimeout` (15s), `bind` (false), `udp` (false), `udpBufferSize` /
 //! `udp.bufferSize` (4096).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use gost_core::io::{read_decoded, rewind, write_all};
+use gost_core::io::{read_decoded, recv_from, rewind, send_to, write_all};
 use gost_core::{
     Address, BindOptions, BoxAuther, BoxBypass, BoxConn, BoxHandler, BoxRouter, Error, ErrorKind,
     Handler, HandlerOptions, Listener, Metadata, Network, Result, Router, Session,
@@ -199,8 +199,16 @@ impl Socks5Handler {
         }
         let local_ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
         let client_ip = conn.peer_addr().map(|a| a.ip());
-        let (relay_socket, outbound) = match bind_udp_pair(local_ip).await {
-            Ok(pair) => pair,
+        let relay_socket = match UdpSocket::bind(SocketAddr::new(local_ip, 0)).await {
+            Ok(s) => s,
+            Err(err) => {
+                let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
+                return Err(err.into());
+            }
+        };
+        // Datagrams leave through the router: a local socket, or the chain's last node.
+        let mut outbound = match self.router.dial_packet(None).await {
+            Ok(p) => p,
             Err(err) => {
                 let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
                 return Err(err);
@@ -215,7 +223,6 @@ impl Socks5Handler {
         let mut packet = Vec::with_capacity(size + 262);
         let mut client_udp: Option<SocketAddr> = None;
         let mut control = [0u8; 64];
-        let v6_socket = outbound.local_addr().is_ok_and(|a| a.is_ipv6());
         loop {
             tokio::select! {
                 // The association lives as long as the control connection.
@@ -226,6 +233,7 @@ impl Socks5Handler {
                 }
                 got = relay_socket.recv_from(&mut from_client) => {
                     let (n, from) = got.map_err(Error::from)?;
+                    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
                     if client_ip.is_some_and(|ip| ip != from.ip()) {
                         continue; // only the TCP client may use its association
                     }
@@ -235,16 +243,16 @@ impl Socks5Handler {
                     if header.frag != 0 || util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await {
                         continue;
                     }
-                    let Some(target) = resolve_udp(&header.addr, v6_socket).await else { continue };
                     let payload = datagram.get(offset..).unwrap_or(&[]);
-                    let _ = outbound.send_to(payload, target).await;
+                    if let Err(e) = send_to(&mut outbound, payload, &header.addr).await {
+                        tracing::debug!(sid = session.id, to = %header.addr, "socks5: udp send: {e}");
+                    }
                 }
-                got = outbound.recv_from(&mut from_target) => {
+                got = recv_from(&mut outbound, &mut from_target) => {
                     let (n, from) = got.map_err(Error::from)?;
                     let Some(client) = client_udp else { continue };
                     packet.clear();
-                    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-                    UdpHeader { frag: 0, addr: Address::Ip(from) }.encode(&mut packet)?;
+                    UdpHeader { frag: 0, addr: from }.encode(&mut packet)?;
                     packet.extend_from_slice(from_target.get(..n).unwrap_or(&[]));
                     let _ = relay_socket.send_to(&packet, client).await;
                 }
@@ -283,16 +291,15 @@ impl Socks5Handler {
                 "socks5: UDP is disabled (udp=true enables it)",
             ));
         }
-        let outbound = match bind_outbound_udp().await {
-            Ok(s) => s,
+        let mut outbound = match self.router.dial_packet(None).await {
+            Ok(p) => p,
             Err(err) => {
                 let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
                 return Err(err);
             }
         };
-        reply(&mut conn, socks5::REP_SUCCEEDED, outbound.local_addr().ok()).await?;
+        reply(&mut conn, socks5::REP_SUCCEEDED, outbound.local_addr()).await?;
         tracing::debug!(sid = session.id, "socks5: udp tunnel");
-        let v6_socket = outbound.local_addr().is_ok_and(|a| a.is_ipv6());
         let mut from_target = vec![0u8; self.config.udp_buffer_size];
         let mut frame = Vec::with_capacity(self.config.udp_buffer_size + 262);
         loop {
@@ -305,19 +312,18 @@ impl Socks5Handler {
                     };
                     let len = usize::from(header.len).min(buf.len());
                     if !util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await
-                        && let Some(to) = resolve_udp(&header.addr, v6_socket).await
+                        && let Err(e) = send_to(&mut outbound, &buf[..len], &header.addr).await
                     {
-                        let _ = outbound.send_to(&buf[..len], to).await;
+                        tracing::debug!(sid = session.id, to = %header.addr, "socks5: udp send: {e}");
                     }
                     buf.drain(..len);
                 }
-                got = outbound.recv_from(&mut from_target) => {
+                got = recv_from(&mut outbound, &mut from_target) => {
                     let (n, from) = got.map_err(Error::from)?;
-                    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
                     let payload = from_target.get(..n).unwrap_or(&[]);
                     frame.clear();
                     let len = u16::try_from(n).unwrap_or(u16::MAX);
-                    FrameHeader { len, addr: Address::Ip(from) }.encode(&mut frame)?;
+                    FrameHeader { len, addr: from }.encode(&mut frame)?;
                     frame.extend_from_slice(payload);
                     write_all(&mut conn, &frame).await?;
                 }
@@ -335,45 +341,6 @@ fn decode_tun_frame(b: &[u8]) -> Result<Option<(FrameHeader, usize)>> {
     let Some((header, used)) = FrameHeader::decode(b)? else { return Ok(None) };
     let complete = b.len() >= used + usize::from(header.len);
     Ok(complete.then_some((header, used)))
-}
-
-/// A socket for talking to targets: all interfaces, dual-stack when possible.
-async fn bind_outbound_udp() -> Result<UdpSocket> {
-    match UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).await {
-        Ok(s) => Ok(s),
-        Err(_) => UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
-            .await
-            .map_err(Error::from),
-    }
-}
-
-/// The socket clients send to (on the control connection's local IP) and the socket that talks
-/// to targets (all interfaces, dual-stack when possible).
-async fn bind_udp_pair(local_ip: IpAddr) -> Result<(UdpSocket, UdpSocket)> {
-    let relay = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await.map_err(Error::from)?;
-    let outbound =
-        match UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)).await {
-            Ok(s) => s,
-            Err(_) => UdpSocket::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
-                .await
-                .map_err(Error::from)?,
-        };
-    Ok((relay, outbound))
-}
-
-/// The socket address to send a datagram to; IPv4 targets are mapped when the outbound socket is
-/// a dual-stack IPv6 one.
-async fn resolve_udp(addr: &Address, v6_socket: bool) -> Option<SocketAddr> {
-    let sa = match addr {
-        Address::Ip(sa) => *sa,
-        Address::Domain(host, port) => {
-            tokio::net::lookup_host((host.as_str(), *port)).await.ok()?.next()?
-        }
-    };
-    Some(match sa.ip() {
-        IpAddr::V4(v4) if v6_socket => SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), sa.port()),
-        _ => sa,
-    })
 }
 
 impl Handler for Socks5Handler {

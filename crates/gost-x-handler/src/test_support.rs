@@ -26,6 +26,9 @@ impl Router for Direct {
         let s = gost_x_rt::net::connect_tcp(&target, network, WAIT).await?;
         Ok(Box::new(gost_x_rt::TokioConn::tcp(s)))
     }
+    async fn dial_packet(&self, _target: Option<Address>) -> Result<gost_core::BoxPacketConn> {
+        Ok(Box::new(gost_x_rt::UdpPacketConn::bind_any().await?))
+    }
     async fn bind(&self, _: Network, _: Address, _: BindOptions) -> Result<BoxListener> {
         Err(Error::unsupported("bind"))
     }
