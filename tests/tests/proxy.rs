@@ -495,3 +495,34 @@ fn socks5_udp_over_tcp_carries_datagrams_in_the_stream() {
         assert_eq!(&back[3..], &frame[3..]);
     }
 }
+
+#[test]
+fn socks5_bind_accepts_one_peer_and_relays() {
+    let g = Gost::start(&["-L", "socks5://127.0.0.1:0?bind=true"], 1);
+    let (rep, bound, mut control) = socks5_request(g.addr(), 2, "0.0.0.0:0".parse().unwrap(), None);
+    assert_eq!(rep, 0);
+    assert_eq!(
+        bound.ip().to_string(),
+        "127.0.0.1",
+        "first reply names the control connection's IP"
+    );
+    // The peer connects to the announced port; the second reply names it.
+    let mut peer = connect(bound);
+    let mut second = [0u8; 10];
+    control.read_exact(&mut second).unwrap();
+    assert_eq!(&second[..2], &[5, 0]);
+    let peer_port = u16::from_be_bytes([second[8], second[9]]);
+    assert_eq!(peer_port, peer.local_addr().unwrap().port());
+    peer.write_all(b"from peer").unwrap();
+    let mut got = [0u8; 9];
+    control.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"from peer");
+    control.write_all(b"to peer").unwrap();
+    let mut back = [0u8; 7];
+    peer.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"to peer");
+    // BIND is refused without bind=true.
+    let g = Gost::start(&["-L", "socks5://127.0.0.1:0"], 1);
+    let (rep, _, _) = socks5_request(g.addr(), 2, "0.0.0.0:0".parse().unwrap(), None);
+    assert_eq!(rep, 2);
+}
