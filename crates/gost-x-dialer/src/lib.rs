@@ -7,11 +7,15 @@ use gost_core::{Registries, Result};
 
 #[cfg(feature = "tcp")]
 pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Registers every dialer this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
     #[cfg(feature = "tcp")]
     r.dialers.register(tcp::NAME, tcp::new)?;
+    #[cfg(feature = "tls")]
+    r.dialers.register(tls::NAME, tls::new)?;
     let _ = r;
     Ok(())
 }
