@@ -389,3 +389,35 @@ pub fn curl(args: &[&str]) -> (bool, String) {
         Command::new("curl").args(["-s", "--max-time", "10"]).args(args).output().expect("curl");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Sends `size` bytes each way at once over `client`, against the first connection `origin`
+/// accepts, which does the mirror image; checks both directions byte-exact (length and
+/// checksum) and that each side's EOF arrives after the data.
+pub fn bulk_both_ways(mut client: TcpStream, origin: TcpListener, size: usize) {
+    let up = pattern(size, 1);
+    let down = pattern(size, 2);
+    let (up_sum, down_sum) = (checksum(&up), checksum(&down));
+    let origin = thread::spawn(move || {
+        let (mut s, _) = origin.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let sender = thread::spawn(move || {
+            w.write_all(&down).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        let got = read_all(&mut s);
+        sender.join().unwrap();
+        got
+    });
+    client.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut w = client.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        w.write_all(&up).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let got_down = read_all(&mut client);
+    sender.join().unwrap();
+    let got_up = origin.join().unwrap();
+    assert_eq!((got_up.len(), checksum(&got_up)), (size, up_sum), "upload");
+    assert_eq!((got_down.len(), checksum(&got_down)), (size, down_sum), "download");
+}

@@ -273,8 +273,8 @@ pub fn is_hop_by_hop(name: &str) -> bool {
 const BASE64_ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Standard base64 with padding.
-fn base64_encode(input: &[u8], out: &mut String) {
+/// Appends the standard base64 (with padding) of `input` to `out`.
+pub fn base64_encode(input: &[u8], out: &mut String) {
     let sym =
         |v: u32| char::from(BASE64_ALPHABET.get((v & 0x3F) as usize).copied().unwrap_or(b'='));
     for chunk in input.chunks(3) {

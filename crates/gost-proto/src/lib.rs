@@ -35,6 +35,7 @@ pub mod relay;
 pub mod socks4;
 pub mod socks5;
 pub mod udp_tun;
+pub mod ws;
 
 /// A deterministic, stable-toolchain stand-in for the cargo-fuzz targets: mutates valid
 /// encodings and random bytes, and checks that every decoder either rejects the input, asks for

@@ -9,6 +9,10 @@ use gost_core::{Registries, Result};
 pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "ws")]
+pub mod ws;
+#[cfg(feature = "ws")]
+pub mod wss;
 
 /// Registers every dialer this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
@@ -16,6 +20,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.dialers.register(tcp::NAME, tcp::new)?;
     #[cfg(feature = "tls")]
     r.dialers.register(tls::NAME, tls::new)?;
+    #[cfg(feature = "ws")]
+    r.dialers.register(ws::NAME, ws::new)?;
+    #[cfg(feature = "ws")]
+    r.dialers.register(wss::NAME, wss::new)?;
     let _ = r;
     Ok(())
 }

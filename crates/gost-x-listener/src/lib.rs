@@ -9,8 +9,12 @@ use gost_core::{Registries, Result};
 pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
-#[cfg(any(feature = "tls"))]
+#[cfg(any(feature = "tls", feature = "ws"))]
 mod upgrade;
+#[cfg(feature = "ws")]
+pub mod ws;
+#[cfg(feature = "ws")]
+pub mod wss;
 
 /// Registers every listener this crate was built with.
 pub fn register(r: &Registries) -> Result<()> {
@@ -18,6 +22,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(tcp::NAME, tcp::new)?;
     #[cfg(feature = "tls")]
     r.listeners.register(tls::NAME, tls::new)?;
+    #[cfg(feature = "ws")]
+    r.listeners.register(ws::NAME, ws::new)?;
+    #[cfg(feature = "ws")]
+    r.listeners.register(wss::NAME, wss::new)?;
     let _ = r;
     Ok(())
 }

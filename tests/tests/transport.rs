@@ -1,0 +1,150 @@
+//! Transports (tls, ws, wss; mws, mwss) through the real binary, with curl at the edge.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, TcpListener};
+
+use gost_e2e::*;
+
+const BODY: &str = "hello over the transport\n";
+
+fn curl_via(proxy: SocketAddr, origin: SocketAddr) -> (bool, String) {
+    curl(&["-x", &format!("http://{proxy}"), &format!("http://{origin}/")])
+}
+
+/// `client gost -L http -F <connector>+<transport>://server` against
+/// `server gost -L <handler>+<transport>://`, with curl through the client.
+fn proxy_over(transport: &str, handler: &str, server_query: &str, client_query: &str) {
+    let origin = http_server(BODY);
+    let server =
+        Gost::start(&["-L", &format!("{handler}+{transport}://127.0.0.1:0{server_query}")], 1);
+    let node = format!("{handler}+{transport}://{}{client_query}", server.addr());
+    let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+    let (ok, body) = curl_via(client.addr(), origin);
+    assert!(
+        ok && body == BODY,
+        "{handler} over {transport}: ok={ok} body={body:?}\nserver log:\n{}\nclient log:\n{}",
+        server.log(),
+        client.log()
+    );
+}
+
+#[test]
+fn http_socks5_and_relay_over_each_transport() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    for transport in ["tls", "ws", "wss"] {
+        for handler in ["http", "socks5", "relay"] {
+            proxy_over(transport, handler, "", "");
+        }
+    }
+}
+
+/// 64 MiB each way through `client -L tcp -F forward+<t>` to `server -L <t>://.../origin`.
+fn bulk_over(transport: &str) {
+    let origin = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = origin.local_addr().unwrap();
+    let server = Gost::start(&["-L", &format!("{transport}://127.0.0.1:0/{target}")], 1);
+    let client = Gost::start(
+        &[
+            "-L",
+            "tcp://127.0.0.1:0/192.0.2.1:9",
+            "-F",
+            &format!("forward+{transport}://{}", server.addr()),
+        ],
+        1,
+    );
+    bulk_both_ways(connect(client.addr()), origin, 64 << 20);
+}
+
+#[test]
+fn bulk_64_mib_over_tls() {
+    bulk_over("tls");
+}
+
+#[test]
+fn bulk_64_mib_over_ws() {
+    bulk_over("ws");
+}
+
+#[test]
+fn bulk_64_mib_over_wss() {
+    bulk_over("wss");
+}
+
+#[test]
+fn websocket_seed_examples() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    // gost -L ws://:P and -L wss://:P: the auto handler on a WebSocket listener; the client
+    // side `-F ws://` / `-F wss://` is the http connector over it.
+    for scheme in ["ws", "wss"] {
+        let server = Gost::start(&["-L", &format!("{scheme}://127.0.0.1:0")], 1);
+        let client = Gost::start(
+            &["-L", "http://127.0.0.1:0", "-F", &format!("{scheme}://{}", server.addr())],
+            1,
+        );
+        assert_eq!(curl_via(client.addr(), origin).1, BODY, "{scheme}");
+    }
+    // Custom path, host, keepalive and ttl on the client; the same path on the server.
+    let server = Gost::start(&["-L", "wss://127.0.0.1:0?path=/tunnel"], 1);
+    let node =
+        format!("wss://{}?path=/tunnel&host=example.com&keepalive=true&ttl=1s", server.addr());
+    let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+    assert_eq!(curl_via(client.addr(), origin).1, BODY);
+    // Keep-alive pings (answered by the server's pongs) keep an idle tunnel open past twice
+    // the ttl; without pongs the client would drop it after 2 s.
+    let echo = echo_server();
+    let mut tunnel = http_connect(client.addr(), &echo.to_string(), None);
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    std::io::Write::write_all(&mut tunnel, b"still there?").unwrap();
+    let mut back = [0u8; 12];
+    std::io::Read::read_exact(&mut tunnel, &mut back).unwrap();
+    assert_eq!(&back, b"still there?");
+    // Port forwarding over websocket: -L wss://:P/:T -L socks5://:T, i.e. a websocket entry to
+    // the SOCKS5 service.
+    let socks = Gost::start(&["-L", "socks5://127.0.0.1:0"], 1);
+    // A client speaks SOCKS5 over wss to the entry, which forwards the bytes to the SOCKS5
+    // service: port 8443 now behaves like `socks5+wss://`.
+    for entry_scheme in ["wss", "forward+wss"] {
+        let entry =
+            Gost::start(&["-L", &format!("{entry_scheme}://127.0.0.1:0/{}", socks.addr())], 1);
+        let client = Gost::start(
+            &["-L", "http://127.0.0.1:0", "-F", &format!("socks5+wss://{}", entry.addr())],
+            1,
+        );
+        let (ok, body) = curl_via(client.addr(), origin);
+        assert!(ok && body == BODY, "{entry_scheme} port forward to socks5: {body:?}");
+    }
+}
+
+#[test]
+fn websocket_path_mismatch_fails_cleanly() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    let server = Gost::start(&["-L", "ws://127.0.0.1:0?path=/ws"], 1);
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("ws://{}?path=/other", server.addr())],
+        1,
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"])
+        .args(["-x", &format!("http://{}", client.addr()), &format!("http://{origin}/")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "503");
+    assert!(!server.log().contains("panicked") && !client.log().contains("panicked"));
+    // The server still serves the right path.
+    let good = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("ws://{}?path=/ws", server.addr())],
+        1,
+    );
+    assert_eq!(curl_via(good.addr(), origin).1, BODY);
+}
