@@ -421,3 +421,27 @@ pub fn bulk_both_ways(mut client: TcpStream, origin: TcpListener, size: usize) {
     assert_eq!((got_up.len(), checksum(&got_up)), (size, up_sum), "upload");
     assert_eq!((got_down.len(), checksum(&got_down)), (size, down_sum), "download");
 }
+
+/// Established TCP connections (IPv4 and IPv6) whose remote port is `port`, from /proc/net.
+pub fn established_to(port: u16) -> usize {
+    let mut count = 0;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(remote), Some(state)) = (cols.get(2), cols.get(3)) else { continue };
+            let remote_port =
+                remote.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            if remote_port == Some(port) && *state == "01" {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// A loopback port that was free a moment ago (for tests that must restart a server on the
+/// same port).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -34,11 +34,14 @@ fn http_socks5_and_relay_over_each_transport() {
         eprintln!("SKIP: curl is not installed");
         return;
     }
-    for transport in ["tls", "ws", "wss"] {
+    for transport in ["tls", "ws", "wss", "mws", "mwss", "mtls"] {
         for handler in ["http", "socks5", "relay"] {
             proxy_over(transport, handler, "", "");
         }
     }
+    // smux version 2 on both ends.
+    proxy_over("mws", "socks5", "?mux.version=2", "?mux.version=2");
+    proxy_over("mwss", "relay", "?mux.version=2", "?mux.version=2");
 }
 
 /// 64 MiB each way through `client -L tcp -F forward+<t>` to `server -L <t>://.../origin`.
@@ -71,6 +74,73 @@ fn bulk_64_mib_over_ws() {
 #[test]
 fn bulk_64_mib_over_wss() {
     bulk_over("wss");
+}
+
+#[test]
+fn bulk_64_mib_over_mws() {
+    bulk_over("mws");
+}
+
+#[test]
+fn bulk_64_mib_over_mwss() {
+    bulk_over("mwss");
+}
+
+#[test]
+fn bulk_64_mib_over_mtls() {
+    bulk_over("mtls");
+}
+
+#[test]
+fn hundred_concurrent_connections_share_one_mwss_session() {
+    let echo = echo_server();
+    let server = Gost::start(&["-L", "relay+mwss://127.0.0.1:0"], 1);
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+mwss://{}", server.addr())],
+        1,
+    );
+    let proxy = client.addr();
+    let workers: Vec<_> = (0..100u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut tunnel = http_connect(proxy, &echo.to_string(), None);
+                let data = pattern(64 * 1024, i + 1);
+                let mut w = tunnel.try_clone().unwrap();
+                let sent = data.clone();
+                let writer = std::thread::spawn(move || {
+                    std::io::Write::write_all(&mut w, &sent).unwrap();
+                    w.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let back = read_all(&mut tunnel);
+                writer.join().unwrap();
+                back == data
+            })
+        })
+        .collect();
+    let ok = workers.into_iter().map(|w| w.join().unwrap()).filter(|ok| *ok).count();
+    assert_eq!(ok, 100);
+    // All of them rode one carrier connection to the server.
+    assert_eq!(established_to(server.addr().port()), 1);
+}
+
+#[test]
+fn a_dead_mws_session_is_rebuilt() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    let port = free_port();
+    let listen = format!("mws://127.0.0.1:{port}");
+    let server = Gost::start(&["-L", &listen], 1);
+    let client =
+        Gost::start(&["-L", "http://127.0.0.1:0", "-F", &format!("mws://127.0.0.1:{port}")], 1);
+    assert_eq!(curl_via(client.addr(), origin).1, BODY);
+    drop(server); // kills the server: the cached session dies with it
+    let (_, body) = curl_via(client.addr(), origin);
+    assert_ne!(body, BODY);
+    let _server = Gost::start(&["-L", &listen], 1);
+    assert_eq!(curl_via(client.addr(), origin).1, BODY, "client log:\n{}", client.log());
 }
 
 #[test]

@@ -31,9 +31,14 @@ impl Transport {
         Transport { dialer, connector }
     }
 
-    /// Dials `addr` and runs the dialer's handshake.
+    /// Dials `addr` and runs the dialer's handshake. A multiplexing dialer's `dial` already
+    /// returns a stream of its (cached) session, so its handshake is not run here: that one is
+    /// for a tunnel that reaches the node through earlier hops.
     pub async fn dial(&self, addr: &Address, opts: DialOptions) -> Result<BoxConn> {
         let conn = self.dialer.dial(addr.clone(), opts).await?;
+        if self.dialer.multiplex() {
+            return Ok(conn);
+        }
         self.dialer.handshake(conn, HandshakeOptions::for_addr(addr.clone())).await
     }
 }

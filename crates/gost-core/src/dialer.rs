@@ -59,8 +59,10 @@ pub trait Dialer: Send + Sync + 'static {
         async move { Ok(conn) }
     }
 
-    /// Whether this dialer multiplexes many logical streams over one session (mws, mwss, ...):
-    /// such a node carries the rest of a route inside its session.
+    /// Whether this dialer multiplexes many logical streams over one session (mws, mwss, ...).
+    /// Its `dial` then returns a new stream of a session it keeps per node (rebuilding a dead
+    /// one), and its `handshake` builds a session over a tunnel from earlier hops; either way
+    /// the rest of the route travels inside the stream.
     fn multiplex(&self) -> bool {
         false
     }

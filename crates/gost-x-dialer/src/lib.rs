@@ -5,6 +5,14 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(feature = "mux")]
+pub mod mtls;
+#[cfg(feature = "mux")]
+mod mux;
+#[cfg(feature = "mux")]
+pub mod mws;
+#[cfg(feature = "mux")]
+pub mod mwss;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 #[cfg(feature = "tls")]
@@ -24,6 +32,12 @@ pub fn register(r: &Registries) -> Result<()> {
     r.dialers.register(ws::NAME, ws::new)?;
     #[cfg(feature = "ws")]
     r.dialers.register(wss::NAME, wss::new)?;
+    #[cfg(feature = "mux")]
+    r.dialers.register(mws::NAME, mws::new)?;
+    #[cfg(feature = "mux")]
+    r.dialers.register(mwss::NAME, mwss::new)?;
+    #[cfg(feature = "mux")]
+    r.dialers.register(mtls::NAME, mtls::new)?;
     let _ = r;
     Ok(())
 }

@@ -20,20 +20,27 @@ pub const NAME: &str = "tls";
 
 const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct TlsDialer {
+/// The `tls` dialer; also the carrier of `mtls`.
+pub(crate) struct TlsDialer {
     dial_timeout: Duration,
     connector: TlsConnector,
     server_name: Option<String>,
 }
 
+impl TlsDialer {
+    pub(crate) fn build(md: &Metadata) -> Result<Self> {
+        let (config, server_name) = gost_x_tls::client_config(md)?;
+        Ok(TlsDialer {
+            dial_timeout: md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT),
+            connector: TlsConnector::from(config),
+            server_name,
+        })
+    }
+}
+
 /// Builds the dialer from its metadata.
 pub fn new(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
-    let (config, server_name) = gost_x_tls::client_config(md)?;
-    Ok(BoxDialer::new(TlsDialer {
-        dial_timeout: md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT),
-        connector: TlsConnector::from(config),
-        server_name,
-    }))
+    Ok(BoxDialer::new(TlsDialer::build(md)?))
 }
 
 impl Dialer for TlsDialer {

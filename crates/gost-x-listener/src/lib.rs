@@ -5,6 +5,12 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(feature = "mux")]
+pub mod mtls;
+#[cfg(feature = "mux")]
+pub mod mws;
+#[cfg(feature = "mux")]
+pub mod mwss;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 #[cfg(feature = "tls")]
@@ -26,6 +32,12 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(ws::NAME, ws::new)?;
     #[cfg(feature = "ws")]
     r.listeners.register(wss::NAME, wss::new)?;
+    #[cfg(feature = "mux")]
+    r.listeners.register(mws::NAME, mws::new)?;
+    #[cfg(feature = "mux")]
+    r.listeners.register(mwss::NAME, mwss::new)?;
+    #[cfg(feature = "mux")]
+    r.listeners.register(mtls::NAME, mtls::new)?;
     let _ = r;
     Ok(())
 }

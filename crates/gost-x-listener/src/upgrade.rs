@@ -21,6 +21,40 @@ pub(crate) type Queue = mpsc::Sender<BoxConn>;
 pub(crate) type Upgrade =
     Arc<dyn Fn(BoxConn, Queue) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+#[cfg(feature = "ws")]
+/// Serves one multiplexed session: every stream the client opens goes to the queue. A full queue
+/// closes the stream (as gost does); the session ends with its carrier.
+pub(crate) async fn serve_session(conn: BoxConn, config: gost_smux::Config, queue: Queue) {
+    let peer = conn.peer_addr();
+    let (session, local, peer_addr) = match gost_x_rt::mux::server(conn, config) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::debug!(?peer, "mux: {err}");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            stream = session.accept_stream() => match stream {
+                Ok(stream) => {
+                    let conn = gost_x_rt::mux::stream_conn(stream, local, peer_addr);
+                    if queue.try_send(conn).is_err() {
+                        tracing::debug!(?peer, "mux: accept queue full, stream closed");
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(?peer, "mux session ended: {err}");
+                    return;
+                }
+            },
+            () = queue.closed() => {
+                session.close();
+                return;
+            }
+        }
+    }
+}
+
 pub(crate) struct UpgradeListener {
     queue: mpsc::Receiver<BoxConn>,
     local: Option<SocketAddr>,

@@ -21,14 +21,16 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Binds `opts.addr` and serves WebSocket on it. Must be called inside a tokio runtime.
 pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
-    listen(opts, md, None)
+    listen(opts, md, None, None)
 }
 
-/// Shared by `ws` and `wss` (`tls` set): TLS first if asked, then the WebSocket upgrade.
+/// Shared by `ws`, `wss` (`tls` set), `mws` and `mwss` (`mux` set): TLS first if asked, then
+/// the WebSocket upgrade, then, with `mux`, an smux session whose streams are the connections.
 pub(crate) fn listen(
     opts: ListenerOptions,
     md: &Metadata,
     tls: Option<TlsAcceptor>,
+    mux: Option<gost_smux::Config>,
 ) -> Result<BoxListener> {
     let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
     let timeout = md
@@ -37,7 +39,7 @@ pub(crate) fn listen(
     let ws = Arc::new(ServerOptions::from_metadata(md)?);
     let listener = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
     let upgrade: Upgrade = Arc::new(move |conn, queue| {
-        let (ws, tls) = (ws.clone(), tls.clone());
+        let (ws, tls, mux) = (ws.clone(), tls.clone(), mux.clone());
         Box::pin(async move {
             let peer = conn.peer_addr();
             let handshake = async {
@@ -48,9 +50,12 @@ pub(crate) fn listen(
                 gost_x_ws::accept(conn, &ws).await
             };
             match gost_x_rt::timeout(timeout, "websocket handshake", handshake).await {
-                Ok(conn) => {
-                    let _ = queue.send(conn).await;
-                }
+                Ok(conn) => match mux {
+                    Some(config) => crate::upgrade::serve_session(conn, config, queue).await,
+                    None => {
+                        let _ = queue.send(conn).await;
+                    }
+                },
                 Err(err) => tracing::debug!(?peer, "ws: {err}"),
             }
         })

@@ -11,5 +11,5 @@ pub const NAME: &str = "wss";
 /// Binds `opts.addr` and serves WebSocket over TLS on it.
 pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
     let acceptor = TlsAcceptor::from(gost_x_tls::server_config(md)?);
-    crate::ws::listen(opts, md, Some(acceptor))
+    crate::ws::listen(opts, md, Some(acceptor), None)
 }

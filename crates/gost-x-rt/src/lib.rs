@@ -14,6 +14,7 @@
 //! [`PacketConn`]: gost_core::PacketConn
 
 mod compat;
+pub mod mux;
 pub mod net;
 mod udp;
 
