@@ -150,9 +150,9 @@ fn websocket_seed_examples() {
         return;
     }
     let origin = http_server(BODY);
-    // gost -L ws://:P and -L wss://:P: the auto handler on a WebSocket listener; the client
-    // side `-F ws://` / `-F wss://` is the http connector over it.
-    for scheme in ["ws", "wss"] {
+    // gost -L ws://:P, wss://, mws://, mwss://: the auto handler on a WebSocket listener; the client
+    // side `-F ws://` (and the others) is the http connector over it.
+    for scheme in ["ws", "wss", "mws", "mwss"] {
         let server = Gost::start(&["-L", &format!("{scheme}://127.0.0.1:0")], 1);
         let client = Gost::start(
             &["-L", "http://127.0.0.1:0", "-F", &format!("{scheme}://{}", server.addr())],
