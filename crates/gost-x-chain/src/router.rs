@@ -1,8 +1,11 @@
 use std::time::Duration;
 
+use std::net::{IpAddr, SocketAddr};
+
 use gost_core::{
-    Address, BindOptions, BoxChainer, BoxConn, BoxListener, BoxPacketConn, Chainer, DialOptions,
-    Error, ErrorKind, Network, Result, ResultExt, Route, Router, SelectRequest,
+    Address, BindOptions, BoxChainer, BoxConn, BoxHostMapper, BoxListener, BoxPacketConn,
+    BoxResolver, Chainer, DialOptions, Error, ErrorKind, HostMapper, Network, Resolver, Result,
+    ResultExt, Route, Router, SelectRequest,
 };
 use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp, listen_tcp};
 use gost_x_rt::{TokioConn, UdpPacketConn};
@@ -20,11 +23,21 @@ pub struct RouterOptions {
     pub retries: usize,
     /// Bound on each attempt (`dialTimeout`, default 15 s).
     pub timeout: Duration,
+    /// Resolves target names before routing (otherwise the last node or the system resolves).
+    pub resolver: Option<BoxResolver>,
+    /// Static name mappings, consulted before the resolver.
+    pub hosts: Option<BoxHostMapper>,
 }
 
 impl Default for RouterOptions {
     fn default() -> Self {
-        RouterOptions { chain: None, retries: 0, timeout: DEFAULT_DIAL_TIMEOUT }
+        RouterOptions {
+            chain: None,
+            retries: 0,
+            timeout: DEFAULT_DIAL_TIMEOUT,
+            resolver: None,
+            hosts: None,
+        }
     }
 }
 
@@ -43,6 +56,34 @@ impl DefaultRouter {
     /// A router that dials directly with the defaults.
     pub fn direct() -> Self {
         DefaultRouter::new(RouterOptions::default())
+    }
+
+    /// The target after the host mapper and the resolver (gost's order); a name neither knows
+    /// is left for the chain's last node (or the system resolver) to resolve.
+    async fn resolve(&self, network: Network, target: Address) -> Result<Address> {
+        let Address::Domain(host, port) = &target else { return Ok(target) };
+        let wants = |ip: &IpAddr| match network {
+            Network::Tcp4 | Network::Udp4 => ip.is_ipv4(),
+            Network::Tcp6 | Network::Udp6 => ip.is_ipv6(),
+            _ => true,
+        };
+        if let Some(hosts) = &self.opts.hosts
+            && let Some(ips) = hosts.lookup(network, host.clone()).await
+            && let Some(ip) = ips.into_iter().find(wants)
+        {
+            return Ok(Address::Ip(SocketAddr::new(ip, *port)));
+        }
+        if let Some(resolver) = &self.opts.resolver {
+            let ips = resolver.resolve(network, host.clone()).await?;
+            return match ips.into_iter().find(wants) {
+                Some(ip) => Ok(Address::Ip(SocketAddr::new(ip, *port))),
+                None => Err(Error::new(
+                    ErrorKind::Dial,
+                    format!("resolve {host}: no {network} address"),
+                )),
+            };
+        }
+        Ok(target)
     }
 
     async fn route(&self, network: Network, target: &Address) -> Result<Route> {
@@ -72,6 +113,11 @@ impl DefaultRouter {
 
 impl DefaultRouter {
     async fn dial_packet_once(&self, target: &Option<Address>) -> Result<BoxPacketConn> {
+        let target = match target {
+            Some(t) => Some(self.resolve(Network::Udp, t.clone()).await?),
+            None => None,
+        };
+        let target = &target;
         let probe = target.clone().unwrap_or_else(|| Address::Ip(([0, 0, 0, 0], 0).into()));
         let route = self.route(Network::Udp, &probe).await?;
         if route.is_empty() {
@@ -103,6 +149,7 @@ impl Router for DefaultRouter {
     }
 
     async fn dial(&self, network: Network, target: Address) -> Result<BoxConn> {
+        let target = self.resolve(network, target).await?;
         let attempts = self.opts.retries + 1;
         let mut attempt = 1;
         loop {
@@ -224,6 +271,40 @@ mod tests {
         // The dead node is now filtered out: one attempt suffices.
         r.dial(Network::Tcp, target).await.unwrap();
         assert_eq!(dials.load(Ordering::Relaxed), 3);
+    }
+
+    struct Names;
+    impl HostMapper for Names {
+        async fn lookup(&self, _: Network, host: String) -> Option<Vec<IpAddr>> {
+            (host == "mapped.test").then(|| vec![IpAddr::from([127, 0, 0, 1])])
+        }
+    }
+    impl Resolver for Names {
+        async fn resolve(&self, _: Network, host: String) -> Result<Vec<IpAddr>> {
+            match host.as_str() {
+                "resolved.test" => Ok(vec![IpAddr::from([127, 0, 0, 1])]),
+                _ => Err(Error::new(ErrorKind::Dial, format!("{host}: unknown"))),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn hosts_then_resolver_hooks() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let mut opts = RouterOptions::default();
+        opts.hosts = Some(BoxHostMapper::new(Names));
+        opts.resolver = Some(BoxResolver::new(Names));
+        let r = DefaultRouter::new(opts);
+        r.dial(Network::Tcp, Address::Domain("mapped.test".into(), port)).await.unwrap();
+        r.dial(Network::Tcp, Address::Domain("resolved.test".into(), port)).await.unwrap();
+        let err =
+            r.dial(Network::Tcp, Address::Domain("nowhere.test".into(), port)).await.unwrap_err();
+        assert!(err.to_string().contains("nowhere.test"), "{err}");
+        // An IPv4-only mapping does not satisfy tcp6.
+        let err =
+            r.dial(Network::Tcp6, Address::Domain("resolved.test".into(), port)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Dial);
     }
 
     #[tokio::test]

@@ -6,7 +6,48 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gost_core::{Error, Filter, Markable, Metadata, Result, SelectRequest, Selector, Strategy};
+use std::sync::Arc;
+
+use gost_core::{
+    Error, Filter, Markable, Metadata, Node, Result, SelectRequest, Selector, Strategy,
+};
+
+/// What the strategies and filters know about a candidate beyond its fail marker. Nodes read it
+/// from their metadata (`weight`, `backup`, `maxFails`, `failTimeout`); anything else can use the
+/// defaults.
+pub trait Candidate: Markable {
+    /// Relative share for weighted strategies (`weight`, at least 1).
+    fn weight(&self) -> u64 {
+        1
+    }
+    /// A backup is used only when no primary is available (`backup: true`).
+    fn is_backup(&self) -> bool {
+        false
+    }
+    /// The candidate's own `maxFails`, overriding the selector's.
+    fn max_fails(&self) -> Option<u64> {
+        None
+    }
+    /// The candidate's own `failTimeout`, overriding the selector's.
+    fn fail_timeout(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl Candidate for Arc<Node> {
+    fn weight(&self) -> u64 {
+        self.metadata.get_int(&["weight"]).ok().flatten().map_or(1, |w| w.max(1) as u64)
+    }
+    fn is_backup(&self) -> bool {
+        self.metadata.get_bool(&["backup"]).ok().flatten().unwrap_or(false)
+    }
+    fn max_fails(&self) -> Option<u64> {
+        self.metadata.get_int(&["maxFails", "max_fails"]).ok().flatten().map(|n| n.max(0) as u64)
+    }
+    fn fail_timeout(&self) -> Option<Duration> {
+        self.metadata.get_duration(&["failTimeout", "fail_timeout"]).ok().flatten()
+    }
+}
 
 /// gost's default number of failures before a candidate is skipped.
 pub const DEFAULT_MAX_FAILS: u64 = 1;
@@ -29,7 +70,8 @@ impl<T: Clone> Strategy<T> for RoundRobin {
     }
 }
 
-/// `rand`: a uniformly random candidate (xorshift; good enough to spread load, not for secrets).
+/// `rand`: a random candidate, weighted by each one's `weight` (xorshift; good enough to spread
+/// load, not for secrets).
 #[derive(Debug)]
 pub struct Random {
     state: AtomicU64,
@@ -44,7 +86,7 @@ impl Default for Random {
     }
 }
 
-impl<T: Clone> Strategy<T> for Random {
+impl<T: Candidate + Clone> Strategy<T> for Random {
     fn apply(&self, items: &[T], _req: &SelectRequest) -> Option<T> {
         if items.is_empty() {
             return None;
@@ -54,7 +96,16 @@ impl<T: Clone> Strategy<T> for Random {
         x ^= x >> 7;
         x ^= x << 17;
         self.state.store(x, Ordering::Relaxed);
-        items.get((x % items.len() as u64) as usize).cloned()
+        let total: u64 = items.iter().map(Candidate::weight).sum();
+        let mut pick = x % total.max(1);
+        for item in items {
+            let w = item.weight();
+            if pick < w {
+                return Some(item.clone());
+            }
+            pick -= w;
+        }
+        items.last().cloned()
     }
 }
 
@@ -139,23 +190,38 @@ impl Default for FailFilter {
     }
 }
 
-impl<T: Markable> Filter<T> for FailFilter {
+impl<T: Candidate> Filter<T> for FailFilter {
     fn filter(&self, items: Vec<T>, _req: &SelectRequest) -> Vec<T> {
         // A lone candidate is never filtered out (as in gost): there is nothing to fail over to.
-        if self.max_fails == 0 || items.len() <= 1 {
+        if items.len() <= 1 {
             return items;
         }
         let now = SystemTime::now();
         items
             .into_iter()
             .filter(|item| {
+                let max_fails = item.max_fails().unwrap_or(self.max_fails);
+                let fail_timeout = item.fail_timeout().unwrap_or(self.fail_timeout);
                 let m = item.marker();
-                m.fail_count() < self.max_fails
-                    || m.last_fail().is_none_or(|t| {
-                        now.duration_since(t).unwrap_or_default() >= self.fail_timeout
-                    })
+                max_fails == 0
+                    || m.fail_count() < max_fails
+                    || m.last_fail()
+                        .is_none_or(|t| now.duration_since(t).unwrap_or_default() >= fail_timeout)
             })
             .collect()
+    }
+}
+
+/// Keeps backup candidates out while any primary is left.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BackupFilter;
+
+impl<T: Candidate> Filter<T> for BackupFilter {
+    fn filter(&self, items: Vec<T>, _req: &SelectRequest) -> Vec<T> {
+        if items.iter().all(Candidate::is_backup) {
+            return items;
+        }
+        items.into_iter().filter(|i| !i.is_backup()).collect()
     }
 }
 
@@ -187,8 +253,10 @@ impl<T: Clone + Send + Sync> Selector<T> for DefaultSelector<T> {
 }
 
 /// Builds the selector gost configures from `strategy`, `maxFails`/`max_fails` and
-/// `failTimeout`/`fail_timeout` (metadata of a hop or forwarder), with the given defaults.
-pub fn from_metadata<T: Markable + Clone + Send + Sync + 'static>(
+/// `failTimeout`/`fail_timeout` (metadata of a hop or forwarder), with the given defaults: the
+/// fail filter, then the backup filter, then the strategy (and, when every candidate failed, the
+/// strategy over all of them as a last resort).
+pub fn from_metadata<T: Candidate + Clone + Send + Sync + 'static>(
     md: &Metadata,
     default_fail_timeout: Duration,
 ) -> Result<DefaultSelector<T>> {
@@ -211,14 +279,15 @@ pub fn from_metadata<T: Markable + Clone + Send + Sync + 'static>(
         md.get_int(&["maxFails", "max_fails"])?.map_or(DEFAULT_MAX_FAILS, |n| n.max(0) as u64);
     let fail_timeout =
         md.get_duration(&["failTimeout", "fail_timeout"])?.unwrap_or(default_fail_timeout);
-    Ok(DefaultSelector::new(strategy, vec![Box::new(FailFilter { max_fails, fail_timeout })]))
+    let filters: Vec<Box<dyn Filter<T>>> =
+        vec![Box::new(FailFilter { max_fails, fail_timeout }), Box::new(BackupFilter)];
+    Ok(DefaultSelector::new(strategy, filters))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use gost_core::{FailMarker, Marker};
-    use std::sync::Arc;
 
     #[derive(Clone)]
     struct Item(u32, Arc<FailMarker>);
@@ -226,6 +295,42 @@ mod tests {
         fn marker(&self) -> &dyn Marker {
             &*self.1
         }
+    }
+    impl Candidate for Item {
+        // Item 9 is a backup; item 7 weighs 3.
+        fn is_backup(&self) -> bool {
+            self.0 == 9
+        }
+        fn weight(&self) -> u64 {
+            if self.0 == 7 { 3 } else { 1 }
+        }
+    }
+
+    #[test]
+    fn backups_only_when_no_primary_is_left() {
+        let mut it = items(2);
+        it.push(Item(9, Arc::new(FailMarker::new())));
+        let sel = from_metadata::<Item>(
+            &Metadata::new().with("strategy", "fifo"),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(sel.select(&it[1..], &SelectRequest::default()).unwrap().0, 1);
+        it[0].1.mark();
+        it[1].1.mark();
+        assert_eq!(sel.select(&it, &SelectRequest::default()).unwrap().0, 9);
+    }
+
+    #[test]
+    fn random_is_weighted() {
+        let it = vec![Item(1, Arc::new(FailMarker::new())), Item(7, Arc::new(FailMarker::new()))];
+        let s = Random::default();
+        let sevens =
+            (0..4000).filter(|_| s.apply(&it, &SelectRequest::default()).unwrap().0 == 7).count();
+        assert!(
+            (2700..3300).contains(&sevens),
+            "weight 3 of 4 should get ~3000 of 4000, got {sevens}"
+        );
     }
     fn items(n: u32) -> Vec<Item> {
         (0..n).map(|i| Item(i, Arc::new(FailMarker::new()))).collect()
