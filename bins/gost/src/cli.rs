@@ -28,6 +28,8 @@ pub struct Args {
     pub version: bool,
     /// `-h`: print the usage and exit.
     pub help: bool,
+    /// `--check`: validate the configuration and exit.
+    pub check: bool,
     /// Process groups after ` -- ` (each a full argument list).
     pub groups: Vec<Vec<String>>,
 }
@@ -49,8 +51,9 @@ Usage: gost [flags]
                 (repeatable), e.g. -L tcp://:8080/127.0.0.1:80
   -F url        a chain hop: [connector[+dialer]://][user:pass@]host:port[,host:port...][?k=v&...]
                 (repeatable; hops in order)
-  -C file       configuration file (not supported yet)
-  -O format     print the configuration as yaml or json and exit (not supported yet)
+  -C src        configuration: a YAML or JSON file, - for stdin, or inline JSON (repeatable)
+  -O format     print the effective configuration as yaml or json and exit
+  --check       validate the configuration (files and flags) and exit
   -api addr     Web API address (not supported yet)
   -metrics addr Prometheus metrics address (not supported yet)
   -D            debug logs
@@ -114,6 +117,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError>
             "DD" => out.trace = boolean(inline)?,
             "V" => out.version = boolean(inline)?,
             "h" | "help" => out.help = true,
+            "check" => out.check = boolean(inline)?,
             _ => return Err(UsageError(format!("flag provided but not defined: -{name}"))),
         }
     }

@@ -6,6 +6,8 @@ mod register;
 use std::process::ExitCode;
 
 use gost_core::{Error, Registries, Result};
+use gost_x_config::load;
+use gost_x_config::model::{ApiConfig, Config, LogConfig, MetricsConfig};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args().skip(1)) {
@@ -28,7 +30,6 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    init_logging(&args);
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -48,20 +49,37 @@ fn go_arch() -> &'static str {
     }
 }
 
-fn init_logging(args: &cli::Args) {
+fn init_logging(args: &cli::Args, log: Option<&LogConfig>) -> Result<()> {
+    let configured = log.and_then(|l| l.level.as_deref()).map(str::to_ascii_lowercase);
     let level = if args.trace {
         tracing::Level::TRACE
     } else if args.debug {
         tracing::Level::DEBUG
     } else {
-        tracing::Level::INFO
+        match configured.as_deref() {
+            None | Some("info") => tracing::Level::INFO,
+            Some("trace") => tracing::Level::TRACE,
+            Some("debug") => tracing::Level::DEBUG,
+            Some("warn") => tracing::Level::WARN,
+            Some("error" | "fatal") => tracing::Level::ERROR,
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "log.level {other:?} is not one of trace, debug, info, warn, error, fatal"
+                )));
+            }
+        }
     };
+    match log.and_then(|l| l.output.as_deref()) {
+        None | Some("stderr" | "") => {}
+        Some(other) => return Err(not_yet(&format!("log.output {other:?} (only stderr)"))),
+    }
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    Ok(())
 }
 
 fn not_yet(what: &str) -> Error {
@@ -72,22 +90,33 @@ fn run(args: cli::Args) -> Result<()> {
     if !args.groups.is_empty() {
         return Err(not_yet("running service groups in several processes (--)"));
     }
-    if !args.configs.is_empty() {
-        return Err(not_yet("-C (configuration files)"));
-    }
-    if args.output.is_some() {
-        return Err(not_yet("-O (printing the configuration)"));
-    }
-    if args.api.is_some() {
-        return Err(not_yet("-api (the Web API)"));
-    }
-    if args.metrics.is_some() {
-        return Err(not_yet("-metrics"));
-    }
     if args.reload.is_some() {
         return Err(not_yet("-R (periodic reload)"));
     }
+    // gost's order: -C sources merged, then the command line appended.
+    let mut config = Config::default();
+    for src in &args.configs {
+        config.merge(load::load_source(src)?);
+    }
     let parsed = gost_x_config::parse_cli(&args.services, &args.nodes)?;
+    config.merge(parsed.config);
+    if let Some(addr) = &args.api {
+        config.api = Some(ApiConfig { addr: addr.clone(), ..ApiConfig::default() });
+    }
+    if let Some(addr) = &args.metrics {
+        config.metrics = Some(MetricsConfig { addr: addr.clone(), ..MetricsConfig::default() });
+    }
+    // With nothing to run, gost looks for a configuration file in the usual places.
+    if config.services.is_empty() && args.configs.is_empty() && config.api.is_none() {
+        if let Some(found) = load::default_locations().into_iter().find(|p| p.is_file()) {
+            config.merge(load::load_source(&found.to_string_lossy())?);
+        }
+    }
+    if let Some(format) = &args.output {
+        print!("{}", load::write(&config, load::Format::parse(format)?)?);
+        return Ok(());
+    }
+    init_logging(&args, config.log.as_ref())?;
     for warning in &parsed.warnings {
         tracing::warn!("{warning}");
     }
@@ -96,12 +125,21 @@ fn run(args: cli::Args) -> Result<()> {
         .build()
         .map_err(|e| Error::with_source(gost_core::ErrorKind::Io, "start the runtime", e))?;
     runtime.block_on(async {
+        let registries = Registries::new();
+        register::register_all(&registries)?;
+        if args.check {
+            gost_x_config::build::validate(&config, &registries)?;
+            println!(
+                "configuration OK: {} service(s), {} chain(s)",
+                config.services.len(),
+                config.chains.len()
+            );
+            return Ok(());
+        }
         // Watch the signals before anything listens, so a SIGTERM sent as soon as a service is
         // up is a graceful stop and never the default (killing) action.
         let signals = Signals::install()?;
-        let registries = Registries::new();
-        register::register_all(&registries)?;
-        let services = gost_x_config::build(&parsed.config, &registries)?;
+        let services = gost_x_config::build(&config, &registries)?;
         gost_x_service::run(services, signals.first()).await
     })
 }

@@ -13,15 +13,27 @@ use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadat
 use gost_x_chain::{Chain, DefaultRouter, NodeHop, RouterOptions};
 use gost_x_service::{DefaultService, ServiceOptions};
 
-use crate::model::{Config, HopConfig, SelectorConfig, ServiceConfig};
+use crate::model::{Config, HopConfig, SelectorConfig, ServiceConfig, TlsConfig, to_metadata};
 use crate::names;
 
 /// Registers every chain of `config` in `r.chains`, then creates every service (bound, not yet
 /// serving) and registers it in `r.services`. Errors name the object at fault.
 pub fn build(config: &Config, r: &Registries) -> Result<Vec<BoxService>> {
+    config.check_supported()?;
     for chain in &config.chains {
         let mut hops = Vec::with_capacity(chain.hops.len());
         for hop in &chain.hops {
+            // A hop without nodes refers to a top-level hop of that name.
+            let hop = if hop.nodes.is_empty() {
+                config.hops.iter().find(|h| h.name == hop.name).ok_or_else(|| {
+                    Error::config(format!(
+                        "chain {}: hop {:?} has no nodes and no top-level hop has that name",
+                        chain.name, hop.name
+                    ))
+                })?
+            } else {
+                hop
+            };
             let built = build_hop(hop, r).map_err(|e| {
                 e.wrap(ErrorKind::Config, format!("chain {}, hop {}", chain.name, hop.name))
             })?;
@@ -37,6 +49,46 @@ pub fn build(config: &Config, r: &Registries) -> Result<Vec<BoxService>> {
         services.push(built);
     }
     Ok(services)
+}
+
+/// Checks a configuration without starting anything (`--check`): supported features, known
+/// component types, valid addresses and options that parse.
+pub fn validate(config: &Config, r: &Registries) -> Result<()> {
+    config.check_supported()?;
+    for chain in &config.chains {
+        for hop in &chain.hops {
+            for node in &hop.nodes {
+                let at = |e: Error| {
+                    e.wrap(
+                        ErrorKind::Config,
+                        format!("chain {}, hop {}, node {}", chain.name, hop.name, node.name),
+                    )
+                };
+                Address::parse(&node.addr).map_err(at)?;
+                let c = if node.connector.kind.is_empty() { "http" } else { &node.connector.kind };
+                let d = if node.dialer.kind.is_empty() { "tcp" } else { &node.dialer.kind };
+                factory(&r.connectors, "connector", c, names::is_connector(c)).map_err(at)?;
+                factory(&r.dialers, "dialer", d, names::is_dialer(d)).map_err(at)?;
+            }
+        }
+    }
+    for svc in &config.services {
+        let at = |e: Error| e.wrap(ErrorKind::Config, format!("service {}", svc.name));
+        let h = if svc.handler.kind.is_empty() { "auto" } else { &svc.handler.kind };
+        let l = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
+        factory(&r.handlers, "handler", h, names::is_handler(h)).map_err(at)?;
+        factory(&r.listeners, "listener", l, names::is_listener(l)).map_err(at)?;
+        gost_core::addr::split_host_port(&svc.addr).map_err(at)?;
+        if let Some(chain) = &svc.handler.chain
+            && !config.chains.iter().any(|c| &c.name == chain)
+        {
+            return Err(at(Error::config(format!("unknown chain {chain:?}"))));
+        }
+        for node in svc.forwarder.iter().flat_map(|f| &f.nodes) {
+            Address::parse(&node.addr).map_err(at)?;
+        }
+    }
+    Ok(())
 }
 
 /// Looks a component factory up, telling "not supported yet" (a gost name we lack) apart from a
@@ -60,12 +112,23 @@ fn selector_metadata(sel: Option<&SelectorConfig>, md: &Metadata) -> Metadata {
         if !sel.strategy.is_empty() {
             merged.insert("strategy", sel.strategy.as_str());
         }
-        merged.insert("maxFails", sel.max_fails);
-        if !sel.fail_timeout.is_empty() {
-            merged.insert("failTimeout", sel.fail_timeout.as_str());
+        if sel.max_fails != 0 {
+            merged.insert("maxFails", sel.max_fails);
+        }
+        if let Some(t) = &sel.fail_timeout {
+            merged.insert("failTimeout", gost_core::Value::from(t));
         }
     }
     merged
+}
+
+/// A component's metadata with its `tls` block folded in.
+fn component_metadata(md: &crate::model::MetadataConfig, tls: Option<&TlsConfig>) -> Metadata {
+    let mut out = to_metadata(md);
+    if let Some(tls) = tls {
+        tls.apply_to(&mut out);
+    }
+    out
 }
 
 fn build_hop(hop: &HopConfig, r: &Registries) -> Result<BoxHop> {
@@ -88,21 +151,25 @@ fn build_hop(hop: &HopConfig, r: &Registries) -> Result<BoxHop> {
             connector_kind,
             names::is_connector(connector_kind),
         )?;
-        let connector = new_connector(copts, &node.connector.metadata).map_err(|e| {
+        let tls = node.tls.as_ref();
+        let connector_md =
+            component_metadata(&node.connector.metadata, node.connector.tls.as_ref().or(tls));
+        let connector = new_connector(copts, &connector_md).map_err(|e| {
             e.wrap(ErrorKind::Config, format!("node {}: connector {connector_kind}", node.name))
         })?;
         let mut dopts = DialerOptions::default();
         dopts.node = node.name.clone();
         let new_dialer = factory(&r.dialers, "dialer", dialer_kind, names::is_dialer(dialer_kind))?;
-        let dialer = new_dialer(dopts, &node.dialer.metadata).map_err(|e| {
+        let dialer_md = component_metadata(&node.dialer.metadata, node.dialer.tls.as_ref().or(tls));
+        let dialer = new_dialer(dopts, &dialer_md).map_err(|e| {
             e.wrap(ErrorKind::Config, format!("node {}: dialer {dialer_kind}", node.name))
         })?;
         let mut built = Node::new(node.name.clone(), addr, Transport::new(dialer, connector));
-        built.metadata = node.metadata.clone();
+        built.metadata = to_metadata(&node.metadata);
         nodes.push(Arc::new(built));
     }
     let sel: DefaultSelector<Arc<Node>> = from_metadata(
-        &selector_metadata(hop.selector.as_ref(), &hop.metadata),
+        &selector_metadata(hop.selector.as_ref(), &to_metadata(&hop.metadata)),
         DEFAULT_FAIL_TIMEOUT,
     )?;
     Ok(BoxHop::new(NodeHop::new(hop.name.clone(), nodes, Box::new(sel))))
@@ -113,8 +180,10 @@ fn router(chain: Option<&str>, svc: &ServiceConfig, r: &Registries) -> Result<Bo
     if let Some(name) = chain {
         opts.chain = Some(r.chains.get(name)?);
     }
-    opts.retries = svc.handler.metadata.get_usize(&["retries"])?.unwrap_or(0);
-    if let Some(t) = svc.metadata.get_duration(&["dialTimeout"])? {
+    let handler_md = to_metadata(&svc.handler.metadata);
+    let from_md = handler_md.get_usize(&["retries"])?.unwrap_or(0);
+    opts.retries = usize::try_from(svc.handler.retries).unwrap_or(0).max(from_md);
+    if let Some(t) = to_metadata(&svc.metadata).get_duration(&["dialTimeout"])? {
         opts.timeout = if t.is_zero() { Duration::from_secs(15) } else { t };
     }
     Ok(BoxRouter::new(DefaultRouter::new(opts)))
@@ -135,7 +204,7 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
 
     let mut hopts = HandlerOptions::new(router(svc.handler.chain.as_deref(), svc, r)?);
     hopts.service = svc.name.clone();
-    if let Some(auth) = &svc.handler.auth {
+    if let Some(auth) = svc.handler.auth.as_ref().filter(|a| !a.username.is_empty()) {
         let users = Users::new([(auth.username.clone(), auth.password.clone())]);
         hopts.auther = Some(BoxAuther::new(users));
     }
@@ -158,12 +227,14 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
             )));
         }
     }
-    let handler = new_handler(hopts, &svc.handler.metadata)
+    let handler_md = component_metadata(&svc.handler.metadata, svc.handler.tls.as_ref());
+    let handler = new_handler(hopts, &handler_md)
         .map_err(|e| e.wrap(ErrorKind::Config, format!("handler {handler_kind}")))?;
 
     let mut lopts = ListenerOptions::new(svc.addr.clone());
     lopts.service = svc.name.clone();
-    let listener = new_listener(lopts, &svc.listener.metadata).map_err(|e| {
+    let listener_md = component_metadata(&svc.listener.metadata, svc.listener.tls.as_ref());
+    let listener = new_listener(lopts, &listener_md).map_err(|e| {
         let kind = e.kind();
         e.wrap(kind, format!("listener {listener_kind}"))
     })?;

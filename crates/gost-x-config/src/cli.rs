@@ -9,6 +9,8 @@
 
 use gost_core::{Address, Error, Metadata, Result};
 
+use crate::model::{ConfigValue, MetadataConfig, to_metadata};
+
 use crate::model::{
     AuthConfig, ChainConfig, Config, ConnectorConfig, DialerConfig, ForwardNodeConfig,
     ForwarderConfig, HandlerConfig, HopConfig, ListenerConfig, NodeConfig, SelectorConfig,
@@ -40,7 +42,7 @@ pub fn parse_cli(services: &[String], nodes: &[String]) -> Result<Parsed> {
         parsed.config.services.push(svc);
     }
     if !nodes.is_empty() {
-        let mut chain = ChainConfig { name: CLI_CHAIN.to_owned(), hops: Vec::new() };
+        let mut chain = ChainConfig { name: CLI_CHAIN.to_owned(), ..ChainConfig::default() };
         for (i, spec) in nodes.iter().enumerate() {
             let hop = parse_hop(i, spec, &mut parsed.warnings)
                 .map_err(|e| Error::config(format!("-F {spec}: {e}")))?;
@@ -143,16 +145,18 @@ struct Scoped<'a> {
 }
 
 impl Scoped<'_> {
-    fn metadata(&self, scope: &str, all_scopes: &[&str]) -> Metadata {
-        let mut md = Metadata::new();
+    fn metadata(&self, scope: &str, all_scopes: &[&str]) -> MetadataConfig {
+        let mut md = MetadataConfig::new();
         for (k, v) in self.pairs {
             match k.split_once('.') {
                 Some((prefix, key)) if all_scopes.contains(&prefix) => {
                     if prefix == scope {
-                        md.insert(key, v.as_str());
+                        md.insert(key.to_owned(), ConfigValue::from(v.as_str()));
                     }
                 }
-                _ => md.insert(k, v.as_str()),
+                _ => {
+                    md.insert(k.clone(), ConfigValue::from(v.as_str()));
+                }
             }
         }
         md
@@ -163,7 +167,7 @@ impl Scoped<'_> {
 fn auth(url: &GostUrl) -> Result<Option<AuthConfig>> {
     if let Some(username) = &url.user {
         let password = url.password.clone().unwrap_or_default();
-        return Ok(Some(AuthConfig { username: username.clone(), password }));
+        return Ok(Some(AuthConfig { username: username.clone(), password, file: None }));
     }
     let Some((_, encoded)) = url.query.iter().find(|(k, _)| k == "auth") else {
         return Ok(None);
@@ -172,16 +176,23 @@ fn auth(url: &GostUrl) -> Result<Option<AuthConfig>> {
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| Error::config(format!("auth={encoded:?} is not base64 of user:pass")))?;
     let (username, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
-    Ok(Some(AuthConfig { username: username.to_owned(), password: password.to_owned() }))
+    Ok(Some(AuthConfig {
+        username: username.to_owned(),
+        password: password.to_owned(),
+        file: None,
+    }))
 }
 
-fn selector(md: &Metadata) -> Result<SelectorConfig> {
+fn selector(md: &MetadataConfig) -> Result<SelectorConfig> {
+    let md: Metadata = to_metadata(md);
+    let fail_timeout = md
+        .get_string(&["failTimeout", "fail_timeout"])?
+        .unwrap_or_else(|| CLI_FAIL_TIMEOUT.to_owned());
     Ok(SelectorConfig {
         strategy: md.get_string(&["strategy"])?.unwrap_or_else(|| "round".to_owned()),
         max_fails: md.get_int(&["maxFails", "max_fails"])?.unwrap_or(1),
-        fail_timeout: md
-            .get_string(&["failTimeout", "fail_timeout"])?
-            .unwrap_or_else(|| CLI_FAIL_TIMEOUT.to_owned()),
+        fail_timeout: Some(ConfigValue::Str(fail_timeout)),
+        max_latency: None,
     })
 }
 
@@ -222,13 +233,15 @@ fn parse_service(
                 nodes.push(ForwardNodeConfig {
                     name: format!("target-{i}"),
                     addr: target.to_owned(),
+                    ..ForwardNodeConfig::default()
                 });
             }
-            Some(ForwarderConfig { nodes, selector: Some(selector(&handler_md)?) })
+            let selector = Some(selector(&handler_md)?);
+            Some(ForwarderConfig { nodes, selector, ..ForwarderConfig::default() })
         }
     };
 
-    let ignore_chain = service_md.get_bool(&["ignoreChain"])?.unwrap_or(false);
+    let ignore_chain = to_metadata(&service_md).get_bool(&["ignoreChain"])?.unwrap_or(false);
     let chain = (has_chain && !ignore_chain).then(|| CLI_CHAIN.to_owned());
     let binds_through_chain = matches!(listener.as_str(), "rtcp" | "rudp" | "runix");
     let (handler_chain, listener_chain) =
@@ -239,18 +252,21 @@ fn parse_service(
         addr: url.host.clone(),
         handler: HandlerConfig {
             kind: handler,
+            retries: to_metadata(&handler_md).get_int(&["retries"])?.unwrap_or(0),
             chain: handler_chain,
             auth: auth(&url)?,
             metadata: handler_md,
+            ..HandlerConfig::default()
         },
         listener: ListenerConfig {
             kind: listener,
             chain: listener_chain,
-            auth: None,
             metadata: listener_md,
+            ..ListenerConfig::default()
         },
         forwarder,
         metadata: service_md,
+        ..ServiceConfig::default()
     })
 }
 
@@ -276,9 +292,15 @@ fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<Hop
                 kind: connector.clone(),
                 auth: node_auth.clone(),
                 metadata: connector_md.clone(),
+                ..ConnectorConfig::default()
             },
-            dialer: DialerConfig { kind: dialer.clone(), auth: None, metadata: dialer_md.clone() },
+            dialer: DialerConfig {
+                kind: dialer.clone(),
+                metadata: dialer_md.clone(),
+                ..DialerConfig::default()
+            },
             metadata: node_md.clone(),
+            ..NodeConfig::default()
         });
     }
     Ok(HopConfig {
@@ -286,6 +308,7 @@ fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<Hop
         nodes,
         selector: Some(selector(&hop_md)?),
         metadata: hop_md,
+        ..HopConfig::default()
     })
 }
 
@@ -311,7 +334,11 @@ mod tests {
         let fwd = s.forwarder.unwrap();
         assert_eq!(
             fwd.nodes[1],
-            ForwardNodeConfig { name: "target-1".into(), addr: "127.0.0.1:81".into() }
+            ForwardNodeConfig {
+                name: "target-1".into(),
+                addr: "127.0.0.1:81".into(),
+                ..ForwardNodeConfig::default()
+            }
         );
         assert_eq!(fwd.selector.unwrap().strategy, "fifo");
     }
@@ -338,10 +365,16 @@ mod tests {
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("http", "tls"));
         let s = one("socks5://u:p@:1080");
         assert_eq!((s.handler.kind.as_str(), s.listener.kind.as_str()), ("socks5", "tcp"));
-        assert_eq!(s.handler.auth, Some(AuthConfig { username: "u".into(), password: "p".into() }));
+        assert_eq!(
+            s.handler.auth,
+            Some(AuthConfig { username: "u".into(), password: "p".into(), file: None })
+        );
         // auth=base64("u:p"), std or URL-safe alphabet.
         let s = one("socks5://:1080?auth=dTpw");
-        assert_eq!(s.handler.auth, Some(AuthConfig { username: "u".into(), password: "p".into() }));
+        assert_eq!(
+            s.handler.auth,
+            Some(AuthConfig { username: "u".into(), password: "p".into(), file: None })
+        );
         assert!(parse_cli(&["socks5://:1?auth=%%%".into()], &[]).is_err());
     }
 
@@ -364,13 +397,13 @@ mod tests {
     #[test]
     fn query_keys_fan_out_and_scope() {
         let s = one("tcp://:1/h:2?a=1&listener.b=2&handler.c=3&service.d=4");
-        assert_eq!(s.metadata.get("a"), Some(&"1".into()));
-        assert!(s.metadata.get("b").is_none());
-        assert_eq!(s.listener.metadata.get("b"), Some(&"2".into()));
-        assert!(s.listener.metadata.get("c").is_none());
-        assert_eq!(s.handler.metadata.get("c"), Some(&"3".into()));
-        assert_eq!(s.metadata.get("d"), Some(&"4".into()));
-        assert_eq!(s.handler.metadata.get("a"), Some(&"1".into()));
+        assert_eq!(to_metadata(&s.metadata).get("a"), Some(&"1".into()));
+        assert!(to_metadata(&s.metadata).get("b").is_none());
+        assert_eq!(to_metadata(&s.listener.metadata).get("b"), Some(&"2".into()));
+        assert!(to_metadata(&s.listener.metadata).get("c").is_none());
+        assert_eq!(to_metadata(&s.handler.metadata).get("c"), Some(&"3".into()));
+        assert_eq!(to_metadata(&s.metadata).get("d"), Some(&"4".into()));
+        assert_eq!(to_metadata(&s.handler.metadata).get("a"), Some(&"1".into()));
     }
 
     #[test]
@@ -386,9 +419,9 @@ mod tests {
         assert_eq!(c.hops[0].nodes.len(), 2);
         assert_eq!(c.hops[0].nodes[1].addr, "b:2");
         assert_eq!(c.hops[0].selector.as_ref().unwrap().strategy, "fifo");
-        assert_eq!(c.hops[0].selector.as_ref().unwrap().fail_timeout, "30s");
-        assert_eq!(c.hops[0].nodes[0].metadata.get("x"), Some(&"1".into()));
-        assert!(c.hops[0].nodes[0].connector.metadata.get("x").is_none());
+        assert_eq!(c.hops[0].selector.as_ref().unwrap().fail_timeout, Some("30s".into()));
+        assert_eq!(to_metadata(&c.hops[0].nodes[0].metadata).get("x"), Some(&"1".into()));
+        assert!(to_metadata(&c.hops[0].nodes[0].connector.metadata).get("x").is_none());
         assert_eq!(c.hops[1].nodes[0].connector.kind, "relay");
         assert_eq!(c.hops[1].nodes[0].dialer.kind, "ws");
         assert_eq!(c.hops[1].nodes[0].connector.auth.as_ref().unwrap().password, "p");

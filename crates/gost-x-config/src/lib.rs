@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod load;
 pub mod model;
 mod names;
 mod url;

@@ -1,153 +1,775 @@
-//! The configuration model, named after gost's config file keys (`services`, `chains`, `hops`,
-//! `nodes`, `handler`, `listener`, `forwarder`, `connector`, `dialer`, `metadata`).
+//! The configuration model: gost's config file (YAML or JSON) with its keys and nesting, which
+//! the command line builds too. Unknown keys are errors (see [`crate::load`]); sections whose
+//! feature has not landed yet parse, and [`Config::check_supported`] names them at start-up.
 
-use gost_core::Metadata;
+use std::collections::BTreeMap;
 
-/// A whole configuration.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Config {
-    /// The services to run.
-    pub services: Vec<ServiceConfig>,
-    /// Named chains services refer to.
-    pub chains: Vec<ChainConfig>,
+use gost_core::{Error, Metadata, Result, Value};
+use serde::{Deserialize, Serialize};
+
+/// Any value (metadata, and sections kept as-is until their feature lands).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    /// `true`/`false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A list.
+    List(Vec<ConfigValue>),
+    /// A map.
+    Map(BTreeMap<String, ConfigValue>),
+    /// `null`.
+    Null(()),
 }
 
-/// `services[]`: a listener, a handler and an optional forwarder.
-#[derive(Debug, Clone, Default, PartialEq)]
+impl From<&ConfigValue> for Value {
+    fn from(v: &ConfigValue) -> Value {
+        match v {
+            ConfigValue::Bool(b) => Value::Bool(*b),
+            ConfigValue::Int(i) => Value::Int(*i),
+            ConfigValue::Float(f) => Value::Float(*f),
+            ConfigValue::Str(s) => Value::Str(s.clone()),
+            ConfigValue::List(l) => Value::List(l.iter().map(Value::from).collect()),
+            ConfigValue::Map(m) => {
+                Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
+            ConfigValue::Null(()) => Value::Null,
+        }
+    }
+}
+
+impl From<&str> for ConfigValue {
+    fn from(s: &str) -> Self {
+        ConfigValue::Str(s.to_owned())
+    }
+}
+
+/// A `metadata` block: keys as written (gost matches them case-insensitively).
+pub type MetadataConfig = BTreeMap<String, ConfigValue>;
+
+/// The component view of a metadata block.
+pub fn to_metadata(md: &MetadataConfig) -> Metadata {
+    md.iter().map(|(k, v)| (k.as_str(), Value::from(v))).collect()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// A whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<HopConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authers: Vec<AutherConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admissions: Vec<MatcherListConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<MatcherListConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolvers: Vec<ResolverConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostsConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limiters: Vec<LimiterConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub climiters: Vec<LimiterConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rlimiters: Vec<LimiterConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingresses: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sds: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observers: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorders: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewriters: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loggers: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiling: Option<ConfigValue>,
+}
+
+/// `services[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceConfig {
-    /// `name` (`service-0`, ...).
     pub name: String,
-    /// `addr`: where to listen (`:8080`).
+    #[serde(default)]
     pub addr: String,
-    /// `handler`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub climiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rlimiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotas: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loggers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewriter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorders: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockopts: Option<ConfigValue>,
+    #[serde(default)]
     pub handler: HandlerConfig,
-    /// `listener`.
+    #[serde(default)]
     pub listener: ListenerConfig,
-    /// `forwarder`: targets for port forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forwarder: Option<ForwarderConfig>,
-    /// `metadata`: service options (`enableStats`, `dialTimeout`, hooks, ...).
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
+    /// Read-only, filled by the Web API; accepted and ignored on input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ConfigValue>,
 }
 
 /// `handler`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HandlerConfig {
-    /// `type` (`auto` when empty).
+    #[serde(rename = "type", default)]
     pub kind: String,
-    /// `chain`: the chain to route through.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
-    /// `auth`: single user for proxy handlers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_group: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auther: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
-    /// `metadata`.
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observer: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
 }
 
 /// `listener`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListenerConfig {
-    /// `type` (`tcp` when empty).
+    #[serde(rename = "type", default)]
     pub kind: String,
-    /// `chain`: for listeners that bind through a chain (`rtcp`, `rudp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
-    /// `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_group: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auther: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
-    /// `metadata`.
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
 }
 
-/// `auth`: a user name and password.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `auth`: a user name and password (or a users `file`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthConfig {
-    /// `username`.
+    #[serde(default)]
     pub username: String,
-    /// `password`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
-/// `forwarder`: the targets of a port forwarder, with a selector.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `tls` (a service, node or top-level block).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub secure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<TlsOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default, rename = "rejectUnknownSNI", skip_serializing_if = "is_false")]
+    pub reject_unknown_sni: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_names: Vec<String>,
+}
+
+/// `tls.options`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
+}
+
+impl TlsConfig {
+    /// Adds this block's settings to a component's metadata (where the TLS code reads them);
+    /// keys already in the metadata win.
+    pub fn apply_to(&self, md: &mut Metadata) {
+        let mut set = |k: &str, v: Value| {
+            if !md.contains(k) {
+                md.insert(k, v);
+            }
+        };
+        if let Some(v) = &self.cert_file {
+            set("certFile", v.as_str().into());
+        }
+        if let Some(v) = &self.key_file {
+            set("keyFile", v.as_str().into());
+        }
+        if let Some(v) = &self.ca_file {
+            set("caFile", v.as_str().into());
+        }
+        if self.secure {
+            set("secure", true.into());
+        }
+        if let Some(v) = &self.server_name {
+            set("serverName", v.as_str().into());
+        }
+        if let Some(o) = &self.options {
+            if let Some(v) = &o.min_version {
+                set("minVersion", v.as_str().into());
+            }
+            if let Some(v) = &o.max_version {
+                set("maxVersion", v.as_str().into());
+            }
+            if !o.alpn.is_empty() {
+                set("alpn", Value::List(o.alpn.iter().map(|a| a.as_str().into()).collect()));
+            }
+        }
+    }
+}
+
+/// `forwarder`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ForwarderConfig {
-    /// `nodes`.
-    pub nodes: Vec<ForwardNodeConfig>,
-    /// `selector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<SelectorConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<ForwardNodeConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop_group: Option<ConfigValue>,
 }
 
 /// `forwarder.nodes[]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ForwardNodeConfig {
-    /// `name` (`target-0`, ...).
+    #[serde(default)]
     pub name: String,
-    /// `addr`: `host:port`.
     pub addr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
 }
 
-/// `selector`: how one node is picked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `selector`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SelectorConfig {
-    /// `strategy`: `round`, `rand`, `fifo`, `hash`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub strategy: String,
-    /// `maxFails`.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub max_fails: i64,
-    /// `failTimeout` as written (`30s`).
-    pub fail_timeout: String,
+    /// A Go duration (`30s`); a bare number means seconds here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_timeout: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency: Option<ConfigValue>,
 }
 
 /// `chains[]`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChainConfig {
-    /// `name`.
     pub name: String,
-    /// `hops`, in order.
+    #[serde(default)]
     pub hops: Vec<HopConfig>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
 }
 
-/// `hops[]`.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `hops[]` (inside a chain, or top-level and referred to by name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HopConfig {
-    /// `name`.
     pub name: String,
-    /// `nodes`.
-    pub nodes: Vec<NodeConfig>,
-    /// `selector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<SelectorConfig>,
-    /// `metadata`.
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockopts: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
 }
 
 /// `nodes[]` of a hop.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeConfig {
-    /// `name`.
+    #[serde(default)]
     pub name: String,
-    /// `addr`.
     pub addr: String,
-    /// `connector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
+    #[serde(default)]
     pub connector: ConnectorConfig,
-    /// `dialer`.
+    #[serde(default)]
     pub dialer: DialerConfig,
-    /// `metadata`.
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockopts: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
 }
 
 /// `connector`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConnectorConfig {
-    /// `type` (`http` when empty).
+    #[serde(rename = "type", default)]
     pub kind: String,
-    /// `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
-    /// `metadata`.
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
 }
 
 /// `dialer`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DialerConfig {
-    /// `type` (`tcp` when empty).
+    #[serde(rename = "type", default)]
     pub kind: String,
-    /// `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
-    /// `metadata`.
-    pub metadata: Metadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: MetadataConfig,
+}
+
+/// `authers[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AutherConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auths: Vec<AuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `admissions[]` and `bypasses[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MatcherListConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub whitelist: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `resolvers[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResolverConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nameservers: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `hosts[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostsConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `limiters[]`, `climiters[]`, `rlimiters[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimiterConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `log`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<ConfigValue>,
+}
+
+/// `api`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiConfig {
+    #[serde(default)]
+    pub addr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub accesslog: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auther: Option<String>,
+}
+
+/// `metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsConfig {
+    #[serde(default)]
+    pub addr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auther: Option<String>,
+}
+
+impl Config {
+    /// Appends `other` (gost's merge of several sources: lists appended; `tls`, `log`, `api`,
+    /// `metrics`, `profiling` replaced by the later source).
+    pub fn merge(&mut self, other: Config) {
+        self.services.extend(other.services);
+        self.chains.extend(other.chains);
+        self.hops.extend(other.hops);
+        self.authers.extend(other.authers);
+        self.admissions.extend(other.admissions);
+        self.bypasses.extend(other.bypasses);
+        self.resolvers.extend(other.resolvers);
+        self.hosts.extend(other.hosts);
+        self.limiters.extend(other.limiters);
+        self.climiters.extend(other.climiters);
+        self.rlimiters.extend(other.rlimiters);
+        self.ingresses.extend(other.ingresses);
+        self.routers.extend(other.routers);
+        self.sds.extend(other.sds);
+        self.observers.extend(other.observers);
+        self.recorders.extend(other.recorders);
+        self.rewriters.extend(other.rewriters);
+        self.caches.extend(other.caches);
+        self.quotas.extend(other.quotas);
+        self.loggers.extend(other.loggers);
+        if other.tls.is_some() {
+            self.tls = other.tls;
+        }
+        if other.log.is_some() {
+            self.log = other.log;
+        }
+        if other.api.is_some() {
+            self.api = other.api;
+        }
+        if other.metrics.is_some() {
+            self.metrics = other.metrics;
+        }
+        if other.profiling.is_some() {
+            self.profiling = other.profiling;
+        }
+    }
+
+    /// Names the first part of the configuration whose feature this build does not have yet,
+    /// so that nothing starts half-way. Duplicate names are errors too.
+    pub fn check_supported(&self) -> Result<()> {
+        let not_yet = |what: &str| Err(Error::unsupported(format!("{what} is not supported yet")));
+        let sections: [(&str, bool); 20] = [
+            ("`authers`", !self.authers.is_empty()),
+            ("`admissions`", !self.admissions.is_empty()),
+            ("`bypasses`", !self.bypasses.is_empty()),
+            ("`resolvers`", !self.resolvers.is_empty()),
+            ("`hosts`", !self.hosts.is_empty()),
+            ("`limiters`", !self.limiters.is_empty()),
+            ("`climiters`", !self.climiters.is_empty()),
+            ("`rlimiters`", !self.rlimiters.is_empty()),
+            ("`ingresses`", !self.ingresses.is_empty()),
+            ("`routers`", !self.routers.is_empty()),
+            ("`sds`", !self.sds.is_empty()),
+            ("`observers`", !self.observers.is_empty()),
+            ("`recorders`", !self.recorders.is_empty()),
+            ("`rewriters`", !self.rewriters.is_empty()),
+            ("`caches`", !self.caches.is_empty()),
+            ("`quotas`", !self.quotas.is_empty()),
+            ("`loggers`", !self.loggers.is_empty()),
+            ("the Web API (`api`, -api)", self.api.is_some()),
+            ("metrics (`metrics`, -metrics)", self.metrics.is_some()),
+            ("`profiling`", self.profiling.is_some()),
+        ];
+        for (what, used) in sections {
+            if used {
+                return not_yet(what);
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for s in &self.services {
+            if !names.insert(s.name.as_str()) {
+                return Err(Error::config(format!("service name {:?} is used twice", s.name)));
+            }
+            let at = |field: &str| format!("service {}: `{field}`", s.name);
+            let refs: [(&str, bool); 16] = [
+                ("admission", s.admission.is_some() || !s.admissions.is_empty()),
+                ("bypass", s.bypass.is_some() || !s.bypasses.is_empty()),
+                ("resolver", s.resolver.is_some()),
+                ("hosts", s.hosts.is_some()),
+                ("limiter", s.limiter.is_some() || s.handler.limiter.is_some()),
+                ("climiter", s.climiter.is_some()),
+                ("rlimiter", s.rlimiter.is_some()),
+                ("quotas", !s.quotas.is_empty()),
+                ("observer", s.observer.is_some() || s.handler.observer.is_some()),
+                ("recorders", !s.recorders.is_empty()),
+                ("logger", s.logger.is_some() || !s.loggers.is_empty()),
+                ("rewriter", s.rewriter.is_some()),
+                ("cache", s.cache.is_some()),
+                ("handler.auther", s.handler.auther.is_some() || !s.handler.authers.is_empty()),
+                ("chainGroup", s.handler.chain_group.is_some() || s.listener.chain_group.is_some()),
+                ("listener.auth", s.listener.auth.is_some() || s.listener.auther.is_some()),
+            ];
+            for (field, used) in refs {
+                if used {
+                    return not_yet(&at(field));
+                }
+            }
+            if s.handler.auth.as_ref().is_some_and(|a| a.file.is_some()) {
+                return not_yet(&at("handler.auth.file"));
+            }
+            if let Some(f) = &s.forwarder
+                && (f.hop.is_some() || f.name.is_some() || f.hop_group.is_some())
+            {
+                return not_yet(&at("forwarder.hop"));
+            }
+        }
+        let mut chains = std::collections::BTreeSet::new();
+        for c in &self.chains {
+            if !chains.insert(c.name.as_str()) {
+                return Err(Error::config(format!("chain name {:?} is used twice", c.name)));
+            }
+            for h in &c.hops {
+                let at = |field: &str| format!("chain {}, hop {}: `{field}`", c.name, h.name);
+                if h.bypass.is_some() || !h.bypasses.is_empty() {
+                    return not_yet(&at("bypass"));
+                }
+                if h.resolver.is_some() || h.hosts.is_some() {
+                    return not_yet(&at("resolver/hosts"));
+                }
+                if h.plugin.is_some() || h.file.is_some() || h.redis.is_some() || h.http.is_some() {
+                    return not_yet(&at("node loaders"));
+                }
+                for n in &h.nodes {
+                    if n.bypass.is_some() || !n.bypasses.is_empty() || n.matcher.is_some() {
+                        return not_yet(&at(&format!("nodes.{}.bypass/matcher", n.name)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
