@@ -107,10 +107,12 @@ fn run(args: cli::Args) -> Result<()> {
         config.metrics = Some(MetricsConfig { addr: addr.clone(), ..MetricsConfig::default() });
     }
     // With nothing to run, gost looks for a configuration file in the usual places.
-    if config.services.is_empty() && args.configs.is_empty() && config.api.is_none() {
-        if let Some(found) = load::default_locations().into_iter().find(|p| p.is_file()) {
-            config.merge(load::load_source(&found.to_string_lossy())?);
-        }
+    if config.services.is_empty()
+        && args.configs.is_empty()
+        && config.api.is_none()
+        && let Some(found) = load::default_locations().into_iter().find(|p| p.is_file())
+    {
+        config.merge(load::load_source(&found.to_string_lossy())?);
     }
     if let Some(format) = &args.output {
         print!("{}", load::write(&config, load::Format::parse(format)?)?);
