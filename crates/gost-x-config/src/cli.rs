@@ -11,10 +11,12 @@ use gost_core::{Address, Error, Metadata, Result};
 
 use crate::model::{ConfigValue, MetadataConfig, to_metadata};
 
+use std::collections::BTreeMap;
+
 use crate::model::{
     AuthConfig, ChainConfig, Config, ConnectorConfig, DialerConfig, ForwardNodeConfig,
-    ForwarderConfig, HandlerConfig, HopConfig, ListenerConfig, NodeConfig, SelectorConfig,
-    ServiceConfig,
+    ForwarderConfig, HandlerConfig, HopConfig, HostsConfig, LimiterConfig, ListenerConfig,
+    MatcherListConfig, NodeConfig, ResolverConfig, SelectorConfig, ServiceConfig,
 };
 use crate::names;
 use crate::url::GostUrl;
@@ -35,22 +37,186 @@ pub struct Parsed {
 
 /// Builds a configuration from the `-L` values (`services`) and `-F` values (`nodes`).
 pub fn parse_cli(services: &[String], nodes: &[String]) -> Result<Parsed> {
-    let mut parsed = Parsed::default();
-    for (i, spec) in services.iter().enumerate() {
-        let svc = parse_service(i, spec, !nodes.is_empty(), &mut parsed.warnings)
+    let mut ctx =
+        Ctx { parsed: Parsed::default(), has_chain: !nodes.is_empty(), counters: BTreeMap::new() };
+    let mut next_service = 0;
+    for spec in services {
+        let svcs = parse_service(&mut next_service, spec, &mut ctx)
             .map_err(|e| Error::config(format!("-L {spec}: {e}")))?;
-        parsed.config.services.push(svc);
+        ctx.parsed.config.services.extend(svcs);
     }
     if !nodes.is_empty() {
         let mut chain = ChainConfig { name: CLI_CHAIN.to_owned(), ..ChainConfig::default() };
         for (i, spec) in nodes.iter().enumerate() {
-            let hop = parse_hop(i, spec, &mut parsed.warnings)
+            let hop = parse_hop(i, spec, &mut ctx)
                 .map_err(|e| Error::config(format!("-F {spec}: {e}")))?;
             chain.hops.push(hop);
         }
-        parsed.config.chains.push(chain);
+        ctx.parsed.config.chains.push(chain);
     }
-    Ok(parsed)
+    Ok(ctx.parsed)
+}
+
+/// What parsing the command line accumulates: the config, warnings, and counters for the names
+/// of generated objects (`bypass-0`, `limiter-1`, ...).
+struct Ctx {
+    parsed: Parsed,
+    has_chain: bool,
+    counters: BTreeMap<&'static str, usize>,
+}
+
+impl Ctx {
+    fn next_name(&mut self, kind: &'static str) -> String {
+        let n = self.counters.entry(kind).or_default();
+        let name = format!("{kind}-{n}");
+        *n += 1;
+        name
+    }
+}
+
+/// The named objects a URL's query creates, by the field that refers to them.
+#[derive(Default)]
+struct NamedRefs {
+    admission: Option<String>,
+    bypass: Option<String>,
+    resolver: Option<String>,
+    hosts: Option<String>,
+    limiter: Option<String>,
+    climiter: Option<String>,
+    rlimiter: Option<String>,
+}
+
+fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// A matcher list (`~` prefix = whitelist), as gost's `bypass=`/`admission=` keys build them.
+fn matcher_list(name: String, v: &str) -> MatcherListConfig {
+    let (whitelist, v) = match v.strip_prefix('~') {
+        Some(rest) => (true, rest),
+        None => (false, v),
+    };
+    MatcherListConfig { name, whitelist, matchers: split_list(v), ..MatcherListConfig::default() }
+}
+
+/// Creates the objects gost makes from query keys (`bypass`, `admission`, `resolver`, `hosts`,
+/// `limiter.*`, `climiter`, `rlimiter`); `service` says whether this is a `-L` (all of them) or a
+/// `-F` (bypass, resolver, hosts).
+fn named_objects(pairs: &[(String, String)], service: bool, ctx: &mut Ctx) -> NamedRefs {
+    let mut refs = NamedRefs::default();
+    if service && let Some(v) = query_value(pairs, "admission") {
+        let name = ctx.next_name("admission");
+        ctx.parsed.config.admissions.push(matcher_list(name.clone(), v));
+        refs.admission = Some(name);
+    }
+    if let Some(v) = query_value(pairs, "bypass") {
+        let name = ctx.next_name("bypass");
+        ctx.parsed.config.bypasses.push(matcher_list(name.clone(), v));
+        refs.bypass = Some(name);
+    }
+    if let Some(v) = query_value(pairs, "resolver") {
+        let name = ctx.next_name("resolver");
+        let prefer = query_value(pairs, "prefer").filter(|_| service);
+        let nameservers = split_list(v)
+            .into_iter()
+            .map(|addr| {
+                let mut ns = BTreeMap::from([("addr".to_owned(), ConfigValue::Str(addr))]);
+                if let Some(p) = prefer {
+                    ns.insert("prefer".to_owned(), ConfigValue::from(p));
+                }
+                ConfigValue::Map(ns)
+            })
+            .collect();
+        ctx.parsed.config.resolvers.push(ResolverConfig {
+            name: name.clone(),
+            nameservers,
+            plugin: None,
+        });
+        refs.resolver = Some(name);
+    }
+    if let Some(v) = query_value(pairs, "hosts") {
+        let name = ctx.next_name("hosts");
+        let mappings = split_list(v)
+            .into_iter()
+            .filter_map(|m| {
+                let (host, ip) = m.split_once(':')?;
+                Some(ConfigValue::Map(BTreeMap::from([
+                    ("hostname".to_owned(), ConfigValue::from(host)),
+                    ("ip".to_owned(), ConfigValue::from(ip)),
+                ])))
+            })
+            .collect();
+        ctx.parsed.config.hosts.push(HostsConfig {
+            name: name.clone(),
+            mappings,
+            ..HostsConfig::default()
+        });
+        refs.hosts = Some(name);
+    }
+    if !service {
+        return refs;
+    }
+    let (lin, lout) = (query_value(pairs, "limiter.in"), query_value(pairs, "limiter.out"));
+    let (cin, cout) =
+        (query_value(pairs, "limiter.conn.in"), query_value(pairs, "limiter.conn.out"));
+    if lin.is_some() || lout.is_some() || cin.is_some() || cout.is_some() {
+        let name = ctx.next_name("limiter");
+        let mut limits = Vec::new();
+        if lin.is_some() || lout.is_some() {
+            limits.push(format!("$ {} {}", lin.unwrap_or("0"), lout.unwrap_or("0")));
+        }
+        if cin.is_some() || cout.is_some() {
+            limits.push(format!("$$ {} {}", cin.unwrap_or("0"), cout.unwrap_or("0")));
+        }
+        ctx.parsed.config.limiters.push(LimiterConfig {
+            name: name.clone(),
+            limits,
+            ..LimiterConfig::default()
+        });
+        refs.limiter = Some(name);
+    }
+    if let Some(v) = query_value(pairs, "climiter") {
+        let name = ctx.next_name("climiter");
+        let limits = vec![format!("$ {v}")];
+        ctx.parsed.config.climiters.push(LimiterConfig {
+            name: name.clone(),
+            limits,
+            ..LimiterConfig::default()
+        });
+        refs.climiter = Some(name);
+    }
+    if let Some(v) = query_value(pairs, "rlimiter") {
+        let name = ctx.next_name("rlimiter");
+        let limits = vec![format!("$ {v}")];
+        ctx.parsed.config.rlimiters.push(LimiterConfig {
+            name: name.clone(),
+            limits,
+            ..LimiterConfig::default()
+        });
+        refs.rlimiter = Some(name);
+    }
+    refs
+}
+
+/// Expands a port range in `host:8000-8002` (or a plain `host:port`) into addresses.
+fn expand_ports(addr: &str) -> Result<Vec<String>> {
+    let (host, port) = gost_core::addr::split_host_port(addr)?;
+    let Some((from, to)) = port.split_once('-') else {
+        check_host_port(addr)?;
+        return Ok(vec![addr.to_owned()]);
+    };
+    let bad = || Error::config(format!("invalid port range {port:?} in {addr:?}"));
+    let from: u16 = from.parse().map_err(|_| bad())?;
+    let to: u16 = to.parse().map_err(|_| bad())?;
+    if from > to {
+        return Err(bad());
+    }
+    let host = if addr.starts_with('[') { format!("[{host}]") } else { host.to_owned() };
+    Ok((from..=to).map(|p| format!("{host}:{p}")).collect())
 }
 
 /// Splits `a+b` into its two names (`a+b+c` keeps `b+c`, which no component is called, so it
@@ -196,19 +362,15 @@ fn selector(md: &MetadataConfig) -> Result<SelectorConfig> {
     })
 }
 
-fn parse_service(
-    index: usize,
-    spec: &str,
-    has_chain: bool,
-    warnings: &mut Vec<String>,
-) -> Result<ServiceConfig> {
+fn parse_service(next: &mut usize, spec: &str, ctx: &mut Ctx) -> Result<Vec<ServiceConfig>> {
     let url = GostUrl::parse(spec)?;
-    let (mut handler, listener) = resolve_scheme(spec, &url.scheme, &SERVICE_ROLES, warnings);
+    let (mut handler, listener) =
+        resolve_scheme(spec, &url.scheme, &SERVICE_ROLES, &mut ctx.parsed.warnings);
 
     if url.host.contains(',') {
         return Err(Error::config("a service listens on one address (use one -L per address)"));
     }
-    check_host_port(&url.host)?;
+    let addrs = expand_ports(&url.host)?;
 
     let scoped = Scoped { pairs: &url.query };
     let scopes = ["service", "listener", "handler"];
@@ -216,63 +378,93 @@ fn parse_service(
     let listener_md = scoped.metadata("listener", &scopes);
     let handler_md = scoped.metadata("handler", &scopes);
 
-    let forwarder = match &url.path {
-        None => None,
-        Some(path) => {
-            // gost: a forward path turns the service into a forwarder.
-            if handler != "relay" {
-                handler = if names::FORWARD_LISTENERS.contains(&listener.as_str()) {
-                    listener.clone()
-                } else {
-                    "forward".to_owned()
-                };
-            }
-            let mut nodes = Vec::new();
-            for (i, target) in path.split(',').filter(|t| !t.is_empty()).enumerate() {
-                check_host_port(target)?;
-                nodes.push(ForwardNodeConfig {
-                    name: format!("target-{i}"),
-                    addr: target.to_owned(),
-                    ..ForwardNodeConfig::default()
-                });
-            }
-            let selector = Some(selector(&handler_md)?);
-            Some(ForwarderConfig { nodes, selector, ..ForwarderConfig::default() })
+    let mut targets = Vec::new();
+    if let Some(path) = &url.path {
+        // gost: a forward path turns the service into a forwarder.
+        if handler != "relay" {
+            handler = if names::FORWARD_LISTENERS.contains(&listener.as_str()) {
+                listener.clone()
+            } else {
+                "forward".to_owned()
+            };
         }
+        for target in path.split(',').filter(|t| !t.is_empty()) {
+            targets.extend(expand_ports(target)?);
+        }
+    }
+    let selector = if targets.is_empty() { None } else { Some(selector(&handler_md)?) };
+    let forwarder = |targets: &[String]| {
+        (!targets.is_empty()).then(|| ForwarderConfig {
+            nodes: targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| ForwardNodeConfig {
+                    name: format!("target-{i}"),
+                    addr: t.clone(),
+                    ..ForwardNodeConfig::default()
+                })
+                .collect(),
+            selector: selector.clone(),
+            ..ForwarderConfig::default()
+        })
     };
 
     let ignore_chain = to_metadata(&service_md).get_bool(&["ignoreChain"])?.unwrap_or(false);
-    let chain = (has_chain && !ignore_chain).then(|| CLI_CHAIN.to_owned());
+    let chain = (ctx.has_chain && !ignore_chain).then(|| CLI_CHAIN.to_owned());
     let binds_through_chain = matches!(listener.as_str(), "rtcp" | "rudp" | "runix");
     let (handler_chain, listener_chain) =
         if binds_through_chain { (None, chain) } else { (chain, None) };
+    let retries = to_metadata(&handler_md).get_int(&["retries"])?.unwrap_or(0);
+    let auth = auth(&url)?;
+    let refs = named_objects(&url.query, true, ctx);
 
-    Ok(ServiceConfig {
-        name: format!("service-{index}"),
-        addr: url.host.clone(),
-        handler: HandlerConfig {
-            kind: handler,
-            retries: to_metadata(&handler_md).get_int(&["retries"])?.unwrap_or(0),
-            chain: handler_chain,
-            auth: auth(&url)?,
-            metadata: handler_md,
-            ..HandlerConfig::default()
-        },
-        listener: ListenerConfig {
-            kind: listener,
-            chain: listener_chain,
-            metadata: listener_md,
-            ..ListenerConfig::default()
-        },
-        forwarder,
-        metadata: service_md,
-        ..ServiceConfig::default()
-    })
+    let mut out = Vec::with_capacity(addrs.len());
+    for (i, addr) in addrs.iter().enumerate() {
+        // gost: one service takes every target; several services share a single target, or
+        // pair up with as many (extra services get none).
+        let fwd = match (addrs.len(), targets.len()) {
+            (1, _) => forwarder(&targets),
+            (_, 1) => forwarder(&targets),
+            _ => forwarder(targets.get(i).map(std::slice::from_ref).unwrap_or(&[])),
+        };
+        out.push(ServiceConfig {
+            name: format!("service-{}", *next),
+            addr: addr.clone(),
+            admission: refs.admission.clone(),
+            bypass: refs.bypass.clone(),
+            resolver: refs.resolver.clone(),
+            hosts: refs.hosts.clone(),
+            limiter: refs.limiter.clone(),
+            climiter: refs.climiter.clone(),
+            rlimiter: refs.rlimiter.clone(),
+            handler: HandlerConfig {
+                kind: handler.clone(),
+                retries,
+                chain: handler_chain.clone(),
+                auth: auth.clone(),
+                metadata: handler_md.clone(),
+                ..HandlerConfig::default()
+            },
+            listener: ListenerConfig {
+                kind: listener.clone(),
+                chain: listener_chain.clone(),
+                metadata: listener_md.clone(),
+                ..ListenerConfig::default()
+            },
+            forwarder: fwd,
+            metadata: service_md.clone(),
+            ..ServiceConfig::default()
+        });
+        *next += 1;
+    }
+    Ok(out)
 }
 
-fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<HopConfig> {
+fn parse_hop(index: usize, spec: &str, ctx: &mut Ctx) -> Result<HopConfig> {
     let url = GostUrl::parse(spec)?;
-    let (connector, dialer) = resolve_scheme(spec, &url.scheme, &NODE_ROLES, warnings);
+    let (connector, dialer) =
+        resolve_scheme(spec, &url.scheme, &NODE_ROLES, &mut ctx.parsed.warnings);
+    let refs = named_objects(&url.query, false, ctx);
 
     let scoped = Scoped { pairs: &url.query };
     let scopes = ["hop", "node", "connector", "dialer"];
@@ -305,6 +497,9 @@ fn parse_hop(index: usize, spec: &str, warnings: &mut Vec<String>) -> Result<Hop
     }
     Ok(HopConfig {
         name: format!("hop-{index}"),
+        bypass: refs.bypass,
+        resolver: refs.resolver,
+        hosts: refs.hosts,
         nodes,
         selector: Some(selector(&hop_md)?),
         metadata: hop_md,
@@ -430,6 +625,62 @@ mod tests {
         let single = parse_cli(&[], &["ws://h:1".into()]).unwrap();
         let n = &single.config.chains[0].hops[0].nodes[0];
         assert_eq!((n.connector.kind.as_str(), n.dialer.kind.as_str()), ("http", "ws"));
+    }
+
+    #[test]
+    fn port_ranges_expand_to_services_and_targets() {
+        let p = parse_cli(&["tcp://:8000-8002/10.0.0.1:9000-9002".into(), ":7000".into()], &[])
+            .unwrap();
+        let s = &p.config.services;
+        assert_eq!(s.len(), 4);
+        let pairs: Vec<(&str, &str, &str)> = s[..3]
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.addr.as_str(),
+                    s.forwarder.as_ref().unwrap().nodes[0].addr.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("service-0", ":8000", "10.0.0.1:9000"),
+                ("service-1", ":8001", "10.0.0.1:9001"),
+                ("service-2", ":8002", "10.0.0.1:9002")
+            ]
+        );
+        assert_eq!(s[3].name, "service-3");
+        // Several services share one target; one service takes a whole range of targets.
+        let p = parse_cli(&["tcp://:1-2/h:9".into(), "tcp://:3/h:10-12".into()], &[]).unwrap();
+        let s = &p.config.services;
+        assert_eq!(s[1].forwarder.as_ref().unwrap().nodes[0].addr, "h:9");
+        assert_eq!(s[2].forwarder.as_ref().unwrap().nodes.len(), 3);
+        assert!(parse_cli(&["tcp://:9-8".into()], &[]).is_err());
+        assert!(parse_cli(&["tcp://:1-70000".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn query_keys_create_named_objects() {
+        let p = parse_cli(
+            &["http://:8080?bypass=~*.corp,10.0.0.0/8&limiter.in=10MB&limiter.out=1MB&climiter=100&rlimiter=10&admission=127.0.0.1&hosts=a.test:127.0.0.1&resolver=udp://1.1.1.1:53".into()],
+            &["socks5://p:1080?bypass=example.com".into()],
+        )
+        .unwrap();
+        let c = &p.config;
+        let s = &c.services[0];
+        assert_eq!(s.bypass.as_deref(), Some("bypass-0"));
+        assert!(c.bypasses[0].whitelist);
+        assert_eq!(c.bypasses[0].matchers, ["*.corp", "10.0.0.0/8"]);
+        assert_eq!(c.limiters[0].limits, ["$ 10MB 1MB"]);
+        assert_eq!(c.climiters[0].limits, ["$ 100"]);
+        assert_eq!(c.rlimiters[0].limits, ["$ 10"]);
+        assert_eq!(s.admission.as_deref(), Some("admission-0"));
+        assert_eq!(s.hosts.as_deref(), Some("hosts-0"));
+        assert_eq!(s.resolver.as_deref(), Some("resolver-0"));
+        assert_eq!(c.chains[0].hops[0].bypass.as_deref(), Some("bypass-1"));
+        assert!(!c.bypasses[1].whitelist);
     }
 
     #[test]
