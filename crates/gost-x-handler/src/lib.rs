@@ -17,6 +17,8 @@ pub mod relay;
 pub mod socks4;
 #[cfg(feature = "socks5")]
 pub mod socks5;
+#[cfg(feature = "forward")]
+pub mod udp;
 #[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
 mod util;
 
@@ -31,6 +33,8 @@ pub fn register(r: &Registries) -> Result<()> {
     // gost registers the local TCP forwarder under "tcp" too (`-L tcp://:8080/host:80`).
     #[cfg(feature = "forward")]
     r.handlers.register(forward::TCP_ALIAS, forward::new)?;
+    #[cfg(feature = "forward")]
+    r.handlers.register(udp::NAME, udp::new)?;
     #[cfg(feature = "http")]
     r.handlers.register(http::NAME, http::new)?;
     #[cfg(feature = "socks4")]

@@ -15,6 +15,8 @@ pub mod mwss;
 pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "udp")]
+pub mod udp;
 #[cfg(any(feature = "tls", feature = "ws"))]
 mod upgrade;
 #[cfg(feature = "ws")]
@@ -28,6 +30,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(tcp::NAME, tcp::new)?;
     #[cfg(feature = "tls")]
     r.listeners.register(tls::NAME, tls::new)?;
+    #[cfg(feature = "udp")]
+    r.listeners.register(udp::NAME, udp::new)?;
     #[cfg(feature = "ws")]
     r.listeners.register(ws::NAME, ws::new)?;
     #[cfg(feature = "ws")]

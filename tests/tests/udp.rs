@@ -1,0 +1,104 @@
+//! UDP port forwarding through the real binary: `gost -L udp://:PORT/target`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::thread;
+use std::time::Duration;
+
+use gost_e2e::*;
+
+/// A UDP server answering every datagram with `<source port>:<payload>`.
+fn port_echo() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = s.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let mut out = format!("{}:", from.port()).into_bytes();
+            out.extend_from_slice(&buf[..n]);
+            let _ = s.send_to(&out, from);
+        }
+    });
+    addr
+}
+
+fn client() -> UdpSocket {
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c
+}
+
+/// Sends `n` numbered datagrams one after another through `via`; each answer must carry its own
+/// number, in order. Returns the source ports the origin saw.
+fn sequence(c: &UdpSocket, via: SocketAddr, n: u32) -> Vec<String> {
+    let mut ports = Vec::new();
+    for seq in 0..n {
+        let msg = format!("seq {seq:04} {}", "x".repeat((seq % 200) as usize));
+        c.send_to(msg.as_bytes(), via).unwrap();
+        let mut buf = [0u8; 2048];
+        let (len, _) = c.recv_from(&mut buf).unwrap();
+        let answer = String::from_utf8_lossy(&buf[..len]).into_owned();
+        let (port, echoed) = answer.split_once(':').unwrap();
+        assert_eq!(echoed, msg, "datagram {seq}");
+        ports.push(port.to_owned());
+    }
+    ports
+}
+
+#[test]
+fn udp_forwarding_direct_keeps_1000_datagrams_intact_and_in_order() {
+    let origin = port_echo();
+    let g = Gost::start(&["-L", &format!("udp://127.0.0.1:0/{origin}")], 1);
+    let ports = sequence(&client(), g.addr(), 1000);
+    // One client, one session: one outbound socket.
+    assert!(ports.iter().all(|p| *p == ports[0]));
+}
+
+#[test]
+fn udp_forwarding_through_relay_and_socks5_chains() {
+    let origin = port_echo();
+    let relay = Gost::start(&["-L", "relay://u:p@127.0.0.1:0"], 1);
+    let g = Gost::start(
+        &[
+            "-L",
+            &format!("udp://127.0.0.1:0/{origin}"),
+            "-F",
+            &format!("relay://u:p@{}", relay.addr()),
+        ],
+        1,
+    );
+    sequence(&client(), g.addr(), 300);
+    let socks = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true"], 1);
+    let g = Gost::start(
+        &[
+            "-L",
+            &format!("udp://127.0.0.1:0/{origin}"),
+            "-F",
+            &format!("socks5://{}", socks.addr()),
+        ],
+        1,
+    );
+    sequence(&client(), g.addr(), 300);
+}
+
+#[test]
+fn udp_sessions_expire_after_ttl() {
+    let origin = port_echo();
+    let g = Gost::start(&["-L", &format!("udp://127.0.0.1:0/{origin}?ttl=1s")], 1);
+    let c = client();
+    let first = sequence(&c, g.addr(), 2);
+    assert_eq!(first[0], first[1], "same session within the ttl");
+    thread::sleep(Duration::from_millis(1800));
+    let later = sequence(&c, g.addr(), 1);
+    assert_ne!(later[0], first[0], "a new session (new outbound socket) after the ttl");
+}
+
+#[test]
+fn stateless_udp_answers_once_per_session() {
+    let origin = port_echo();
+    let g = Gost::start(&["-L", &format!("udp://127.0.0.1:0/{origin}?stateless=true")], 1);
+    let c = client();
+    // Each request gets its reply, each through a fresh session.
+    let ports = sequence(&c, g.addr(), 5);
+    assert_eq!(ports.len(), 5);
+}
