@@ -32,12 +32,14 @@ pub struct ListenerOptions {
     pub addr: String,
     /// The owning service's name, for logs.
     pub service: String,
+    /// For listeners that bind through a chain (`rtcp`, `rudp`): the router of `listener.chain`.
+    pub router: Option<crate::chain::BoxRouter>,
 }
 
 impl ListenerOptions {
     /// Options for listening on `addr`.
     pub fn new(addr: impl Into<String>) -> Self {
-        ListenerOptions { addr: addr.into(), service: String::new() }
+        ListenerOptions { addr: addr.into(), service: String::new(), router: None }
     }
 }
 

@@ -190,11 +190,6 @@ fn router(chain: Option<&str>, svc: &ServiceConfig, r: &Registries) -> Result<Bo
 }
 
 fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
-    if svc.listener.chain.is_some() {
-        return Err(Error::unsupported(
-            "binding a listener through a chain (rtcp/rudp) is not supported yet",
-        ));
-    }
     let handler_kind = if svc.handler.kind.is_empty() { "auto" } else { &svc.handler.kind };
     let listener_kind = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
     let new_handler =
@@ -233,6 +228,9 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
 
     let mut lopts = ListenerOptions::new(svc.addr.clone());
     lopts.service = svc.name.clone();
+    if let Some(chain) = &svc.listener.chain {
+        lopts.router = Some(router(Some(chain), svc, r)?);
+    }
     let listener_md = component_metadata(&svc.listener.metadata, svc.listener.tls.as_ref());
     let listener = new_listener(lopts, &listener_md).map_err(|e| {
         let kind = e.kind();

@@ -6,6 +6,8 @@
 use gost_core::{Registries, Result};
 
 #[cfg(any(feature = "socks5", feature = "relay"))]
+mod bind;
+#[cfg(any(feature = "socks5", feature = "relay"))]
 mod datagram;
 #[cfg(feature = "forward")]
 pub mod forward;

@@ -101,6 +101,36 @@ impl RelayConnector {
 }
 
 impl Connector for RelayConnector {
+    /// BIND (rtcp over relay): the server binds `addr` and carries every connection to it back
+    /// over an smux session on `conn`. The server needs `bind=true`.
+    async fn bind(
+        &self,
+        mut conn: BoxConn,
+        network: Network,
+        addr: Address,
+        _opts: gost_core::BindOptions,
+    ) -> Result<gost_core::BoxListener> {
+        if network.is_udp() {
+            return Err(Error::unsupported(
+                "relay connector: UDP bind (rudp) is not supported yet",
+            ));
+        }
+        let req = Request {
+            cmd: relay::CMD_BIND,
+            features: self.features(Some(relay::NETWORK_TCP), addr.clone()),
+        };
+        let mut out = Vec::with_capacity(64);
+        req.encode(&mut out)?;
+        write_all(&mut conn, &out).await?;
+        let mut buf = Vec::new();
+        let resp = read_decoded(&mut conn, &mut buf, MAX_RESPONSE, Response::decode).await?;
+        if resp.status != relay::STATUS_OK {
+            return Err(status_error(&self.node, &addr, resp.status));
+        }
+        let bound = resp.addr().and_then(Address::as_socket_addr);
+        crate::bind::listener(rewind(conn, buf), crate::bind::StreamHeader::Relay, bound)
+    }
+
     /// With a target: CONNECT with the UDP flag, then `LEN | payload` frames to that target.
     /// Without: gost's UDP "associate" (BIND with the UDP flag, which a Go server only accepts
     /// with `bind=true`), then UDP-tun frames naming each datagram's peer.

@@ -116,6 +116,24 @@ impl Connector for Socks5Connector {
         self.request(conn, socks5::CMD_CONNECT, &target).await
     }
 
+    /// gost's MBIND (0xF2, rtcp over socks5): the server binds `addr` and carries every
+    /// connection to it back over an smux session on `conn`. The server needs `bind=true`.
+    async fn bind(
+        &self,
+        conn: BoxConn,
+        network: Network,
+        addr: Address,
+        _opts: gost_core::BindOptions,
+    ) -> Result<gost_core::BoxListener> {
+        if network.is_udp() {
+            return Err(Error::unsupported(
+                "socks5 connector: UDP bind (rudp) is not supported yet",
+            ));
+        }
+        let conn = self.request(conn, socks5::CMD_MUX_BIND, &addr).await?;
+        crate::bind::listener(conn, crate::bind::StreamHeader::Socks5, None)
+    }
+
     /// gost's UDP-over-TCP (command 0xF3): the datagrams travel inside this connection, each in
     /// a frame naming its peer. Go servers and ours both need `udp=true`.
     async fn connect_packet(

@@ -14,6 +14,8 @@ use gost_core::{
 pub const NAME: &str = "forward";
 /// gost's other name for this handler, used by `-L tcp://:8080/target`.
 pub const TCP_ALIAS: &str = "tcp";
+/// gost's name for it behind an `rtcp` listener (`-L rtcp://:2222/127.0.0.1:22`).
+pub const RTCP_ALIAS: &str = "rtcp";
 
 struct ForwardHandler {
     router: BoxRouter,

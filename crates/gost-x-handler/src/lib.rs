@@ -11,6 +11,8 @@ pub mod auto;
 pub mod forward;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "socks5", feature = "relay"))]
+mod mux_bind;
 #[cfg(feature = "relay")]
 pub mod relay;
 #[cfg(feature = "socks4")]
@@ -35,6 +37,9 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(forward::TCP_ALIAS, forward::new)?;
     #[cfg(feature = "forward")]
     r.handlers.register(udp::NAME, udp::new)?;
+    // gost's remote TCP forwarder is the forward handler behind an `rtcp` listener.
+    #[cfg(feature = "forward")]
+    r.handlers.register(forward::RTCP_ALIAS, forward::new)?;
     #[cfg(feature = "http")]
     r.handlers.register(http::NAME, http::new)?;
     #[cfg(feature = "socks4")]

@@ -4,9 +4,9 @@
 //! them, as gost does.
 //!
 //! The response is sent as soon as the target is connected, which works with Go clients in both
-//! `nodelay` modes. With `bind=true`, gost's UDP associate (BIND with the UDP flag) carries
-//! datagrams to any peer in UDP-tun frames; TCP BIND (remote forwarding) needs the multiplexer and
-//! is answered "service unavailable" until it lands. Datagrams leave through the router (the
+//! `nodelay` modes. With `bind=true`: TCP BIND (gost's rtcp: the port is bound here and every
+//! connection comes back over an smux session on the request's connection), and gost's UDP
+//! associate (BIND with the UDP flag: datagrams to any peer in UDP-tun frames). Datagrams leave through the router (the
 //! chain, if any).
 //!
 //! Metadata: `readTimeout` (15s), `bind` (false), `udpBufferSize` (4096... 65535).
@@ -17,8 +17,8 @@ use std::time::Duration;
 use gost_core::io::{read_decoded, recv_from, rewind, send_to, write_all};
 use gost_core::{
     Address, BoxAuther, BoxBypass, BoxConn, BoxHandler, BoxHop, BoxRouter, Error, ErrorKind,
-    Handler, HandlerOptions, Hop, Marker, Metadata, Network, Result, Router, SelectRequest,
-    Session,
+    Handler, HandlerOptions, Hop, Listener, Marker, Metadata, Network, Result, Router,
+    SelectRequest, Session,
 };
 use gost_proto::relay::{self, Feature, Request, Response};
 use gost_proto::udp_tun::FrameHeader;
@@ -240,6 +240,48 @@ impl RelayHandler {
     }
 }
 
+impl RelayHandler {
+    /// TCP BIND (gost's rtcp over relay): listen on the requested address, answer OK with the
+    /// address bound, then carry every connection back over an smux session on this connection,
+    /// each stream starting with a response naming the peer.
+    async fn bind_tcp(
+        &self,
+        mut conn: BoxConn,
+        buf: Vec<u8>,
+        req: &Request,
+        session: &Session,
+    ) -> Result<()> {
+        let addr =
+            req.addr().cloned().unwrap_or_else(|| Address::Ip(SocketAddr::from(([0, 0, 0, 0], 0))));
+        let listener = match self
+            .router
+            .bind(Network::Tcp, addr.clone(), gost_core::BindOptions::default())
+            .await
+        {
+            Ok(l) => l,
+            Err(err) => {
+                let _ = respond(&mut conn, relay::STATUS_SERVICE_UNAVAILABLE).await;
+                return Err(err);
+            }
+        };
+        let bound = listener.local_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let mut out = Vec::with_capacity(32);
+        Response { status: relay::STATUS_OK, features: vec![Feature::Addr(Address::Ip(bound))] }
+            .encode(&mut out)?;
+        write_all(&mut conn, &out).await?;
+        tracing::info!(sid = session.id, %addr, %bound, "relay: remote bind");
+        let conn = rewind(conn, buf);
+        crate::mux_bind::serve(conn, listener, |peer| {
+            let peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            let mut out = Vec::with_capacity(32);
+            Response { status: relay::STATUS_OK, features: vec![Feature::Addr(Address::Ip(peer))] }
+                .encode(&mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
 impl Handler for RelayHandler {
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
         let mut buf = Vec::new();
@@ -265,11 +307,7 @@ impl Handler for RelayHandler {
                 refuse(&mut conn, relay::STATUS_FORBIDDEN, ErrorKind::Denied, why).await
             }
             relay::CMD_BIND if udp => self.associate_udp(conn, buf, &session).await,
-            relay::CMD_BIND => {
-                let why = "BIND (remote forwarding) is not supported yet".to_owned();
-                refuse(&mut conn, relay::STATUS_SERVICE_UNAVAILABLE, ErrorKind::Unsupported, why)
-                    .await
-            }
+            relay::CMD_BIND => self.bind_tcp(conn, buf, &req, &session).await,
             other => {
                 let why = format!("command {other:#04x} is not supported");
                 refuse(&mut conn, relay::STATUS_BAD_REQUEST, ErrorKind::Unsupported, why).await

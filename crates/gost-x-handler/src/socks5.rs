@@ -189,6 +189,44 @@ impl Socks5Handler {
         Ok(())
     }
 
+    /// gost's MBIND (0xF2): bind `addr` here and carry every connection to it back over an smux
+    /// session on this connection (gost's rtcp over socks5).
+    async fn mux_bind(
+        &self,
+        mut conn: BoxConn,
+        buf: Vec<u8>,
+        addr: Address,
+        session: &Session,
+    ) -> Result<()> {
+        if !self.config.bind {
+            reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
+            return Err(Error::new(
+                ErrorKind::Denied,
+                "socks5: BIND is disabled (bind=true enables it)",
+            ));
+        }
+        let listener =
+            match self.router.bind(Network::Tcp, addr.clone(), BindOptions::default()).await {
+                Ok(l) => l,
+                Err(err) => {
+                    let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;
+                    return Err(err);
+                }
+            };
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        let ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        reply(&mut conn, socks5::REP_SUCCEEDED, Some(SocketAddr::new(ip, port))).await?;
+        tracing::info!(sid = session.id, %addr, port, "socks5: remote bind");
+        let conn = rewind(conn, buf);
+        crate::mux_bind::serve(conn, listener, |peer| {
+            let mut out = Vec::with_capacity(22);
+            let peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            Reply { rep: socks5::REP_SUCCEEDED, addr: Address::Ip(peer) }.encode(&mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn udp_associate(&self, mut conn: BoxConn, session: &Session) -> Result<()> {
         if !self.config.udp {
             reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
@@ -355,6 +393,7 @@ impl Handler for Socks5Handler {
         match req.cmd {
             socks5::CMD_CONNECT => self.connect(conn, buf, req.addr, &session).await,
             socks5::CMD_BIND => self.bind(conn, buf, req.addr, &session).await,
+            socks5::CMD_MUX_BIND => self.mux_bind(conn, buf, req.addr, &session).await,
             socks5::CMD_UDP_ASSOCIATE => self.udp_associate(conn, &session).await,
             socks5::CMD_UDP_TUN => self.udp_tun(conn, buf, req.addr, &session).await,
             other => {

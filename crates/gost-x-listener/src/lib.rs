@@ -11,6 +11,8 @@ pub mod mtls;
 pub mod mws;
 #[cfg(feature = "mux")]
 pub mod mwss;
+#[cfg(feature = "rtcp")]
+pub mod rtcp;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 #[cfg(feature = "tls")]
@@ -32,6 +34,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(tls::NAME, tls::new)?;
     #[cfg(feature = "udp")]
     r.listeners.register(udp::NAME, udp::new)?;
+    #[cfg(feature = "rtcp")]
+    r.listeners.register(rtcp::NAME, rtcp::new)?;
     #[cfg(feature = "ws")]
     r.listeners.register(ws::NAME, ws::new)?;
     #[cfg(feature = "ws")]

@@ -1,0 +1,86 @@
+//! `rtcp`: remote TCP port forwarding (`-L rtcp://:2222/127.0.0.1:22 -F socks5://server:1080`).
+//! The port is bound on the chain's last node (SOCKS5 MBIND or relay BIND, the server needing
+//! `bind=true`); every connection to it is carried back and handed to the service's handler
+//! (gost's forward handler, which takes it to the target). When the chain drops, the bind is
+//! re-established, backing off from 1 s to 5 s. Without a chain the port is bound locally.
+//!
+//! Metadata: `backlog` (128, local binds only).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gost_core::{
+    Address, BindOptions, BoxConn, BoxListener, BoxRouter, Listener, ListenerOptions, Metadata,
+    Network, Result, Router,
+};
+use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, listen_tcp};
+
+/// The registry name.
+pub const NAME: &str = "rtcp";
+
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Binds `opts.addr` on the chain's last node (or locally without a chain).
+pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
+    let Some(router) = opts.router else {
+        let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
+        let l = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
+        return Ok(BoxListener::new(TcpAcceptor::new(l)));
+    };
+    let addr = Address::parse(&opts.addr)?;
+    Ok(BoxListener::new(RemoteListener { router, addr, current: None, retry: Duration::ZERO }))
+}
+
+struct RemoteListener {
+    router: BoxRouter,
+    addr: Address,
+    current: Option<BoxListener>,
+    retry: Duration,
+}
+
+impl Listener for RemoteListener {
+    async fn accept(&mut self) -> Result<BoxConn> {
+        loop {
+            let listener = match self.current.as_mut() {
+                Some(l) => l,
+                None => {
+                    if !self.retry.is_zero() {
+                        tokio::time::sleep(self.retry).await;
+                    }
+                    let mut opts = BindOptions::default();
+                    opts.mux = true;
+                    match self.router.bind(Network::Tcp, self.addr.clone(), opts).await {
+                        Ok(l) => {
+                            tracing::info!(addr = %self.addr, "rtcp: bound through the chain");
+                            self.retry = Duration::ZERO;
+                            self.current.insert(l)
+                        }
+                        Err(err) => {
+                            self.retry = if self.retry.is_zero() {
+                                FIRST_RETRY
+                            } else {
+                                (self.retry * 2).min(MAX_RETRY)
+                            };
+                            tracing::warn!(addr = %self.addr, "rtcp: bind failed: {err}; retrying in {:?}", self.retry);
+                            continue;
+                        }
+                    }
+                }
+            };
+            match listener.accept().await {
+                Ok(conn) => return Ok(conn),
+                Err(err) => {
+                    tracing::warn!(addr = %self.addr, "rtcp: lost the remote bind ({err}); binding again");
+                    self.current = None;
+                    self.retry = FIRST_RETRY;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        // The port is on the remote node; report the address asked for.
+        self.addr.as_socket_addr()
+    }
+}
