@@ -32,6 +32,8 @@ pub struct Args {
     pub check: bool,
     /// Process groups after ` -- ` (each a full argument list).
     pub groups: Vec<Vec<String>>,
+    /// The arguments before the first ` -- ` (this process's own group).
+    pub own: Vec<String>,
 }
 
 /// A command-line mistake, printed as one line.
@@ -59,7 +61,7 @@ Usage: gost [flags]
   -D            debug logs
   -DD           trace logs
   -V            print the version and exit
-  --            run the flags after it in another process (not supported yet)
+  --            run each group of flags in its own process (gost -L a -- -L b -F c)
 ";
 
 /// Parses the arguments after the program name.
@@ -80,6 +82,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError>
     let mut groups = groups.into_iter();
     let own = groups.next().unwrap_or_default();
     out.groups = groups.collect();
+    out.own = own.clone();
 
     let mut it = own.into_iter();
     while let Some(arg) = it.next() {

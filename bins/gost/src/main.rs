@@ -1,6 +1,7 @@
 //! `gost`: runs the services a command line describes.
 
 mod cli;
+mod groups;
 mod register;
 
 use std::process::ExitCode;
@@ -82,13 +83,16 @@ fn init_logging(args: &cli::Args, log: Option<&LogConfig>) -> Result<()> {
     Ok(())
 }
 
-fn not_yet(what: &str) -> Error {
+pub(crate) fn not_yet(what: &str) -> Error {
     Error::unsupported(format!("{what} is not supported yet"))
 }
 
 fn run(args: cli::Args) -> Result<()> {
     if !args.groups.is_empty() {
-        return Err(not_yet("running service groups in several processes (--)"));
+        init_logging(&args, None)?;
+        let mut groups = vec![args.own.clone()];
+        groups.extend(args.groups.iter().cloned());
+        return groups::run(groups);
     }
     if args.reload.is_some() {
         return Err(not_yet("-R (periodic reload)"));
@@ -148,14 +152,14 @@ fn run(args: cli::Args) -> Result<()> {
 
 /// SIGINT and SIGTERM: the first one starts a graceful stop, a second one exits at once.
 #[cfg(unix)]
-struct Signals {
+pub(crate) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl Signals {
-    fn install() -> Result<Self> {
+    pub(crate) fn install() -> Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         let watch = |kind: SignalKind| {
             signal(kind)
@@ -164,7 +168,7 @@ impl Signals {
         Ok(Signals { int: watch(SignalKind::interrupt())?, term: watch(SignalKind::terminate())? })
     }
 
-    async fn next(&mut self) {
+    pub(crate) async fn next(&mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
@@ -187,7 +191,7 @@ struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn install() -> Result<Self> {
+    pub(crate) fn install() -> Result<Self> {
         Ok(Signals)
     }
 

@@ -236,11 +236,19 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
         let kind = e.kind();
         e.wrap(kind, format!("listener {listener_kind}"))
     })?;
-    Ok(BoxService::new(DefaultService::new(
-        ServiceOptions::new(svc.name.clone()),
-        listener,
-        handler,
-    )))
+    let service_md = to_metadata(&svc.metadata);
+    let mut sopts = ServiceOptions::new(svc.name.clone());
+    sopts.enable_stats = service_md.get_bool(&["enableStats"])?.unwrap_or(false);
+    let list = |key: &str| -> Result<Vec<String>> {
+        Ok(service_md.get_strings(&[key])?.unwrap_or_default())
+    };
+    sopts.hooks = gost_x_service::Hooks {
+        pre_up: list("preUp")?,
+        post_up: list("postUp")?,
+        pre_down: list("preDown")?,
+        post_down: list("postDown")?,
+    };
+    Ok(BoxService::new(DefaultService::new(sopts, listener, handler)))
 }
 
 #[cfg(test)]

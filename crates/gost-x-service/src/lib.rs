@@ -5,9 +5,13 @@
 //! events), and [`run`] runs a set of services until a shutdown signal, then stops them
 //! gracefully.
 
+pub mod hooks;
 mod service;
+mod stats;
 
+pub use hooks::Hooks;
 pub use service::{DEFAULT_GRACE, DefaultService, ServiceOptions};
+pub use stats::ServiceStats;
 
 use std::future::Future;
 

@@ -8,7 +8,11 @@ use gost_core::{
     BoxHandler, BoxListener, Error, ErrorKind, Event, Handler, Listener, Result, Service, Session,
     State, Status,
 };
+use gost_core::{Stats, StatsKind};
 use tokio::sync::watch;
+
+use crate::hooks::Hooks;
+use crate::stats::{CountedConn, ServiceStats};
 use tokio::task::JoinSet;
 
 /// How long live connections may go on after a shutdown before they are cut.
@@ -27,12 +31,21 @@ pub struct ServiceOptions {
     pub name: String,
     /// How long live connections may finish after [`Service::close`].
     pub grace: Duration,
+    /// Count connections and bytes (`enableStats`).
+    pub enable_stats: bool,
+    /// Commands run around the service's life (`preUp`, `postUp`, `preDown`, `postDown`).
+    pub hooks: Hooks,
 }
 
 impl ServiceOptions {
     /// Options for a service named `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        ServiceOptions { name: name.into(), grace: DEFAULT_GRACE }
+        ServiceOptions {
+            name: name.into(),
+            grace: DEFAULT_GRACE,
+            enable_stats: false,
+            hooks: Hooks::default(),
+        }
     }
 }
 
@@ -52,6 +65,8 @@ pub struct DefaultService {
     status: Mutex<StatusState>,
     closed: watch::Sender<bool>,
     next_session: AtomicU64,
+    stats: Option<Arc<ServiceStats>>,
+    hooks: Hooks,
 }
 
 /// Completes once the service is closed (or its handle is gone).
@@ -72,7 +87,9 @@ fn unix_now() -> u64 {
 
 impl DefaultService {
     /// A service (state `running`) that will serve `listener` with `handler`.
+    /// Runs the `preUp` hooks (blocking) first, as gost does at construction.
     pub fn new(opts: ServiceOptions, listener: BoxListener, handler: BoxHandler) -> Self {
+        crate::hooks::run(&opts.name, "preUp", &opts.hooks.pre_up);
         let local_addr = listener.local_addr();
         let svc = DefaultService {
             name: opts.name.into(),
@@ -84,6 +101,8 @@ impl DefaultService {
             status: Mutex::new(StatusState { state: State::Running, events: VecDeque::new() }),
             closed: watch::channel(false).0,
             next_session: AtomicU64::new(1),
+            stats: opts.enable_stats.then(|| Arc::new(ServiceStats::default())),
+            hooks: opts.hooks,
         };
         svc.event(None, format!("service {} is running", svc.name));
         svc
@@ -117,6 +136,11 @@ impl DefaultService {
         session.local_addr = conn.local_addr();
         let handler = self.handler.clone();
         let service = self.name.clone();
+        let stats = self.stats.clone();
+        let conn: gost_core::BoxConn = match &stats {
+            Some(s) => Box::new(CountedConn::new(conn, s.clone())),
+            None => conn,
+        };
         tasks.spawn(async move {
             let client = session.client_addr;
             match handler.handle(conn, session).await {
@@ -124,7 +148,12 @@ impl DefaultService {
                 Err(err) if err.kind().is_normal_end() => {
                     tracing::debug!(%service, sid = id, ?client, "connection ended: {err}")
                 }
-                Err(err) => tracing::error!(%service, sid = id, ?client, "{err}"),
+                Err(err) => {
+                    if let Some(s) = &stats {
+                        s.add(StatsKind::TotalErrs, 1);
+                    }
+                    tracing::error!(%service, sid = id, ?client, "{err}")
+                }
             }
         });
     }
@@ -138,6 +167,7 @@ impl Service for DefaultService {
         };
         let closed = closed_signal(self.closed.subscribe());
         tokio::pin!(closed);
+        crate::hooks::run_async(&self.name, "postUp", &self.hooks.post_up).await;
         self.event(Some(State::Ready), format!("service {} is ready", self.name));
         let addr = self.local_addr.map_or_else(|| "?".to_owned(), |a| a.to_string());
         self.event(None, format!("service {} is listening on {addr}", self.name));
@@ -181,6 +211,7 @@ impl Service for DefaultService {
                 }
             }
         }
+        crate::hooks::run_async(&self.name, "preDown", &self.hooks.pre_down).await;
         drop(listener);
         self.event(Some(State::Closed), format!("service {} is closed", self.name));
         if !tasks.is_empty() {
@@ -191,6 +222,7 @@ impl Service for DefaultService {
             }
             tasks.shutdown().await;
         }
+        crate::hooks::run_async(&self.name, "postDown", &self.hooks.post_down).await;
         result
     }
 
@@ -208,7 +240,7 @@ impl Service for DefaultService {
             create_time: self.create_time,
             state: st.state,
             events: st.events.iter().cloned().collect(),
-            stats: None,
+            stats: self.stats.as_ref().map(|s| s.snapshot(false)),
         }
     }
 }
@@ -290,6 +322,36 @@ mod tests {
         // The idle connection was cut.
         let mut rest = Vec::new();
         assert_eq!(idle.read_to_end(&mut rest).await.unwrap_or(0), 0);
+    }
+
+    #[tokio::test]
+    async fn stats_count_connections_bytes_and_errors() {
+        let l = gost_x_listener::tcp::new(ListenerOptions::new("127.0.0.1:0"), &Metadata::new())
+            .unwrap();
+        let mut opts = ServiceOptions::new("s");
+        opts.enable_stats = true;
+        let svc = Arc::new(DefaultService::new(opts, l, BoxHandler::new(Echo)));
+        let addr = svc.local_addr().unwrap();
+        let run = tokio::spawn({
+            let svc = svc.clone();
+            async move { svc.serve().await }
+        });
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"x").await.unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).await.unwrap();
+        drop(c);
+        // A client that sends nothing and closes: EOF is not an error.
+        drop(tokio::net::TcpStream::connect(addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let st = svc.status().stats.unwrap();
+        assert_eq!(
+            (st.total_conns, st.current_conns, st.input_bytes, st.output_bytes, st.total_errs),
+            (2, 0, 1, 1, 0)
+        );
+        svc.close();
+        run.await.unwrap().unwrap();
+        assert!(service(Duration::ZERO).status().stats.is_none(), "off by default");
     }
 
     struct Flaky(Arc<AtomicUsize>, BoxListener);

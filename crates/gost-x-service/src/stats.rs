@@ -1,0 +1,152 @@
+//! Service counters (`enableStats`): lock-free, updated on the data path by a connection wrapper
+//! that forwards every method (half-close and vectored writes included).
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use gost_core::io::{Conn, Read, Write};
+use gost_core::{BoxConn, Stats, StatsKind, StatsSnapshot};
+
+/// The counters of one service.
+#[derive(Debug, Default)]
+pub struct ServiceStats {
+    total_conns: AtomicU64,
+    current_conns: AtomicU64,
+    input_bytes: AtomicU64,
+    output_bytes: AtomicU64,
+    total_errs: AtomicU64,
+    updated: AtomicBool,
+}
+
+impl ServiceStats {
+    fn counter(&self, kind: StatsKind) -> &AtomicU64 {
+        match kind {
+            StatsKind::TotalConns => &self.total_conns,
+            StatsKind::CurrentConns => &self.current_conns,
+            StatsKind::InputBytes => &self.input_bytes,
+            StatsKind::OutputBytes => &self.output_bytes,
+            StatsKind::TotalErrs => &self.total_errs,
+        }
+    }
+}
+
+impl Stats for ServiceStats {
+    fn add(&self, kind: StatsKind, n: i64) {
+        let c = self.counter(kind);
+        if n >= 0 {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        } else {
+            // Never below zero, even if a decrement races an increment.
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n.unsigned_abs()))
+            });
+        }
+        self.updated.store(true, Ordering::Relaxed);
+    }
+    fn get(&self, kind: StatsKind) -> u64 {
+        self.counter(kind).load(Ordering::Relaxed)
+    }
+    fn is_updated(&self) -> bool {
+        self.updated.load(Ordering::Relaxed)
+    }
+    fn snapshot(&self, mark_seen: bool) -> StatsSnapshot {
+        if mark_seen {
+            self.updated.store(false, Ordering::Relaxed);
+        }
+        StatsSnapshot {
+            total_conns: self.get(StatsKind::TotalConns),
+            current_conns: self.get(StatsKind::CurrentConns),
+            input_bytes: self.get(StatsKind::InputBytes),
+            output_bytes: self.get(StatsKind::OutputBytes),
+            total_errs: self.get(StatsKind::TotalErrs),
+        }
+    }
+    fn reset(&self) {
+        for kind in [
+            StatsKind::TotalConns,
+            StatsKind::InputBytes,
+            StatsKind::OutputBytes,
+            StatsKind::TotalErrs,
+        ] {
+            self.counter(kind).store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counts the bytes read from (input) and written to (output) an accepted connection, and its
+/// open/close in `currentConns`.
+pub(crate) struct CountedConn {
+    inner: BoxConn,
+    stats: Arc<ServiceStats>,
+}
+
+impl CountedConn {
+    pub(crate) fn new(inner: BoxConn, stats: Arc<ServiceStats>) -> Self {
+        stats.add(StatsKind::TotalConns, 1);
+        stats.add(StatsKind::CurrentConns, 1);
+        CountedConn { inner, stats }
+    }
+}
+
+impl Drop for CountedConn {
+    fn drop(&mut self) {
+        self.stats.add(StatsKind::CurrentConns, -1);
+    }
+}
+
+impl Read for CountedConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        if n > 0 {
+            self.stats.add(StatsKind::InputBytes, n as i64);
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl Write for CountedConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.inner).poll_write(cx, buf))?;
+        self.stats.add(StatsKind::OutputBytes, n as i64);
+        Poll::Ready(Ok(n))
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, bufs))?;
+        self.stats.add(StatsKind::OutputBytes, n as i64);
+        Poll::Ready(Ok(n))
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl Conn for CountedConn {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
