@@ -197,7 +197,10 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
     let new_listener =
         factory(&r.listeners, "listener", listener_kind, names::is_listener(listener_kind))?;
 
-    let mut hopts = HandlerOptions::new(router(svc.handler.chain.as_deref(), svc, r)?);
+    // gost: an `ignoreChain` service keeps its chain in the config but does not use it.
+    let ignore_chain = to_metadata(&svc.metadata).get_bool(&["ignoreChain"])?.unwrap_or(false);
+    let chain = svc.handler.chain.as_deref().filter(|_| !ignore_chain);
+    let mut hopts = HandlerOptions::new(router(chain, svc, r)?);
     hopts.service = svc.name.clone();
     if let Some(auth) = svc.handler.auth.as_ref().filter(|a| !a.username.is_empty()) {
         let users = Users::new([(auth.username.clone(), auth.password.clone())]);

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::model::{
     AuthConfig, ChainConfig, Config, ConnectorConfig, DialerConfig, ForwardNodeConfig,
     ForwarderConfig, HandlerConfig, HopConfig, HostsConfig, LimiterConfig, ListenerConfig,
-    MatcherListConfig, NodeConfig, ResolverConfig, SelectorConfig, ServiceConfig,
+    MatcherListConfig, NodeConfig, ResolverConfig, SelectorConfig, ServiceConfig, TlsConfig,
 };
 use crate::names;
 use crate::url::GostUrl;
@@ -39,6 +39,13 @@ pub struct Parsed {
 pub fn parse_cli(services: &[String], nodes: &[String]) -> Result<Parsed> {
     let mut ctx =
         Ctx { parsed: Parsed::default(), has_chain: !nodes.is_empty(), counters: BTreeMap::new() };
+    // gost builds the chain before the services, so `-F` objects are numbered first.
+    let mut chain = ChainConfig { name: CLI_CHAIN.to_owned(), ..ChainConfig::default() };
+    for (i, spec) in nodes.iter().enumerate() {
+        let hop =
+            parse_hop(i, spec, &mut ctx).map_err(|e| Error::config(format!("-F {spec}: {e}")))?;
+        chain.hops.push(hop);
+    }
     let mut next_service = 0;
     for spec in services {
         let svcs = parse_service(&mut next_service, spec, &mut ctx)
@@ -46,12 +53,6 @@ pub fn parse_cli(services: &[String], nodes: &[String]) -> Result<Parsed> {
         ctx.parsed.config.services.extend(svcs);
     }
     if !nodes.is_empty() {
-        let mut chain = ChainConfig { name: CLI_CHAIN.to_owned(), ..ChainConfig::default() };
-        for (i, spec) in nodes.iter().enumerate() {
-            let hop = parse_hop(i, spec, &mut ctx)
-                .map_err(|e| Error::config(format!("-F {spec}: {e}")))?;
-            chain.hops.push(hop);
-        }
         ctx.parsed.config.chains.push(chain);
     }
     Ok(ctx.parsed)
@@ -167,10 +168,10 @@ fn named_objects(pairs: &[(String, String)], service: bool, ctx: &mut Ctx) -> Na
         let name = ctx.next_name("limiter");
         let mut limits = Vec::new();
         if lin.is_some() || lout.is_some() {
-            limits.push(format!("$ {} {}", lin.unwrap_or("0"), lout.unwrap_or("0")));
+            limits.push(format!("$ {} {}", lin.unwrap_or(""), lout.unwrap_or("")));
         }
         if cin.is_some() || cout.is_some() {
-            limits.push(format!("$$ {} {}", cin.unwrap_or("0"), cout.unwrap_or("0")));
+            limits.push(format!("$$ {} {}", cin.unwrap_or(""), cout.unwrap_or("")));
         }
         ctx.parsed.config.limiters.push(LimiterConfig {
             name: name.clone(),
@@ -274,7 +275,8 @@ fn resolve_scheme(
     let flag = roles.flag;
     let Some(second) = second else {
         let (known_first, known_second) = ((roles.is_first)(&first), (roles.is_second)(&first));
-        if !known_first && !known_second {
+        // No scheme written (`auto`) is gost's documented default, not a mistake.
+        if !known_first && !known_second && first != "auto" {
             warnings.push(format!(
                 "{flag} {spec}: unknown scheme {first:?}, using \"{}+{}\" (as gost does)",
                 roles.first_fallback, roles.second_fallback
@@ -329,8 +331,126 @@ impl Scoped<'_> {
     }
 }
 
-/// The credentials of a URL: its user info, else gost's `auth=base64(user:pass)` query key.
+/// Query keys gost turns into other settings (auth, TLS blocks, named objects, selectors) and
+/// removes from every metadata block.
+const CONSUMED_L: &[&str] = &[
+    "auth",
+    "certFile",
+    "cert",
+    "tls.certFile",
+    "keyFile",
+    "key",
+    "tls.keyFile",
+    "caFile",
+    "ca",
+    "tls.caFile",
+    "strategy",
+    "maxFails",
+    "max_fails",
+    "failTimeout",
+    "fail_timeout",
+];
+/// Keys that create named objects: gost removes them from the handler's metadata only.
+const NAMED_L: &[&str] = &[
+    "admission",
+    "bypass",
+    "resolver",
+    "hosts",
+    "limiter.in",
+    "limiter.out",
+    "limiter.conn.in",
+    "limiter.conn.out",
+    "climiter",
+    "rlimiter",
+];
+const CONSUMED_F: &[&str] = &[
+    "auth",
+    "certFile",
+    "cert",
+    "tls.certFile",
+    "keyFile",
+    "key",
+    "tls.keyFile",
+    "caFile",
+    "ca",
+    "tls.caFile",
+    "secure",
+    "tls.secure",
+    "serverName",
+    "servername",
+    "tls.serverName",
+    "tls.servername",
+    "bypass",
+    "resolver",
+    "hosts",
+    "strategy",
+    "maxFails",
+    "max_fails",
+    "failTimeout",
+    "fail_timeout",
+];
+/// Keys gost moves to the service (`-L`) or hop (`-F`) metadata only.
+const SERVICE_ONLY: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"];
+const HOP_ONLY: &[&str] = &["interface", "so_mark", "proxyProtocol"];
+/// Of those, the ones gost stores as numbers.
+const NUMERIC: &[&str] = &["so_mark", "proxyProtocol"];
+
+fn strip(md: &mut MetadataConfig, keys: &[&str]) {
+    md.retain(|k, _| !keys.iter().any(|c| c.eq_ignore_ascii_case(k)));
+}
+
+fn numbers(md: &mut MetadataConfig) {
+    for (k, v) in md.iter_mut() {
+        if NUMERIC.iter().any(|n| n.eq_ignore_ascii_case(k))
+            && let ConfigValue::Str(s) = v
+            && let Ok(i) = s.trim().parse::<i64>()
+        {
+            *v = ConfigValue::Int(i);
+        }
+    }
+}
+
+fn first_value<'a>(pairs: &'a [(String, String)], keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| query_value(pairs, k))
+}
+
+/// The selector gost builds when any selector key is given (with the command line's defaults
+/// for the others); none otherwise.
+fn selector_of(pairs: &[(String, String)]) -> Result<Option<SelectorConfig>> {
+    let keys = ["strategy", "maxFails", "max_fails", "failTimeout", "fail_timeout"];
+    if !keys.iter().any(|k| query_value(pairs, k).is_some()) {
+        return Ok(None);
+    }
+    let md: MetadataConfig =
+        pairs.iter().map(|(k, v)| (k.clone(), ConfigValue::from(v.as_str()))).collect();
+    selector(&md).map(Some)
+}
+
+/// The URL host without its port (Go's `url.Hostname()`), for the default TLS server name.
+fn hostname(host: &str) -> &str {
+    let without_port = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    };
+    without_port.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// The credentials of a URL: its user info, else gost's `auth=base64(user:pass)` query key. For
+/// shadowsocks schemes, a user part alone is SIP002's `base64(method:password)`.
 fn auth(url: &GostUrl) -> Result<Option<AuthConfig>> {
+    if url.scheme.starts_with("ss")
+        && url.password.is_none()
+        && let Some(user) = &url.user
+        && let Some(decoded) =
+            gost_proto::http::base64_decode(user.as_bytes()).and_then(|b| String::from_utf8(b).ok())
+        && let Some((method, password)) = decoded.split_once(':')
+    {
+        return Ok(Some(AuthConfig {
+            username: method.to_owned(),
+            password: password.to_owned(),
+            file: None,
+        }));
+    }
     if let Some(username) = &url.user {
         let password = url.password.clone().unwrap_or_default();
         return Ok(Some(AuthConfig { username: username.clone(), password, file: None }));
@@ -374,9 +494,34 @@ fn parse_service(next: &mut usize, spec: &str, ctx: &mut Ctx) -> Result<Vec<Serv
 
     let scoped = Scoped { pairs: &url.query };
     let scopes = ["service", "listener", "handler"];
-    let service_md = scoped.metadata("service", &scopes);
-    let listener_md = scoped.metadata("listener", &scopes);
-    let handler_md = scoped.metadata("handler", &scopes);
+    let mut service_md = scoped.metadata("service", &scopes);
+    let mut listener_md = scoped.metadata("listener", &scopes);
+    let mut handler_md = scoped.metadata("handler", &scopes);
+    let retries = to_metadata(&handler_md).get_int(&["retries"])?.unwrap_or(0);
+    let selector = selector_of(&url.query)?;
+    for md in [&mut service_md, &mut listener_md, &mut handler_md] {
+        strip(md, CONSUMED_L);
+    }
+    strip(&mut handler_md, &["retries"]);
+    strip(&mut handler_md, NAMED_L);
+    strip(&mut listener_md, SERVICE_ONLY);
+    strip(&mut handler_md, SERVICE_ONLY);
+    numbers(&mut service_md);
+    // gost: `dns=a,b` (the dns handler's upstreams) is a list.
+    for md in [&mut service_md, &mut listener_md, &mut handler_md] {
+        if let Some(ConfigValue::Str(v)) = md.get("dns").cloned() {
+            let list = split_list(&v).into_iter().map(ConfigValue::Str).collect();
+            md.insert("dns".to_owned(), ConfigValue::List(list));
+        }
+    }
+    let tls =
+        first_value(&url.query, &["certFile", "cert", "tls.certFile"]).map(|cert| TlsConfig {
+            cert_file: Some(cert.to_owned()),
+            key_file: first_value(&url.query, &["keyFile", "key", "tls.keyFile"])
+                .map(str::to_owned),
+            ca_file: first_value(&url.query, &["caFile", "ca", "tls.caFile"]).map(str::to_owned),
+            ..TlsConfig::default()
+        });
 
     let mut targets = Vec::new();
     if let Some(path) = &url.path {
@@ -392,12 +537,10 @@ fn parse_service(next: &mut usize, spec: &str, ctx: &mut Ctx) -> Result<Vec<Serv
             targets.extend(expand_ports(target)?);
         }
     }
-    let selector = if targets.is_empty() { None } else { Some(selector(&handler_md)?) };
-    let forwarder = |targets: &[String]| {
+    let forwarder = |targets: &[(usize, String)]| {
         (!targets.is_empty()).then(|| ForwarderConfig {
             nodes: targets
                 .iter()
-                .enumerate()
                 .map(|(i, t)| ForwardNodeConfig {
                     name: format!("target-{i}"),
                     addr: t.clone(),
@@ -409,14 +552,15 @@ fn parse_service(next: &mut usize, spec: &str, ctx: &mut Ctx) -> Result<Vec<Serv
         })
     };
 
-    let ignore_chain = to_metadata(&service_md).get_bool(&["ignoreChain"])?.unwrap_or(false);
-    let chain = (ctx.has_chain && !ignore_chain).then(|| CLI_CHAIN.to_owned());
+    // gost keeps the chain on an `ignoreChain` service; the service drops it when it starts.
+    to_metadata(&service_md).get_bool(&["ignoreChain"])?;
+    let chain = ctx.has_chain.then(|| CLI_CHAIN.to_owned());
     let binds_through_chain = matches!(listener.as_str(), "rtcp" | "rudp" | "runix");
     let (handler_chain, listener_chain) =
         if binds_through_chain { (None, chain) } else { (chain, None) };
-    let retries = to_metadata(&handler_md).get_int(&["retries"])?.unwrap_or(0);
     let auth = auth(&url)?;
-    let refs = named_objects(&url.query, true, ctx);
+    let ssh_listener = matches!(listener.as_str(), "ssh" | "sshd");
+    let targets: Vec<(usize, String)> = targets.into_iter().enumerate().collect();
 
     let mut out = Vec::with_capacity(addrs.len());
     for (i, addr) in addrs.iter().enumerate() {
@@ -427,6 +571,8 @@ fn parse_service(next: &mut usize, spec: &str, ctx: &mut Ctx) -> Result<Vec<Serv
             (_, 1) => forwarder(&targets),
             _ => forwarder(targets.get(i).map(std::slice::from_ref).unwrap_or(&[])),
         };
+        // Each service gets its own objects, as gost creates them per service.
+        let refs = named_objects(&url.query, true, ctx);
         out.push(ServiceConfig {
             name: format!("service-{}", *next),
             addr: addr.clone(),
@@ -441,13 +587,16 @@ fn parse_service(next: &mut usize, spec: &str, ctx: &mut Ctx) -> Result<Vec<Serv
                 kind: handler.clone(),
                 retries,
                 chain: handler_chain.clone(),
-                auth: auth.clone(),
+                auth: if ssh_listener { None } else { auth.clone() },
                 metadata: handler_md.clone(),
                 ..HandlerConfig::default()
             },
             listener: ListenerConfig {
                 kind: listener.clone(),
                 chain: listener_chain.clone(),
+                // gost: ssh/sshd listeners authenticate themselves.
+                auth: if ssh_listener { auth.clone() } else { None },
+                tls: tls.clone(),
                 metadata: listener_md.clone(),
                 ..ListenerConfig::default()
             },
@@ -468,12 +617,57 @@ fn parse_hop(index: usize, spec: &str, ctx: &mut Ctx) -> Result<HopConfig> {
 
     let scoped = Scoped { pairs: &url.query };
     let scopes = ["hop", "node", "connector", "dialer"];
-    let hop_md = scoped.metadata("hop", &scopes);
-    let node_md = scoped.metadata("node", &scopes);
-    let connector_md = scoped.metadata("connector", &scopes);
-    let dialer_md = scoped.metadata("dialer", &scopes);
+    let mut hop_md = scoped.metadata("hop", &scopes);
+    let mut node_md = scoped.metadata("node", &scopes);
+    let mut connector_md = scoped.metadata("connector", &scopes);
+    let mut dialer_md = scoped.metadata("dialer", &scopes);
+    let selector = selector_of(&url.query)?;
+    for md in [&mut node_md, &mut connector_md, &mut dialer_md] {
+        strip(md, CONSUMED_F);
+    }
+    // gost leaves `auth`, `secure` and `serverName` in the hop's own metadata.
+    let kept = [
+        "auth",
+        "secure",
+        "tls.secure",
+        "serverName",
+        "servername",
+        "tls.serverName",
+        "tls.servername",
+    ];
+    let hop_consumed: Vec<&str> =
+        CONSUMED_F.iter().copied().filter(|k| !kept.contains(k)).collect();
+    strip(&mut hop_md, &hop_consumed);
+    for md in [&mut node_md, &mut connector_md, &mut dialer_md] {
+        strip(md, HOP_ONLY);
+    }
+    numbers(&mut hop_md);
+    let secure = to_metadata(
+        &url.query.iter().map(|(k, v)| (k.clone(), ConfigValue::from(v.as_str()))).collect(),
+    )
+    .get_bool(&["secure", "tls.secure"])?
+    .unwrap_or(false);
+    let server_name =
+        first_value(&url.query, &["serverName", "servername", "tls.serverName", "tls.servername"])
+            .map(str::to_owned)
+            // gost's default is the URL's host name; a comma list of nodes has none worth sending.
+            .or_else(|| {
+                Some(hostname(&url.host).to_owned())
+                    .filter(|h| !h.is_empty() && !url.host.contains(','))
+            });
+    let dialer_tls = TlsConfig {
+        secure,
+        server_name,
+        cert_file: first_value(&url.query, &["certFile", "cert", "tls.certFile"])
+            .map(str::to_owned),
+        key_file: first_value(&url.query, &["keyFile", "key", "tls.keyFile"]).map(str::to_owned),
+        ca_file: first_value(&url.query, &["caFile", "ca", "tls.caFile"]).map(str::to_owned),
+        ..TlsConfig::default()
+    };
+    let dialer_tls = (dialer_tls != TlsConfig::default()).then_some(dialer_tls);
 
     let node_auth = auth(&url)?;
+    let ssh_dialer = matches!(dialer.as_str(), "ssh" | "sshd");
     let mut nodes = Vec::new();
     for (i, addr) in url.host.split(',').enumerate() {
         check_host_port(addr)?;
@@ -482,14 +676,16 @@ fn parse_hop(index: usize, spec: &str, ctx: &mut Ctx) -> Result<HopConfig> {
             addr: addr.to_owned(),
             connector: ConnectorConfig {
                 kind: connector.clone(),
-                auth: node_auth.clone(),
+                // gost: ssh/sshd dialers carry the credentials themselves.
+                auth: if ssh_dialer { None } else { node_auth.clone() },
                 metadata: connector_md.clone(),
                 ..ConnectorConfig::default()
             },
             dialer: DialerConfig {
                 kind: dialer.clone(),
+                auth: if ssh_dialer { node_auth.clone() } else { None },
+                tls: dialer_tls.clone(),
                 metadata: dialer_md.clone(),
-                ..DialerConfig::default()
             },
             metadata: node_md.clone(),
             ..NodeConfig::default()
@@ -501,7 +697,7 @@ fn parse_hop(index: usize, spec: &str, ctx: &mut Ctx) -> Result<HopConfig> {
         resolver: refs.resolver,
         hosts: refs.hosts,
         nodes,
-        selector: Some(selector(&hop_md)?),
+        selector,
         metadata: hop_md,
         ..HopConfig::default()
     })
@@ -581,7 +777,10 @@ mod tests {
         let n = &p.config.chains[0].hops[0].nodes[0];
         assert_eq!((n.connector.kind.as_str(), n.dialer.kind.as_str()), ("http", "tcp"));
         assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
-        assert!(p.warnings[0].contains("foo"));
+        assert!(
+            p.warnings.iter().any(|w| w.contains("foo"))
+                && p.warnings.iter().any(|w| w.contains("bar"))
+        );
         let p = parse_cli(&["ssu+nope://:1".into(), "a+b+c://:2".into()], &[]).unwrap();
         assert_eq!(p.config.services[0].listener.kind, "udp");
         let s = &p.config.services[1];
@@ -615,13 +814,15 @@ mod tests {
         assert_eq!(c.hops[0].nodes[1].addr, "b:2");
         assert_eq!(c.hops[0].selector.as_ref().unwrap().strategy, "fifo");
         assert_eq!(c.hops[0].selector.as_ref().unwrap().fail_timeout, Some("30s".into()));
+        assert!(c.hops[1].selector.is_none(), "no selector keys, no selector (gost)");
         assert_eq!(to_metadata(&c.hops[0].nodes[0].metadata).get("x"), Some(&"1".into()));
         assert!(to_metadata(&c.hops[0].nodes[0].connector.metadata).get("x").is_none());
         assert_eq!(c.hops[1].nodes[0].connector.kind, "relay");
         assert_eq!(c.hops[1].nodes[0].dialer.kind, "ws");
         assert_eq!(c.hops[1].nodes[0].connector.auth.as_ref().unwrap().password, "p");
         assert_eq!(p.config.services[0].handler.chain.as_deref(), Some("chain-0"));
-        assert_eq!(p.config.services[1].handler.chain, None);
+        // gost keeps the chain in the config of an ignoreChain service (it is skipped at start).
+        assert_eq!(p.config.services[1].handler.chain.as_deref(), Some("chain-0"));
         let single = parse_cli(&[], &["ws://h:1".into()]).unwrap();
         let n = &single.config.chains[0].hops[0].nodes[0];
         assert_eq!((n.connector.kind.as_str(), n.dialer.kind.as_str()), ("http", "ws"));
@@ -670,17 +871,18 @@ mod tests {
         .unwrap();
         let c = &p.config;
         let s = &c.services[0];
-        assert_eq!(s.bypass.as_deref(), Some("bypass-0"));
-        assert!(c.bypasses[0].whitelist);
-        assert_eq!(c.bypasses[0].matchers, ["*.corp", "10.0.0.0/8"]);
+        // The -F objects are numbered first, as gost builds the chain first.
+        assert_eq!(s.bypass.as_deref(), Some("bypass-1"));
+        assert!(c.bypasses[1].whitelist);
+        assert_eq!(c.bypasses[1].matchers, ["*.corp", "10.0.0.0/8"]);
         assert_eq!(c.limiters[0].limits, ["$ 10MB 1MB"]);
         assert_eq!(c.climiters[0].limits, ["$ 100"]);
         assert_eq!(c.rlimiters[0].limits, ["$ 10"]);
         assert_eq!(s.admission.as_deref(), Some("admission-0"));
         assert_eq!(s.hosts.as_deref(), Some("hosts-0"));
         assert_eq!(s.resolver.as_deref(), Some("resolver-0"));
-        assert_eq!(c.chains[0].hops[0].bypass.as_deref(), Some("bypass-1"));
-        assert!(!c.bypasses[1].whitelist);
+        assert_eq!(c.chains[0].hops[0].bypass.as_deref(), Some("bypass-0"));
+        assert!(!c.bypasses[0].whitelist);
     }
 
     #[test]
