@@ -447,6 +447,9 @@ pub fn rewind(conn: BoxConn, prefix: Vec<u8>) -> BoxConn {
 /// The relay's buffer per direction when the caller does not choose (Go gost copies with 32 KiB).
 pub const DEFAULT_RELAY_BUFFER: usize = 32 * 1024;
 
+/// The stack read an idle relay direction waits with (see `OneWay::poll_fill`).
+const PROBE: usize = 2048;
+
 /// Bytes moved by [`relay`] in each direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayStats {
@@ -457,7 +460,7 @@ pub struct RelayStats {
 }
 
 /// Copies both directions between `a` and `b` until both have reached EOF, with a buffer of
-/// `buf_size` bytes per direction.
+/// `buf_size` bytes per direction while data flows (none while a direction waits).
 ///
 /// When one side reads EOF, the other side is flushed and half-closed
 /// ([`Write::poll_shutdown`]) and the opposite direction keeps flowing until it ends too. An error
@@ -502,8 +505,6 @@ struct OneWay {
 
 impl OneWay {
     fn new(size: usize) -> Self {
-        // The buffer is allocated on first use so a relay that is created and dropped at once
-        // costs nothing.
         OneWay {
             buf: Box::default(),
             size,
@@ -516,6 +517,27 @@ impl OneWay {
         }
     }
 
+    /// Reads into the buffer. An idle direction holds no buffer: it waits with a small read on
+    /// the stack, and only when bytes arrive is the full buffer allocated (and it is released
+    /// again as soon as the direction is idle), so a connection waiting for data costs no relay
+    /// memory.
+    fn poll_fill<R: Read + Unpin + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: &mut R,
+    ) -> Poll<io::Result<usize>> {
+        if !self.buf.is_empty() {
+            return Pin::new(&mut *r).poll_read(cx, &mut self.buf);
+        }
+        let mut probe = [0u8; PROBE];
+        let n = ready!(Pin::new(&mut *r).poll_read(cx, &mut probe))?;
+        if n > 0 {
+            self.buf = vec![0u8; self.size.max(PROBE)].into_boxed_slice();
+            self.buf[..n].copy_from_slice(&probe[..n]);
+        }
+        Poll::Ready(Ok(n))
+    }
+
     fn poll_copy<R, W>(
         &mut self,
         cx: &mut Context<'_>,
@@ -526,15 +548,12 @@ impl OneWay {
         R: Read + Unpin + ?Sized,
         W: Write + Unpin + ?Sized,
     {
-        if self.buf.is_empty() && !self.done {
-            self.buf = vec![0u8; self.size].into_boxed_slice();
-        }
         loop {
             if self.done {
                 return Poll::Ready(Ok(self.total));
             }
             if self.start == self.end && !self.eof {
-                match Pin::new(&mut *r).poll_read(cx, &mut self.buf) {
+                match self.poll_fill(cx, r) {
                     Poll::Ready(Ok(0)) => self.eof = true,
                     Poll::Ready(Ok(n)) => {
                         self.start = 0;
@@ -542,6 +561,8 @@ impl OneWay {
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => {
+                        // Nothing to relay: give the buffer back while waiting.
+                        self.buf = Box::default();
                         if self.need_flush {
                             ready!(Pin::new(&mut *w).poll_flush(cx))?;
                             self.need_flush = false;
