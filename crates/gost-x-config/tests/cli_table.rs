@@ -3,9 +3,8 @@
 //! go-gost/x `config/cmd/cmd.go` at the snapshot features.md names, which is the source of truth
 //! where the two disagree).
 //!
-//! A row marked `// BUG:` asserts what gost produces where this crate does something else; it
-//! fails until `cli.rs` is fixed. Every row runs even when an earlier one fails, and the failure
-//! lists each failing row with the expected and actual text.
+//! Every row asserts what gost produces. Every row runs even when an earlier one fails, and the
+//! failure lists each failing row with the expected and actual text.
 //!
 //! Then the seed documents (shared/seeds/service.md, websocket.md): each YAML example that has a
 //! CLI twin is parsed and compared with the CLI's configuration on the fields that decide how
@@ -337,10 +336,6 @@ const SCHEMES: &[Row] = &[
                 type: tcp
         ",
     },
-    // BUG: every hop gets `selector: {round, 1, 30s}` although no selector key was given. gost
-    // (cmd.go parseSelector) makes a selector only when `strategy`, `maxFails` or `failTimeout`
-    // is present; without one the hop runs with the code defaults (round, 1, failTimeout 10 s,
-    // features.md §8.4), so the added block also changes the fail timeout to 30 s.
     Row {
         name: "unknown -F scheme: http over tcp",
         l: &["http://:8080"],
@@ -380,9 +375,6 @@ fn schemes() {
 // ---------------------------------------------------------------------------------------------
 
 const FORWARD: &[Row] = &[
-    // BUG: `forwarder.selector: {round, 1, 30s}` is added although no selector key was given;
-    // gost (cmd.go parseSelector) leaves the selector out, and the forwarder then runs with the
-    // code defaults (fail timeout 10 s, not 30 s). The same holds for every forwarder below.
     Row {
         name: "tcp forwarder (the handler is named after the listener)",
         l: &[
@@ -426,7 +418,6 @@ const FORWARD: &[Row] = &[
                   addr: 192.0.2.1:80
         ",
     },
-    // BUG: forwarder selector added without selector keys (as above).
     Row {
         name: "other listeners get the forward handler; relay is kept",
         l: &["ws://:8080/192.0.2.1:80", "relay://:8420/192.0.2.1:80", "relay+wss://:8443/:1080"],
@@ -466,7 +457,6 @@ const FORWARD: &[Row] = &[
                   addr: :1080
         ",
     },
-    // BUG: forwarder selector added without selector keys (as above).
     Row {
         name: "udp forwarder with a query key in every scope",
         l: &["udp://:53/8.8.8.8:53?ttl=10s"],
@@ -492,7 +482,6 @@ const FORWARD: &[Row] = &[
                 ttl: 10s
         ",
     },
-    // BUG: forwarder selector added without selector keys (as above).
     Row {
         name: "comma-separated targets; IPv6",
         l: &["tcp://:8080/10.0.0.1:80,10.0.0.2:80", "tcp://[::1]:8081/[::1]:80"],
@@ -524,8 +513,6 @@ const FORWARD: &[Row] = &[
                   addr: '[::1]:80'
         ",
     },
-    // BUG: the selector keys stay in the handler, listener and service metadata; gost's
-    // parseSelector deletes them once it has made the selector.
     Row {
         name: "selector keys make the forwarder's selector",
         l: &["tcp://:8080/10.0.0.1:80,10.0.0.2:80?strategy=fifo&maxFails=2&failTimeout=10s"],
@@ -551,9 +538,6 @@ const FORWARD: &[Row] = &[
                   addr: 10.0.0.2:80
         ",
     },
-    // BUG: both the selector added without keys and `strategy` left in every metadata block
-    // (gost: `strategy` alone gives `{strategy: fifo, maxFails: 1, failTimeout: 30s}` and is
-    // removed from the metadata).
     Row {
         name: "strategy alone: the other selector fields take the command-line defaults",
         l: &["tcp://:8080/a.example:80,b.example:80?strategy=fifo"],
@@ -579,7 +563,6 @@ const FORWARD: &[Row] = &[
                   addr: b.example:80
         ",
     },
-    // BUG: forwarder selector added without selector keys.
     Row {
         name: "an unknown handler with a path: the listener's forwarder",
         l: &["foo+tcp://:8080/192.0.2.1:80"],
@@ -646,8 +629,6 @@ const AUTH: &[Row] = &[
                 type: tcp
         ",
     },
-    // BUG: the `auth` key stays in the handler, listener and service metadata (and so does the
-    // encoded password); gost deletes it (`delete(m, "auth")`), also when user info wins.
     Row {
         name: "auth=base64(user:pass); user info wins over it",
         l: &["socks5://:1080?auth=dXNlcjpwYXNz", "http://a:b@:8080?auth=dXNlcjpwYXNz"],
@@ -675,8 +656,6 @@ const AUTH: &[Row] = &[
                 type: tcp
         ",
     },
-    // BUG: for `ssh`/`sshd` listeners gost moves the credentials to `listener.auth` (the SSH
-    // server authenticates, the handler does not); here they stay on the handler.
     Row {
         name: "ssh listener: credentials belong to the listener",
         l: &["ssh://u:p@:2222"],
@@ -695,8 +674,6 @@ const AUTH: &[Row] = &[
                   password: p
         ",
     },
-    // BUG: a user part alone on an `ss*` scheme is SIP002 base64 of `method:password`
-    // (cmd.go decodeSIP002Auth); here it is taken as a user name with no password.
     Row {
         name: "shadowsocks: SIP002 user info, or method:password as written",
         l: &["ss://YWVzLTI1Ni1nY206cGFzcw@:8388", "ssu://aes-256-gcm:pass@:8338"],
@@ -724,9 +701,6 @@ const AUTH: &[Row] = &[
                 type: udp
         ",
     },
-    // BUG: (1) selector added without keys; (2) the `auth` key is copied into the node,
-    // connector and dialer metadata — gost deletes it there (it stays in the hop's metadata
-    // only because gost builds that before deleting, which this row reproduces).
     Row {
         name: "-F auth=base64 is the connector's auth",
         l: &["http://:8080"],
@@ -759,8 +733,6 @@ const AUTH: &[Row] = &[
                   auth: dTpw
         ",
     },
-    // BUG: (1) selector added without keys; (2) for `ssh`/`sshd` dialers gost puts the
-    // credentials on the dialer, not the connector.
     Row {
         name: "-F ssh dialer: credentials belong to the dialer",
         l: &["http://:8080"],
@@ -803,7 +775,6 @@ fn credentials() {
 // ---------------------------------------------------------------------------------------------
 
 const QUERY: &[Row] = &[
-    // BUG: forwarder selector added without selector keys.
     Row {
         name: "-L keys: unprefixed to service+listener+handler, prefixed to one scope",
         l: &["tcp://:8080/192.0.2.1:80?a=1&service.b=2&listener.c=3&handler.d=4&hop.e=5"],
@@ -835,7 +806,6 @@ const QUERY: &[Row] = &[
                 hop.e: '5'
         ",
     },
-    // BUG: selector added without keys (hop).
     Row {
         name: "-F keys: unprefixed to hop+node+connector+dialer, prefixed to one scope",
         l: &["http://:8080"],
@@ -879,9 +849,6 @@ const QUERY: &[Row] = &[
                   service.f: '6'
         ",
     },
-    // BUG: `retries` is copied to `handler.retries` but also left in the handler's metadata;
-    // gost deletes it there (it stays in the listener and service metadata). Also the hop's
-    // selector added without keys, and a spurious `unknown scheme "auto"` warning for `:8081`.
     Row {
         name: "retries=N is handler.retries",
         l: &["http://:8080?retries=2"],
@@ -914,9 +881,6 @@ const QUERY: &[Row] = &[
                     type: tcp
         ",
     },
-    // BUG: `interface`, `so_mark`, `proxyProtocol`, `netns` go to the service metadata only
-    // (`so_mark`/`proxyProtocol` as integers) in gost; here they fan out to all three scopes as
-    // strings. Also the forwarder selector added without keys.
     Row {
         name: "-L interface/so_mark/proxyProtocol/netns are service metadata",
         l: &["tcp://:8080/192.0.2.1:80?interface=eth0&so_mark=7&proxyProtocol=1&netns=ns1"],
@@ -941,7 +905,6 @@ const QUERY: &[Row] = &[
                 so_mark: 7
         ",
     },
-    // BUG: `interface`/`so_mark` go to the hop metadata only in gost. Also selector added.
     Row {
         name: "-F interface/so_mark are hop metadata",
         l: &["http://:8080"],
@@ -979,8 +942,6 @@ const QUERY: &[Row] = &[
                   x: '1'
         ",
     },
-    // BUG: gost moves certFile/keyFile/caFile (and cert/key/ca, tls.*) into `listener.tls`
-    // (only when a certificate is given) and deletes them from the metadata in every case.
     Row {
         name: "-L certFile/keyFile/caFile are listener.tls",
         l: &[
@@ -1009,9 +970,6 @@ const QUERY: &[Row] = &[
                 type: tls
         ",
     },
-    // BUG: gost makes `dialer.tls` from secure/serverName (deleting them from the node,
-    // connector and dialer metadata; the hop keeps them, built before the deletion), and
-    // without serverName it defaults to the URL's host name. Also selector added.
     Row {
         name: "-F secure/serverName are dialer.tls",
         l: &["http://:8080"],
@@ -1045,7 +1003,6 @@ const QUERY: &[Row] = &[
                   serverName: other.example
         ",
     },
-    // BUG: gost splits `dns=a,b` into a list (for the dns handler's upstreams).
     Row {
         name: "dns=a,b is a list",
         l: &["dns://:5353?dns=1.1.1.1,8.8.8.8"],
@@ -1121,9 +1078,6 @@ fn query_keys() {
 // ---------------------------------------------------------------------------------------------
 
 const CHAINS: &[Row] = &[
-    // BUG: (1) selector added without keys (hops); (2) `-F :8081` warns `unknown scheme "auto"`
-    // although no scheme was written: a missing scheme is gost's documented default (http over
-    // tcp), not a fallback to warn about.
     Row {
         name: "-F defaults: no scheme is http over tcp, a listener-only name is http over it",
         l: &["http://:8080"],
@@ -1159,10 +1113,6 @@ const CHAINS: &[Row] = &[
                     type: ws
         ",
     },
-    // BUG: (1) selector added without keys; (2) gost sets `dialer.tls.serverName` to the
-    // URL's host name whenever it has one (features.md §2.4: "serverName defaults to the URL
-    // hostname"), for every dialer type; (3) spurious `unknown scheme "auto"` warning for a
-    // missing scheme.
     Row {
         name: "-F with a host name: dialer.tls.serverName defaults to it",
         l: &["http://:8080"],
@@ -1192,11 +1142,6 @@ const CHAINS: &[Row] = &[
                       serverName: proxy.example
         ",
     },
-    // BUG: (1) `strategy` left in the hop/node/connector/dialer metadata (gost deletes the
-    // selector keys); (2) no `dialer.tls.serverName`. gost takes the server name from the URL's
-    // host part as a whole, which for a comma list is Go's url.Hostname() of
-    // "10.0.0.1:3128,10.0.0.2:3128", i.e. "10.0.0.1:3128,10.0.0.2" on every node: a gost quirk,
-    // asserted here for `-O` parity (a deliberate difference would go to docs/compat-go.md).
     Row {
         // Deliberate difference (docs/compat-go.md): gost sets dialer.tls.serverName to the
         // URL host of the whole list ("10.0.0.1:3128,10.0.0.2"), which no TLS server would
@@ -1237,7 +1182,6 @@ const CHAINS: &[Row] = &[
                     type: tcp
         ",
     },
-    // BUG: selector added without keys; no dialer.tls.serverName (see above).
     Row {
         name: "several -F: several hops, in order",
         l: &["http://:8080"],
@@ -1280,7 +1224,6 @@ const CHAINS: &[Row] = &[
                       serverName: b.example
         ",
     },
-    // BUG: selector added without keys (hop and forwarder); no dialer.tls.serverName.
     Row {
         name: "rtcp binds through the chain (listener.chain); udp uses it as handler.chain",
         l: &["rtcp://:2222/192.168.1.10:22", "udp://:5353/10.0.0.1:53"],
@@ -1325,12 +1268,6 @@ const CHAINS: &[Row] = &[
                       serverName: srv.example
         ",
     },
-    // BUG: (1) with `ignoreChain=true` gost still writes `handler.chain: chain-0`; the service
-    // ignores it at start-up because its metadata says `ignoreChain` (x/config/parsing/service
-    // parse.go). Here the chain is dropped from the config instead (features.md §2.2 says
-    // "drops it", but the Go code does not). Same running result for the CLI, but build.rs does
-    // not read `ignoreChain`, so the YAML gost prints for this command line would use the chain
-    // when loaded here with -C (see tests/tests/config.rs). (2) Hop selector added without keys.
     Row {
         name: "seed service.md: ignoreChain",
         l: &["http://:8080?ignoreChain=true", "socks://:1080"],
@@ -1431,7 +1368,6 @@ const SEEDS: &[Row] = &[
                 type: tcp
         ",
     },
-    // BUG: hop selector added without keys.
     Row {
         name: "service.md: multiple processes, group 3",
         l: &["socks://:1080"],
@@ -1531,7 +1467,6 @@ const SEEDS: &[Row] = &[
                 path: /ws
         ",
     },
-    // BUG: hop selector added without keys.
     Row {
         name: "websocket.md: gost -L http://:8080 -F wss://:8443?path=/ws",
         l: &["http://:8080"],
@@ -1567,7 +1502,6 @@ const SEEDS: &[Row] = &[
                   path: /ws
         ",
     },
-    // BUG: hop selector added without keys.
     Row {
         name: "websocket.md: gost -L http://:8080 -F wss://:8443?host=example.com",
         l: &["http://:8080"],
@@ -1603,7 +1537,6 @@ const SEEDS: &[Row] = &[
                   host: example.com
         ",
     },
-    // BUG: hop selector added without keys.
     Row {
         name: "websocket.md: gost -L http://:8080 -F \"wss://:8443?keepalive=true&ttl=15s\"",
         l: &["http://:8080"],
@@ -1670,7 +1603,6 @@ const SEEDS: &[Row] = &[
                 type: wss
         ",
     },
-    // BUG: forwarder selector added without keys.
     Row {
         name: "websocket.md: gost -L wss://:8443/:1080 -L socks5://:1080",
         l: &["wss://:8443/:1080", "socks5://:1080"],
@@ -1696,7 +1628,6 @@ const SEEDS: &[Row] = &[
                 type: tcp
         ",
     },
-    // BUG: forwarder selector added without keys.
     Row {
         name: "websocket.md: gost -L forward+wss://:8443/:1080 -L socks5://:1080",
         l: &["forward+wss://:8443/:1080", "socks5://:1080"],
@@ -1737,7 +1668,6 @@ const SEEDS: &[Row] = &[
                 type: wss
         ",
     },
-    // BUG: hop selector added without keys; no dialer.tls.serverName (the URL has host `srv`).
     Row {
         name: "features.md §2.5: -F wss://srv:8443?path=/ws&host=cdn.example",
         l: &["http://:8080"],
@@ -1792,9 +1722,6 @@ fn seed_command_lines() {
 
 // Every row: BUG: forwarder selector added without selector keys.
 const PORT_RANGES: &[Row] = &[
-    // BUG: paired targets keep the name they got when the path was expanded (`target-1` for
-    // service-1, `target-2` for service-2: gost hands `nodes[i]` to service i); here each is
-    // renamed `target-0`.
     Row {
         name: "N ports, N targets: pairwise",
         l: &["tcp://:8000-8002/10.0.0.1:9000-9002"],
@@ -1869,7 +1796,6 @@ const PORT_RANGES: &[Row] = &[
                 type: tcp
         ",
     },
-    // BUG: target names, as above.
     Row {
         name: "more ports than targets: the extra services get no forwarder",
         l: &["tcp://:8000-8002/10.0.0.1:9000,10.0.0.2:9000"],
@@ -1953,10 +1879,6 @@ const NAMED_OBJECTS: &[Row] = &[
     // gost consumes these keys from the handler's metadata only; the listener and service keep
     // them. The traffic limit is `"$ IN OUT"` even when OUT is empty (gost's Sprintf leaves the
     // trailing space).
-    // BUG: (1) the keys stay in the handler's metadata too (gost deletes `admission`, `bypass`,
-    // `resolver`, `hosts`, `limiter.*`, `climiter`, `rlimiter` there); (2) a missing limit is
-    // written `0` (`$ 10MB 0`) where gost writes nothing (`'$ 10MB '`); the limiter reads both as
-    // "no limit", so this one only changes the -O text.
     Row {
         name: "features.md §2.5: limiter.in, climiter, bypass with ~ (whitelist)",
         l: &["http://:8080?limiter.in=10MB&climiter=100&bypass=~*.corp,10.0.0.0/8"],
@@ -1997,7 +1919,6 @@ const NAMED_OBJECTS: &[Row] = &[
               - $ 100
         ",
     },
-    // BUG: the keys stay in the handler's metadata; `$ 0 1MB` where gost writes `$  1MB`.
     Row {
         name: "admission, resolver (+prefer), hosts, limiter.out + limiter.conn.*, rlimiter",
         l: &[
@@ -2097,10 +2018,6 @@ const NAMED_OBJECTS: &[Row] = &[
     },
     // gost builds the hops before the services, so the -F bypass is bypass-0 and the -L one
     // bypass-1; on -F the keys are consumed from every scope. (Hop selector: none, no keys.)
-    // BUG: (1) numbering: here the -L objects come first (service bypass-0, hop bypass-1),
-    // gost's `BuildConfigFromCmd` handles `nodeList` before `serviceList`; (2) on -F the keys
-    // stay in the hop, node, connector and dialer metadata, gost deletes them from all four;
-    // (3) on -L they stay in the handler's metadata; (4) hop selector added without keys.
     Row {
         name: "-F bypass, resolver, hosts belong to the hop; numbering is shared with -L",
         l: &["http://:8080?bypass=*.corp"],
@@ -2152,7 +2069,6 @@ const NAMED_OBJECTS: &[Row] = &[
                 ip: 10.0.0.2
         ",
     },
-    // BUG: the keys stay in the handler's metadata.
     Row {
         name: "one object per service: climiter-0, climiter-1",
         l: &["http://:8080?climiter=10", "http://:8081?climiter=20"],
@@ -2193,9 +2109,6 @@ const NAMED_OBJECTS: &[Row] = &[
     },
     // gost creates the objects in its loop over the *expanded* services, so every port of a
     // range gets its own limiter (a `$` limit is per service, not shared by the range).
-    // BUG: here one climiter is shared by both services (behaviour, once limiters run: the
-    // range's services would share one connection budget); the key stays in the handler's
-    // metadata; forwarder selector added without keys.
     Row {
         name: "a port range: one object per expanded service",
         l: &["tcp://:8000-8001/10.0.0.1:9000?climiter=10"],
