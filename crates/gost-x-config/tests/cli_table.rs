@@ -1720,7 +1720,6 @@ fn seed_command_lines() {
 // Port ranges
 // ---------------------------------------------------------------------------------------------
 
-// Every row: BUG: forwarder selector added without selector keys.
 const PORT_RANGES: &[Row] = &[
     Row {
         name: "N ports, N targets: pairwise",
