@@ -7,8 +7,9 @@
 //! ATYP(1) = 4 | IPv6(16)            | PORT(u16 BE)
 //! ```
 //!
-//! A domain name must be non-empty UTF-8. A name that is an IP literal (Go clients send
-//! `ATYP=3 "1.2.3.4"` at times) decodes to [`Address::Ip`].
+//! A domain name must be UTF-8. A name that is an IP literal (Go clients send
+//! `ATYP=3 "1.2.3.4"` at times) decodes to [`Address::Ip`], and an empty one (Go's empty host,
+//! sent for binds and UDP associations) to `0.0.0.0:port`. Encoding an empty name is an error.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -62,8 +63,8 @@ pub fn encoded_addr_len(addr: &Address) -> usize {
 
 /// Parses `ATYP ADDR PORT` from the front of `buf`.
 ///
-/// `Ok(None)` if `buf` is too short; an unknown ATYP, an empty or non-UTF-8 domain name is an
-/// error (detected as soon as the offending byte is present).
+/// `Ok(None)` if `buf` is too short; an unknown ATYP or a non-UTF-8 domain name is an error
+/// (detected as soon as the offending byte is present).
 pub fn decode_addr(buf: &[u8]) -> Result<Option<(Address, usize)>> {
     let Some(&atyp) = buf.first() else {
         return Ok(None);
@@ -91,9 +92,6 @@ pub fn decode_addr(buf: &[u8]) -> Result<Option<(Address, usize)>> {
             let Some(&len) = buf.get(1) else {
                 return Ok(None);
             };
-            if len == 0 {
-                return Err(Error::protocol("empty domain name in address"));
-            }
             let end = 2 + usize::from(len);
             let Some(name) = buf.get(2..end) else {
                 return Ok(None);
@@ -103,6 +101,11 @@ pub fn decode_addr(buf: &[u8]) -> Result<Option<(Address, usize)>> {
             };
             let name = std::str::from_utf8(name)
                 .map_err(|_| Error::protocol("domain name in address is not UTF-8"))?;
+            // An empty name is Go's empty host (`:port`, any address): Go clients send it for
+            // binds and UDP associations.
+            if name.is_empty() {
+                return Ok(Some((Address::Ip(SocketAddr::from(([0, 0, 0, 0], port))), end + 2)));
+            }
             Ok(Some((host_to_address(name, port), end + 2)))
         }
         other => Err(Error::protocol(format!("unknown address type {other:#04x}"))),
@@ -210,8 +213,10 @@ pub(crate) mod tests {
         assert!(decode_addr(&[0]).is_err());
         assert!(decode_addr(&[2, 1, 2, 3, 4, 5, 6]).is_err());
         assert!(decode_addr(&[0xFF]).is_err());
-        assert!(decode_addr(&[3, 0]).is_err());
-        assert!(decode_addr(&[3, 0, 0, 80]).is_err());
+        // An empty name is Go's empty host: any address.
+        assert_eq!(decode_addr(&[3, 0]).unwrap(), None);
+        let any = Address::Ip(SocketAddr::from(([0, 0, 0, 0], 80)));
+        assert_eq!(decode_addr(&[3, 0, 0, 80]).unwrap(), Some((any, 4)));
         assert!(decode_addr(&[3, 2, 0xC3, 0x28, 0, 80]).is_err());
         // Errors appear only once the bad bytes are present.
         assert!(decode_addr(&[3, 2, 0xC3, 0x28, 0]).unwrap().is_none());

@@ -543,7 +543,12 @@ mod tests {
         assert!(Request::decode(&[1, 1, 0, 6, 2, 0, 3, 1, 0, 0]).is_err());
         // Bad ATYP, empty and non-UTF-8 domains.
         assert!(Request::decode(&[1, 1, 0, 10, 2, 0, 7, 9, 0, 0, 0, 0, 0, 0]).is_err());
-        assert!(Request::decode(&[1, 1, 0, 7, 2, 0, 4, 3, 0, 0, 80]).is_err());
+        // An empty domain is Go's empty host (any address), as Go's UDP associate sends it.
+        let (empty, _) = Request::decode(&[1, 1, 0, 7, 2, 0, 4, 3, 0, 0, 80]).unwrap().unwrap();
+        assert_eq!(
+            empty.addr(),
+            Some(&Address::Ip(std::net::SocketAddr::from(([0, 0, 0, 0], 80))))
+        );
         assert!(Request::decode(&[1, 1, 0, 8, 2, 0, 5, 3, 1, 0xFF, 0, 80]).is_err());
         // Non-UTF-8 credentials.
         assert!(Request::decode(&[1, 1, 0, 6, 1, 0, 3, 1, 0xFF, 0]).is_err());

@@ -38,8 +38,9 @@ pub(crate) fn listener(
     conn: BoxConn,
     header: StreamHeader,
     bound: Option<SocketAddr>,
+    mux: gost_smux::Config,
 ) -> Result<BoxListener> {
-    let (session, local, _) = gost_x_rt::mux::server(conn, gost_smux::Config::default())?;
+    let (session, local, _) = gost_x_rt::mux::server(conn, mux)?;
     Ok(BoxListener::new(BindListener { session, local, bound, header }))
 }
 

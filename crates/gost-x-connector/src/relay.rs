@@ -36,6 +36,8 @@ struct RelayConnector {
     node: String,
     credentials: Option<(String, String)>,
     nodelay: bool,
+    /// The smux options of BIND sessions (`mux.*`).
+    mux: gost_smux::Config,
 }
 
 /// Builds the connector.
@@ -44,6 +46,7 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
         node: opts.node,
         credentials: opts.username.map(|u| (u, opts.password.unwrap_or_default())),
         nodelay: md.get_bool(&["nodelay"])?.unwrap_or(false),
+        mux: gost_x_rt::mux::config(md)?,
     }))
 }
 
@@ -128,7 +131,8 @@ impl Connector for RelayConnector {
             return Err(status_error(&self.node, &addr, resp.status));
         }
         let bound = resp.addr().and_then(Address::as_socket_addr);
-        crate::bind::listener(rewind(conn, buf), crate::bind::StreamHeader::Relay, bound)
+        let mux = self.mux.clone();
+        crate::bind::listener(rewind(conn, buf), crate::bind::StreamHeader::Relay, bound, mux)
     }
 
     /// With a target: CONNECT with the UDP flag, then `LEN | payload` frames to that target.

@@ -31,12 +31,15 @@ const MAX_MESSAGE: usize = 1024;
 struct Socks5Connector {
     node: String,
     credentials: Option<(String, String)>,
+    /// The smux options of MBIND sessions (`mux.*`).
+    mux: gost_smux::Config,
 }
 
 /// Builds the connector.
-pub fn new(opts: ConnectorOptions, _md: &Metadata) -> Result<BoxConnector> {
+pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
     let credentials = opts.username.map(|u| (u, opts.password.unwrap_or_default()));
-    Ok(BoxConnector::new(Socks5Connector { node: opts.node, credentials }))
+    let mux = gost_x_rt::mux::config(md)?;
+    Ok(BoxConnector::new(Socks5Connector { node: opts.node, credentials, mux }))
 }
 
 impl Socks5Connector {
@@ -131,7 +134,7 @@ impl Connector for Socks5Connector {
             ));
         }
         let conn = self.request(conn, socks5::CMD_MUX_BIND, &addr).await?;
-        crate::bind::listener(conn, crate::bind::StreamHeader::Socks5, None)
+        crate::bind::listener(conn, crate::bind::StreamHeader::Socks5, None, self.mux.clone())
     }
 
     /// gost's UDP-over-TCP (command 0xF3): the datagrams travel inside this connection, each in

@@ -11,9 +11,10 @@ use gost_core::{BoxConn, BoxListener, Listener, Result};
 pub(crate) async fn serve(
     conn: BoxConn,
     mut listener: BoxListener,
+    mux: gost_smux::Config,
     header: impl Fn(Option<std::net::SocketAddr>) -> Result<Vec<u8>>,
 ) -> Result<()> {
-    let (session, local, peer) = gost_x_rt::mux::client(conn, gost_smux::Config::default())?;
+    let (session, local, peer) = gost_x_rt::mux::client(conn, mux)?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {

@@ -39,6 +39,8 @@ struct RelayHandler {
     read_timeout: Duration,
     bind: bool,
     udp_buffer_size: usize,
+    /// The smux options of BIND sessions (`mux.*`).
+    mux: gost_smux::Config,
 }
 
 /// Builds the handler.
@@ -51,6 +53,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         read_timeout: util::read_timeout(md)?,
         bind: md.get_bool(&["bind"])?.unwrap_or(false),
         udp_buffer_size: md.get_usize(&["udpBufferSize"])?.unwrap_or(4096).clamp(512, 65535),
+        mux: gost_x_rt::mux::config(md)?,
     }))
 }
 
@@ -96,6 +99,16 @@ impl RelayHandler {
                 }
             }
             None => match req.addr() {
+                // An empty host with port 0 (gost's empty address) names nothing to connect to.
+                Some(addr)
+                    if addr
+                        .as_socket_addr()
+                        .is_some_and(|a| a.ip().is_unspecified() && a.port() == 0) =>
+                {
+                    let why = "CONNECT without an address".to_owned();
+                    return refuse(&mut conn, relay::STATUS_BAD_REQUEST, ErrorKind::Protocol, why)
+                        .await;
+                }
                 Some(addr) => (addr.clone(), None),
                 None => {
                     let why = "CONNECT without an address".to_owned();
@@ -271,7 +284,7 @@ impl RelayHandler {
         write_all(&mut conn, &out).await?;
         tracing::info!(sid = session.id, %addr, %bound, "relay: remote bind");
         let conn = rewind(conn, buf);
-        crate::mux_bind::serve(conn, listener, |peer| {
+        crate::mux_bind::serve(conn, listener, self.mux.clone(), |peer| {
             let peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
             let mut out = Vec::with_capacity(32);
             Response { status: relay::STATUS_OK, features: vec![Feature::Addr(Address::Ip(peer))] }

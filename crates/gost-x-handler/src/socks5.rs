@@ -38,6 +38,8 @@ struct Config {
     bind: bool,
     udp: bool,
     udp_buffer_size: usize,
+    /// The smux options of MBIND sessions (`mux.*`, as gost reads them here).
+    mux: gost_smux::Config,
 }
 
 /// The SOCKS5 server; also used by the `auto` handler.
@@ -58,6 +60,7 @@ impl Socks5Handler {
                 .get_usize(&["udpBufferSize", "udp.bufferSize"])?
                 .unwrap_or(4096)
                 .clamp(512, 65535),
+            mux: gost_x_rt::mux::config(md)?,
         };
         Ok(Socks5Handler {
             router: opts.router.clone(),
@@ -218,7 +221,7 @@ impl Socks5Handler {
         reply(&mut conn, socks5::REP_SUCCEEDED, Some(SocketAddr::new(ip, port))).await?;
         tracing::info!(sid = session.id, %addr, port, "socks5: remote bind");
         let conn = rewind(conn, buf);
-        crate::mux_bind::serve(conn, listener, |peer| {
+        crate::mux_bind::serve(conn, listener, self.config.mux.clone(), |peer| {
             let mut out = Vec::with_capacity(22);
             let peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
             Reply { rep: socks5::REP_SUCCEEDED, addr: Address::Ip(peer) }.encode(&mut out)?;
