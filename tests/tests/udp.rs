@@ -102,3 +102,54 @@ fn stateless_udp_answers_once_per_session() {
     let ports = sequence(&c, g.addr(), 5);
     assert_eq!(ports.len(), 5);
 }
+
+/// A UDP port that was free a moment ago.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `rudp` through `node`: the server binds the port, datagrams to it reach `origin` through the
+/// client and the answers come back from the bound port.
+fn rudp_through(server: &str, node: &str) {
+    let origin = port_echo();
+    let server = Gost::start(&["-L", server], 1);
+    let exposed = free_udp_port();
+    let client = Gost::spawn(&[
+        "-L",
+        &format!("rudp://127.0.0.1:{exposed}/{origin}"),
+        "-F",
+        &format!("{node}://{}", server.addr()),
+    ]);
+    let c = client_socket_with_timeout(Duration::from_millis(500));
+    let via: SocketAddr = format!("127.0.0.1:{exposed}").parse().unwrap();
+    // The bind happens in the background: retry the first datagram for a while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        c.send_to(b"hello", via).unwrap();
+        let mut buf = [0u8; 64];
+        if let Ok((n, from)) = c.recv_from(&mut buf) {
+            assert_eq!(from, via);
+            assert!(String::from_utf8_lossy(&buf[..n]).ends_with(":hello"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer through rudp; client log:\n{}",
+            client.log()
+        );
+    }
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sequence(&c, via, 200);
+}
+
+fn client_socket_with_timeout(t: Duration) -> UdpSocket {
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(t)).unwrap();
+    c
+}
+
+#[test]
+fn rudp_through_relay_and_socks5() {
+    rudp_through("relay://127.0.0.1:0?bind=true", "relay");
+    rudp_through("socks5://127.0.0.1:0?bind=true", "socks5");
+}

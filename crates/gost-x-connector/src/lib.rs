@@ -19,6 +19,8 @@ pub mod relay;
 pub mod socks4;
 #[cfg(feature = "socks5")]
 pub mod socks5;
+#[cfg(any(feature = "socks5", feature = "relay"))]
+mod udp_bind;
 
 #[cfg(test)]
 #[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]

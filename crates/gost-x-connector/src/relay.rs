@@ -114,9 +114,12 @@ impl Connector for RelayConnector {
         _opts: gost_core::BindOptions,
     ) -> Result<gost_core::BoxListener> {
         if network.is_udp() {
-            return Err(Error::unsupported(
-                "relay connector: UDP bind (rudp) is not supported yet",
-            ));
+            // gost's rudp over relay: BIND with the UDP flag and the address to bind.
+            let features = self.features(Some(relay::NETWORK_UDP), addr.clone());
+            let req = Request { cmd: relay::CMD_BIND | relay::FLAG_UDP, features };
+            let conn = self.send(conn, req, addr.clone(), true).await?;
+            let packets = Box::new(FramedPacketConn::new(conn, Framing::UdpTun));
+            return Ok(crate::udp_bind::listener(packets, addr.as_socket_addr()));
         }
         let req = Request {
             cmd: relay::CMD_BIND,

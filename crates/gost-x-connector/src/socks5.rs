@@ -129,9 +129,10 @@ impl Connector for Socks5Connector {
         _opts: gost_core::BindOptions,
     ) -> Result<gost_core::BoxListener> {
         if network.is_udp() {
-            return Err(Error::unsupported(
-                "socks5 connector: UDP bind (rudp) is not supported yet",
-            ));
+            // gost's rudp over socks5: 0xF3 with the port to bind; then UDP-tun frames.
+            let conn = self.request(conn, socks5::CMD_UDP_TUN, &addr).await?;
+            let packets = Box::new(FramedPacketConn::new(conn, Framing::UdpTun));
+            return Ok(crate::udp_bind::listener(packets, addr.as_socket_addr()));
         }
         let conn = self.request(conn, socks5::CMD_MUX_BIND, &addr).await?;
         crate::bind::listener(conn, crate::bind::StreamHeader::Socks5, None, self.mux.clone())

@@ -40,6 +40,9 @@ pub fn register(r: &Registries) -> Result<()> {
     // gost's remote TCP forwarder is the forward handler behind an `rtcp` listener.
     #[cfg(feature = "forward")]
     r.handlers.register(forward::RTCP_ALIAS, forward::new)?;
+    // And the UDP forwarder behind an `rudp` listener.
+    #[cfg(feature = "forward")]
+    r.handlers.register(udp::RUDP_ALIAS, udp::new)?;
     #[cfg(feature = "http")]
     r.handlers.register(http::NAME, http::new)?;
     #[cfg(feature = "socks4")]

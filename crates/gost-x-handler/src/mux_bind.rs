@@ -43,3 +43,14 @@ pub(crate) async fn serve(
         }
     }
 }
+
+/// Binds a UDP port on this host for a remote UDP bind.
+pub(crate) async fn bind_udp(addr: &gost_core::Address) -> Result<gost_core::BoxPacketConn> {
+    let sa = addr.as_socket_addr().ok_or_else(|| {
+        gost_core::Error::config(format!("UDP bind needs an IP address, got {addr}"))
+    })?;
+    let socket = tokio::net::UdpSocket::bind(sa).await.map_err(|e| {
+        gost_core::Error::with_source(gost_core::ErrorKind::Bind, format!("bind udp {sa}"), e)
+    })?;
+    Ok(Box::new(gost_x_rt::UdpPacketConn::new(socket)))
+}

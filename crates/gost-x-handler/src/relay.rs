@@ -205,9 +205,15 @@ impl RelayHandler {
         &self,
         mut conn: BoxConn,
         mut buf: Vec<u8>,
+        req: &Request,
         session: &Session,
     ) -> Result<()> {
-        let mut outbound = match self.router.dial_packet(None).await {
+        // An address with a port is a UDP BIND (gost's rudp): that port is bound here.
+        let outbound = match req.addr().filter(|a| a.port() != 0) {
+            Some(addr) => crate::mux_bind::bind_udp(addr).await,
+            None => self.router.dial_packet(None).await,
+        };
+        let mut outbound = match outbound {
             Ok(p) => p,
             Err(err) => {
                 let _ = respond(&mut conn, relay::STATUS_SERVICE_UNAVAILABLE).await;
@@ -319,7 +325,7 @@ impl Handler for RelayHandler {
                 let why = "BIND is disabled (bind=true enables it)".to_owned();
                 refuse(&mut conn, relay::STATUS_FORBIDDEN, ErrorKind::Denied, why).await
             }
-            relay::CMD_BIND if udp => self.associate_udp(conn, buf, &session).await,
+            relay::CMD_BIND if udp => self.associate_udp(conn, buf, &req, &session).await,
             relay::CMD_BIND => self.bind_tcp(conn, buf, &req, &session).await,
             other => {
                 let why = format!("command {other:#04x} is not supported");

@@ -312,27 +312,25 @@ impl Socks5Handler {
         addr: Address,
         session: &Session,
     ) -> Result<()> {
-        if addr.port() != 0 {
-            // A UDP port bound on the server (gost's rudp): comes with remote forwarding.
-            let rep = if self.config.bind {
-                socks5::REP_COMMAND_NOT_SUPPORTED
-            } else {
-                socks5::REP_NOT_ALLOWED
-            };
-            reply(&mut conn, rep, None).await?;
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "socks5: UDP bind (0xF3 with a port) is not supported yet",
-            ));
-        }
-        if !self.config.udp {
+        // A port means UDP BIND (gost's rudp): that port is bound here and the stream carries
+        // its datagrams; port 0 is a relay to any peer through the router.
+        let binding = addr.port() != 0;
+        let allowed = if binding { self.config.bind } else { self.config.udp };
+        if !allowed {
             reply(&mut conn, socks5::REP_NOT_ALLOWED, None).await?;
-            return Err(Error::new(
-                ErrorKind::Denied,
-                "socks5: UDP is disabled (udp=true enables it)",
-            ));
+            let why = if binding {
+                "UDP bind needs bind=true"
+            } else {
+                "UDP is disabled (udp=true enables it)"
+            };
+            return Err(Error::new(ErrorKind::Denied, format!("socks5: {why}")));
         }
-        let mut outbound = match self.router.dial_packet(None).await {
+        let outbound = if binding {
+            crate::mux_bind::bind_udp(&addr).await
+        } else {
+            self.router.dial_packet(None).await
+        };
+        let mut outbound = match outbound {
             Ok(p) => p,
             Err(err) => {
                 let _ = reply(&mut conn, socks5::REP_GENERAL_FAILURE, None).await;

@@ -13,6 +13,8 @@ use gost_core::{
 
 /// The registry name.
 pub const NAME: &str = "udp";
+/// gost's name for it behind an `rudp` listener (`-L rudp://:5353/127.0.0.1:53`).
+pub const RUDP_ALIAS: &str = "rudp";
 
 /// The largest datagram relayed.
 const MAX_DATAGRAM: usize = 65535;

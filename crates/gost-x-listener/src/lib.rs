@@ -13,6 +13,8 @@ pub mod mws;
 pub mod mwss;
 #[cfg(feature = "rtcp")]
 pub mod rtcp;
+#[cfg(all(feature = "rtcp", feature = "udp"))]
+pub mod rudp;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 #[cfg(feature = "tls")]
@@ -36,6 +38,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(udp::NAME, udp::new)?;
     #[cfg(feature = "rtcp")]
     r.listeners.register(rtcp::NAME, rtcp::new)?;
+    #[cfg(all(feature = "rtcp", feature = "udp"))]
+    r.listeners.register(rudp::NAME, rudp::new)?;
     #[cfg(feature = "ws")]
     r.listeners.register(ws::NAME, ws::new)?;
     #[cfg(feature = "ws")]
