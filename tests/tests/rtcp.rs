@@ -75,5 +75,5 @@ fn rtcp_needs_bind_on_the_server() {
     ]);
     thread::sleep(Duration::from_millis(1500));
     assert!(std::net::TcpStream::connect(("127.0.0.1", exposed)).is_err());
-    assert!(client.log().contains("rtcp: bind failed"), "{}", client.log());
+    assert!(client.log().contains("remote bind: bind failed"), "{}", client.log());
 }

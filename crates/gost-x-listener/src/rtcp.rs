@@ -28,13 +28,34 @@ pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
         let l = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
         return Ok(BoxListener::new(TcpAcceptor::new(l)));
     };
-    let addr = Address::parse(&opts.addr)?;
-    Ok(BoxListener::new(RemoteListener { router, addr, current: None, retry: Duration::ZERO }))
+    let mut bind = BindOptions::default();
+    bind.mux = true;
+    Ok(remote(router, Address::parse(&opts.addr)?, Network::Tcp, bind))
+}
+
+/// A listener whose port lives on the chain's last node (shared with `rudp`): bound on the first
+/// accept, bound again whenever the chain drops.
+pub(crate) fn remote(
+    router: BoxRouter,
+    addr: Address,
+    network: Network,
+    bind: BindOptions,
+) -> BoxListener {
+    BoxListener::new(RemoteListener {
+        router,
+        addr,
+        network,
+        bind,
+        current: None,
+        retry: Duration::ZERO,
+    })
 }
 
 struct RemoteListener {
     router: BoxRouter,
     addr: Address,
+    network: Network,
+    bind: BindOptions,
     current: Option<BoxListener>,
     retry: Duration,
 }
@@ -48,11 +69,10 @@ impl Listener for RemoteListener {
                     if !self.retry.is_zero() {
                         tokio::time::sleep(self.retry).await;
                     }
-                    let mut opts = BindOptions::default();
-                    opts.mux = true;
-                    match self.router.bind(Network::Tcp, self.addr.clone(), opts).await {
+                    match self.router.bind(self.network, self.addr.clone(), self.bind.clone()).await
+                    {
                         Ok(l) => {
-                            tracing::info!(addr = %self.addr, "rtcp: bound through the chain");
+                            tracing::info!(addr = %self.addr, network = %self.network, "remote bind: bound through the chain");
                             self.retry = Duration::ZERO;
                             self.current.insert(l)
                         }
@@ -62,7 +82,7 @@ impl Listener for RemoteListener {
                             } else {
                                 (self.retry * 2).min(MAX_RETRY)
                             };
-                            tracing::warn!(addr = %self.addr, "rtcp: bind failed: {err}; retrying in {:?}", self.retry);
+                            tracing::warn!(addr = %self.addr, network = %self.network, "remote bind: bind failed: {err}; retrying in {:?}", self.retry);
                             continue;
                         }
                     }
@@ -71,7 +91,7 @@ impl Listener for RemoteListener {
             match listener.accept().await {
                 Ok(conn) => return Ok(conn),
                 Err(err) => {
-                    tracing::warn!(addr = %self.addr, "rtcp: lost the remote bind ({err}); binding again");
+                    tracing::warn!(addr = %self.addr, network = %self.network, "remote bind: lost ({err}); binding again");
                     self.current = None;
                     self.retry = FIRST_RETRY;
                 }
