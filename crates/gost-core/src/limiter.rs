@@ -1,8 +1,8 @@
 //! Limiters: concurrent connections, request rate, and traffic (bandwidth).
 //!
 //! These are synchronous and runtime-free so that a connection wrapper can consult them inside
-//! `poll_read`/`poll_write` without allocating: the traffic limiter hands out a byte budget and a
-//! delay, and the wrapper (in the runtime crate) sleeps.
+//! `poll_read`/`poll_write` without allocating: the traffic limiter is told how many bytes moved
+//! and answers with a delay, and the wrapper (in the runtime crate) sleeps.
 
 use std::time::Duration;
 
@@ -37,9 +37,11 @@ pub trait RateLimiter: Send + Sync {
 
 /// A bandwidth budget, shared by every connection it applies to.
 pub trait TrafficLimit: Send + Sync {
-    /// Asks to move `n` bytes. Returns how many may be moved (at least 1 when `n` > 0) and how long
-    /// to wait before moving them.
-    fn reserve(&self, n: usize) -> (usize, Duration);
+    /// Records that `n` bytes moved and returns how long the caller waits before moving more
+    /// (zero while the budget lasts).
+    fn consume(&self, n: usize) -> Duration;
+    /// The most bytes one read or write should move at once.
+    fn burst(&self) -> usize;
     /// Bytes per second.
     fn limit(&self) -> u64;
     /// Changes the rate.
@@ -48,7 +50,8 @@ pub trait TrafficLimit: Send + Sync {
 
 /// Finds the traffic limits that apply to a key, per direction.
 pub trait TrafficLimiter: Send + Sync {
-    /// The limit on data from the client, or `None`.
+    /// The limit on data from the client, or `None`. `key` is the client's `ip:port`: the
+    /// limiter combines the service-wide (`$`), per-connection (`$$`) and per-IP limits.
     fn limit_in(&self, key: &str) -> Option<std::sync::Arc<dyn TrafficLimit>>;
     /// The limit on data to the client, or `None`.
     fn limit_out(&self, key: &str) -> Option<std::sync::Arc<dyn TrafficLimit>>;
