@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod dns;
 pub mod http;
 pub mod relay;
 pub mod socks4;

@@ -39,7 +39,11 @@ impl RateLimit for Group {
     fn allow(&self, n: usize) -> bool {
         // Every limit is asked, so a refused request still counts where it was allowed (as
         // gost's rate group does).
-        self.0.iter().fold(true, |ok, r| r.allow(n) && ok)
+        let mut ok = true;
+        for r in &self.0 {
+            ok &= r.allow(n);
+        }
+        ok
     }
     fn limit(&self) -> f64 {
         self.0.iter().map(|r| r.rate).fold(f64::INFINITY, f64::min)

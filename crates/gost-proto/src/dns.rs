@@ -1,0 +1,290 @@
+//! The DNS messages a stub resolver needs (RFC 1035): a query for one name and type, and the
+//! A/AAAA records of the answer. DNS messages are datagrams (over TCP and TLS they come with a
+//! 2-byte length prefix, which the transport strips), so the decoders take a whole message.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use gost_core::{Error, Result};
+
+/// Record type A (IPv4 address).
+pub const TYPE_A: u16 = 1;
+/// Record type AAAA (IPv6 address).
+pub const TYPE_AAAA: u16 = 28;
+const CLASS_IN: u16 = 1;
+const HEADER_LEN: usize = 12;
+/// The longest name on the wire (RFC 1035 §2.3.4).
+const MAX_NAME_LEN: usize = 255;
+
+/// A query for `name` (`example.com`, with or without the final dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Matches the answer to the query.
+    pub id: u16,
+    /// The name asked about, without the final dot.
+    pub name: String,
+    /// [`TYPE_A`], [`TYPE_AAAA`], ...
+    pub qtype: u16,
+}
+
+impl Query {
+    /// Appends the query (recursion desired, one question, class IN).
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        if let Err(e) = encode_name(&self.name, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        out.extend_from_slice(&self.qtype.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        Ok(())
+    }
+
+    /// Parses a query (what a DNS server receives).
+    pub fn decode(msg: &[u8]) -> Result<Query> {
+        let header = header(msg)?;
+        if header.qdcount != 1 {
+            return Err(Error::protocol("dns query: expected exactly one question"));
+        }
+        let (name, at) = read_name(msg, HEADER_LEN)?;
+        let qtype = u16_at(msg, at)?;
+        Ok(Query { id: header.id, name, qtype })
+    }
+}
+
+fn encode_name(name: &str, out: &mut Vec<u8>) -> Result<()> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.len() + 2 > MAX_NAME_LEN {
+        return Err(Error::protocol(format!("dns name {name:?} is too long")));
+    }
+    if !name.is_empty() {
+        for label in name.split('.') {
+            if label.is_empty() || label.len() > 63 {
+                return Err(Error::protocol(format!("invalid dns name {name:?}")));
+            }
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+    }
+    out.push(0);
+    Ok(())
+}
+
+struct Header {
+    id: u16,
+    flags: u16,
+    qdcount: u16,
+    ancount: u16,
+}
+
+fn u16_at(msg: &[u8], at: usize) -> Result<u16> {
+    match msg.get(at..at + 2) {
+        Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
+        None => Err(Error::protocol("dns message truncated")),
+    }
+}
+
+fn header(msg: &[u8]) -> Result<Header> {
+    if msg.len() < HEADER_LEN {
+        return Err(Error::protocol("dns message shorter than its header"));
+    }
+    Ok(Header {
+        id: u16_at(msg, 0)?,
+        flags: u16_at(msg, 2)?,
+        qdcount: u16_at(msg, 4)?,
+        ancount: u16_at(msg, 6)?,
+    })
+}
+
+/// Reads a possibly compressed name at `at`; returns it and the offset after it (after the
+/// first pointer, if any).
+fn read_name(msg: &[u8], mut at: usize) -> Result<(String, usize)> {
+    let mut name = String::new();
+    let mut end = None;
+    // Each pointer must go backwards, so a loop of pointers ends.
+    let mut limit = at;
+    loop {
+        let len = *msg.get(at).ok_or_else(|| Error::protocol("dns name truncated"))?;
+        match len {
+            0 => {
+                return Ok((name, end.unwrap_or(at + 1)));
+            }
+            l if l & 0xC0 == 0xC0 => {
+                let target = usize::from(u16_at(msg, at)? & 0x3FFF);
+                if target >= limit {
+                    return Err(Error::protocol("dns name with a forward compression pointer"));
+                }
+                end.get_or_insert(at + 2);
+                limit = target;
+                at = target;
+            }
+            l if l & 0xC0 != 0 => return Err(Error::protocol("dns name with a bad label type")),
+            l => {
+                let label = msg
+                    .get(at + 1..at + 1 + usize::from(l))
+                    .ok_or_else(|| Error::protocol("dns label truncated"))?;
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                name.push_str(&String::from_utf8_lossy(label));
+                if name.len() > MAX_NAME_LEN {
+                    return Err(Error::protocol("dns name too long"));
+                }
+                at += 1 + usize::from(l);
+            }
+        }
+    }
+}
+
+/// The addresses in an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The query id it answers.
+    pub id: u16,
+    /// The response code (0 = no error, 3 = no such name, ...).
+    pub rcode: u8,
+    /// The server cut the answer (over UDP): ask again over TCP.
+    pub truncated: bool,
+    /// A and AAAA records of the answer section, in order.
+    pub ips: Vec<IpAddr>,
+    /// The smallest TTL of those records, in seconds.
+    pub ttl: u32,
+}
+
+impl Answer {
+    /// Parses a response. Records other than A/AAAA (CNAMEs leading to them, ...) are skipped.
+    pub fn decode(msg: &[u8]) -> Result<Answer> {
+        let h = header(msg)?;
+        if h.flags & 0x8000 == 0 {
+            return Err(Error::protocol("dns message is not a response"));
+        }
+        let mut at = HEADER_LEN;
+        for _ in 0..h.qdcount {
+            at = read_name(msg, at)?.1 + 4;
+        }
+        let mut ips = Vec::new();
+        let mut ttl = u32::MAX;
+        for _ in 0..h.ancount {
+            at = read_name(msg, at)?.1;
+            let rtype = u16_at(msg, at)?;
+            let class = u16_at(msg, at + 2)?;
+            let rttl = u32::from(u16_at(msg, at + 4)?) << 16 | u32::from(u16_at(msg, at + 6)?);
+            let len = usize::from(u16_at(msg, at + 8)?);
+            let data = msg
+                .get(at + 10..at + 10 + len)
+                .ok_or_else(|| Error::protocol("dns record truncated"))?;
+            at += 10 + len;
+            let ip = match (rtype, class, data.len()) {
+                (TYPE_A, CLASS_IN, 4) => IpAddr::from([data[0], data[1], data[2], data[3]]),
+                (TYPE_AAAA, CLASS_IN, 16) => {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(data);
+                    IpAddr::from(b)
+                }
+                (TYPE_A | TYPE_AAAA, CLASS_IN, _) => {
+                    return Err(Error::protocol("dns address record of the wrong length"));
+                }
+                _ => continue,
+            };
+            ips.push(ip);
+            ttl = ttl.min(rttl);
+        }
+        Ok(Answer {
+            id: h.id,
+            rcode: (h.flags & 0x000F) as u8,
+            truncated: h.flags & 0x0200 != 0,
+            ips,
+            ttl: if ttl == u32::MAX { 0 } else { ttl },
+        })
+    }
+}
+
+/// Builds the response to `query` carrying `ips` (those of the query's type) with `ttl`; no
+/// address means "no such name". For small DNS servers in tests and tools.
+pub fn respond(query: &Query, ips: &[IpAddr], ttl: u32) -> Result<Vec<u8>> {
+    let answers: Vec<&IpAddr> = ips
+        .iter()
+        .filter(|ip| match query.qtype {
+            TYPE_A => ip.is_ipv4(),
+            TYPE_AAAA => ip.is_ipv6(),
+            _ => false,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(64 + answers.len() * 28);
+    out.extend_from_slice(&query.id.to_be_bytes());
+    let rcode: u8 = if ips.is_empty() { 3 } else { 0 };
+    out.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1]);
+    out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    encode_name(&query.name, &mut out)?;
+    out.extend_from_slice(&query.qtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    for ip in answers {
+        out.extend_from_slice(&[0xC0, HEADER_LEN as u8]);
+        let (rtype, data): (u16, Vec<u8>) = match ip {
+            IpAddr::V4(v4) => (TYPE_A, Ipv4Addr::octets(v4).to_vec()),
+            IpAddr::V6(v6) => (TYPE_AAAA, Ipv6Addr::octets(v6).to_vec()),
+        };
+        out.extend_from_slice(&rtype.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_round_trip() {
+        let q = Query { id: 0x1234, name: "www.example.com".into(), qtype: TYPE_AAAA };
+        let mut buf = Vec::new();
+        q.encode(&mut buf).unwrap();
+        assert_eq!(&buf[..4], &[0x12, 0x34, 0x01, 0x00]);
+        assert_eq!(Query::decode(&buf).unwrap(), q);
+        let mut trailing = Vec::new();
+        Query { name: "example.com.".into(), ..q.clone() }.encode(&mut trailing).unwrap();
+        assert_eq!(Query::decode(&trailing).unwrap().name, "example.com");
+    }
+
+    #[test]
+    fn answer_round_trip() {
+        let q = Query { id: 7, name: "a.test".into(), qtype: TYPE_A };
+        let ips: Vec<IpAddr> = vec!["127.0.0.7".parse().unwrap(), "::1".parse().unwrap()];
+        let a = Answer::decode(&respond(&q, &ips, 30).unwrap()).unwrap();
+        assert_eq!(a, Answer { id: 7, rcode: 0, truncated: false, ips: vec![ips[0]], ttl: 30 });
+        let none = Answer::decode(&respond(&q, &[], 30).unwrap()).unwrap();
+        assert_eq!((none.rcode, none.ips.len()), (3, 0));
+    }
+
+    #[test]
+    fn bad_names_and_garbage() {
+        let mut out = vec![9];
+        assert!(Query { id: 1, name: "a..b".into(), qtype: 1 }.encode(&mut out).is_err());
+        assert_eq!(out, vec![9], "a failed encode leaves the buffer as it was");
+        let long = "a".repeat(64);
+        assert!(Query { id: 1, name: long, qtype: 1 }.encode(&mut out).is_err());
+        for n in 0..40 {
+            let _ = Answer::decode(&vec![0xC0; n]);
+            let _ = Query::decode(&vec![0xC0; n]);
+        }
+        // A pointer to itself must not loop.
+        let mut msg = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1];
+        assert!(Answer::decode(&msg).is_err());
+        msg[13] = 13;
+        assert!(Answer::decode(&msg).is_err(), "forward pointer");
+    }
+
+    #[test]
+    fn truncated_answers_are_errors() {
+        let q = Query { id: 7, name: "a.test".into(), qtype: TYPE_A };
+        let full = respond(&q, &["1.2.3.4".parse().unwrap()], 5).unwrap();
+        for cut in 0..full.len() {
+            assert!(Answer::decode(&full[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+}
