@@ -94,9 +94,15 @@ fn run(args: cli::Args) -> Result<()> {
         groups.extend(args.groups.iter().cloned());
         return groups::run(groups);
     }
-    if args.reload.is_some() {
-        return Err(not_yet("-R (periodic reload)"));
-    }
+    // gost's -R re-reads the whole configuration; here it re-reads the files of the policy
+    // objects (services and chains are not recreated yet).
+    let reload_period = match &args.reload {
+        Some(r) => Some(
+            gost_core::metadata::parse_duration(r)
+                .map_err(|e| e.wrap(gost_core::ErrorKind::Config, "-R"))?,
+        ),
+        None => None,
+    };
     // gost's order: -C sources merged, then the command line appended.
     let mut config = Config::default();
     for src in &args.configs {
@@ -145,9 +151,42 @@ fn run(args: cli::Args) -> Result<()> {
         // Watch the signals before anything listens, so a SIGTERM sent as soon as a service is
         // up is a graceful stop and never the default (killing) action.
         let signals = Signals::install()?;
-        let services = gost_x_config::build(&config, &registries)?;
-        gost_x_service::run(services, signals.first()).await
+        let built = gost_x_config::build_all(&config, &registries)?;
+        if !built.reloaders.is_empty() {
+            spawn_reloads(built.reloaders.clone(), reload_period);
+        }
+        gost_x_service::run(built.services, signals.first()).await
     })
+}
+
+/// Re-reads the policy objects' files on SIGHUP and every `-R` period.
+fn spawn_reloads(reloaders: gost_x_config::policy::Reloaders, period: Option<std::time::Duration>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                let reloaders = reloaders.clone();
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading files");
+                        reloaders.reload_all();
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot watch SIGHUP: {e}"),
+        }
+    }
+    if let Some(period) = period.filter(|p| !p.is_zero()) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                reloaders.reload_all();
+            }
+        });
+    }
 }
 
 /// SIGINT and SIGTERM: the first one starts a graceful stop, a second one exits at once.

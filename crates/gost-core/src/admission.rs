@@ -13,6 +13,13 @@ pub trait Admission: Send + Sync + 'static {
     fn admit(&self, client: SocketAddr) -> impl Future<Output = bool> + Send;
 }
 
+/// A shared implementation (kept by its owner for updates) is one too.
+impl<T: Admission> Admission for Arc<T> {
+    fn admit(&self, client: SocketAddr) -> impl Future<Output = bool> + Send {
+        (**self).admit(client)
+    }
+}
+
 trait DynAdmission: Send + Sync + 'static {
     fn dyn_admit(&self, client: SocketAddr) -> BoxFuture<'_, bool>;
 }

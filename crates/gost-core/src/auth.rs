@@ -19,6 +19,18 @@ pub trait Auther: Send + Sync + 'static {
     ) -> impl Future<Output = Option<String>> + Send;
 }
 
+/// A shared implementation (kept by its owner for updates) is one too.
+impl<T: Auther> Auther for Arc<T> {
+    fn authenticate(
+        &self,
+        user: String,
+        password: String,
+        client: Option<SocketAddr>,
+    ) -> impl Future<Output = Option<String>> + Send {
+        (**self).authenticate(user, password, client)
+    }
+}
+
 trait DynAuther: Send + Sync + 'static {
     fn dyn_authenticate(
         &self,

@@ -14,6 +14,13 @@ pub trait Bypass: Send + Sync + 'static {
     fn contains(&self, network: Network, target: Address) -> impl Future<Output = bool> + Send;
 }
 
+/// A shared implementation (kept by its owner for updates) is one too.
+impl<T: Bypass> Bypass for Arc<T> {
+    fn contains(&self, network: Network, target: Address) -> impl Future<Output = bool> + Send {
+        (**self).contains(network, target)
+    }
+}
+
 trait DynBypass: Send + Sync + 'static {
     fn dyn_contains(&self, network: Network, target: Address) -> BoxFuture<'_, bool>;
 }

@@ -18,6 +18,17 @@ pub trait HostMapper: Send + Sync + 'static {
     ) -> impl Future<Output = Option<Vec<IpAddr>>> + Send;
 }
 
+/// A shared implementation (kept by its owner for updates) is one too.
+impl<T: HostMapper> HostMapper for Arc<T> {
+    fn lookup(
+        &self,
+        network: Network,
+        host: String,
+    ) -> impl Future<Output = Option<Vec<IpAddr>>> + Send {
+        (**self).lookup(network, host)
+    }
+}
+
 trait DynHostMapper: Send + Sync + 'static {
     fn dyn_lookup(&self, network: Network, host: String) -> BoxFuture<'_, Option<Vec<IpAddr>>>;
 }

@@ -20,6 +20,17 @@ pub trait Resolver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<IpAddr>>> + Send;
 }
 
+/// A shared implementation (kept by its owner for updates) is one too.
+impl<T: Resolver> Resolver for Arc<T> {
+    fn resolve(
+        &self,
+        network: Network,
+        host: String,
+    ) -> impl Future<Output = Result<Vec<IpAddr>>> + Send {
+        (**self).resolve(network, host)
+    }
+}
+
 trait DynResolver: Send + Sync + 'static {
     fn dyn_resolve(&self, network: Network, host: String) -> BoxFuture<'_, Result<Vec<IpAddr>>>;
 }

@@ -1,4 +1,4 @@
-use gost_core::{BoxHop, Chainer, Error, ErrorKind, Hop, Result, Route, SelectRequest};
+use gost_core::{BoxHop, Chainer, Hop, Result, Route, SelectRequest};
 
 /// A chain: hops in order, one node selected from each per connection.
 pub struct Chain {
@@ -17,12 +17,13 @@ impl Chainer for Chain {
     async fn route(&self, req: SelectRequest) -> Result<Route> {
         let mut nodes = Vec::with_capacity(self.hops.len());
         for (name, hop) in &self.hops {
-            let node = hop.select(req.clone()).await.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NoRoute,
-                    format!("chain {}: hop {name} has no node available", self.name),
-                )
-            })?;
+            // gost: a hop that gives no node (its bypass, or every node's, matched the target)
+            // ends the route there; the connection leaves from the last node selected so far,
+            // or directly.
+            let Some(node) = hop.select(req.clone()).await else {
+                tracing::debug!(chain = %self.name, hop = %name, "route ends before this hop");
+                break;
+            };
             nodes.push(node);
         }
         Ok(Route::new(nodes))

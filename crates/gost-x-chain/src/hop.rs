@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
-use gost_core::{Bypass, Hop, Node, SelectRequest, Selector};
+use gost_core::{BoxBypass, Bypass, Hop, Node, SelectRequest, Selector};
 
 /// A hop made of a fixed list of nodes and a selector.
 pub struct NodeHop {
     name: String,
     nodes: Vec<Arc<Node>>,
     selector: Box<dyn Selector<Arc<Node>>>,
+    bypass: Option<BoxBypass>,
 }
 
 impl NodeHop {
@@ -16,7 +17,14 @@ impl NodeHop {
         nodes: Vec<Arc<Node>>,
         selector: Box<dyn Selector<Arc<Node>>>,
     ) -> Self {
-        NodeHop { name: name.into(), nodes, selector }
+        NodeHop { name: name.into(), nodes, selector, bypass: None }
+    }
+
+    /// Sets the hop's bypass: a matching target does not go through this hop (nor any later
+    /// one: the route ends before it, as in gost).
+    pub fn with_bypass(mut self, bypass: Option<BoxBypass>) -> Self {
+        self.bypass = bypass;
+        self
     }
 
     /// The hop's name.
@@ -27,6 +35,12 @@ impl NodeHop {
 
 impl Hop for NodeHop {
     async fn select(&self, req: SelectRequest) -> Option<Arc<Node>> {
+        if let (Some(bypass), Some(target)) = (&self.bypass, &req.target)
+            && bypass.contains(req.network, target.clone()).await
+        {
+            tracing::debug!(hop = %self.name, %target, "bypassed by the hop");
+            return None;
+        }
         // A node whose bypass matches the target does not carry this connection.
         let mut candidates = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {

@@ -11,15 +11,33 @@ use gost_core::{
 use gost_x_auth::Users;
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadata};
 use gost_x_chain::{Chain, DefaultRouter, NodeHop, RouterOptions};
-use gost_x_service::{DefaultService, ServiceOptions};
+use gost_x_service::{DefaultService, Policy, ServiceOptions};
 
 use crate::model::{Config, HopConfig, SelectorConfig, ServiceConfig, TlsConfig, to_metadata};
 use crate::names;
+use crate::policy::{self, BypassModes, Reloaders};
 
-/// Registers every chain of `config` in `r.chains`, then creates every service (bound, not yet
-/// serving) and registers it in `r.services`. Errors name the object at fault.
+/// What [`build_all`] made.
+#[derive(Debug)]
+pub struct Built {
+    /// The services, bound and not yet serving.
+    pub services: Vec<BoxService>,
+    /// The policy objects that read files, for SIGHUP and `-R`.
+    pub reloaders: Reloaders,
+}
+
+/// [`build_all`], keeping only the services.
 pub fn build(config: &Config, r: &Registries) -> Result<Vec<BoxService>> {
+    build_all(config, r).map(|b| b.services)
+}
+
+/// Registers every named policy object (authers, admissions, bypasses, resolvers, hosts,
+/// limiters) and every chain of `config`, then creates every service (bound, not yet serving)
+/// and registers it in `r.services`; starts the `reload` periods of file-backed objects.
+/// Errors name the object at fault.
+pub fn build_all(config: &Config, r: &Registries) -> Result<Built> {
     config.check_supported()?;
+    let (reloaders, modes) = policy::build(config, r)?;
     for chain in &config.chains {
         let mut hops = Vec::with_capacity(chain.hops.len());
         for hop in &chain.hops {
@@ -34,7 +52,7 @@ pub fn build(config: &Config, r: &Registries) -> Result<Vec<BoxService>> {
             } else {
                 hop
             };
-            let built = build_hop(hop, r).map_err(|e| {
+            let built = build_hop(hop, r, &modes).map_err(|e| {
                 e.wrap(ErrorKind::Config, format!("chain {}, hop {}", chain.name, hop.name))
             })?;
             hops.push((hop.name.clone(), built));
@@ -43,18 +61,20 @@ pub fn build(config: &Config, r: &Registries) -> Result<Vec<BoxService>> {
     }
     let mut services = Vec::with_capacity(config.services.len());
     for svc in &config.services {
-        let built = build_service(svc, r)
+        let built = build_service(svc, r, &modes)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("service {}", svc.name)))?;
         r.services.register(&svc.name, built.clone())?;
         services.push(built);
     }
-    Ok(services)
+    reloaders.spawn_periodic();
+    Ok(Built { services, reloaders })
 }
 
 /// Checks a configuration without starting anything (`--check`): supported features, known
 /// component types, valid addresses and options that parse.
 pub fn validate(config: &Config, r: &Registries) -> Result<()> {
     config.check_supported()?;
+    let (_, modes) = policy::build(config, r)?;
     for chain in &config.chains {
         for hop in &chain.hops {
             for node in &hop.nodes {
@@ -87,6 +107,7 @@ pub fn validate(config: &Config, r: &Registries) -> Result<()> {
         for node in svc.forwarder.iter().flat_map(|f| &f.nodes) {
             Address::parse(&node.addr).map_err(at)?;
         }
+        service_policy(svc, r, &modes).map_err(at)?;
     }
     Ok(())
 }
@@ -131,7 +152,7 @@ fn component_metadata(md: &crate::model::MetadataConfig, tls: Option<&TlsConfig>
     out
 }
 
-fn build_hop(hop: &HopConfig, r: &Registries) -> Result<BoxHop> {
+fn build_hop(hop: &HopConfig, r: &Registries, modes: &BypassModes) -> Result<BoxHop> {
     let mut nodes = Vec::with_capacity(hop.nodes.len());
     for node in &hop.nodes {
         let addr = Address::parse(&node.addr)
@@ -166,17 +187,27 @@ fn build_hop(hop: &HopConfig, r: &Registries) -> Result<BoxHop> {
         })?;
         let mut built = Node::new(node.name.clone(), addr, Transport::new(dialer, connector));
         built.metadata = to_metadata(&node.metadata);
+        built.bypass =
+            policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r, modes)
+                .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
         nodes.push(Arc::new(built));
     }
     let sel: DefaultSelector<Arc<Node>> = from_metadata(
         &selector_metadata(hop.selector.as_ref(), &to_metadata(&hop.metadata)),
         DEFAULT_FAIL_TIMEOUT,
     )?;
-    Ok(BoxHop::new(NodeHop::new(hop.name.clone(), nodes, Box::new(sel))))
+    let bypass = policy::bypasses(&policy::names(hop.bypass.as_ref(), &hop.bypasses), r, modes)?;
+    Ok(BoxHop::new(NodeHop::new(hop.name.clone(), nodes, Box::new(sel)).with_bypass(bypass)))
 }
 
 fn router(chain: Option<&str>, svc: &ServiceConfig, r: &Registries) -> Result<BoxRouter> {
     let mut opts = RouterOptions::default();
+    if let Some(name) = svc.resolver.as_deref().filter(|n| !n.is_empty()) {
+        opts.resolver = Some(r.resolvers.get(name).map_err(|_| policy::unknown("resolver", name))?);
+    }
+    if let Some(name) = svc.hosts.as_deref().filter(|n| !n.is_empty()) {
+        opts.hosts = Some(r.hosts.get(name).map_err(|_| policy::unknown("hosts", name))?);
+    }
     if let Some(name) = chain {
         opts.chain = Some(r.chains.get(name)?);
     }
@@ -189,7 +220,29 @@ fn router(chain: Option<&str>, svc: &ServiceConfig, r: &Registries) -> Result<Bo
     Ok(BoxRouter::new(DefaultRouter::new(opts)))
 }
 
-fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
+/// The service's admission and limiters.
+fn service_policy(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Result<Policy> {
+    let mut p = Policy::default();
+    p.admission = policy::admissions(&policy::names(svc.admission.as_ref(), &svc.admissions), r)?;
+    let named = |n: &Option<String>| n.as_deref().filter(|n| !n.is_empty()).map(str::to_owned);
+    if let Some(n) = named(&svc.limiter) {
+        p.traffic_limiter =
+            Some(r.traffic_limiters.get(&n).map_err(|_| policy::unknown("limiter", &n))?);
+    }
+    if let Some(n) = named(&svc.climiter) {
+        p.conn_limiter =
+            Some(r.conn_limiters.get(&n).map_err(|_| policy::unknown("climiter", &n))?);
+    }
+    if let Some(n) = named(&svc.rlimiter) {
+        p.rate_limiter =
+            Some(r.rate_limiters.get(&n).map_err(|_| policy::unknown("rlimiter", &n))?);
+    }
+    // Checked here too so that --check reports unknown names.
+    policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r, modes)?;
+    Ok(p)
+}
+
+fn build_service(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Result<BoxService> {
     let handler_kind = if svc.handler.kind.is_empty() { "auto" } else { &svc.handler.kind };
     let listener_kind = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
     let new_handler =
@@ -202,10 +255,16 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
     let chain = svc.handler.chain.as_deref().filter(|_| !ignore_chain);
     let mut hopts = HandlerOptions::new(router(chain, svc, r)?);
     hopts.service = svc.name.clone();
-    if let Some(auth) = svc.handler.auth.as_ref().filter(|a| !a.username.is_empty()) {
+    // gost: named authers win over an inline `auth`.
+    let auther_names = policy::names(svc.handler.auther.as_ref(), &svc.handler.authers);
+    hopts.auther = policy::authers(&auther_names, r)?;
+    if hopts.auther.is_none()
+        && let Some(auth) = svc.handler.auth.as_ref().filter(|a| !a.username.is_empty())
+    {
         let users = Users::new([(auth.username.clone(), auth.password.clone())]);
         hopts.auther = Some(BoxAuther::new(users));
     }
+    hopts.bypass = policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r, modes)?;
     if let Some(fwd) = &svc.forwarder {
         let mut nodes = Vec::with_capacity(fwd.nodes.len());
         for node in &fwd.nodes {
@@ -242,6 +301,7 @@ fn build_service(svc: &ServiceConfig, r: &Registries) -> Result<BoxService> {
     let service_md = to_metadata(&svc.metadata);
     let mut sopts = ServiceOptions::new(svc.name.clone());
     sopts.enable_stats = service_md.get_bool(&["enableStats"])?.unwrap_or(false);
+    sopts.policy = service_policy(svc, r, modes)?;
     let list = |key: &str| -> Result<Vec<String>> {
         Ok(service_md.get_strings(&[key])?.unwrap_or_default())
     };

@@ -167,11 +167,17 @@ fn named_objects(pairs: &[(String, String)], service: bool, ctx: &mut Ctx) -> Na
     if lin.is_some() || lout.is_some() || cin.is_some() || cout.is_some() {
         let name = ctx.next_name("limiter");
         let mut limits = Vec::new();
+        // gost writes an empty IN when only OUT is given, which its own parser then reads as
+        // IN; "0" (no limit) keeps OUT where it belongs.
         if lin.is_some() || lout.is_some() {
-            limits.push(format!("$ {} {}", lin.unwrap_or(""), lout.unwrap_or("")));
+            limits.push(
+                format!("$ {} {}", lin.unwrap_or("0"), lout.unwrap_or("")).trim_end().to_owned(),
+            );
         }
         if cin.is_some() || cout.is_some() {
-            limits.push(format!("$$ {} {}", cin.unwrap_or(""), cout.unwrap_or("")));
+            limits.push(
+                format!("$$ {} {}", cin.unwrap_or("0"), cout.unwrap_or("")).trim_end().to_owned(),
+            );
         }
         ctx.parsed.config.limiters.push(LimiterConfig {
             name: name.clone(),

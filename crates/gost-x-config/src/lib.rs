@@ -9,8 +9,9 @@ pub mod cli;
 pub mod load;
 pub mod model;
 mod names;
+pub mod policy;
 mod url;
 
-pub use build::build;
+pub use build::{Built, build, build_all};
 pub use cli::{Parsed, parse_cli};
 pub use model::Config;

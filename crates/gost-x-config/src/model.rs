@@ -682,15 +682,7 @@ impl Config {
     /// so that nothing starts half-way. Duplicate names are errors too.
     pub fn check_supported(&self) -> Result<()> {
         let not_yet = |what: &str| Err(Error::unsupported(format!("{what} is not supported yet")));
-        let sections: [(&str, bool); 20] = [
-            ("`authers`", !self.authers.is_empty()),
-            ("`admissions`", !self.admissions.is_empty()),
-            ("`bypasses`", !self.bypasses.is_empty()),
-            ("`resolvers`", !self.resolvers.is_empty()),
-            ("`hosts`", !self.hosts.is_empty()),
-            ("`limiters`", !self.limiters.is_empty()),
-            ("`climiters`", !self.climiters.is_empty()),
-            ("`rlimiters`", !self.rlimiters.is_empty()),
+        let sections: [(&str, bool); 12] = [
             ("`ingresses`", !self.ingresses.is_empty()),
             ("`routers`", !self.routers.is_empty()),
             ("`sds`", !self.sds.is_empty()),
@@ -715,21 +707,14 @@ impl Config {
                 return Err(Error::config(format!("service name {:?} is used twice", s.name)));
             }
             let at = |field: &str| format!("service {}: `{field}`", s.name);
-            let refs: [(&str, bool); 16] = [
-                ("admission", s.admission.is_some() || !s.admissions.is_empty()),
-                ("bypass", s.bypass.is_some() || !s.bypasses.is_empty()),
-                ("resolver", s.resolver.is_some()),
-                ("hosts", s.hosts.is_some()),
-                ("limiter", s.limiter.is_some() || s.handler.limiter.is_some()),
-                ("climiter", s.climiter.is_some()),
-                ("rlimiter", s.rlimiter.is_some()),
+            let refs: [(&str, bool); 9] = [
+                ("handler.limiter", s.handler.limiter.is_some()),
                 ("quotas", !s.quotas.is_empty()),
                 ("observer", s.observer.is_some() || s.handler.observer.is_some()),
                 ("recorders", !s.recorders.is_empty()),
                 ("logger", s.logger.is_some() || !s.loggers.is_empty()),
                 ("rewriter", s.rewriter.is_some()),
                 ("cache", s.cache.is_some()),
-                ("handler.auther", s.handler.auther.is_some() || !s.handler.authers.is_empty()),
                 ("chainGroup", s.handler.chain_group.is_some() || s.listener.chain_group.is_some()),
                 ("listener.auth", s.listener.auth.is_some() || s.listener.auther.is_some()),
             ];
@@ -746,6 +731,11 @@ impl Config {
             {
                 return not_yet(&at("forwarder.hop"));
             }
+            if let Some(f) = &s.forwarder
+                && f.nodes.iter().any(|n| n.bypass.is_some() || !n.bypasses.is_empty())
+            {
+                return not_yet(&at("forwarder.nodes.bypass"));
+            }
         }
         let mut chains = std::collections::BTreeSet::new();
         for c in &self.chains {
@@ -754,9 +744,6 @@ impl Config {
             }
             for h in &c.hops {
                 let at = |field: &str| format!("chain {}, hop {}: `{field}`", c.name, h.name);
-                if h.bypass.is_some() || !h.bypasses.is_empty() {
-                    return not_yet(&at("bypass"));
-                }
                 if h.resolver.is_some() || h.hosts.is_some() {
                     return not_yet(&at("resolver/hosts"));
                 }
@@ -764,8 +751,8 @@ impl Config {
                     return not_yet(&at("node loaders"));
                 }
                 for n in &h.nodes {
-                    if n.bypass.is_some() || !n.bypasses.is_empty() || n.matcher.is_some() {
-                        return not_yet(&at(&format!("nodes.{}.bypass/matcher", n.name)));
+                    if n.matcher.is_some() {
+                        return not_yet(&at(&format!("nodes.{}.matcher", n.name)));
                     }
                 }
             }

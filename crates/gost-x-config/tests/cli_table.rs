@@ -1911,7 +1911,7 @@ const NAMED_OBJECTS: &[Row] = &[
             limiters:
             - name: limiter-0
               limits:
-              - '$ 10MB '
+              - $ 10MB
             climiters:
             - name: climiter-0
               limits:
@@ -1919,7 +1919,7 @@ const NAMED_OBJECTS: &[Row] = &[
         ",
     },
     Row {
-        name: "admission, resolver (+prefer), hosts, limiter.out + limiter.conn.*, rlimiter",
+        name: "admission, resolver (+prefer), hosts, limiter.out + limiter.conn.*, rlimiter (deliberate difference: gost writes `$  1MB`, which its own parser reads as IN; we write `$ 0 1MB`)",
         l: &[
             "http://:8080?admission=127.0.0.1,10.0.0.0/8",
             "http://:8081?resolver=1.1.1.1,udp://8.8.8.8:53&prefer=ipv4",
@@ -2007,7 +2007,7 @@ const NAMED_OBJECTS: &[Row] = &[
             limiters:
             - name: limiter-0
               limits:
-              - $  1MB
+              - $ 0 1MB
               - $$ 100KB 200KB
             rlimiters:
             - name: rlimiter-0

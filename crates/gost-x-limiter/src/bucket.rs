@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(b.burst(), 1000);
         assert_eq!(b.consume(1000), Duration::ZERO);
         let wait = b.consume(500);
-        assert!(wait > Duration::from_millis(450) && wait <= Duration::from_millis(500), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(450) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        );
         let wait = b.consume(500);
         assert!(wait > Duration::from_millis(950), "{wait:?}");
     }

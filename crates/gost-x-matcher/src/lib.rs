@@ -218,9 +218,7 @@ impl Matcher {
                 }
                 (ip.to_canonical().to_string(), sa.port())
             }
-            Address::Domain(host, port) => {
-                (host.trim_end_matches('.').to_ascii_lowercase(), *port)
-            }
+            Address::Domain(host, port) => (host.trim_end_matches('.').to_ascii_lowercase(), *port),
         };
         self.matches_host(&host, port)
     }

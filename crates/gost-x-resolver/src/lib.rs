@@ -418,8 +418,8 @@ mod tests {
             s.read_exact(&mut len).await.unwrap();
             let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
             s.read_exact(&mut q).await.unwrap();
-            let a = respond(&Query::decode(&q).unwrap(), &["127.0.0.8".parse().unwrap()], 5)
-                .unwrap();
+            let a =
+                respond(&Query::decode(&q).unwrap(), &["127.0.0.8".parse().unwrap()], 5).unwrap();
             s.write_all(&(a.len() as u16).to_be_bytes()).await.unwrap();
             s.write_all(&a).await.unwrap();
         });
@@ -427,8 +427,8 @@ mod tests {
         let dead = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let mut first = NameServerOptions::new(format!("udp://{}", dead.local_addr().unwrap()));
         first.timeout = Duration::from_millis(200);
-        let r = DnsResolver::new(vec![first, NameServerOptions::new(format!("tcp://{addr}"))])
-            .unwrap();
+        let r =
+            DnsResolver::new(vec![first, NameServerOptions::new(format!("tcp://{addr}"))]).unwrap();
         let ips = r.resolve(Network::Tcp4, "c.test".into()).await.unwrap();
         assert_eq!(ips, vec!["127.0.0.8".parse::<IpAddr>().unwrap()]);
     }

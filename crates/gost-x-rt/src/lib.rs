@@ -14,11 +14,13 @@
 //! [`PacketConn`]: gost_core::PacketConn
 
 mod compat;
+pub mod limited;
 pub mod mux;
 pub mod net;
 mod udp;
 
 pub use compat::{Compat, TokioConn};
+pub use limited::LimitedConn;
 pub use udp::UdpPacketConn;
 
 use std::future::Future;

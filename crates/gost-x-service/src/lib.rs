@@ -6,10 +6,12 @@
 //! gracefully.
 
 pub mod hooks;
+mod policy;
 mod service;
 mod stats;
 
 pub use hooks::Hooks;
+pub use policy::Policy;
 pub use service::{DEFAULT_GRACE, DefaultService, ServiceOptions};
 pub use stats::ServiceStats;
 

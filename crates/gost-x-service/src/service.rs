@@ -12,6 +12,7 @@ use gost_core::{Stats, StatsKind};
 use tokio::sync::watch;
 
 use crate::hooks::Hooks;
+use crate::policy::Policy;
 use crate::stats::{CountedConn, ServiceStats};
 use tokio::task::JoinSet;
 
@@ -35,6 +36,8 @@ pub struct ServiceOptions {
     pub enable_stats: bool,
     /// Commands run around the service's life (`preUp`, `postUp`, `preDown`, `postDown`).
     pub hooks: Hooks,
+    /// Admission and limiters checked on each accepted connection.
+    pub policy: Policy,
 }
 
 impl ServiceOptions {
@@ -45,6 +48,7 @@ impl ServiceOptions {
             grace: DEFAULT_GRACE,
             enable_stats: false,
             hooks: Hooks::default(),
+            policy: Policy::default(),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct DefaultService {
     next_session: AtomicU64,
     stats: Option<Arc<ServiceStats>>,
     hooks: Hooks,
+    /// `None` when the service has no admission or limiter.
+    policy: Option<Arc<Policy>>,
 }
 
 /// Completes once the service is closed (or its handle is gone).
@@ -103,6 +109,7 @@ impl DefaultService {
             next_session: AtomicU64::new(1),
             stats: opts.enable_stats.then(|| Arc::new(ServiceStats::default())),
             hooks: opts.hooks,
+            policy: (!opts.policy.is_empty()).then(|| Arc::new(opts.policy)),
         };
         svc.event(None, format!("service {} is running", svc.name));
         svc
@@ -141,8 +148,19 @@ impl DefaultService {
             Some(s) => Box::new(CountedConn::new(conn, s.clone())),
             None => conn,
         };
+        let policy = self.policy.clone();
         tasks.spawn(async move {
             let client = session.client_addr;
+            let (conn, _slot) = match &policy {
+                None => (conn, None),
+                Some(p) => match p.apply(conn, client).await {
+                    Ok(admitted) => admitted,
+                    Err(why) => {
+                        tracing::debug!(%service, sid = id, ?client, "connection {why}");
+                        return;
+                    }
+                },
+            };
             match handler.handle(conn, session).await {
                 Ok(()) => tracing::debug!(%service, sid = id, ?client, "connection closed"),
                 Err(err) if err.kind().is_normal_end() => {

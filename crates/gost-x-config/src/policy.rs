@@ -1,0 +1,523 @@
+//! The named policy objects of a configuration (`authers`, `admissions`, `bypasses`,
+//! `resolvers`, `hosts`, `limiters`, `climiters`, `rlimiters`): each is created, registered by
+//! name, and, when it reads a `file`, kept in a [`Reloaders`] list so that the file can be read
+//! again (every `reload` period, on SIGHUP, or every `-R` period). A file that cannot be read or
+//! has a bad line leaves the object as it was and logs an error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gost_core::{
+    BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxResolver, ConnLimiter, Error, ErrorKind,
+    Metadata, RateLimiter, Registries, Result, TrafficLimiter, Value,
+};
+use gost_x_admission::{AdmissionGroup, ListAdmission};
+use gost_x_auth::{AutherGroup, Users};
+use gost_x_bypass::{BypassGroup, ListBypass};
+use gost_x_hosts::StaticHosts;
+use gost_x_limiter::{ConnLimits, RateLimits, TrafficLimits};
+use gost_x_resolver::{DnsResolver, Family, NameServerOptions};
+
+use crate::model::{Config, ConfigValue, LimiterConfig};
+
+type Apply = Box<dyn Fn(&[String]) -> Result<()> + Send + Sync>;
+
+/// One object that reads a file: its inline lines, the file, and how to apply new lines.
+struct Reloadable {
+    what: String,
+    inline: Vec<String>,
+    file: PathBuf,
+    period: Option<Duration>,
+    apply: Apply,
+}
+
+impl Reloadable {
+    fn lines(&self) -> Result<Vec<String>> {
+        let text = std::fs::read_to_string(&self.file).map_err(|e| {
+            Error::with_source(ErrorKind::Config, format!("read {}", self.file.display()), e)
+        })?;
+        let mut lines = self.inline.clone();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if !line.is_empty() {
+                lines.push(line.to_owned());
+            }
+        }
+        Ok(lines)
+    }
+
+    fn load(&self) -> Result<()> {
+        let lines = self.lines()?;
+        (self.apply)(&lines).map_err(|e| {
+            e.wrap(ErrorKind::Config, format!("{} (file {})", self.what, self.file.display()))
+        })
+    }
+
+    /// Reads the file again; on failure the object keeps its data and the error is logged.
+    fn reload(&self) {
+        match self.load() {
+            Ok(()) => tracing::debug!("{}: reloaded {}", self.what, self.file.display()),
+            Err(e) => tracing::error!("{e}; keeping the previous data"),
+        }
+    }
+}
+
+/// The file-backed objects of a configuration.
+#[derive(Default, Clone)]
+pub struct Reloaders(Vec<Arc<Reloadable>>);
+
+impl std::fmt::Debug for Reloaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let files: Vec<_> = self.0.iter().map(|r| r.file.display().to_string()).collect();
+        f.debug_tuple("Reloaders").field(&files).finish()
+    }
+}
+
+impl Reloaders {
+    /// Reads every file again (SIGHUP, `-R`).
+    pub fn reload_all(&self) {
+        for r in &self.0 {
+            r.reload();
+        }
+    }
+
+    /// How many objects read a file.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no object reads a file.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Starts the `reload` period of each object that has one (on the current tokio runtime).
+    pub fn spawn_periodic(&self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            if self.0.iter().any(|r| r.period.is_some()) {
+                tracing::warn!("no runtime: `reload` periods are not started");
+            }
+            return;
+        };
+        for r in &self.0 {
+            let Some(period) = r.period.filter(|p| !p.is_zero()) else { continue };
+            let weak = Arc::downgrade(r);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    match weak.upgrade() {
+                        Some(r) => r.reload(),
+                        None => return,
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// `file: {path: ...}` (gost's form) or `file: path`.
+fn file_path(v: Option<&ConfigValue>, what: &str) -> Result<Option<PathBuf>> {
+    match v {
+        None | Some(ConfigValue::Null(())) => Ok(None),
+        Some(ConfigValue::Str(s)) => Ok(Some(PathBuf::from(s))),
+        Some(ConfigValue::Map(m)) => match m.get("path") {
+            Some(ConfigValue::Str(s)) if m.len() == 1 => Ok(Some(PathBuf::from(s))),
+            _ => Err(Error::config(format!("{what}: `file` takes {{path: FILE}}"))),
+        },
+        Some(_) => Err(Error::config(format!("{what}: `file` takes {{path: FILE}}"))),
+    }
+}
+
+fn duration(v: Option<&ConfigValue>, key: &str, what: &str) -> Result<Option<Duration>> {
+    let Some(v) = v else { return Ok(None) };
+    let md: Metadata = [(key, Value::from(v))].into_iter().collect();
+    md.get_duration(&[key]).map_err(|e| e.wrap(ErrorKind::Config, what.to_owned()))
+}
+
+fn unsupported_loaders(
+    what: &str,
+    redis: Option<&ConfigValue>,
+    http: Option<&ConfigValue>,
+    plugin: Option<&ConfigValue>,
+) -> Result<()> {
+    for (name, v) in [("redis", redis), ("http", http), ("plugin", plugin)] {
+        if v.is_some() {
+            return Err(Error::unsupported(format!("{what}: `{name}` is not supported yet")));
+        }
+    }
+    Ok(())
+}
+
+/// Registers `apply` for `file` (if any) after loading it once; without a file, applies the
+/// inline lines.
+fn with_file(
+    reloaders: &mut Reloaders,
+    what: String,
+    inline: Vec<String>,
+    file: Option<PathBuf>,
+    period: Option<Duration>,
+    apply: Apply,
+) -> Result<()> {
+    match file {
+        None => apply(&inline).map_err(|e| e.wrap(ErrorKind::Config, what)),
+        Some(file) => {
+            let r = Reloadable { what, inline, file, period, apply };
+            r.load()?;
+            reloaders.0.push(Arc::new(r));
+            Ok(())
+        }
+    }
+}
+
+/// Whitelist flags of the bypasses, for groups.
+pub(crate) type BypassModes = HashMap<String, bool>;
+
+/// Creates and registers every named policy object of `config`.
+pub(crate) fn build(config: &Config, r: &Registries) -> Result<(Reloaders, BypassModes)> {
+    let mut reloaders = Reloaders::default();
+    for a in &config.authers {
+        let what = format!("auther {}", a.name);
+        unsupported_loaders(&what, a.redis.as_ref(), a.http.as_ref(), a.plugin.as_ref())?;
+        let users = Arc::new(Users::default());
+        let inline =
+            a.auths.iter().map(|u| (u.username.clone(), u.password.clone())).collect::<Vec<_>>();
+        let period = duration(a.reload.as_ref(), "reload", &what)?;
+        let file = file_path(a.file.as_ref(), &what)?;
+        users.set_users(inline.clone());
+        if let Some(file) = file {
+            let target = users.clone();
+            let apply: Apply = Box::new(move |lines: &[String]| {
+                let mut all = inline.clone();
+                all.extend(gost_x_auth::parse_lines(lines));
+                target.set_users(all);
+                Ok(())
+            });
+            with_file(&mut reloaders, what, Vec::new(), Some(file), period, apply)?;
+        }
+        r.authers.register(&a.name, BoxAuther::new(users))?;
+    }
+    for a in &config.admissions {
+        let what = format!("admission {}", a.name);
+        unsupported_loaders(&what, a.redis.as_ref(), a.http.as_ref(), a.plugin.as_ref())?;
+        let adm = Arc::new(
+            ListAdmission::new(a.whitelist || a.reverse, &a.matchers)
+                .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?,
+        );
+        let target = adm.clone();
+        let file = file_path(a.file.as_ref(), &what)?;
+        let period = duration(a.reload.as_ref(), "reload", &what)?;
+        let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
+        with_file(&mut reloaders, what, a.matchers.clone(), file, period, apply)?;
+        r.admissions.register(&a.name, BoxAdmission::new(adm))?;
+    }
+    let mut modes = BypassModes::new();
+    for b in &config.bypasses {
+        let what = format!("bypass {}", b.name);
+        unsupported_loaders(&what, b.redis.as_ref(), b.http.as_ref(), b.plugin.as_ref())?;
+        let whitelist = b.whitelist || b.reverse;
+        let network = b.network.as_deref().unwrap_or("");
+        let bp = Arc::new(
+            ListBypass::new(whitelist, network, &b.matchers)
+                .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?,
+        );
+        let target = bp.clone();
+        let file = file_path(b.file.as_ref(), &what)?;
+        let period = duration(b.reload.as_ref(), "reload", &what)?;
+        let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
+        with_file(&mut reloaders, what, b.matchers.clone(), file, period, apply)?;
+        r.bypasses.register(&b.name, BoxBypass::new(bp))?;
+        modes.insert(b.name.clone(), whitelist);
+    }
+    for res in &config.resolvers {
+        let what = format!("resolver {}", res.name);
+        if res.plugin.is_some() {
+            return Err(Error::unsupported(format!("{what}: `plugin` is not supported yet")));
+        }
+        let servers = res
+            .nameservers
+            .iter()
+            .map(nameserver)
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+        let resolver = DnsResolver::new(servers).map_err(|e| e.wrap(ErrorKind::Config, what))?;
+        r.resolvers.register(&res.name, BoxResolver::new(resolver))?;
+    }
+    for h in &config.hosts {
+        let what = format!("hosts {}", h.name);
+        unsupported_loaders(&what, h.redis.as_ref(), h.http.as_ref(), h.plugin.as_ref())?;
+        let inline = h
+            .mappings
+            .iter()
+            .map(mapping_line)
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+        let hosts = Arc::new(StaticHosts::default());
+        let target = hosts.clone();
+        let file = file_path(h.file.as_ref(), &what)?;
+        let period = duration(h.reload.as_ref(), "reload", &what)?;
+        let apply: Apply = Box::new(move |l: &[String]| {
+            target.set_mappings(gost_x_hosts::parse_lines(l)?);
+            Ok(())
+        });
+        with_file(&mut reloaders, what, inline, file, period, apply)?;
+        r.hosts.register(&h.name, BoxHostMapper::new(hosts))?;
+    }
+    for l in &config.limiters {
+        let (lim, what) = limiter(l, "limiter", TrafficLimits::new::<String>)?;
+        let target = lim.clone();
+        let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
+        register_limiter(&mut reloaders, l, what, apply)?;
+        r.traffic_limiters.register(&l.name, lim as Arc<dyn TrafficLimiter>)?;
+    }
+    for l in &config.climiters {
+        let (lim, what) = limiter(l, "climiter", ConnLimits::new::<String>)?;
+        let target = lim.clone();
+        let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
+        register_limiter(&mut reloaders, l, what, apply)?;
+        r.conn_limiters.register(&l.name, lim as Arc<dyn ConnLimiter>)?;
+    }
+    for l in &config.rlimiters {
+        let (lim, what) = limiter(l, "rlimiter", RateLimits::new::<String>)?;
+        let target = lim.clone();
+        let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
+        register_limiter(&mut reloaders, l, what, apply)?;
+        r.rate_limiters.register(&l.name, lim as Arc<dyn RateLimiter>)?;
+    }
+    Ok((reloaders, modes))
+}
+
+fn limiter<T>(
+    l: &LimiterConfig,
+    kind: &str,
+    new: fn(&[String]) -> Result<T>,
+) -> Result<(Arc<T>, String)> {
+    let what = format!("{kind} {}", l.name);
+    unsupported_loaders(&what, l.redis.as_ref(), l.http.as_ref(), l.plugin.as_ref())?;
+    let lim = new(&l.limits).map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+    Ok((Arc::new(lim), what))
+}
+
+fn register_limiter(
+    reloaders: &mut Reloaders,
+    l: &LimiterConfig,
+    what: String,
+    apply: Apply,
+) -> Result<()> {
+    let file = file_path(l.file.as_ref(), &what)?;
+    if file.is_none() {
+        return Ok(());
+    }
+    let period = duration(l.reload.as_ref(), "reload", &what)?;
+    with_file(reloaders, what, l.limits.clone(), file, period, apply)
+}
+
+fn map_of<'a>(v: &'a ConfigValue, what: &str) -> Result<&'a BTreeMap<String, ConfigValue>> {
+    match v {
+        ConfigValue::Map(m) => Ok(m),
+        _ => Err(Error::config(format!("{what}: expected a map"))),
+    }
+}
+
+fn string(v: &ConfigValue, key: &str) -> Result<String> {
+    match v {
+        ConfigValue::Str(s) => Ok(s.clone()),
+        ConfigValue::Int(i) => Ok(i.to_string()),
+        _ => Err(Error::config(format!("`{key}` must be a string"))),
+    }
+}
+
+/// A `mappings[]` entry as a hosts-file line.
+fn mapping_line(v: &ConfigValue) -> Result<String> {
+    let m = map_of(v, "hosts mapping")?;
+    let mut ip = None;
+    let mut names = Vec::new();
+    for (k, v) in m {
+        match k.as_str() {
+            "ip" => ip = Some(string(v, "ip")?),
+            "hostname" => names.insert(0, string(v, "hostname")?),
+            "aliases" => match v {
+                ConfigValue::List(l) => {
+                    for a in l {
+                        names.push(string(a, "aliases")?);
+                    }
+                }
+                _ => return Err(Error::config("`aliases` must be a list")),
+            },
+            other => {
+                return Err(Error::config(format!(
+                    "unknown key {other:?} in a hosts mapping (expected ip, hostname, aliases)"
+                )));
+            }
+        }
+    }
+    let ip = ip.ok_or_else(|| Error::config("a hosts mapping needs `ip`"))?;
+    ip.parse::<IpAddr>().map_err(|_| Error::config(format!("hosts mapping: bad ip {ip:?}")))?;
+    if names.is_empty() {
+        return Err(Error::config("a hosts mapping needs `hostname`"));
+    }
+    Ok(format!("{ip} {}", names.join(" ")))
+}
+
+/// A `nameservers[]` entry.
+fn nameserver(v: &ConfigValue) -> Result<NameServerOptions> {
+    if let ConfigValue::Str(addr) = v {
+        return Ok(NameServerOptions::new(addr.clone()));
+    }
+    let m = map_of(v, "nameserver")?;
+    let addr = m
+        .get("addr")
+        .map(|a| string(a, "addr"))
+        .transpose()?
+        .ok_or_else(|| Error::config("a nameserver needs `addr`"))?;
+    let mut ns = NameServerOptions::new(addr);
+    for (k, v) in m {
+        match k.as_str() {
+            "addr" => {}
+            "prefer" => ns.prefer = Some(Family::parse(&string(v, k)?)?),
+            "only" => ns.only = Some(Family::parse(&string(v, k)?)?),
+            "ttl" => ns.ttl = duration(Some(v), k, "nameserver ttl")?,
+            "timeout" => {
+                if let Some(t) =
+                    duration(Some(v), k, "nameserver timeout")?.filter(|t| !t.is_zero())
+                {
+                    ns.timeout = t;
+                }
+            }
+            "hostname" => ns.hostname = Some(string(v, k)?),
+            // Answers are always waited for; `async` only changes latency in gost.
+            "async" => {}
+            "chain" | "clientIP" => {
+                return Err(Error::unsupported(format!("nameserver `{k}` is not supported yet")));
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "unknown nameserver key {other:?} (expected addr, prefer, only, ttl, timeout, hostname, async)"
+                )));
+            }
+        }
+    }
+    Ok(ns)
+}
+
+/// An auther for a list of names (one name: that auther; several: any of them).
+pub(crate) fn authers(names: &[String], r: &Registries) -> Result<Option<BoxAuther>> {
+    let list = names
+        .iter()
+        .map(|n| r.authers.get(n).map_err(|_| unknown("auther", n)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(match list.len() {
+        0 => None,
+        1 => list.into_iter().next(),
+        _ => Some(BoxAuther::new(AutherGroup(list))),
+    })
+}
+
+/// The admission for a list of names (all must admit).
+pub(crate) fn admissions(names: &[String], r: &Registries) -> Result<Option<BoxAdmission>> {
+    let list = names
+        .iter()
+        .map(|n| r.admissions.get(n).map_err(|_| unknown("admission", n)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(match list.len() {
+        0 => None,
+        1 => list.into_iter().next(),
+        _ => Some(BoxAdmission::new(AdmissionGroup(list))),
+    })
+}
+
+/// The bypass for a list of names (gost's group rules).
+pub(crate) fn bypasses(
+    names: &[String],
+    r: &Registries,
+    modes: &BypassModes,
+) -> Result<Option<BoxBypass>> {
+    let list = names
+        .iter()
+        .map(|n| {
+            let b = r.bypasses.get(n).map_err(|_| unknown("bypass", n))?;
+            Ok((b, modes.get(n).copied().unwrap_or(false)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(match list.len() {
+        0 => None,
+        1 => list.into_iter().next().map(|(b, _)| b),
+        _ => Some(BoxBypass::new(BypassGroup(list))),
+    })
+}
+
+/// `x` and `xs` of a config object as one list of names.
+pub(crate) fn names(one: Option<&String>, many: &[String]) -> Vec<String> {
+    one.into_iter().chain(many).filter(|n| !n.is_empty()).cloned().collect()
+}
+
+pub(crate) fn unknown(kind: &str, name: &str) -> Error {
+    Error::config(format!("unknown {kind} {name:?} (no top-level {kind} has that name)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nameserver_entries() {
+        let v: ConfigValue = serde_yaml::from_str(
+            "{addr: 'tls://1.1.1.1', prefer: ipv6, ttl: 30s, timeout: 2, hostname: one.one}",
+        )
+        .unwrap();
+        let ns = nameserver(&v).unwrap();
+        assert_eq!(ns.prefer, Some(Family::V6));
+        assert_eq!(ns.ttl, Some(Duration::from_secs(30)));
+        assert_eq!(ns.timeout, Duration::from_secs(2));
+        let bad: ConfigValue = serde_yaml::from_str("{addr: x, prefered: ipv6}").unwrap();
+        assert!(nameserver(&bad).unwrap_err().to_string().contains("unknown nameserver key"));
+    }
+
+    #[test]
+    fn hosts_mappings() {
+        let v: ConfigValue =
+            serde_yaml::from_str("{ip: 127.0.0.1, hostname: a.test, aliases: [b.test]}").unwrap();
+        assert_eq!(mapping_line(&v).unwrap(), "127.0.0.1 a.test b.test");
+        let bad: ConfigValue = serde_yaml::from_str("{ip: nope, hostname: a}").unwrap();
+        assert!(mapping_line(&bad).is_err());
+    }
+
+    #[test]
+    fn file_reload_keeps_good_data_on_error() {
+        let dir = std::env::temp_dir().join(format!("gost-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bypass.txt");
+        std::fs::write(&path, "a.test # first\n").unwrap();
+        let bp = Arc::new(ListBypass::new::<&str>(false, "", &[]).unwrap());
+        let target = bp.clone();
+        let mut rl = Reloaders::default();
+        let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
+        with_file(
+            &mut rl,
+            "bypass t".into(),
+            vec!["b.test".into()],
+            Some(path.clone()),
+            None,
+            apply,
+        )
+        .unwrap();
+        let hit =
+            |h: &str| bp.bypasses(gost_core::Network::Tcp, &gost_core::Address::parse(h).unwrap());
+        assert!(hit("a.test:1") && hit("b.test:1"));
+        std::fs::write(&path, "c.test\n").unwrap();
+        rl.reload_all();
+        assert!(hit("c.test:1") && !hit("a.test:1") && hit("b.test:1"));
+        std::fs::write(&path, "10.0.0.0/99\n").unwrap();
+        rl.reload_all();
+        assert!(hit("c.test:1"), "a bad file keeps the previous data");
+        std::fs::remove_file(&path).unwrap();
+        rl.reload_all();
+        assert!(hit("c.test:1"), "a missing file keeps the previous data");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
