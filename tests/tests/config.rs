@@ -276,12 +276,12 @@ fn an_unknown_handler_type_is_refused() {
 fn a_section_not_supported_yet_is_refused() {
     let port = free_port();
     refused(
-        "bypass.yaml",
+        "routers.yaml",
         &format!(
             "services:\n- name: a\n  addr: 127.0.0.1:{port}\n  handler:\n    type: http\n\
-             bypasses:\n- name: b\n  matchers:\n  - '*.example.com'\n"
+             routers:\n- name: r\n  routes: []\n"
         ),
-        &["`bypasses` is not supported yet"],
+        &["`routers` is not supported yet"],
         &[port],
     );
 }
