@@ -433,6 +433,40 @@ mod tests {
         assert_eq!(ips, vec!["127.0.0.8".parse::<IpAddr>().unwrap()]);
     }
 
+    #[tokio::test]
+    async fn dns_over_tls() {
+        use tokio_rustls::rustls;
+        let (certs, key) = gost_x_tls::generate_self_signed().unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut s = acceptor.accept(tcp).await.unwrap();
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).await.unwrap();
+            let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut q).await.unwrap();
+            let a =
+                respond(&Query::decode(&q).unwrap(), &["127.0.0.6".parse().unwrap()], 5).unwrap();
+            s.write_all(&(a.len() as u16).to_be_bytes()).await.unwrap();
+            s.write_all(&a).await.unwrap();
+            s.flush().await.unwrap();
+        });
+        let mut ns = NameServerOptions::new(format!("tls://{addr}"));
+        ns.hostname = Some("dns.test".into());
+        let r = DnsResolver::new(vec![ns]).unwrap();
+        let ips = r.resolve(Network::Tcp, "d.test".into()).await.unwrap();
+        assert_eq!(ips, vec!["127.0.0.6".parse::<IpAddr>().unwrap()]);
+    }
+
     #[test]
     fn bad_nameservers() {
         assert!(DnsResolver::new(vec![]).is_err());
