@@ -294,6 +294,28 @@ fn authers_with_a_users_file_reloaded_on_sighup() {
 }
 
 #[test]
+fn a_bypass_file_is_reread_every_reload_period() {
+    if !require_curl() {
+        return;
+    }
+    let origin = http_server(BODY);
+    let list = temp_file("bypass-reload.txt", "# nothing yet\n");
+    let yaml = format!(
+        "services:\n- name: s\n  addr: 127.0.0.1:0\n  bypass: b\n  handler: {{type: http}}\n  listener: {{type: tcp}}\n\
+         bypasses:\n- name: b\n  file: {{path: {list}}}\n  reload: 1s\n"
+    );
+    let g = Gost::start(&["-C", &temp_file("bypass-reload.yaml", &yaml)], 1);
+    let get = || curl(&["-x", &format!("http://{}", g.addr()), &format!("http://{origin}/")]).1;
+    assert_eq!(get(), BODY);
+    std::fs::write(&list, "127.0.0.1\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get() == BODY {
+        assert!(Instant::now() < deadline, "the new file was never applied; log:\n{}", g.log());
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn unknown_names_and_bad_limits_are_clear_errors() {
     let (code, log) =
         run_to_exit(&["-L", "http://127.0.0.1:0?climiter=lots"], Duration::from_secs(10));

@@ -170,7 +170,7 @@ fn spawn_reloads(reloaders: gost_x_config::policy::Reloaders, period: Option<std
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading files");
-                        reloaders.reload_all();
+                        reloaders.reload_all_async().await;
                     }
                 });
             }
@@ -183,7 +183,7 @@ fn spawn_reloads(reloaders: gost_x_config::policy::Reloaders, period: Option<std
             tick.tick().await;
             loop {
                 tick.tick().await;
-                reloaders.reload_all();
+                reloaders.reload_all_async().await;
             }
         });
     }

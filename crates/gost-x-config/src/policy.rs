@@ -77,10 +77,19 @@ impl std::fmt::Debug for Reloaders {
 }
 
 impl Reloaders {
-    /// Reads every file again (SIGHUP, `-R`).
+    /// Reads every file again (SIGHUP, `-R`). Blocking file I/O: async callers use
+    /// [`Reloaders::reload_all_async`].
     pub fn reload_all(&self) {
         for r in &self.0 {
             r.reload();
+        }
+    }
+
+    /// [`Reloaders::reload_all`] on tokio's blocking pool, off the runtime's worker threads.
+    pub async fn reload_all_async(&self) {
+        let all = self.clone();
+        if tokio::task::spawn_blocking(move || all.reload_all()).await.is_err() {
+            tracing::error!("reloading files panicked; keeping the previous data");
         }
     }
 
@@ -111,9 +120,9 @@ impl Reloaders {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    match weak.upgrade() {
-                        Some(r) => r.reload(),
-                        None => return,
+                    let Some(r) = weak.upgrade() else { return };
+                    if tokio::task::spawn_blocking(move || r.reload()).await.is_err() {
+                        tracing::error!("reloading a file panicked; keeping the previous data");
                     }
                 }
             });

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gost_core::{Address, Error, ErrorKind, Metadata, Network, Resolver, Result, ResultExt};
@@ -234,6 +235,7 @@ pub struct DnsResolver {
     servers: Vec<NameServer>,
     cache: Mutex<HashMap<(String, u16), Cached>>,
     ids: std::collections::hash_map::RandomState,
+    queries: AtomicU64,
 }
 
 impl std::fmt::Debug for DnsResolver {
@@ -253,17 +255,15 @@ impl DnsResolver {
             servers: servers.into_iter().map(NameServer::new).collect::<Result<_>>()?,
             cache: Mutex::default(),
             ids: std::collections::hash_map::RandomState::new(),
+            queries: AtomicU64::new(0),
         })
     }
 
+    /// An unpredictable query id: a counter through the process's randomly keyed hasher (the
+    /// id is what keeps off-path spoofed answers out of the UDP exchange).
     fn next_id(&self) -> u16 {
         let mut h = self.ids.build_hasher();
-        h.write_u128(Instant::now().elapsed().as_nanos());
-        h.write_u64(std::process::id().into());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        h.write_u128(nanos);
+        h.write_u64(self.queries.fetch_add(1, Ordering::Relaxed));
         h.finish() as u16
     }
 
@@ -351,7 +351,7 @@ mod tests {
     use super::*;
     use gost_proto::dns::respond;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     /// A UDP DNS server answering every A query with 127.0.0.9 and every AAAA query with ::9,
     /// for names starting with "v4" only with A, counting queries.
