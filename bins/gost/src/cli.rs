@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// What the command line asks for.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Args {
     /// `-L`: services.
     pub services: Vec<String>,

@@ -2,13 +2,16 @@
 
 mod cli;
 mod groups;
+mod logging;
 mod register;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use gost_core::{Error, Registries, Result};
 use gost_x_config::load;
-use gost_x_config::model::{ApiConfig, Config, LogConfig, MetricsConfig};
+use gost_x_config::model::{ApiConfig, Config, MetricsConfig};
+use gost_x_config::runtime::{Loader, Runtime};
 
 fn main() -> ExitCode {
     let args = match cli::parse(std::env::args().skip(1)) {
@@ -50,71 +53,25 @@ fn go_arch() -> &'static str {
     }
 }
 
-fn init_logging(args: &cli::Args, log: Option<&LogConfig>) -> Result<()> {
-    let configured = log.and_then(|l| l.level.as_deref()).map(str::to_ascii_lowercase);
-    let level = if args.trace {
-        tracing::Level::TRACE
-    } else if args.debug {
-        tracing::Level::DEBUG
-    } else {
-        match configured.as_deref() {
-            None | Some("info") => tracing::Level::INFO,
-            Some("trace") => tracing::Level::TRACE,
-            Some("debug") => tracing::Level::DEBUG,
-            Some("warn") => tracing::Level::WARN,
-            Some("error" | "fatal") => tracing::Level::ERROR,
-            Some(other) => {
-                return Err(Error::config(format!(
-                    "log.level {other:?} is not one of trace, debug, info, warn, error, fatal"
-                )));
-            }
-        }
-    };
-    match log.and_then(|l| l.output.as_deref()) {
-        None | Some("stderr" | "") => {}
-        Some(other) => return Err(not_yet(&format!("log.output {other:?} (only stderr)"))),
-    }
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    Ok(())
-}
-
 pub(crate) fn not_yet(what: &str) -> Error {
     Error::unsupported(format!("{what} is not supported yet"))
 }
 
-fn run(args: cli::Args) -> Result<()> {
-    if !args.groups.is_empty() {
-        init_logging(&args, None)?;
-        let mut groups = vec![args.own.clone()];
-        groups.extend(args.groups.iter().cloned());
-        return groups::run(groups);
-    }
-    // gost's -R re-reads the whole configuration; here it re-reads the files of the policy
-    // objects (services and chains are not recreated yet).
-    let reload_period = match &args.reload {
-        Some(r) => Some(
-            gost_core::metadata::parse_duration(r)
-                .map_err(|e| e.wrap(gost_core::ErrorKind::Config, "-R"))?,
-        ),
-        None => None,
-    };
-    // gost's order: -C sources merged, then the command line appended.
+/// The configuration the arguments describe: `-C` sources merged, then the command line, then
+/// `-api`/`-metrics` (or `GOST_API`/`GOST_METRICS`). Run again for every reload.
+fn load_config(args: &cli::Args) -> Result<(Config, Vec<String>)> {
     let mut config = Config::default();
     for src in &args.configs {
         config.merge(load::load_source(src)?);
     }
     let parsed = gost_x_config::parse_cli(&args.services, &args.nodes)?;
     config.merge(parsed.config);
-    if let Some(addr) = &args.api {
-        config.api = Some(ApiConfig { addr: addr.clone(), ..ApiConfig::default() });
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(addr) = args.api.clone().or_else(|| env("GOST_API")) {
+        config.api = Some(ApiConfig { addr, ..ApiConfig::default() });
     }
-    if let Some(addr) = &args.metrics {
-        config.metrics = Some(MetricsConfig { addr: addr.clone(), ..MetricsConfig::default() });
+    if let Some(addr) = args.metrics.clone().or_else(|| env("GOST_METRICS")) {
+        config.metrics = Some(MetricsConfig { addr, ..MetricsConfig::default() });
     }
     // With nothing to run, gost looks for a configuration file in the usual places.
     if config.services.is_empty()
@@ -124,12 +81,38 @@ fn run(args: cli::Args) -> Result<()> {
     {
         config.merge(load::load_source(&found.to_string_lossy())?);
     }
+    Ok((config, parsed.warnings))
+}
+
+/// The file `POST /config` saves to by default: the first `-C` that names a file.
+fn config_file(args: &cli::Args) -> Option<std::path::PathBuf> {
+    args.configs
+        .iter()
+        .find(|c| *c != "-" && !c.trim_start().starts_with('{'))
+        .map(std::path::PathBuf::from)
+}
+
+fn run(args: cli::Args) -> Result<()> {
+    if !args.groups.is_empty() {
+        logging::init(args.debug, args.trace, None)?;
+        let mut groups = vec![args.own.clone()];
+        groups.extend(args.groups.iter().cloned());
+        return groups::run(groups);
+    }
+    let reload_period = match &args.reload {
+        Some(r) => Some(
+            gost_core::metadata::parse_duration(r)
+                .map_err(|e| e.wrap(gost_core::ErrorKind::Config, "-R"))?,
+        ),
+        None => None,
+    };
+    let (config, warnings) = load_config(&args)?;
     if let Some(format) = &args.output {
         print!("{}", load::write(&config, load::Format::parse(format)?)?);
         return Ok(());
     }
-    init_logging(&args, config.log.as_ref())?;
-    for warning in &parsed.warnings {
+    logging::init(args.debug, args.trace, config.log.as_ref())?;
+    for warning in &warnings {
         tracing::warn!("{warning}");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -137,7 +120,7 @@ fn run(args: cli::Args) -> Result<()> {
         .build()
         .map_err(|e| Error::with_source(gost_core::ErrorKind::Io, "start the runtime", e))?;
     runtime.block_on(async {
-        let registries = Registries::new();
+        let registries = Arc::new(Registries::new());
         register::register_all(&registries)?;
         if args.check {
             gost_x_config::build::validate(&config, &registries)?;
@@ -148,29 +131,79 @@ fn run(args: cli::Args) -> Result<()> {
             );
             return Ok(());
         }
+        if config.services.is_empty() && config.api.is_none() {
+            return Err(Error::config(
+                "no service to run (add -L, e.g. -L tcp://:8080/127.0.0.1:80)",
+            ));
+        }
         // Watch the signals before anything listens, so a SIGTERM sent as soon as a service is
         // up is a graceful stop and never the default (killing) action.
         let signals = Signals::install()?;
-        let built = gost_x_config::build_all(&config, &registries)?;
-        if !built.reloaders.is_empty() {
-            spawn_reloads(built.reloaders.clone(), reload_period);
+        // Metrics are on before the services are built, so every service is instrumented.
+        let metrics = config.metrics.as_ref().map(|_| gost_x_metrics::Metrics::new());
+        let env = gost_x_config::Env { metrics: metrics.clone(), ..Default::default() };
+        let (api, metrics_block) = (config.api.clone(), config.metrics.clone());
+        let loader_args = args.clone();
+        let loader: Loader = Box::new(move || load_config(&loader_args).map(|(c, _)| c));
+        let rt = Runtime::start(config, registries.clone(), env, Some(loader), config_file(&args))?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        if let Some(api) = api {
+            let listener = gost_x_api::bind(&api.addr).await?;
+            let opts = gost_x_api::ApiOptions {
+                path_prefix: api.path_prefix.clone().unwrap_or_default(),
+                access_log: api.accesslog,
+                auther: gost_x_api::block_auther(
+                    api.auth.as_ref(),
+                    api.auther.as_deref(),
+                    &registries,
+                )?,
+            };
+            tracing::info!("api service on {}", local(&listener));
+            tokio::spawn(gost_x_api::api::serve(listener, rt.clone(), opts, stopped()));
         }
-        gost_x_service::run(built.services, signals.first()).await
+        if let (Some(block), Some(metrics)) = (metrics_block, metrics) {
+            let listener = gost_x_api::bind(&block.addr).await?;
+            let path = block.path.clone().filter(|p| !p.is_empty()).unwrap_or("/metrics".into());
+            let auther = gost_x_api::block_auther(
+                block.auth.as_ref(),
+                block.auther.as_deref(),
+                &registries,
+            )?;
+            tracing::info!("metrics service on {}{path}", local(&listener));
+            tokio::spawn(gost_x_api::metrics::serve(listener, metrics, path, auther, stopped()));
+        }
+        spawn_reloads(rt.clone(), reload_period);
+        let result = rt.services().run(signals.first()).await;
+        let _ = stop_tx.send(true);
+        result
     })
 }
 
-/// Re-reads the policy objects' files on SIGHUP and every `-R` period.
-fn spawn_reloads(reloaders: gost_x_config::policy::Reloaders, period: Option<std::time::Duration>) {
+fn local(l: &tokio::net::TcpListener) -> String {
+    l.local_addr().map_or_else(|_| "?".into(), |a| a.to_string())
+}
+
+/// SIGHUP and every `-R` period: read the configuration again (gost's reload). Unchanged, only
+/// the policy objects' files are re-read; changed, everything is rebuilt.
+fn spawn_reloads(rt: Arc<Runtime>, period: Option<std::time::Duration>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::hangup()) {
             Ok(mut hup) => {
-                let reloaders = reloaders.clone();
+                let rt = rt.clone();
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
-                        tracing::info!("SIGHUP: reloading files");
-                        reloaders.reload_all_async().await;
+                        match rt.reload().await {
+                            Ok(()) => tracing::info!("config reloaded"),
+                            Err(e) => tracing::error!("reload: {e}"),
+                        }
                     }
                 });
             }
@@ -183,7 +216,10 @@ fn spawn_reloads(reloaders: gost_x_config::policy::Reloaders, period: Option<std
             tick.tick().await;
             loop {
                 tick.tick().await;
-                reloaders.reload_all_async().await;
+                match rt.reload().await {
+                    Ok(()) => tracing::debug!("config auto reloaded"),
+                    Err(e) => tracing::error!("auto reload: {e}"),
+                }
             }
         });
     }

@@ -12,6 +12,11 @@ use crate::addr::{Address, Network};
 pub trait Bypass: Send + Sync + 'static {
     /// Whether `target` is bypassed (already accounting for whitelist mode). Cancel safe.
     fn contains(&self, network: Network, target: Address) -> impl Future<Output = bool> + Send;
+
+    /// Whether this is a whitelist (groups combine whitelists and blacklists differently).
+    fn whitelist(&self) -> bool {
+        false
+    }
 }
 
 /// A shared implementation (kept by its owner for updates) is one too.
@@ -19,15 +24,22 @@ impl<T: Bypass> Bypass for Arc<T> {
     fn contains(&self, network: Network, target: Address) -> impl Future<Output = bool> + Send {
         (**self).contains(network, target)
     }
+    fn whitelist(&self) -> bool {
+        (**self).whitelist()
+    }
 }
 
 trait DynBypass: Send + Sync + 'static {
     fn dyn_contains(&self, network: Network, target: Address) -> BoxFuture<'_, bool>;
+    fn dyn_whitelist(&self) -> bool;
 }
 
 impl<T: Bypass> DynBypass for T {
     fn dyn_contains(&self, network: Network, target: Address) -> BoxFuture<'_, bool> {
         Box::pin(self.contains(network, target))
+    }
+    fn dyn_whitelist(&self) -> bool {
+        self.whitelist()
     }
 }
 
@@ -45,6 +57,9 @@ impl BoxBypass {
 impl Bypass for BoxBypass {
     fn contains(&self, network: Network, target: Address) -> impl Future<Output = bool> + Send {
         self.0.dyn_contains(network, target)
+    }
+    fn whitelist(&self) -> bool {
+        self.0.dyn_whitelist()
     }
 }
 

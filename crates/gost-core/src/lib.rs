@@ -113,7 +113,7 @@ pub use listener::{BoxListener, Listener, ListenerOptions, NewListener};
 pub use metadata::{Metadata, Value};
 pub use observer::{BoxObserver, Observer, ObserverEvent};
 pub use recorder::{BoxRecorder, Recorder};
-pub use registry::{Registries, Registry};
+pub use registry::{Named, Registries, Registry};
 pub use resolver::{BoxResolver, Resolver};
 pub use selector::{FailMarker, Filter, Markable, Marker, SelectRequest, Selector, Strategy};
 pub use service::{BoxService, Event, Service, State, StatsSnapshot, Status};

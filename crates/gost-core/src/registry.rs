@@ -7,34 +7,59 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use crate::admission::BoxAdmission;
-use crate::auth::BoxAuther;
-use crate::bypass::BoxBypass;
-use crate::chain::BoxChainer;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::addr::{Address, Network};
+use crate::admission::{Admission, BoxAdmission};
+use crate::auth::{Auther, BoxAuther};
+use crate::bypass::{BoxBypass, Bypass};
+use crate::chain::{BoxChainer, Chainer, Node, Route};
 use crate::connector::NewConnector;
 use crate::dialer::NewDialer;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handler::NewHandler;
-use crate::hop::BoxHop;
-use crate::hosts::BoxHostMapper;
-use crate::limiter::{ConnLimiter, RateLimiter, TrafficLimiter};
+use crate::hop::{BoxHop, Hop};
+use crate::hosts::{BoxHostMapper, HostMapper};
+use crate::limiter::{
+    ConnLimit, ConnLimiter, RateLimit, RateLimiter, TrafficLimit, TrafficLimiter,
+};
 use crate::listener::NewListener;
 use crate::observer::BoxObserver;
 use crate::recorder::BoxRecorder;
-use crate::resolver::BoxResolver;
+use crate::resolver::{BoxResolver, Resolver};
+use crate::selector::SelectRequest;
 use crate::service::BoxService;
 
 /// Items of type `T` by name. Thread safe; `get` clones the item (factories are `fn` pointers and
-/// objects are `Arc` handles, so that is cheap).
+/// objects are `Arc` handles, so that is cheap). A clone of a registry is a handle to the same
+/// items, which is what [`Named`] references keep.
 pub struct Registry<T> {
     kind: &'static str,
-    items: RwLock<BTreeMap<String, T>>,
+    items: Arc<RwLock<BTreeMap<String, T>>>,
+}
+
+impl<T> Clone for Registry<T> {
+    fn clone(&self) -> Self {
+        Registry { kind: self.kind, items: self.items.clone() }
+    }
 }
 
 impl<T: Clone> Registry<T> {
     /// An empty registry; `kind` names its items in errors (`"listener"`, `"chain"`).
     pub fn new(kind: &'static str) -> Self {
-        Registry { kind, items: RwLock::new(BTreeMap::new()) }
+        Registry { kind, items: Arc::new(RwLock::new(BTreeMap::new())) }
+    }
+
+    /// A reference to whatever is registered under `name` at the time of each use: replacing or
+    /// removing the item is seen by every holder of the reference (gost's late binding).
+    pub fn named(&self, name: &str) -> Named<T> {
+        Named { name: name.into(), registry: self.clone() }
+    }
+
+    /// Removes every item.
+    pub fn clear(&self) -> Vec<(String, T)> {
+        let mut items = self.items.write().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *items).into_iter().collect()
     }
 
     /// Adds `item` under `name`. A name already taken is an error; an empty name is an error too.
@@ -93,6 +118,134 @@ impl<T> fmt::Debug for Registry<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let items = self.items.read().unwrap_or_else(|e| e.into_inner());
         f.debug_struct("Registry").field("kind", &self.kind).field("names", &items.keys()).finish()
+    }
+}
+
+/// A by-name reference into a [`Registry`], looked up on every use so that an update through the
+/// Web API reaches every user of the name without a restart. What a missing name means is up to
+/// each trait's implementation below: a chain or resolver fails the connection, a limiter does not
+/// limit, an auther refuses, a bypass matches nothing, an admission admits (gost's meanings,
+/// except the auther and chain, which fail closed here).
+pub struct Named<T> {
+    name: Arc<str>,
+    registry: Registry<T>,
+}
+
+impl<T> Clone for Named<T> {
+    fn clone(&self) -> Self {
+        Named { name: self.name.clone(), registry: self.registry.clone() }
+    }
+}
+
+impl<T: Clone> Named<T> {
+    /// The name referred to.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The item registered under the name now, if any.
+    pub fn current(&self) -> Option<T> {
+        let items = self.registry.items.read().unwrap_or_else(|e| e.into_inner());
+        items.get(&*self.name).cloned()
+    }
+
+    fn missing(&self) -> Error {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("{} {:?} is not registered", self.registry.kind, self.name),
+        )
+    }
+}
+
+impl<T> fmt::Debug for Named<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Named({} {:?})", self.registry.kind, self.name)
+    }
+}
+
+impl Chainer for Named<BoxChainer> {
+    async fn route(&self, req: SelectRequest) -> Result<Route> {
+        match self.current() {
+            Some(chain) => chain.route(req).await,
+            None => Err(self.missing()),
+        }
+    }
+}
+
+impl Hop for Named<BoxHop> {
+    async fn select(&self, req: SelectRequest) -> Option<Arc<Node>> {
+        self.current()?.select(req).await
+    }
+    fn nodes(&self) -> Vec<Arc<Node>> {
+        self.current().map(|h| h.nodes()).unwrap_or_default()
+    }
+}
+
+impl Auther for Named<BoxAuther> {
+    async fn authenticate(
+        &self,
+        user: String,
+        password: String,
+        client: Option<SocketAddr>,
+    ) -> Option<String> {
+        self.current()?.authenticate(user, password, client).await
+    }
+}
+
+impl Admission for Named<BoxAdmission> {
+    async fn admit(&self, client: SocketAddr) -> bool {
+        match self.current() {
+            Some(a) => a.admit(client).await,
+            None => true,
+        }
+    }
+}
+
+impl Bypass for Named<BoxBypass> {
+    async fn contains(&self, network: Network, target: Address) -> bool {
+        match self.current() {
+            Some(b) => b.contains(network, target).await,
+            None => false,
+        }
+    }
+    fn whitelist(&self) -> bool {
+        self.current().is_some_and(|b| b.whitelist())
+    }
+}
+
+impl Resolver for Named<BoxResolver> {
+    async fn resolve(&self, network: Network, host: String) -> Result<Vec<IpAddr>> {
+        match self.current() {
+            Some(r) => r.resolve(network, host).await,
+            None => Err(self.missing()),
+        }
+    }
+}
+
+impl HostMapper for Named<BoxHostMapper> {
+    async fn lookup(&self, network: Network, host: String) -> Option<Vec<IpAddr>> {
+        self.current()?.lookup(network, host).await
+    }
+}
+
+impl ConnLimiter for Named<Arc<dyn ConnLimiter>> {
+    fn limiter(&self, key: &str) -> Option<Arc<dyn ConnLimit>> {
+        self.current()?.limiter(key)
+    }
+}
+
+impl RateLimiter for Named<Arc<dyn RateLimiter>> {
+    fn limiter(&self, key: &str) -> Option<Arc<dyn RateLimit>> {
+        self.current()?.limiter(key)
+    }
+}
+
+impl TrafficLimiter for Named<Arc<dyn TrafficLimiter>> {
+    fn limit_in(&self, key: &str) -> Option<Arc<dyn TrafficLimit>> {
+        self.current()?.limit_in(key)
+    }
+    fn limit_out(&self, key: &str) -> Option<Arc<dyn TrafficLimit>> {
+        self.current()?.limit_out(key)
     }
 }
 
@@ -187,5 +340,19 @@ mod tests {
         assert_eq!(r.replace("a", 5), Some(1));
         assert_eq!(r.unregister("a"), Some(5));
         assert!(!r.contains("a"));
+    }
+
+    #[test]
+    fn named_references_see_replacements_and_removals() {
+        let r: Registry<u32> = Registry::new("thing");
+        let n = r.named("a");
+        assert_eq!(n.current(), None, "a forward reference");
+        r.register("a", 1).unwrap();
+        assert_eq!(n.current(), Some(1));
+        r.replace("a", 2);
+        assert_eq!(n.current(), Some(2));
+        assert_eq!(r.clear(), [("a".to_owned(), 2)]);
+        assert_eq!(n.current(), None);
+        assert_eq!(n.missing().kind(), ErrorKind::NotFound);
     }
 }

@@ -70,18 +70,21 @@ impl Bypass for ListBypass {
     async fn contains(&self, network: Network, target: Address) -> bool {
         self.bypasses(network, &target)
     }
+    fn whitelist(&self) -> bool {
+        self.whitelist
+    }
 }
 
-/// Several bypass lists, each with whether it is a whitelist.
+/// Several bypass lists (each says whether it is a whitelist).
 #[derive(Debug, Clone)]
-pub struct BypassGroup(pub Vec<(BoxBypass, bool)>);
+pub struct BypassGroup(pub Vec<BoxBypass>);
 
 impl Bypass for BypassGroup {
     async fn contains(&self, network: Network, target: Address) -> bool {
         let mut has_whitelist = false;
         let mut all_whitelists = true;
-        for (b, whitelist) in &self.0 {
-            if !*whitelist {
+        for b in &self.0 {
+            if !b.whitelist() {
                 continue;
             }
             has_whitelist = true;
@@ -93,8 +96,8 @@ impl Bypass for BypassGroup {
         if has_whitelist && all_whitelists {
             return true;
         }
-        for (b, whitelist) in &self.0 {
-            if !*whitelist && b.contains(network, target.clone()).await {
+        for b in &self.0 {
+            if !b.whitelist() && b.contains(network, target.clone()).await {
                 return true;
             }
         }
@@ -130,7 +133,7 @@ mod tests {
 
     #[tokio::test]
     async fn group_logic() {
-        let b = |w: bool, p: &[&str]| (BoxBypass::new(ListBypass::new(w, "", p).unwrap()), w);
+        let b = |w: bool, p: &[&str]| BoxBypass::new(ListBypass::new(w, "", p).unwrap());
         let g = BypassGroup(vec![b(false, &["a.com"]), b(true, &["b.com", "c.com"])]);
         assert!(g.contains(Network::Tcp, a("a.com:1")).await, "blacklist match");
         assert!(g.contains(Network::Tcp, a("d.com:1")).await, "outside the whitelist");

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::net::{IpAddr, SocketAddr};
@@ -7,6 +8,7 @@ use gost_core::{
     BoxResolver, Chainer, DialOptions, Error, ErrorKind, HostMapper, Network, Resolver, Result,
     ResultExt, Route, Router, SelectRequest,
 };
+use gost_x_metrics::Metrics;
 use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp, listen_tcp};
 use gost_x_rt::{TokioConn, UdpPacketConn};
 
@@ -27,6 +29,9 @@ pub struct RouterOptions {
     pub resolver: Option<BoxResolver>,
     /// Static name mappings, consulted before the resolver.
     pub hosts: Option<BoxHostMapper>,
+    /// Where failures through the chain are counted (`gost_chain_errors_total`), with the
+    /// chain's name.
+    pub metrics: Option<(Arc<Metrics>, String)>,
 }
 
 impl Default for RouterOptions {
@@ -37,6 +42,7 @@ impl Default for RouterOptions {
             timeout: DEFAULT_DIAL_TIMEOUT,
             resolver: None,
             hosts: None,
+            metrics: None,
         }
     }
 }
@@ -106,8 +112,21 @@ impl DefaultRouter {
         let mut opts = DialOptions::default();
         opts.timeout = Some(self.opts.timeout);
         let what = format!("dial {target} through the chain");
-        gost_x_rt::timeout(self.opts.timeout, &what, route.dial(network, target.clone(), opts))
-            .await
+        let res =
+            gost_x_rt::timeout(self.opts.timeout, &what, route.dial(network, target.clone(), opts))
+                .await;
+        self.count_failure(&route, res)
+    }
+
+    /// gost counts a failed connection through a chain against its first node.
+    fn count_failure<T>(&self, route: &Route, res: Result<T>) -> Result<T> {
+        if res.is_err()
+            && let Some((metrics, chain)) = &self.opts.metrics
+            && let Some(first) = route.nodes().first()
+        {
+            metrics.chain_error(chain, &first.name);
+        }
+        res
     }
 }
 
@@ -128,7 +147,10 @@ impl DefaultRouter {
         let mut opts = DialOptions::default();
         opts.timeout = Some(self.opts.timeout);
         let what = "datagrams through the chain";
-        gost_x_rt::timeout(self.opts.timeout, what, route.dial_packet(target.clone(), opts)).await
+        let res =
+            gost_x_rt::timeout(self.opts.timeout, what, route.dial_packet(target.clone(), opts))
+                .await;
+        self.count_failure(&route, res)
     }
 }
 

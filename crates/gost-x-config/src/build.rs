@@ -4,77 +4,89 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_core::{
-    Address, BoxAuther, BoxChainer, BoxHop, BoxRouter, BoxService, ConnectorOptions, DialerOptions,
-    Error, ErrorKind, HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry,
-    Result, Transport,
+    Address, BoxAuther, BoxChainer, BoxHop, BoxHostMapper, BoxResolver, BoxRouter, BoxService,
+    ConnectorOptions, DialerOptions, Error, ErrorKind, HandlerOptions, ListenerOptions, Metadata,
+    Node, Registries, Registry, Result, Transport,
 };
 use gost_x_auth::Users;
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadata};
 use gost_x_chain::{Chain, DefaultRouter, NodeHop, RouterOptions};
+use gost_x_metrics::Metrics;
 use gost_x_service::{DefaultService, Policy, ServiceOptions};
 
-use crate::model::{Config, HopConfig, SelectorConfig, ServiceConfig, TlsConfig, to_metadata};
+use crate::model::{
+    ChainConfig, Config, HopConfig, SelectorConfig, ServiceConfig, TlsConfig, to_metadata,
+};
 use crate::names;
-use crate::policy::{self, BypassModes, Reloaders};
+use crate::policy::{self, Reloaders};
 
-/// What [`build_all`] made.
-#[derive(Debug)]
-pub struct Built {
-    /// The services, bound and not yet serving.
-    pub services: Vec<BoxService>,
-    /// The policy objects that read files, for SIGHUP and `-R`.
+/// What building needs besides the registries: where file-backed objects are kept for reloads,
+/// and the metrics series services and routers update (when metrics are on).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// The file-backed policy objects (SIGHUP, `-R`, `reload` periods).
     pub reloaders: Reloaders,
+    /// Prometheus series, when a metrics endpoint is configured.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
-/// [`build_all`], keeping only the services.
+/// [`build_all`] with a default [`Env`], keeping only the services.
 pub fn build(config: &Config, r: &Registries) -> Result<Vec<BoxService>> {
-    build_all(config, r).map(|b| b.services)
+    Ok(build_all(config, r, &Env::default())?.into_iter().map(|(_, s)| s).collect())
 }
 
-/// Registers every named policy object (authers, admissions, bypasses, resolvers, hosts,
-/// limiters) and every chain of `config`, then creates every service (bound, not yet serving)
-/// and registers it in `r.services`; starts the `reload` periods of file-backed objects.
-/// Errors name the object at fault.
-pub fn build_all(config: &Config, r: &Registries) -> Result<Built> {
+/// Registers every named object of `config` ([`build_objects`]), then creates every service
+/// (bound, not yet serving). Errors name the object at fault.
+pub fn build_all(config: &Config, r: &Registries, env: &Env) -> Result<Vec<(String, BoxService)>> {
     config.check_supported()?;
-    let (reloaders, modes) = policy::build(config, r)?;
-    for chain in &config.chains {
-        let mut hops = Vec::with_capacity(chain.hops.len());
-        for hop in &chain.hops {
-            // A hop without nodes refers to a top-level hop of that name.
-            let hop = if hop.nodes.is_empty() {
-                config.hops.iter().find(|h| h.name == hop.name).ok_or_else(|| {
-                    Error::config(format!(
-                        "chain {}: hop {:?} has no nodes and no top-level hop has that name",
-                        chain.name, hop.name
-                    ))
-                })?
-            } else {
-                hop
-            };
-            let built = build_hop(hop, r, &modes).map_err(|e| {
-                e.wrap(ErrorKind::Config, format!("chain {}, hop {}", chain.name, hop.name))
-            })?;
-            hops.push((hop.name.clone(), built));
-        }
-        r.chains.register(&chain.name, BoxChainer::new(Chain::new(chain.name.clone(), hops)))?;
-    }
+    build_objects(config, r, env)?;
     let mut services = Vec::with_capacity(config.services.len());
     for svc in &config.services {
-        let built = build_service(svc, r, &modes)
+        let built = build_service(svc, r, env)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("service {}", svc.name)))?;
-        r.services.register(&svc.name, built.clone())?;
-        services.push(built);
+        services.push((svc.name.clone(), built));
     }
-    reloaders.spawn_periodic();
-    Ok(Built { services, reloaders })
+    Ok(services)
+}
+
+/// Registers (or replaces) every named policy object, top-level hop and chain of `config`, in
+/// that order, so that each finds what it refers to.
+pub fn build_objects(config: &Config, r: &Registries, env: &Env) -> Result<()> {
+    policy::build(config, r, &env.reloaders)?;
+    for hop in &config.hops {
+        let built = build_hop(hop, r, env)
+            .map_err(|e| e.wrap(ErrorKind::Config, format!("hop {}", hop.name)))?;
+        r.hops.replace(&hop.name, built);
+    }
+    for chain in &config.chains {
+        r.chains.replace(&chain.name, build_chain(chain, r, env)?);
+    }
+    Ok(())
+}
+
+/// A `chains[]` entry. A hop without nodes refers to a top-level hop by name (late bound: an
+/// update of that hop is seen by the chain).
+pub fn build_chain(chain: &ChainConfig, r: &Registries, env: &Env) -> Result<BoxChainer> {
+    chain.check_supported()?;
+    let mut hops = Vec::with_capacity(chain.hops.len());
+    for hop in &chain.hops {
+        let at =
+            |e: Error| e.wrap(ErrorKind::Config, format!("chain {}, hop {}", chain.name, hop.name));
+        let built = if hop.nodes.is_empty() {
+            policy::named(&r.hops, "hop", &hop.name).map(BoxHop::new).map_err(at)?
+        } else {
+            build_hop(hop, r, env).map_err(at)?
+        };
+        hops.push((hop.name.clone(), built));
+    }
+    Ok(BoxChainer::new(Chain::new(chain.name.clone(), hops)))
 }
 
 /// Checks a configuration without starting anything (`--check`): supported features, known
 /// component types, valid addresses and options that parse.
 pub fn validate(config: &Config, r: &Registries) -> Result<()> {
     config.check_supported()?;
-    let (_, modes) = policy::build(config, r)?;
+    build_objects(config, r, &Env::default())?;
     for chain in &config.chains {
         for hop in &chain.hops {
             for node in &hop.nodes {
@@ -107,7 +119,7 @@ pub fn validate(config: &Config, r: &Registries) -> Result<()> {
         for node in svc.forwarder.iter().flat_map(|f| &f.nodes) {
             Address::parse(&node.addr).map_err(at)?;
         }
-        service_policy(svc, r, &modes).map_err(at)?;
+        service_policy(svc, r).map_err(at)?;
     }
     Ok(())
 }
@@ -152,7 +164,9 @@ fn component_metadata(md: &crate::model::MetadataConfig, tls: Option<&TlsConfig>
     out
 }
 
-fn build_hop(hop: &HopConfig, r: &Registries, modes: &BypassModes) -> Result<BoxHop> {
+/// A hop (top-level, or inside a chain) with its nodes.
+pub fn build_hop(hop: &HopConfig, r: &Registries, _env: &Env) -> Result<BoxHop> {
+    hop.check_supported()?;
     let mut nodes = Vec::with_capacity(hop.nodes.len());
     for node in &hop.nodes {
         let addr = Address::parse(&node.addr)
@@ -187,29 +201,35 @@ fn build_hop(hop: &HopConfig, r: &Registries, modes: &BypassModes) -> Result<Box
         })?;
         let mut built = Node::new(node.name.clone(), addr, Transport::new(dialer, connector));
         built.metadata = to_metadata(&node.metadata);
-        built.bypass =
-            policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r, modes)
-                .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
+        built.bypass = policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r)
+            .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
         nodes.push(Arc::new(built));
     }
     let sel: DefaultSelector<Arc<Node>> = from_metadata(
         &selector_metadata(hop.selector.as_ref(), &to_metadata(&hop.metadata)),
         DEFAULT_FAIL_TIMEOUT,
     )?;
-    let bypass = policy::bypasses(&policy::names(hop.bypass.as_ref(), &hop.bypasses), r, modes)?;
+    let bypass = policy::bypasses(&policy::names(hop.bypass.as_ref(), &hop.bypasses), r)?;
     Ok(BoxHop::new(NodeHop::new(hop.name.clone(), nodes, Box::new(sel)).with_bypass(bypass)))
 }
 
-fn router(chain: Option<&str>, svc: &ServiceConfig, r: &Registries) -> Result<BoxRouter> {
+fn router(
+    chain: Option<&str>,
+    svc: &ServiceConfig,
+    r: &Registries,
+    env: &Env,
+) -> Result<BoxRouter> {
     let mut opts = RouterOptions::default();
     if let Some(name) = svc.resolver.as_deref().filter(|n| !n.is_empty()) {
-        opts.resolver = Some(r.resolvers.get(name).map_err(|_| policy::unknown("resolver", name))?);
+        opts.resolver = Some(BoxResolver::new(policy::named(&r.resolvers, "resolver", name)?));
     }
     if let Some(name) = svc.hosts.as_deref().filter(|n| !n.is_empty()) {
-        opts.hosts = Some(r.hosts.get(name).map_err(|_| policy::unknown("hosts", name))?);
+        opts.hosts = Some(BoxHostMapper::new(policy::named(&r.hosts, "hosts", name)?));
     }
     if let Some(name) = chain {
-        opts.chain = Some(r.chains.get(name)?);
+        // Late bound: a chain updated through the Web API is used by the next connection.
+        opts.chain = Some(BoxChainer::new(policy::named(&r.chains, "chain", name)?));
+        opts.metrics = env.metrics.clone().map(|m| (m, name.to_owned()));
     }
     let handler_md = to_metadata(&svc.handler.metadata);
     let from_md = handler_md.get_usize(&["retries"])?.unwrap_or(0);
@@ -221,28 +241,27 @@ fn router(chain: Option<&str>, svc: &ServiceConfig, r: &Registries) -> Result<Bo
 }
 
 /// The service's admission and limiters.
-fn service_policy(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Result<Policy> {
+fn service_policy(svc: &ServiceConfig, r: &Registries) -> Result<Policy> {
     let mut p = Policy::default();
     p.admission = policy::admissions(&policy::names(svc.admission.as_ref(), &svc.admissions), r)?;
     let named = |n: &Option<String>| n.as_deref().filter(|n| !n.is_empty()).map(str::to_owned);
     if let Some(n) = named(&svc.limiter) {
-        p.traffic_limiter =
-            Some(r.traffic_limiters.get(&n).map_err(|_| policy::unknown("limiter", &n))?);
+        p.traffic_limiter = Some(Arc::new(policy::named(&r.traffic_limiters, "limiter", &n)?));
     }
     if let Some(n) = named(&svc.climiter) {
-        p.conn_limiter =
-            Some(r.conn_limiters.get(&n).map_err(|_| policy::unknown("climiter", &n))?);
+        p.conn_limiter = Some(Arc::new(policy::named(&r.conn_limiters, "climiter", &n)?));
     }
     if let Some(n) = named(&svc.rlimiter) {
-        p.rate_limiter =
-            Some(r.rate_limiters.get(&n).map_err(|_| policy::unknown("rlimiter", &n))?);
+        p.rate_limiter = Some(Arc::new(policy::named(&r.rate_limiters, "rlimiter", &n)?));
     }
     // Checked here too so that --check reports unknown names.
-    policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r, modes)?;
+    policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r)?;
     Ok(p)
 }
 
-fn build_service(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Result<BoxService> {
+/// A `services[]` entry: its listener bound, not yet serving.
+pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<BoxService> {
+    svc.check_supported()?;
     let handler_kind = if svc.handler.kind.is_empty() { "auto" } else { &svc.handler.kind };
     let listener_kind = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
     let new_handler =
@@ -253,7 +272,7 @@ fn build_service(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Re
     // gost: an `ignoreChain` service keeps its chain in the config but does not use it.
     let ignore_chain = to_metadata(&svc.metadata).get_bool(&["ignoreChain"])?.unwrap_or(false);
     let chain = svc.handler.chain.as_deref().filter(|_| !ignore_chain);
-    let mut hopts = HandlerOptions::new(router(chain, svc, r)?);
+    let mut hopts = HandlerOptions::new(router(chain, svc, r, env)?);
     hopts.service = svc.name.clone();
     // gost: named authers win over an inline `auth`.
     let auther_names = policy::names(svc.handler.auther.as_ref(), &svc.handler.authers);
@@ -264,7 +283,7 @@ fn build_service(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Re
         let users = Users::new([(auth.username.clone(), auth.password.clone())]);
         hopts.auther = Some(BoxAuther::new(users));
     }
-    hopts.bypass = policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r, modes)?;
+    hopts.bypass = policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r)?;
     if let Some(fwd) = &svc.forwarder {
         let mut nodes = Vec::with_capacity(fwd.nodes.len());
         for node in &fwd.nodes {
@@ -291,7 +310,7 @@ fn build_service(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Re
     let mut lopts = ListenerOptions::new(svc.addr.clone());
     lopts.service = svc.name.clone();
     if let Some(chain) = &svc.listener.chain {
-        lopts.router = Some(router(Some(chain), svc, r)?);
+        lopts.router = Some(router(Some(chain), svc, r, env)?);
     }
     let listener_md = component_metadata(&svc.listener.metadata, svc.listener.tls.as_ref());
     let listener = new_listener(lopts, &listener_md).map_err(|e| {
@@ -301,7 +320,8 @@ fn build_service(svc: &ServiceConfig, r: &Registries, modes: &BypassModes) -> Re
     let service_md = to_metadata(&svc.metadata);
     let mut sopts = ServiceOptions::new(svc.name.clone());
     sopts.enable_stats = service_md.get_bool(&["enableStats"])?.unwrap_or(false);
-    sopts.policy = service_policy(svc, r, modes)?;
+    sopts.policy = service_policy(svc, r)?;
+    sopts.metrics = env.metrics.clone();
     let list = |key: &str| -> Result<Vec<String>> {
         Ok(service_md.get_strings(&[key])?.unwrap_or_default())
     };

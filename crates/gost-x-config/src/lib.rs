@@ -10,8 +10,9 @@ pub mod load;
 pub mod model;
 mod names;
 pub mod policy;
+pub mod runtime;
 mod url;
 
-pub use build::{Built, build, build_all};
+pub use build::{Env, build, build_all};
 pub use cli::{Parsed, parse_cli};
 pub use model::Config;

@@ -681,8 +681,7 @@ impl Config {
     /// Names the first part of the configuration whose feature this build does not have yet,
     /// so that nothing starts half-way. Duplicate names are errors too.
     pub fn check_supported(&self) -> Result<()> {
-        let not_yet = |what: &str| Err(Error::unsupported(format!("{what} is not supported yet")));
-        let sections: [(&str, bool); 12] = [
+        let sections: [(&str, bool); 10] = [
             ("`ingresses`", !self.ingresses.is_empty()),
             ("`routers`", !self.routers.is_empty()),
             ("`sds`", !self.sds.is_empty()),
@@ -692,8 +691,6 @@ impl Config {
             ("`caches`", !self.caches.is_empty()),
             ("`quotas`", !self.quotas.is_empty()),
             ("`loggers`", !self.loggers.is_empty()),
-            ("the Web API (`api`, -api)", self.api.is_some()),
-            ("metrics (`metrics`, -metrics)", self.metrics.is_some()),
             ("`profiling`", self.profiling.is_some()),
         ];
         for (what, used) in sections {
@@ -701,60 +698,101 @@ impl Config {
                 return not_yet(what);
             }
         }
-        let mut names = std::collections::BTreeSet::new();
+        unique("service", self.services.iter().map(|s| s.name.as_str()))?;
+        unique("chain", self.chains.iter().map(|c| c.name.as_str()))?;
+        unique("hop", self.hops.iter().map(|h| h.name.as_str()))?;
         for s in &self.services {
-            if !names.insert(s.name.as_str()) {
-                return Err(Error::config(format!("service name {:?} is used twice", s.name)));
-            }
-            let at = |field: &str| format!("service {}: `{field}`", s.name);
-            let refs: [(&str, bool); 9] = [
-                ("handler.limiter", s.handler.limiter.is_some()),
-                ("quotas", !s.quotas.is_empty()),
-                ("observer", s.observer.is_some() || s.handler.observer.is_some()),
-                ("recorders", !s.recorders.is_empty()),
-                ("logger", s.logger.is_some() || !s.loggers.is_empty()),
-                ("rewriter", s.rewriter.is_some()),
-                ("cache", s.cache.is_some()),
-                ("chainGroup", s.handler.chain_group.is_some() || s.listener.chain_group.is_some()),
-                ("listener.auth", s.listener.auth.is_some() || s.listener.auther.is_some()),
-            ];
-            for (field, used) in refs {
-                if used {
-                    return not_yet(&at(field));
-                }
-            }
-            if s.handler.auth.as_ref().is_some_and(|a| a.file.is_some()) {
-                return not_yet(&at("handler.auth.file"));
-            }
-            if let Some(f) = &s.forwarder
-                && (f.hop.is_some() || f.name.is_some() || f.hop_group.is_some())
-            {
-                return not_yet(&at("forwarder.hop"));
-            }
-            if let Some(f) = &s.forwarder
-                && f.nodes.iter().any(|n| n.bypass.is_some() || !n.bypasses.is_empty())
-            {
-                return not_yet(&at("forwarder.nodes.bypass"));
+            s.check_supported()?;
+        }
+        for c in &self.chains {
+            c.check_supported()?;
+        }
+        for h in &self.hops {
+            h.check_supported()?;
+        }
+        Ok(())
+    }
+}
+
+fn not_yet(what: &str) -> Result<()> {
+    Err(Error::unsupported(format!("{what} is not supported yet")))
+}
+
+fn unique<'a>(kind: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for n in names {
+        if !seen.insert(n) {
+            return Err(Error::config(format!("{kind} name {n:?} is used twice")));
+        }
+    }
+    Ok(())
+}
+
+impl ServiceConfig {
+    /// Names the first field of this service that this build does not support yet.
+    pub fn check_supported(&self) -> Result<()> {
+        let s = self;
+        let at = |field: &str| format!("service {}: `{field}`", s.name);
+        let refs: [(&str, bool); 9] = [
+            ("handler.limiter", s.handler.limiter.is_some()),
+            ("quotas", !s.quotas.is_empty()),
+            ("observer", s.observer.is_some() || s.handler.observer.is_some()),
+            ("recorders", !s.recorders.is_empty()),
+            ("logger", s.logger.is_some() || !s.loggers.is_empty()),
+            ("rewriter", s.rewriter.is_some()),
+            ("cache", s.cache.is_some()),
+            ("chainGroup", s.handler.chain_group.is_some() || s.listener.chain_group.is_some()),
+            ("listener.auth", s.listener.auth.is_some() || s.listener.auther.is_some()),
+        ];
+        for (field, used) in refs {
+            if used {
+                return not_yet(&at(field));
             }
         }
-        let mut chains = std::collections::BTreeSet::new();
-        for c in &self.chains {
-            if !chains.insert(c.name.as_str()) {
-                return Err(Error::config(format!("chain name {:?} is used twice", c.name)));
-            }
-            for h in &c.hops {
-                let at = |field: &str| format!("chain {}, hop {}: `{field}`", c.name, h.name);
-                if h.resolver.is_some() || h.hosts.is_some() {
-                    return not_yet(&at("resolver/hosts"));
-                }
-                if h.plugin.is_some() || h.file.is_some() || h.redis.is_some() || h.http.is_some() {
-                    return not_yet(&at("node loaders"));
-                }
-                for n in &h.nodes {
-                    if n.matcher.is_some() {
-                        return not_yet(&at(&format!("nodes.{}.matcher", n.name)));
-                    }
-                }
+        if s.handler.auth.as_ref().is_some_and(|a| a.file.is_some()) {
+            return not_yet(&at("handler.auth.file"));
+        }
+        if let Some(f) = &s.forwarder
+            && (f.hop.is_some() || f.name.is_some() || f.hop_group.is_some())
+        {
+            return not_yet(&at("forwarder.hop"));
+        }
+        if let Some(f) = &s.forwarder
+            && f.nodes.iter().any(|n| n.bypass.is_some() || !n.bypasses.is_empty())
+        {
+            return not_yet(&at("forwarder.nodes.bypass"));
+        }
+        Ok(())
+    }
+}
+
+impl ChainConfig {
+    /// Names the first part of this chain that this build does not support yet.
+    pub fn check_supported(&self) -> Result<()> {
+        for h in &self.hops {
+            h.check_supported().map_err(|e| {
+                let kind = e.kind();
+                e.wrap(kind, format!("chain {}", self.name))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl HopConfig {
+    /// Names the first part of this hop that this build does not support yet.
+    pub fn check_supported(&self) -> Result<()> {
+        let h = self;
+        let at = |field: &str| format!("hop {}: `{field}`", h.name);
+        if h.resolver.is_some() || h.hosts.is_some() {
+            return not_yet(&at("resolver/hosts"));
+        }
+        if h.plugin.is_some() || h.file.is_some() || h.redis.is_some() || h.http.is_some() {
+            return not_yet(&at("node loaders"));
+        }
+        for n in &h.nodes {
+            if n.matcher.is_some() {
+                return not_yet(&at(&format!("nodes.{}.matcher", n.name)));
             }
         }
         Ok(())

@@ -4,15 +4,15 @@
 //! again (every `reload` period, on SIGHUP, or every `-R` period). A file that cannot be read or
 //! has a bad line leaves the object as it was and logs an error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gost_core::{
     BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxResolver, ConnLimiter, Error, ErrorKind,
-    Metadata, RateLimiter, Registries, Result, TrafficLimiter, Value,
+    Metadata, Named, RateLimiter, Registries, Registry, Result, TrafficLimiter, Value,
 };
 use gost_x_admission::{AdmissionGroup, ListAdmission};
 use gost_x_auth::{AutherGroup, Users};
@@ -21,7 +21,10 @@ use gost_x_hosts::StaticHosts;
 use gost_x_limiter::{ConnLimits, RateLimits, TrafficLimits};
 use gost_x_resolver::{DnsResolver, Family, NameServerOptions};
 
-use crate::model::{Config, ConfigValue, LimiterConfig};
+use crate::model::{
+    AutherConfig, Config, ConfigValue, HostsConfig, LimiterConfig, MatcherListConfig,
+    ResolverConfig,
+};
 
 type Apply = Box<dyn Fn(&[String]) -> Result<()> + Send + Sync>;
 
@@ -65,22 +68,31 @@ impl Reloadable {
     }
 }
 
-/// The file-backed objects of a configuration.
+/// The file-backed objects of a running configuration, by object (`"bypass NAME"`). A handle:
+/// clones share the same set. Replacing an object's entry (an update through the Web API) stops
+/// the old entry's `reload` period.
 #[derive(Default, Clone)]
-pub struct Reloaders(Vec<Arc<Reloadable>>);
+pub struct Reloaders(Arc<Mutex<BTreeMap<String, Arc<Reloadable>>>>);
 
 impl std::fmt::Debug for Reloaders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let files: Vec<_> = self.0.iter().map(|r| r.file.display().to_string()).collect();
-        f.debug_tuple("Reloaders").field(&files).finish()
+        f.debug_tuple("Reloaders").field(&self.keys()).finish()
     }
 }
 
 impl Reloaders {
+    fn entries(&self) -> Vec<Arc<Reloadable>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
     /// Reads every file again (SIGHUP, `-R`). Blocking file I/O: async callers use
     /// [`Reloaders::reload_all_async`].
     pub fn reload_all(&self) {
-        for r in &self.0 {
+        for r in self.entries() {
             r.reload();
         }
     }
@@ -95,38 +107,48 @@ impl Reloaders {
 
     /// How many objects read a file.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Whether no object reads a file.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
-    /// Starts the `reload` period of each object that has one (on the current tokio runtime).
-    pub fn spawn_periodic(&self) {
+    /// Forgets the file of object `what` (`"bypass NAME"`), ending its `reload` period.
+    pub fn remove(&self, what: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(what);
+    }
+
+    /// Forgets every file.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Keeps `r` (replacing an entry for the same object) and starts its `reload` period on the
+    /// current tokio runtime, if it has one.
+    fn insert(&self, r: Reloadable) {
+        let r = Arc::new(r);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(r.what.clone(), r.clone());
+        let Some(period) = r.period.filter(|p| !p.is_zero()) else { return };
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            if self.0.iter().any(|r| r.period.is_some()) {
-                tracing::warn!("no runtime: `reload` periods are not started");
-            }
+            tracing::warn!("{}: no runtime, the `reload` period is not started", r.what);
             return;
         };
-        for r in &self.0 {
-            let Some(period) = r.period.filter(|p| !p.is_zero()) else { continue };
-            let weak = Arc::downgrade(r);
-            rt.spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let weak = Arc::downgrade(&r);
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
                 tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    let Some(r) = weak.upgrade() else { return };
-                    if tokio::task::spawn_blocking(move || r.reload()).await.is_err() {
-                        tracing::error!("reloading a file panicked; keeping the previous data");
-                    }
+                // The entry was replaced or removed: this period ends with it.
+                let Some(r) = weak.upgrade() else { return };
+                if tokio::task::spawn_blocking(move || r.reload()).await.is_err() {
+                    tracing::error!("reloading a file panicked; keeping the previous data");
                 }
-            });
-        }
+            }
+        });
     }
 }
 
@@ -164,9 +186,9 @@ fn unsupported_loaders(
 }
 
 /// Registers `apply` for `file` (if any) after loading it once; without a file, applies the
-/// inline lines.
+/// inline lines and forgets an earlier file of the same object.
 fn with_file(
-    reloaders: &mut Reloaders,
+    reloaders: &Reloaders,
     what: String,
     inline: Vec<String>,
     file: Option<PathBuf>,
@@ -174,131 +196,171 @@ fn with_file(
     apply: Apply,
 ) -> Result<()> {
     match file {
-        None => apply(&inline).map_err(|e| e.wrap(ErrorKind::Config, what)),
+        None => {
+            apply(&inline).map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+            reloaders.remove(&what);
+            Ok(())
+        }
         Some(file) => {
             let r = Reloadable { what, inline, file, period, apply };
             r.load()?;
-            reloaders.0.push(Arc::new(r));
+            reloaders.insert(r);
             Ok(())
         }
     }
 }
 
-/// Whitelist flags of the bypasses, for groups.
-pub(crate) type BypassModes = HashMap<String, bool>;
-
-/// Creates and registers every named policy object of `config`.
-pub(crate) fn build(config: &Config, r: &Registries) -> Result<(Reloaders, BypassModes)> {
-    let mut reloaders = Reloaders::default();
+/// Creates and registers every named policy object of `config` (replacing objects of the same
+/// name: a reload).
+pub(crate) fn build(config: &Config, r: &Registries, rl: &Reloaders) -> Result<()> {
     for a in &config.authers {
-        let what = format!("auther {}", a.name);
-        unsupported_loaders(&what, a.redis.as_ref(), a.http.as_ref(), a.plugin.as_ref())?;
-        let users = Arc::new(Users::default());
-        let inline =
-            a.auths.iter().map(|u| (u.username.clone(), u.password.clone())).collect::<Vec<_>>();
-        let period = duration(a.reload.as_ref(), "reload", &what)?;
-        let file = file_path(a.file.as_ref(), &what)?;
-        users.set_users(inline.clone());
-        if let Some(file) = file {
-            let target = users.clone();
-            let apply: Apply = Box::new(move |lines: &[String]| {
-                let mut all = inline.clone();
-                all.extend(gost_x_auth::parse_lines(lines));
-                target.set_users(all);
-                Ok(())
-            });
-            with_file(&mut reloaders, what, Vec::new(), Some(file), period, apply)?;
-        }
-        r.authers.register(&a.name, BoxAuther::new(users))?;
+        r.authers.replace(&a.name, auther(a, rl)?);
     }
     for a in &config.admissions {
-        let what = format!("admission {}", a.name);
-        unsupported_loaders(&what, a.redis.as_ref(), a.http.as_ref(), a.plugin.as_ref())?;
-        let adm = Arc::new(
-            ListAdmission::new(a.whitelist || a.reverse, &a.matchers)
-                .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?,
-        );
-        let target = adm.clone();
-        let file = file_path(a.file.as_ref(), &what)?;
-        let period = duration(a.reload.as_ref(), "reload", &what)?;
-        let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
-        with_file(&mut reloaders, what, a.matchers.clone(), file, period, apply)?;
-        r.admissions.register(&a.name, BoxAdmission::new(adm))?;
+        r.admissions.replace(&a.name, admission(a, rl)?);
     }
-    let mut modes = BypassModes::new();
     for b in &config.bypasses {
-        let what = format!("bypass {}", b.name);
-        unsupported_loaders(&what, b.redis.as_ref(), b.http.as_ref(), b.plugin.as_ref())?;
-        let whitelist = b.whitelist || b.reverse;
-        let network = b.network.as_deref().unwrap_or("");
-        let bp = Arc::new(
-            ListBypass::new(whitelist, network, &b.matchers)
-                .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?,
-        );
-        let target = bp.clone();
-        let file = file_path(b.file.as_ref(), &what)?;
-        let period = duration(b.reload.as_ref(), "reload", &what)?;
-        let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
-        with_file(&mut reloaders, what, b.matchers.clone(), file, period, apply)?;
-        r.bypasses.register(&b.name, BoxBypass::new(bp))?;
-        modes.insert(b.name.clone(), whitelist);
+        r.bypasses.replace(&b.name, bypass(b, rl)?);
     }
     for res in &config.resolvers {
-        let what = format!("resolver {}", res.name);
-        if res.plugin.is_some() {
-            return Err(Error::unsupported(format!("{what}: `plugin` is not supported yet")));
-        }
-        let servers = res
-            .nameservers
-            .iter()
-            .map(nameserver)
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
-        let resolver = DnsResolver::new(servers).map_err(|e| e.wrap(ErrorKind::Config, what))?;
-        r.resolvers.register(&res.name, BoxResolver::new(resolver))?;
+        r.resolvers.replace(&res.name, resolver(res)?);
     }
     for h in &config.hosts {
-        let what = format!("hosts {}", h.name);
-        unsupported_loaders(&what, h.redis.as_ref(), h.http.as_ref(), h.plugin.as_ref())?;
-        let inline = h
-            .mappings
-            .iter()
-            .map(mapping_line)
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
-        let hosts = Arc::new(StaticHosts::default());
-        let target = hosts.clone();
-        let file = file_path(h.file.as_ref(), &what)?;
-        let period = duration(h.reload.as_ref(), "reload", &what)?;
-        let apply: Apply = Box::new(move |l: &[String]| {
-            target.set_mappings(gost_x_hosts::parse_lines(l)?);
-            Ok(())
-        });
-        with_file(&mut reloaders, what, inline, file, period, apply)?;
-        r.hosts.register(&h.name, BoxHostMapper::new(hosts))?;
+        r.hosts.replace(&h.name, hosts(h, rl)?);
     }
     for l in &config.limiters {
-        let (lim, what) = limiter(l, "limiter", TrafficLimits::new::<String>)?;
-        let target = lim.clone();
-        let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
-        register_limiter(&mut reloaders, l, what, apply)?;
-        r.traffic_limiters.register(&l.name, lim as Arc<dyn TrafficLimiter>)?;
+        r.traffic_limiters.replace(&l.name, traffic_limiter(l, rl)?);
     }
     for l in &config.climiters {
-        let (lim, what) = limiter(l, "climiter", ConnLimits::new::<String>)?;
-        let target = lim.clone();
-        let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
-        register_limiter(&mut reloaders, l, what, apply)?;
-        r.conn_limiters.register(&l.name, lim as Arc<dyn ConnLimiter>)?;
+        r.conn_limiters.replace(&l.name, conn_limiter(l, rl)?);
     }
     for l in &config.rlimiters {
-        let (lim, what) = limiter(l, "rlimiter", RateLimits::new::<String>)?;
-        let target = lim.clone();
-        let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
-        register_limiter(&mut reloaders, l, what, apply)?;
-        r.rate_limiters.register(&l.name, lim as Arc<dyn RateLimiter>)?;
+        r.rate_limiters.replace(&l.name, rate_limiter(l, rl)?);
     }
-    Ok((reloaders, modes))
+    Ok(())
+}
+
+/// An `authers[]` entry.
+pub(crate) fn auther(a: &AutherConfig, rl: &Reloaders) -> Result<BoxAuther> {
+    let what = format!("auther {}", a.name);
+    unsupported_loaders(&what, a.redis.as_ref(), a.http.as_ref(), a.plugin.as_ref())?;
+    let users = Arc::new(Users::default());
+    let inline =
+        a.auths.iter().map(|u| (u.username.clone(), u.password.clone())).collect::<Vec<_>>();
+    let period = duration(a.reload.as_ref(), "reload", &what)?;
+    let file = file_path(a.file.as_ref(), &what)?;
+    users.set_users(inline.clone());
+    let target = users.clone();
+    let apply: Apply = Box::new(move |lines: &[String]| {
+        let mut all = inline.clone();
+        all.extend(gost_x_auth::parse_lines(lines));
+        target.set_users(all);
+        Ok(())
+    });
+    // The inline users are already set: without a file, `apply` adds nothing.
+    with_file(rl, what, Vec::new(), file, period, apply)?;
+    Ok(BoxAuther::new(users))
+}
+
+/// An `admissions[]` entry.
+pub(crate) fn admission(a: &MatcherListConfig, rl: &Reloaders) -> Result<BoxAdmission> {
+    let what = format!("admission {}", a.name);
+    unsupported_loaders(&what, a.redis.as_ref(), a.http.as_ref(), a.plugin.as_ref())?;
+    let adm = Arc::new(
+        ListAdmission::new(a.whitelist || a.reverse, &a.matchers)
+            .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?,
+    );
+    let target = adm.clone();
+    let file = file_path(a.file.as_ref(), &what)?;
+    let period = duration(a.reload.as_ref(), "reload", &what)?;
+    let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
+    with_file(rl, what, a.matchers.clone(), file, period, apply)?;
+    Ok(BoxAdmission::new(adm))
+}
+
+/// A `bypasses[]` entry.
+pub(crate) fn bypass(b: &MatcherListConfig, rl: &Reloaders) -> Result<BoxBypass> {
+    let what = format!("bypass {}", b.name);
+    unsupported_loaders(&what, b.redis.as_ref(), b.http.as_ref(), b.plugin.as_ref())?;
+    let network = b.network.as_deref().unwrap_or("");
+    let bp = Arc::new(
+        ListBypass::new(b.whitelist || b.reverse, network, &b.matchers)
+            .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?,
+    );
+    let target = bp.clone();
+    let file = file_path(b.file.as_ref(), &what)?;
+    let period = duration(b.reload.as_ref(), "reload", &what)?;
+    let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
+    with_file(rl, what, b.matchers.clone(), file, period, apply)?;
+    Ok(BoxBypass::new(bp))
+}
+
+/// A `resolvers[]` entry.
+pub(crate) fn resolver(res: &ResolverConfig) -> Result<BoxResolver> {
+    let what = format!("resolver {}", res.name);
+    if res.plugin.is_some() {
+        return Err(Error::unsupported(format!("{what}: `plugin` is not supported yet")));
+    }
+    let servers = res
+        .nameservers
+        .iter()
+        .map(nameserver)
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+    let resolver = DnsResolver::new(servers).map_err(|e| e.wrap(ErrorKind::Config, what))?;
+    Ok(BoxResolver::new(resolver))
+}
+
+/// A `hosts[]` entry.
+pub(crate) fn hosts(h: &HostsConfig, rl: &Reloaders) -> Result<BoxHostMapper> {
+    let what = format!("hosts {}", h.name);
+    unsupported_loaders(&what, h.redis.as_ref(), h.http.as_ref(), h.plugin.as_ref())?;
+    let inline = h
+        .mappings
+        .iter()
+        .map(mapping_line)
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+    let hosts = Arc::new(StaticHosts::default());
+    let target = hosts.clone();
+    let file = file_path(h.file.as_ref(), &what)?;
+    let period = duration(h.reload.as_ref(), "reload", &what)?;
+    let apply: Apply = Box::new(move |l: &[String]| {
+        target.set_mappings(gost_x_hosts::parse_lines(l)?);
+        Ok(())
+    });
+    with_file(rl, what, inline, file, period, apply)?;
+    Ok(BoxHostMapper::new(hosts))
+}
+
+/// A `limiters[]` entry.
+pub(crate) fn traffic_limiter(
+    l: &LimiterConfig,
+    rl: &Reloaders,
+) -> Result<Arc<dyn TrafficLimiter>> {
+    let (lim, what) = limiter(l, "limiter", TrafficLimits::new::<String>)?;
+    let target = lim.clone();
+    let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
+    register_limiter(rl, l, what, apply)?;
+    Ok(lim)
+}
+
+/// A `climiters[]` entry.
+pub(crate) fn conn_limiter(l: &LimiterConfig, rl: &Reloaders) -> Result<Arc<dyn ConnLimiter>> {
+    let (lim, what) = limiter(l, "climiter", ConnLimits::new::<String>)?;
+    let target = lim.clone();
+    let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
+    register_limiter(rl, l, what, apply)?;
+    Ok(lim)
+}
+
+/// An `rlimiters[]` entry.
+pub(crate) fn rate_limiter(l: &LimiterConfig, rl: &Reloaders) -> Result<Arc<dyn RateLimiter>> {
+    let (lim, what) = limiter(l, "rlimiter", RateLimits::new::<String>)?;
+    let target = lim.clone();
+    let apply: Apply = Box::new(move |lines: &[String]| target.set_lines(lines));
+    register_limiter(rl, l, what, apply)?;
+    Ok(lim)
 }
 
 fn limiter<T>(
@@ -313,13 +375,14 @@ fn limiter<T>(
 }
 
 fn register_limiter(
-    reloaders: &mut Reloaders,
+    reloaders: &Reloaders,
     l: &LimiterConfig,
     what: String,
     apply: Apply,
 ) -> Result<()> {
     let file = file_path(l.file.as_ref(), &what)?;
     if file.is_none() {
+        reloaders.remove(&what);
         return Ok(());
     }
     let period = duration(l.reload.as_ref(), "reload", &what)?;
@@ -414,11 +477,16 @@ fn nameserver(v: &ConfigValue) -> Result<NameServerOptions> {
     Ok(ns)
 }
 
+/// A late-bound reference to `name` in `reg`; an unknown name is an error.
+pub(crate) fn named<T: Clone>(reg: &Registry<T>, kind: &str, name: &str) -> Result<Named<T>> {
+    if reg.contains(name) { Ok(reg.named(name)) } else { Err(unknown(kind, name)) }
+}
+
 /// An auther for a list of names (one name: that auther; several: any of them).
 pub(crate) fn authers(names: &[String], r: &Registries) -> Result<Option<BoxAuther>> {
     let list = names
         .iter()
-        .map(|n| r.authers.get(n).map_err(|_| unknown("auther", n)))
+        .map(|n| named(&r.authers, "auther", n).map(BoxAuther::new))
         .collect::<Result<Vec<_>>>()?;
     Ok(match list.len() {
         0 => None,
@@ -431,7 +499,7 @@ pub(crate) fn authers(names: &[String], r: &Registries) -> Result<Option<BoxAuth
 pub(crate) fn admissions(names: &[String], r: &Registries) -> Result<Option<BoxAdmission>> {
     let list = names
         .iter()
-        .map(|n| r.admissions.get(n).map_err(|_| unknown("admission", n)))
+        .map(|n| named(&r.admissions, "admission", n).map(BoxAdmission::new))
         .collect::<Result<Vec<_>>>()?;
     Ok(match list.len() {
         0 => None,
@@ -441,21 +509,14 @@ pub(crate) fn admissions(names: &[String], r: &Registries) -> Result<Option<BoxA
 }
 
 /// The bypass for a list of names (gost's group rules).
-pub(crate) fn bypasses(
-    names: &[String],
-    r: &Registries,
-    modes: &BypassModes,
-) -> Result<Option<BoxBypass>> {
+pub(crate) fn bypasses(names: &[String], r: &Registries) -> Result<Option<BoxBypass>> {
     let list = names
         .iter()
-        .map(|n| {
-            let b = r.bypasses.get(n).map_err(|_| unknown("bypass", n))?;
-            Ok((b, modes.get(n).copied().unwrap_or(false)))
-        })
+        .map(|n| named(&r.bypasses, "bypass", n).map(BoxBypass::new))
         .collect::<Result<Vec<_>>>()?;
     Ok(match list.len() {
         0 => None,
-        1 => list.into_iter().next().map(|(b, _)| b),
+        1 => list.into_iter().next(),
         _ => Some(BoxBypass::new(BypassGroup(list))),
     })
 }
@@ -504,17 +565,10 @@ mod tests {
         std::fs::write(&path, "a.test # first\n").unwrap();
         let bp = Arc::new(ListBypass::new::<&str>(false, "", &[]).unwrap());
         let target = bp.clone();
-        let mut rl = Reloaders::default();
+        let rl = Reloaders::default();
         let apply: Apply = Box::new(move |l: &[String]| target.set_patterns(l));
-        with_file(
-            &mut rl,
-            "bypass t".into(),
-            vec!["b.test".into()],
-            Some(path.clone()),
-            None,
-            apply,
-        )
-        .unwrap();
+        with_file(&rl, "bypass t".into(), vec!["b.test".into()], Some(path.clone()), None, apply)
+            .unwrap();
         let hit =
             |h: &str| bp.bypasses(gost_core::Network::Tcp, &gost_core::Address::parse(h).unwrap());
         assert!(hit("a.test:1") && hit("b.test:1"));

@@ -8,48 +8,28 @@
 pub mod hooks;
 mod policy;
 mod service;
+mod set;
 mod stats;
 
 pub use hooks::Hooks;
 pub use policy::Policy;
 pub use service::{DEFAULT_GRACE, DefaultService, ServiceOptions};
+pub use set::Services;
 pub use stats::ServiceStats;
 
 use std::future::Future;
 
-use gost_core::{BoxService, Error, ErrorKind, Result, Service};
-use tokio::task::JoinSet;
+use gost_core::{BoxService, Error, Result};
 
-/// Serves every service until `shutdown` completes or one service fails for good; then closes
-/// them all and waits for each to finish (each lets its live connections end within its grace
-/// period). Returns the first failure, if any.
+/// Serves every service (named by position) until `shutdown` completes or one fails for good;
+/// see [`Services::run`].
 pub async fn run(services: Vec<BoxService>, shutdown: impl Future<Output = ()>) -> Result<()> {
     if services.is_empty() {
         return Err(Error::config("no service to run (add -L, e.g. -L tcp://:8080/127.0.0.1:80)"));
     }
-    let mut running = JoinSet::new();
-    for svc in &services {
-        let svc = svc.clone();
-        running.spawn(async move { svc.serve().await });
+    let set = Services::new();
+    for (i, svc) in services.into_iter().enumerate() {
+        set.start(&format!("service-{i}"), svc)?;
     }
-    let mut failure = None;
-    tokio::select! {
-        () = shutdown => tracing::info!("shutting down"),
-        Some(res) = running.join_next() => {
-            failure = Some(flatten(res));
-        }
-    }
-    for svc in &services {
-        svc.close();
-    }
-    while let Some(res) = running.join_next().await {
-        if let Err(err) = flatten(res) {
-            failure.get_or_insert(Err(err));
-        }
-    }
-    failure.unwrap_or(Ok(()))
-}
-
-fn flatten(res: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
-    res.map_err(|e| Error::new(ErrorKind::Io, format!("service task failed: {e}")))?
+    set.run(shutdown).await
 }

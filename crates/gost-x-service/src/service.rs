@@ -11,6 +11,8 @@ use gost_core::{
 use gost_core::{Stats, StatsKind};
 use tokio::sync::watch;
 
+use gost_x_metrics::Metrics;
+
 use crate::hooks::Hooks;
 use crate::policy::Policy;
 use crate::stats::{CountedConn, ServiceStats};
@@ -38,6 +40,8 @@ pub struct ServiceOptions {
     pub hooks: Hooks,
     /// Admission and limiters checked on each accepted connection.
     pub policy: Policy,
+    /// Prometheus series to update, when metrics are on.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl ServiceOptions {
@@ -49,6 +53,7 @@ impl ServiceOptions {
             enable_stats: false,
             hooks: Hooks::default(),
             policy: Policy::default(),
+            metrics: None,
         }
     }
 }
@@ -73,6 +78,7 @@ pub struct DefaultService {
     hooks: Hooks,
     /// `None` when the service has no admission or limiter.
     policy: Option<Arc<Policy>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Completes once the service is closed (or its handle is gone).
@@ -110,6 +116,7 @@ impl DefaultService {
             stats: opts.enable_stats.then(|| Arc::new(ServiceStats::default())),
             hooks: opts.hooks,
             policy: (!opts.policy.is_empty()).then(|| Arc::new(opts.policy)),
+            metrics: opts.metrics,
         };
         svc.event(None, format!("service {} is running", svc.name));
         svc
@@ -149,6 +156,7 @@ impl DefaultService {
             None => conn,
         };
         let policy = self.policy.clone();
+        let metrics = self.metrics.clone();
         tasks.spawn(async move {
             let client = session.client_addr;
             let (conn, _slot) = match &policy {
@@ -161,13 +169,30 @@ impl DefaultService {
                     }
                 },
             };
-            match handler.handle(conn, session).await {
+            // gost counts requests after admission, per client IP.
+            let series = metrics.as_ref().map(|m| {
+                let ip = client.map(|a| a.ip().to_string()).unwrap_or_default();
+                m.client(&service, &ip)
+            });
+            let conn: gost_core::BoxConn = match &series {
+                Some(s) => Box::new(CountedConn::new(conn, s.clone())),
+                None => conn,
+            };
+            let started = std::time::Instant::now();
+            let result = handler.handle(conn, session).await;
+            if let Some(m) = &metrics {
+                m.observe_request(&service, started.elapsed());
+            }
+            match result {
                 Ok(()) => tracing::debug!(%service, sid = id, ?client, "connection closed"),
                 Err(err) if err.kind().is_normal_end() => {
                     tracing::debug!(%service, sid = id, ?client, "connection ended: {err}")
                 }
                 Err(err) => {
                     if let Some(s) = &stats {
+                        s.add(StatsKind::TotalErrs, 1);
+                    }
+                    if let Some(s) = &series {
                         s.add(StatsKind::TotalErrs, 1);
                     }
                     tracing::error!(%service, sid = id, ?client, "{err}")
@@ -191,6 +216,7 @@ impl Service for DefaultService {
         self.event(None, format!("service {} is listening on {addr}", self.name));
         tracing::info!(service = %self.name, "listening on {addr}");
 
+        let up = self.metrics.as_ref().map(|m| m.service_up());
         let mut tasks = JoinSet::new();
         let mut backoff = Duration::ZERO;
         let mut result = Ok(());
@@ -229,6 +255,7 @@ impl Service for DefaultService {
                 }
             }
         }
+        drop(up);
         crate::hooks::run_async(&self.name, "preDown", &self.hooks.pre_down).await;
         drop(listener);
         self.event(Some(State::Closed), format!("service {} is closed", self.name));

@@ -78,27 +78,27 @@ impl Stats for ServiceStats {
 }
 
 /// Counts the bytes read from (input) and written to (output) an accepted connection, and its
-/// open/close in `currentConns`.
-pub(crate) struct CountedConn {
+/// open/close in `currentConns`, into the service's counters or a metrics series.
+pub(crate) struct CountedConn<S: Stats + 'static> {
     inner: BoxConn,
-    stats: Arc<ServiceStats>,
+    stats: Arc<S>,
 }
 
-impl CountedConn {
-    pub(crate) fn new(inner: BoxConn, stats: Arc<ServiceStats>) -> Self {
+impl<S: Stats + 'static> CountedConn<S> {
+    pub(crate) fn new(inner: BoxConn, stats: Arc<S>) -> Self {
         stats.add(StatsKind::TotalConns, 1);
         stats.add(StatsKind::CurrentConns, 1);
         CountedConn { inner, stats }
     }
 }
 
-impl Drop for CountedConn {
+impl<S: Stats + 'static> Drop for CountedConn<S> {
     fn drop(&mut self) {
         self.stats.add(StatsKind::CurrentConns, -1);
     }
 }
 
-impl Read for CountedConn {
+impl<S: Stats + 'static> Read for CountedConn<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -112,7 +112,7 @@ impl Read for CountedConn {
     }
 }
 
-impl Write for CountedConn {
+impl<S: Stats + 'static> Write for CountedConn<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -142,7 +142,7 @@ impl Write for CountedConn {
     }
 }
 
-impl Conn for CountedConn {
+impl<S: Stats + 'static> Conn for CountedConn<S> {
     fn local_addr(&self) -> Option<SocketAddr> {
         self.inner.local_addr()
     }

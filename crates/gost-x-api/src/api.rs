@@ -1,0 +1,232 @@
+//! gost's Web API: the running configuration as JSON/YAML, its objects' five routes each,
+//! save and reload, HTTP Basic auth on `/config`, CORS, an access log, and the OpenAPI
+//! document at `/docs/swagger.yaml`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gost_core::{Auther, BoxAuther};
+use gost_x_config::load::{self, Format};
+use gost_x_config::runtime::{Kind, ObjectError, Runtime};
+use serde_json::{Value, json};
+
+use crate::http::{Request, Response};
+
+/// Kinds of objects gost's API has and this build does not: listed as empty, refused on change.
+const UNSUPPORTED: [&str; 7] =
+    ["ingresses", "routers", "observers", "recorders", "sds", "quotas", "caches"];
+
+/// API settings (the `api:` block).
+#[derive(Clone, Default)]
+pub struct ApiOptions {
+    /// Prefix of every route (`pathPrefix`), e.g. `/api`.
+    pub path_prefix: String,
+    /// Log every request (`accesslog`).
+    pub access_log: bool,
+    /// Checks Basic credentials on `/config` (`auth` and `auther`); `None` = open.
+    pub auther: Option<BoxAuther>,
+}
+
+impl std::fmt::Debug for ApiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiOptions")
+            .field("path_prefix", &self.path_prefix)
+            .field("access_log", &self.access_log)
+            .field("auth", &self.auther.is_some())
+            .finish()
+    }
+}
+
+/// Answers one API request.
+pub async fn handle(rt: &Runtime, opts: &ApiOptions, req: Request) -> Response {
+    let started = Instant::now();
+    let mut resp = route(rt, opts, &req).await;
+    resp.headers.push(("Access-Control-Allow-Origin", "*".into()));
+    if opts.access_log {
+        let d = started.elapsed();
+        tracing::info!(
+            kind = "api",
+            method = %req.method,
+            uri = %req.target,
+            code = resp.status,
+            client = %req.client.ip(),
+            duration = ?d,
+            "| {:3} | {:>13?} | {:>15} | {:<7} {}",
+            resp.status,
+            d,
+            req.client.ip(),
+            req.method,
+            req.target
+        );
+    }
+    resp
+}
+
+fn error(status: u16, code: u32, msg: impl Into<String>) -> Response {
+    Response::json(status, &json!({ "code": code, "msg": msg.into() }))
+}
+
+fn object_error(e: &ObjectError) -> Response {
+    let (status, code) = match e {
+        ObjectError::Invalid(_) => (400, 40001),
+        ObjectError::Duplicate(_) => (400, 40002),
+        ObjectError::Failed(_) => (500, 40003),
+        ObjectError::NotFound(_) => (400, 40004),
+        ObjectError::Save(_) => (500, 40005),
+    };
+    error(status, code, e.to_string())
+}
+
+fn ok() -> Response {
+    Response::json(200, &json!({ "msg": "OK" }))
+}
+
+fn not_found() -> Response {
+    Response::new(404, "text/plain; charset=utf-8", "404 page not found")
+}
+
+async fn route(rt: &Runtime, opts: &ApiOptions, req: &Request) -> Response {
+    if req.method == "OPTIONS" {
+        return preflight(req);
+    }
+    let prefix = opts.path_prefix.trim_end_matches('/');
+    let Some(path) = req.path.strip_prefix(prefix) else { return not_found() };
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    if path == "/docs/swagger.yaml" {
+        return match req.method.as_str() {
+            "GET" | "HEAD" => {
+                Response::new(200, "text/yaml; charset=utf-8", crate::doc::swagger(prefix))
+            }
+            _ => not_found(),
+        };
+    }
+    let Some(rest) = path.strip_prefix("/config") else { return not_found() };
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return not_found();
+    }
+    if !authorized(opts, req).await {
+        let mut resp = error(401, 401, "Unauthorized");
+        resp.headers.push(("WWW-Authenticate", "Basic".into()));
+        return resp;
+    }
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match (req.method.as_str(), segments.as_slice()) {
+        ("GET", []) => get_config(rt, req),
+        ("POST", []) => match rt.save(req.query("path"), req.query("format")) {
+            Ok(file) => {
+                tracing::info!("configuration saved to {}", file.display());
+                ok()
+            }
+            Err(e) => object_error(&e),
+        },
+        ("POST", ["reload"]) => match rt.reload().await {
+            Ok(()) => ok(),
+            Err(e) => error(400, 40001, e.to_string()),
+        },
+        (method, [kind, tail @ ..]) => match Kind::from_segment(kind) {
+            Some(kind) => object_route(rt, req, method, kind, tail).await,
+            None if UNSUPPORTED.contains(kind) => match (method, tail) {
+                ("GET", []) => Response::json(200, &json!({ "data": { "count": 0, "list": [] } })),
+                ("GET", [_]) => Response::json(200, &json!({})),
+                _ => error(500, 40003, format!("`{kind}` is not supported yet")),
+            },
+            None => not_found(),
+        },
+        _ => not_found(),
+    }
+}
+
+async fn object_route(
+    rt: &Runtime,
+    req: &Request,
+    method: &str,
+    kind: Kind,
+    tail: &[&str],
+) -> Response {
+    let outcome = match (method, tail) {
+        ("GET", []) => {
+            let list = rt.list(kind);
+            return Response::json(200, &json!({ "data": { "count": list.len(), "list": list } }));
+        }
+        ("GET", [name]) => {
+            return match rt.get(kind, name) {
+                Some(v) => Response::json(200, &json!({ "data": v })),
+                None => Response::json(200, &json!({})),
+            };
+        }
+        ("POST", []) => match body(req) {
+            Ok(v) => rt.create(kind, v).await,
+            Err(resp) => return resp,
+        },
+        ("PUT", [name]) => match body(req) {
+            Ok(v) => rt.update(kind, name, v).await,
+            Err(resp) => return resp,
+        },
+        ("DELETE", [name]) => rt.delete(kind, name).await,
+        _ => return not_found(),
+    };
+    match outcome {
+        Ok(()) => ok(),
+        Err(e) => object_error(&e),
+    }
+}
+
+/// The request body as a JSON object; anything else is gost's 40001.
+fn body(req: &Request) -> std::result::Result<Value, Response> {
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(error(400, 40001, "the request body must be a JSON object")),
+        Err(e) => Err(error(400, 40001, format!("invalid JSON: {e}"))),
+    }
+}
+
+fn get_config(rt: &Runtime, req: &Request) -> Response {
+    let yaml = req.query("format").is_some_and(|f| f.eq_ignore_ascii_case("yaml"));
+    let (format, content_type) =
+        if yaml { (Format::Yaml, "text/x-yaml") } else { (Format::Json, "application/json") };
+    match load::write(&rt.snapshot(), format) {
+        Ok(text) => Response::new(200, content_type, text),
+        Err(e) => error(500, 500, e.to_string()),
+    }
+}
+
+async fn authorized(opts: &ApiOptions, req: &Request) -> bool {
+    let Some(auther) = &opts.auther else { return true };
+    let (user, pass) = req
+        .head
+        .header_str("authorization")
+        .and_then(gost_proto::http::basic_auth_decode)
+        .unwrap_or_default();
+    let client: Option<SocketAddr> = Some(req.client);
+    auther.authenticate(user, pass, client).await.is_some()
+}
+
+fn preflight(req: &Request) -> Response {
+    let mut resp = Response::new(204, "", Vec::new());
+    resp.headers.push(("Access-Control-Allow-Methods", "GET,POST,PUT,DELETE,OPTIONS".into()));
+    let headers = req.head.header_str("access-control-request-headers").unwrap_or("*");
+    resp.headers.push(("Access-Control-Allow-Headers", headers.to_owned()));
+    resp.headers.push(("Access-Control-Allow-Private-Network", "true".into()));
+    resp.headers.push(("Access-Control-Max-Age", "43200".into()));
+    resp
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    rt: Arc<Runtime>,
+    opts: ApiOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let opts = Arc::new(opts);
+    crate::http::serve(
+        listener,
+        move |req| {
+            let (rt, opts) = (rt.clone(), opts.clone());
+            async move { handle(&rt, &opts, req).await }
+        },
+        shutdown,
+    )
+    .await;
+}

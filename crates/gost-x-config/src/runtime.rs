@@ -1,0 +1,611 @@
+//! The running configuration of a process: the services it serves and the named objects they
+//! use, changed while it runs (the Web API's create/update/delete, `POST /config/reload`,
+//! SIGHUP and `-R`), and the configuration text that describes them (`GET /config`,
+//! `POST /config`).
+//!
+//! Every reference by name is late bound (see [`gost_core::Named`]): replacing a chain, a
+//! hop or a policy object is seen by the next connection of every service that uses it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use gost_core::{Error, ErrorKind, Registries, Result, Service, Status};
+use gost_x_service::Services;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::build::{self, Env};
+use crate::load::{self, Format};
+use crate::model::{Config, ConfigValue};
+use crate::policy;
+
+/// Re-reads the configuration from where it came from (files, command line).
+pub type Loader = Box<dyn Fn() -> Result<Config> + Send + Sync>;
+
+/// The kinds of objects the Web API edits (`/config/services`, `/config/chains`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `services`
+    Services,
+    /// `chains`
+    Chains,
+    /// `hops`
+    Hops,
+    /// `authers`
+    Authers,
+    /// `admissions`
+    Admissions,
+    /// `bypasses`
+    Bypasses,
+    /// `resolvers`
+    Resolvers,
+    /// `hosts`
+    Hosts,
+    /// `limiters` (traffic)
+    Limiters,
+    /// `climiters`
+    ConnLimiters,
+    /// `rlimiters`
+    RateLimiters,
+}
+
+impl Kind {
+    /// Every kind, in the order the API document lists them.
+    pub const ALL: [Kind; 11] = [
+        Kind::Services,
+        Kind::Chains,
+        Kind::Hops,
+        Kind::Authers,
+        Kind::Admissions,
+        Kind::Bypasses,
+        Kind::Resolvers,
+        Kind::Hosts,
+        Kind::Limiters,
+        Kind::ConnLimiters,
+        Kind::RateLimiters,
+    ];
+
+    /// The kind of a URL segment (`"services"`).
+    pub fn from_segment(segment: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.segment() == segment)
+    }
+
+    /// The URL segment and config section name.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Kind::Services => "services",
+            Kind::Chains => "chains",
+            Kind::Hops => "hops",
+            Kind::Authers => "authers",
+            Kind::Admissions => "admissions",
+            Kind::Bypasses => "bypasses",
+            Kind::Resolvers => "resolvers",
+            Kind::Hosts => "hosts",
+            Kind::Limiters => "limiters",
+            Kind::ConnLimiters => "climiters",
+            Kind::RateLimiters => "rlimiters",
+        }
+    }
+
+    /// One object of the kind, in messages (`"service"`), as policy.rs names file-backed objects.
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Services => "service",
+            Kind::Chains => "chain",
+            Kind::Hops => "hop",
+            Kind::Authers => "auther",
+            Kind::Admissions => "admission",
+            Kind::Bypasses => "bypass",
+            Kind::Resolvers => "resolver",
+            Kind::Hosts => "hosts",
+            Kind::Limiters => "limiter",
+            Kind::ConnLimiters => "climiter",
+            Kind::RateLimiters => "rlimiter",
+        }
+    }
+}
+
+/// Why an object operation failed, in the Web API's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectError {
+    /// The object is malformed (gost's 40001).
+    Invalid(String),
+    /// The name is taken (40002).
+    Duplicate(String),
+    /// Building or starting the object failed (40003).
+    Failed(String),
+    /// No object has that name (40004).
+    NotFound(String),
+    /// Writing the configuration failed (40005).
+    Save(String),
+}
+
+impl std::fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjectError::Invalid(m)
+            | ObjectError::Duplicate(m)
+            | ObjectError::Failed(m)
+            | ObjectError::NotFound(m)
+            | ObjectError::Save(m) => f.write_str(m),
+        }
+    }
+}
+
+type Outcome = std::result::Result<(), ObjectError>;
+
+/// The running configuration. Share it in an `Arc`.
+pub struct Runtime {
+    registries: Arc<Registries>,
+    env: Env,
+    services: Services,
+    config: Mutex<Config>,
+    /// One change at a time: a change may stop a service and wait for its port.
+    changes: tokio::sync::Mutex<()>,
+    loader: Option<Loader>,
+    config_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("services", &self.services).finish()
+    }
+}
+
+impl Runtime {
+    /// Builds every object and service of `config` and starts the services (on the current
+    /// tokio runtime). `loader` re-reads the configuration for reloads; `config_file` is where
+    /// `POST /config` saves by default (gost: the `-C` file).
+    pub fn start(
+        config: Config,
+        registries: Arc<Registries>,
+        env: Env,
+        loader: Option<Loader>,
+        config_file: Option<PathBuf>,
+    ) -> Result<Arc<Runtime>> {
+        let built = build::build_all(&config, &registries, &env)?;
+        let rt = Runtime {
+            registries,
+            env,
+            services: Services::new(),
+            config: Mutex::new(without_status(config)),
+            changes: tokio::sync::Mutex::new(()),
+            loader,
+            config_file,
+        };
+        for (name, svc) in built {
+            rt.start_service(&name, svc)?;
+        }
+        Ok(Arc::new(rt))
+    }
+
+    /// The running services.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// The registries of named objects.
+    pub fn registries(&self) -> &Registries {
+        &self.registries
+    }
+
+    /// The file-backed objects.
+    pub fn reloaders(&self) -> &policy::Reloaders {
+        &self.env.reloaders
+    }
+
+    fn config(&self) -> std::sync::MutexGuard<'_, Config> {
+        self.config.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start_service(&self, name: &str, svc: gost_core::BoxService) -> Result<()> {
+        self.services.start(name, svc.clone())?;
+        self.registries.services.replace(name, svc);
+        Ok(())
+    }
+
+    async fn stop_service(&self, name: &str) -> bool {
+        self.registries.services.unregister(name);
+        self.services.stop(name).await
+    }
+
+    /// The running configuration, each service with its fresh `status`.
+    pub fn snapshot(&self) -> Config {
+        let mut config = self.config().clone();
+        for svc in &mut config.services {
+            svc.status = self.services.get(&svc.name).map(|s| status_value(&s.status()));
+        }
+        config
+    }
+
+    /// Every object of `kind`, as JSON (services with their `status`).
+    pub fn list(&self, kind: Kind) -> Vec<serde_json::Value> {
+        section_json(&self.snapshot(), kind)
+    }
+
+    /// The object of `kind` called `name`, as JSON.
+    pub fn get(&self, kind: Kind, name: &str) -> Option<serde_json::Value> {
+        self.list(kind).into_iter().find(|v| v.get("name").and_then(|n| n.as_str()) == Some(name))
+    }
+
+    /// Creates an object from its JSON; a service starts serving.
+    pub async fn create(&self, kind: Kind, body: serde_json::Value) -> Outcome {
+        let _one = self.changes.lock().await;
+        let name = body_name(&body).map(|n| n.trim().to_owned()).unwrap_or_default();
+        if name.is_empty() {
+            return Err(ObjectError::Invalid(format!("{} name is required", kind.singular())));
+        }
+        if self.exists(kind, &name) {
+            return Err(ObjectError::Duplicate(format!(
+                "{} {name} already exists",
+                kind.singular()
+            )));
+        }
+        self.install(kind, &name, body, false).await
+    }
+
+    /// Replaces the object of `kind` called `name` (the name in the URL wins over the body's).
+    /// A service is closed first, then the new one is started; if the new one cannot start, the
+    /// old configuration is started again.
+    pub async fn update(&self, kind: Kind, name: &str, body: serde_json::Value) -> Outcome {
+        let _one = self.changes.lock().await;
+        let name = name.trim();
+        if !self.exists(kind, name) {
+            return Err(ObjectError::NotFound(format!("{} {name} not found", kind.singular())));
+        }
+        self.install(kind, name, body, true).await
+    }
+
+    /// Deletes the object of `kind` called `name`; a service is closed (its port released).
+    pub async fn delete(&self, kind: Kind, name: &str) -> Outcome {
+        let _one = self.changes.lock().await;
+        let name = name.trim();
+        if !self.exists(kind, name) {
+            return Err(ObjectError::NotFound(format!("{} {name} not found", kind.singular())));
+        }
+        let r = &self.registries;
+        match kind {
+            Kind::Services => {
+                self.stop_service(name).await;
+            }
+            Kind::Chains => drop(r.chains.unregister(name)),
+            Kind::Hops => drop(r.hops.unregister(name)),
+            Kind::Authers => drop(r.authers.unregister(name)),
+            Kind::Admissions => drop(r.admissions.unregister(name)),
+            Kind::Bypasses => drop(r.bypasses.unregister(name)),
+            Kind::Resolvers => drop(r.resolvers.unregister(name)),
+            Kind::Hosts => drop(r.hosts.unregister(name)),
+            Kind::Limiters => drop(r.traffic_limiters.unregister(name)),
+            Kind::ConnLimiters => drop(r.conn_limiters.unregister(name)),
+            Kind::RateLimiters => drop(r.rate_limiters.unregister(name)),
+        }
+        self.env.reloaders.remove(&format!("{} {name}", kind.singular()));
+        let mut config = self.config();
+        edit_section(&mut config, kind, |list| list.retain(|v| json_name(v) != Some(name)));
+        Ok(())
+    }
+
+    fn exists(&self, kind: Kind, name: &str) -> bool {
+        let r = &self.registries;
+        match kind {
+            Kind::Services => self.services.get(name).is_some(),
+            Kind::Chains => r.chains.contains(name),
+            Kind::Hops => r.hops.contains(name),
+            Kind::Authers => r.authers.contains(name),
+            Kind::Admissions => r.admissions.contains(name),
+            Kind::Bypasses => r.bypasses.contains(name),
+            Kind::Resolvers => r.resolvers.contains(name),
+            Kind::Hosts => r.hosts.contains(name),
+            Kind::Limiters => r.traffic_limiters.contains(name),
+            Kind::ConnLimiters => r.conn_limiters.contains(name),
+            Kind::RateLimiters => r.rate_limiters.contains(name),
+        }
+    }
+
+    /// Builds the object from `body` (named `name`), registers it, and records it in the
+    /// running configuration.
+    async fn install(
+        &self,
+        kind: Kind,
+        name: &str,
+        mut body: serde_json::Value,
+        replace: bool,
+    ) -> Outcome {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("name".into(), serde_json::Value::String(name.to_owned()));
+            // Read-only, never taken from a request.
+            obj.remove("status");
+        } else {
+            return Err(ObjectError::Invalid(format!(
+                "a {} must be a JSON object",
+                kind.singular()
+            )));
+        }
+        let failed = |e: Error| {
+            ObjectError::Failed(format!("create {} {name} failed: {e}", kind.singular()))
+        };
+        let (r, env) = (&*self.registries, &self.env);
+        let rl = &env.reloaders;
+        match kind {
+            Kind::Services => {
+                let svc: crate::model::ServiceConfig = parse(&body, kind)?;
+                if replace {
+                    self.stop_service(name).await;
+                }
+                match build::build_service(&svc, r, env) {
+                    Ok(built) => self.start_service(name, built).map_err(failed)?,
+                    Err(e) => {
+                        if replace {
+                            self.restart_old(name);
+                        }
+                        return Err(failed(e));
+                    }
+                }
+            }
+            Kind::Chains => {
+                let c = parse(&body, kind)?;
+                r.chains.replace(name, build::build_chain(&c, r, env).map_err(failed)?);
+            }
+            Kind::Hops => {
+                let h = parse(&body, kind)?;
+                r.hops.replace(name, build::build_hop(&h, r, env).map_err(failed)?);
+            }
+            Kind::Authers => {
+                let a = parse(&body, kind)?;
+                r.authers.replace(name, policy::auther(&a, rl).map_err(failed)?);
+            }
+            Kind::Admissions => {
+                let a = parse(&body, kind)?;
+                r.admissions.replace(name, policy::admission(&a, rl).map_err(failed)?);
+            }
+            Kind::Bypasses => {
+                let b = parse(&body, kind)?;
+                r.bypasses.replace(name, policy::bypass(&b, rl).map_err(failed)?);
+            }
+            Kind::Resolvers => {
+                let res = parse(&body, kind)?;
+                r.resolvers.replace(name, policy::resolver(&res).map_err(failed)?);
+            }
+            Kind::Hosts => {
+                let h = parse(&body, kind)?;
+                r.hosts.replace(name, policy::hosts(&h, rl).map_err(failed)?);
+            }
+            Kind::Limiters => {
+                let l = parse(&body, kind)?;
+                r.traffic_limiters.replace(name, policy::traffic_limiter(&l, rl).map_err(failed)?);
+            }
+            Kind::ConnLimiters => {
+                let l = parse(&body, kind)?;
+                r.conn_limiters.replace(name, policy::conn_limiter(&l, rl).map_err(failed)?);
+            }
+            Kind::RateLimiters => {
+                let l = parse(&body, kind)?;
+                r.rate_limiters.replace(name, policy::rate_limiter(&l, rl).map_err(failed)?);
+            }
+        }
+        let mut config = self.config();
+        edit_section(&mut config, kind, |list| {
+            match list.iter_mut().find(|v| json_name(v) == Some(name)) {
+                Some(old) => *old = body,
+                None => list.push(body),
+            }
+        });
+        Ok(())
+    }
+
+    /// Starts a replaced service again from its recorded configuration (its replacement failed).
+    fn restart_old(&self, name: &str) {
+        let old = self.config().services.iter().find(|s| s.name == name).cloned();
+        let Some(old) = old else { return };
+        match build::build_service(&old, &self.registries, &self.env)
+            .and_then(|svc| self.start_service(name, svc))
+        {
+            Ok(()) => {
+                tracing::warn!("service {name}: the update failed, the previous one runs again")
+            }
+            Err(e) => tracing::error!(
+                "service {name}: the update failed and the previous one cannot start again: {e}"
+            ),
+        }
+    }
+
+    /// Writes the running configuration to `path`, else the file it was loaded from, else
+    /// `gost.yaml` (`gost.json` with `format=json`). The format is `format`, else the file's
+    /// extension. Returns the path written.
+    pub fn save(
+        &self,
+        path: Option<&str>,
+        format: Option<&str>,
+    ) -> std::result::Result<PathBuf, ObjectError> {
+        let json = format.is_some_and(|f| f.eq_ignore_ascii_case("json"));
+        let file = match path.filter(|p| !p.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => self
+                .config_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(if json { "gost.json" } else { "gost.yaml" })),
+        };
+        let format = match format.map(str::to_ascii_lowercase).as_deref() {
+            Some("json") => Format::Json,
+            Some("yaml") => Format::Yaml,
+            _ if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) => Format::Json,
+            _ => Format::Yaml,
+        };
+        let text = load::write(&self.config(), format)
+            .map_err(|e| ObjectError::Save(format!("save config: {e}")))?;
+        std::fs::write(&file, text)
+            .map_err(|e| ObjectError::Save(format!("create file: {}: {e}", file.display())))?;
+        Ok(file)
+    }
+
+    /// Reads the configuration again and applies it: unchanged, only the policy files are
+    /// re-read; changed, every object is replaced and every service restarted (gost's reload;
+    /// changes made through the API and not saved are lost). The new configuration is checked
+    /// before anything stops, so a bad file leaves everything running.
+    pub async fn reload(&self) -> Result<()> {
+        let Some(loader) = &self.loader else {
+            return Err(Error::config("this process has no configuration source to reload"));
+        };
+        let new = without_status(loader()?);
+        let _one = self.changes.lock().await;
+        if *self.config() == new {
+            self.env.reloaders.reload_all_async().await;
+            return Ok(());
+        }
+        new.check_supported()?;
+        // A dry run of every named object on scratch registries (nothing binds a port).
+        let scratch = Registries::new();
+        copy_factories(&self.registries, &scratch);
+        build::build_objects(&new, &scratch, &Env::default())?;
+
+        self.services.stop_all_ports().await;
+        let r = &self.registries;
+        r.services.clear();
+        r.chains.clear();
+        r.hops.clear();
+        r.authers.clear();
+        r.admissions.clear();
+        r.bypasses.clear();
+        r.resolvers.clear();
+        r.hosts.clear();
+        r.traffic_limiters.clear();
+        r.conn_limiters.clear();
+        r.rate_limiters.clear();
+        self.env.reloaders.clear();
+        *self.config() = new.clone();
+        build::build_objects(&new, r, &self.env)?;
+        let mut first_error = None;
+        for svc in &new.services {
+            let started = build::build_service(svc, r, &self.env)
+                .and_then(|built| self.start_service(&svc.name, built));
+            if let Err(e) = started {
+                let e = e.wrap(ErrorKind::Config, format!("service {}", svc.name));
+                tracing::error!("reload: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn copy_factories(from: &Registries, to: &Registries) {
+    for (n, f) in from.listeners.all() {
+        to.listeners.replace(&n, f);
+    }
+    for (n, f) in from.handlers.all() {
+        to.handlers.replace(&n, f);
+    }
+    for (n, f) in from.dialers.all() {
+        to.dialers.replace(&n, f);
+    }
+    for (n, f) in from.connectors.all() {
+        to.connectors.replace(&n, f);
+    }
+}
+
+fn without_status(mut config: Config) -> Config {
+    for s in &mut config.services {
+        s.status = None;
+    }
+    config
+}
+
+fn parse<T: DeserializeOwned>(
+    body: &serde_json::Value,
+    kind: Kind,
+) -> std::result::Result<T, ObjectError> {
+    T::deserialize(body)
+        .map_err(|e| ObjectError::Invalid(format!("invalid {}: {e}", kind.singular())))
+}
+
+fn body_name(v: &serde_json::Value) -> Option<&str> {
+    v.get("name").and_then(|n| n.as_str())
+}
+
+fn json_name(v: &serde_json::Value) -> Option<&str> {
+    body_name(v)
+}
+
+/// The section of `kind` as JSON values.
+fn section_json(config: &Config, kind: Kind) -> Vec<serde_json::Value> {
+    fn all<T: Serialize>(list: &[T]) -> Vec<serde_json::Value> {
+        list.iter().filter_map(|v| serde_json::to_value(v).ok()).collect()
+    }
+    match kind {
+        Kind::Services => all(&config.services),
+        Kind::Chains => all(&config.chains),
+        Kind::Hops => all(&config.hops),
+        Kind::Authers => all(&config.authers),
+        Kind::Admissions => all(&config.admissions),
+        Kind::Bypasses => all(&config.bypasses),
+        Kind::Resolvers => all(&config.resolvers),
+        Kind::Hosts => all(&config.hosts),
+        Kind::Limiters => all(&config.limiters),
+        Kind::ConnLimiters => all(&config.climiters),
+        Kind::RateLimiters => all(&config.rlimiters),
+    }
+}
+
+/// Edits the section of `kind` as JSON values and writes it back. Every value in it was parsed
+/// as that section's type before, so writing back cannot fail; if it did, the section is kept.
+fn edit_section(config: &mut Config, kind: Kind, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    fn put<T: DeserializeOwned>(list: Vec<serde_json::Value>, into: &mut Vec<T>) {
+        let parsed: std::result::Result<Vec<T>, _> = list.into_iter().map(T::deserialize).collect();
+        match parsed {
+            Ok(v) => *into = v,
+            Err(e) => tracing::error!("the running configuration was not updated: {e}"),
+        }
+    }
+    let mut list = section_json(config, kind);
+    edit(&mut list);
+    match kind {
+        Kind::Services => put(list, &mut config.services),
+        Kind::Chains => put(list, &mut config.chains),
+        Kind::Hops => put(list, &mut config.hops),
+        Kind::Authers => put(list, &mut config.authers),
+        Kind::Admissions => put(list, &mut config.admissions),
+        Kind::Bypasses => put(list, &mut config.bypasses),
+        Kind::Resolvers => put(list, &mut config.resolvers),
+        Kind::Hosts => put(list, &mut config.hosts),
+        Kind::Limiters => put(list, &mut config.limiters),
+        Kind::ConnLimiters => put(list, &mut config.climiters),
+        Kind::RateLimiters => put(list, &mut config.rlimiters),
+    }
+}
+
+/// A service's `status` as gost writes it.
+fn status_value(st: &Status) -> ConfigValue {
+    let mut m = std::collections::BTreeMap::new();
+    let int = |v: u64| ConfigValue::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    m.insert("createTime".to_owned(), int(st.create_time));
+    m.insert("state".to_owned(), ConfigValue::Str(st.state.as_str().to_owned()));
+    let events = st
+        .events
+        .iter()
+        .map(|e| {
+            ConfigValue::Map(
+                [
+                    ("time".to_owned(), int(e.time)),
+                    ("msg".to_owned(), ConfigValue::Str(e.msg.clone())),
+                ]
+                .into_iter()
+                .collect(),
+            )
+        })
+        .collect();
+    m.insert("events".to_owned(), ConfigValue::List(events));
+    if let Some(s) = &st.stats {
+        let stats = [
+            ("totalConns", s.total_conns),
+            ("currentConns", s.current_conns),
+            ("totalErrs", s.total_errs),
+            ("inputBytes", s.input_bytes),
+            ("outputBytes", s.output_bytes),
+        ];
+        m.insert(
+            "stats".to_owned(),
+            ConfigValue::Map(stats.into_iter().map(|(k, v)| (k.to_owned(), int(v))).collect()),
+        );
+    }
+    ConfigValue::Map(m)
+}
