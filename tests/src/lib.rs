@@ -79,6 +79,28 @@ impl Gost {
         }
     }
 
+    /// Waits for a logged line containing `needle` and returns the address written right after
+    /// it (`"api service on "` → the API's address).
+    pub fn logged_addr(&self, needle: &str, limit: Duration) -> SocketAddr {
+        let parse = |line: &str| -> Option<SocketAddr> {
+            let rest = line.split(needle).nth(1)?;
+            rest.split(|c: char| c.is_whitespace() || c == '/' || c == '"').next()?.parse().ok()
+        };
+        let deadline = Instant::now() + limit;
+        loop {
+            // Lines already consumed by start() are in the log too.
+            if let Some(addr) = self.log.lock().unwrap().iter().find_map(|l| parse(l)) {
+                return addr;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.lines.recv_timeout(left.min(Duration::from_millis(50))).is_err()
+                && left.is_zero()
+            {
+                panic!("gost never logged {needle:?}; log:\n{}", self.log());
+            }
+        }
+    }
+
     /// Starts gost without waiting for anything.
     pub fn spawn(args: &[&str]) -> Gost {
         let mut child = Command::new(gost_bin())
