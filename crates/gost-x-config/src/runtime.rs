@@ -609,3 +609,68 @@ fn status_value(st: &Status) -> ConfigValue {
     }
     ConfigValue::Map(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gost_core::{Address, Bypass, Network};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn objects_are_created_replaced_and_deleted_under_live_references() {
+        let rt = Runtime::start(
+            Config::default(),
+            Arc::new(Registries::new()),
+            Env::default(),
+            None,
+            None,
+        )
+        .unwrap();
+        let b = json!({"name": "b", "matchers": ["a.test"]});
+        rt.create(Kind::Bypasses, b.clone()).await.unwrap();
+        assert!(matches!(rt.create(Kind::Bypasses, b).await, Err(ObjectError::Duplicate(_))));
+        assert!(matches!(
+            rt.create(Kind::Bypasses, json!({"matchers": []})).await,
+            Err(ObjectError::Invalid(_))
+        ));
+        assert!(matches!(
+            rt.create(Kind::Bypasses, json!({"name": "c", "matcher": []})).await,
+            Err(ObjectError::Invalid(_))
+        ));
+        assert!(matches!(
+            rt.create(Kind::Bypasses, json!({"name": "c", "matchers": ["10.0.0.0/99"]})).await,
+            Err(ObjectError::Failed(_))
+        ));
+        let live = rt.registries().bypasses.named("b");
+        let hit = |h: &str| live.contains(Network::Tcp, Address::parse(h).unwrap());
+        assert!(hit("a.test:1").await);
+        rt.update(Kind::Bypasses, "b", json!({"name": "ignored", "matchers": ["b.test"]}))
+            .await
+            .unwrap();
+        assert!(!hit("a.test:1").await && hit("b.test:1").await, "the new one is used");
+        assert_eq!(rt.get(Kind::Bypasses, "b").unwrap()["matchers"], json!(["b.test"]));
+        assert_eq!(rt.list(Kind::Bypasses).len(), 1);
+        assert!(matches!(
+            rt.update(Kind::Bypasses, "x", json!({})).await,
+            Err(ObjectError::NotFound(_))
+        ));
+        rt.delete(Kind::Bypasses, "b").await.unwrap();
+        assert!(!hit("b.test:1").await, "a deleted bypass matches nothing");
+        assert!(rt.snapshot().bypasses.is_empty());
+        assert!(matches!(rt.delete(Kind::Bypasses, "b").await, Err(ObjectError::NotFound(_))));
+        // Saving writes the running configuration.
+        let path = std::env::temp_dir().join(format!("gost-rt-{}.json", std::process::id()));
+        rt.create(
+            Kind::Authers,
+            json!({"name": "a", "auths": [{"username": "u", "password": "p"}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rt.save(path.to_str(), None).unwrap(), path);
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(saved["authers"][0]["auths"][0]["username"], "u");
+        let _ = std::fs::remove_file(&path);
+        assert!(rt.reload().await.is_err(), "no source to reload from");
+    }
+}
