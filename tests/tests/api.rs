@@ -187,19 +187,25 @@ fn api_life_cycle_with_curl() {
 
 #[test]
 fn every_documented_list_route_answers() {
-    let g = Gost::spawn(&["-api", "127.0.0.1:0"]);
+    // gost's -api form: credentials and options in the flag.
+    let g = Gost::spawn(&["-api", "u:p@127.0.0.1:0?pathPrefix=/api&accesslog=true"]);
     let api = api_of(&g);
-    let (_, doc) = call("GET", &format!("http://{api}/docs/swagger.yaml"), &[]);
+    let (code, doc) = call("GET", &format!("http://{api}/api/docs/swagger.yaml"), &[]);
+    assert_eq!(code, 200, "{doc}");
     let doc: Value = serde_yaml::from_str(&doc).unwrap();
+    assert_eq!(doc["basePath"], "/api");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() > 20);
     for (path, item) in paths {
         if path.contains('{') || item.get("get").is_none() {
             continue;
         }
-        let (code, body) = call("GET", &format!("http://{api}{path}"), &[]);
+        let (code, body) = call("GET", &format!("http://{api}/api{path}"), &["-u", "u:p"]);
         assert_eq!(code, 200, "{path}: {body}");
     }
+    assert_eq!(call("GET", &format!("http://{api}/api/config"), &[]).0, 401);
+    assert_eq!(call("GET", &format!("http://{api}/config"), &["-u", "u:p"]).0, 404);
+    g.wait_log("GET     /api/config", WAIT);
     // CORS preflight.
     let (_, head) = curl(&[
         "-i",
@@ -209,7 +215,7 @@ fn every_documented_list_route_answers() {
         "Origin: http://ui.test",
         "-H",
         "Access-Control-Request-Method: PUT",
-        &format!("http://{api}/config/services/x"),
+        &format!("http://{api}/api/config/services/x"),
     ]);
     let head = head.to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 204"), "{head}");

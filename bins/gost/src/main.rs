@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use gost_core::{Error, Registries, Result};
 use gost_x_config::load;
-use gost_x_config::model::{ApiConfig, Config, MetricsConfig};
+use gost_x_config::model::{ApiConfig, AuthConfig, Config, MetricsConfig};
 use gost_x_config::runtime::{Loader, Runtime};
 
 fn main() -> ExitCode {
@@ -66,12 +66,32 @@ fn load_config(args: &cli::Args) -> Result<(Config, Vec<String>)> {
     }
     let parsed = gost_x_config::parse_cli(&args.services, &args.nodes)?;
     config.merge(parsed.config);
+    // gost's order: the environment sets the address of the blocks, the flags replace them.
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(addr) = args.api.clone().or_else(|| env("GOST_API")) {
-        config.api = Some(ApiConfig { addr, ..ApiConfig::default() });
+    if let Some(level) = env("GOST_LOGGER_LEVEL") {
+        config.log.get_or_insert_with(Default::default).level = Some(level);
     }
-    if let Some(addr) = args.metrics.clone().or_else(|| env("GOST_METRICS")) {
-        config.metrics = Some(MetricsConfig { addr, ..MetricsConfig::default() });
+    if let Some(addr) = env("GOST_API") {
+        config.api.get_or_insert_with(Default::default).addr = addr;
+    }
+    if let Some(addr) = env("GOST_METRICS") {
+        config.metrics.get_or_insert_with(Default::default).addr = addr;
+    }
+    if let Some(value) = &args.api {
+        let (addr, auth, query) = endpoint(value);
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        config.api = Some(ApiConfig {
+            addr,
+            auth,
+            path_prefix: get("pathPrefix"),
+            accesslog: get("accesslog").is_some_and(|v| matches!(v.as_str(), "true" | "1")),
+            ..ApiConfig::default()
+        });
+    }
+    if let Some(value) = &args.metrics {
+        let (addr, auth, query) = endpoint(value);
+        let path = query.into_iter().find(|(k, _)| k == "path").map(|(_, v)| v);
+        config.metrics = Some(MetricsConfig { addr, auth, path, ..MetricsConfig::default() });
     }
     // With nothing to run, gost looks for a configuration file in the usual places.
     if config.services.is_empty()
@@ -82,6 +102,29 @@ fn load_config(args: &cli::Args) -> Result<(Config, Vec<String>)> {
         config.merge(load::load_source(&found.to_string_lossy())?);
     }
     Ok((config, parsed.warnings))
+}
+
+/// An `-api`/`-metrics` value as gost reads it: `[scheme://][user:pass@]host:port[?key=value&...]`.
+fn endpoint(value: &str) -> (String, Option<AuthConfig>, Vec<(String, String)>) {
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (auth, addr) = match rest.rsplit_once('@') {
+        Some((user, addr)) => {
+            let (username, password) = user.split_once(':').unwrap_or((user, ""));
+            let auth = AuthConfig {
+                username: username.to_owned(),
+                password: password.to_owned(),
+                ..AuthConfig::default()
+            };
+            (Some(auth), addr)
+        }
+        None => (None, rest),
+    };
+    let query = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    (addr.trim_end_matches('/').to_owned(), auth, query)
 }
 
 /// The file `POST /config` saves to by default: the first `-C` that names a file.
@@ -272,5 +315,22 @@ impl Signals {
 
     async fn first(self) {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_flag_values() {
+        let (addr, auth, query) =
+            endpoint("admin:s3cret@127.0.0.1:18080?pathPrefix=/api&accesslog=true");
+        assert_eq!(addr, "127.0.0.1:18080");
+        let auth = auth.unwrap();
+        assert_eq!((auth.username.as_str(), auth.password.as_str()), ("admin", "s3cret"));
+        assert_eq!(query[0], ("pathPrefix".to_owned(), "/api".to_owned()));
+        assert_eq!(endpoint(":18080"), (":18080".to_owned(), None, Vec::new()));
+        assert_eq!(endpoint("http://:9000/").0, ":9000");
     }
 }

@@ -56,3 +56,26 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
         gost_core::Error::with_source(gost_core::ErrorKind::Io, format!("listen on {addr}"), e)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gost_core::Auther;
+
+    #[tokio::test]
+    async fn auth_and_a_named_auther_both_accept() {
+        let r = Registries::new();
+        let auth = AuthConfig { username: "a".into(), password: "1".into(), ..Default::default() };
+        assert!(block_auther(Some(&auth), Some("users"), &r).is_err(), "unknown auther");
+        let users = std::sync::Arc::new(Users::new([("b".to_owned(), "2".to_owned())]));
+        r.authers.register("users", BoxAuther::new(users.clone())).unwrap();
+        let both = block_auther(Some(&auth), Some("users"), &r).unwrap().unwrap();
+        let ok = |u: &str, p: &str| both.authenticate(u.into(), p.into(), None);
+        assert!(ok("a", "1").await.is_some() && ok("b", "2").await.is_some());
+        assert!(ok("a", "2").await.is_none());
+        // The auther is late bound: a change of its users is seen at once.
+        users.set_users([("c".to_owned(), "3".to_owned())]);
+        assert!(ok("c", "3").await.is_some() && ok("b", "2").await.is_none());
+        assert!(block_auther(None, None, &r).unwrap().is_none());
+    }
+}
