@@ -204,6 +204,10 @@ fn every_documented_list_route_answers() {
         assert_eq!(code, 200, "{path}: {body}");
     }
     assert_eq!(call("GET", &format!("http://{api}/api/config"), &[]).0, 401);
+    // HEAD: the headers of a GET and no body, so the kept-alive connection stays in step.
+    let (_, head) = curl(&["-I", &format!("http://{api}/api/docs/swagger.yaml")]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(!head.contains("Content-Length: 0"), "{head}");
     assert_eq!(call("GET", &format!("http://{api}/config"), &["-u", "u:p"]).0, 404);
     g.wait_log("GET     /api/config", WAIT);
     // CORS preflight.
@@ -266,6 +270,14 @@ fn reload_and_save_through_the_api_and_sighup() {
     std::fs::write(&cfg, "services: [oops\n").unwrap();
     let (code, out) = call("POST", &format!("http://{api}/config/reload"), &[]);
     assert_eq!((code, json(&out)["code"].clone()), (400, 40001.into()), "{out}");
+    assert_eq!(proxied(port_b), (true, "a".into()));
+    // So does a well-formed file with a service that cannot be built: checked before anything
+    // stops.
+    let bad = "- name: z\n  addr: 127.0.0.1:0\n  handler: {type: nope}\n";
+    std::fs::write(&cfg, format!("{head}{}{bad}", service("a", port_a))).unwrap();
+    let (code, out) = call("POST", &format!("http://{api}/config/reload"), &[]);
+    assert_eq!((code, json(&out)["code"].clone()), (400, 40001.into()), "{out}");
+    assert!(out.contains("nope"), "{out}");
     assert_eq!(proxied(port_b), (true, "a".into()));
     // Save writes the running configuration (to the -C file by default; here to a path).
     let saved = dir.join("saved.json");

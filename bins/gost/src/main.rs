@@ -59,10 +59,22 @@ pub(crate) fn not_yet(what: &str) -> Error {
 
 /// The configuration the arguments describe: `-C` sources merged, then the command line, then
 /// `-api`/`-metrics` (or `GOST_API`/`GOST_METRICS`). Run again for every reload.
-fn load_config(args: &cli::Args) -> Result<(Config, Vec<String>)> {
+/// `stdin` is the text of `-C -`, read once at start-up (a reload cannot read it again).
+fn load_config(args: &cli::Args, stdin: Option<&str>) -> Result<(Config, Vec<String>)> {
     let mut config = Config::default();
     for src in &args.configs {
-        config.merge(load::load_source(src)?);
+        let part = match (src.as_str(), stdin) {
+            ("-", Some(text)) => {
+                let json = text.trim_start().starts_with('{');
+                load::parse(
+                    text,
+                    if json { load::Format::Json } else { load::Format::Yaml },
+                    "stdin",
+                )?
+            }
+            _ => load::load_source(src)?,
+        };
+        config.merge(part);
     }
     let parsed = gost_x_config::parse_cli(&args.services, &args.nodes)?;
     config.merge(parsed.config);
@@ -149,7 +161,16 @@ fn run(args: cli::Args) -> Result<()> {
         ),
         None => None,
     };
-    let (config, warnings) = load_config(&args)?;
+    let stdin: Option<Arc<str>> = if args.configs.iter().any(|c| c == "-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+            Error::with_source(gost_core::ErrorKind::Io, "read the configuration from stdin", e)
+        })?;
+        Some(text.into())
+    } else {
+        None
+    };
+    let (config, warnings) = load_config(&args, stdin.as_deref())?;
     if let Some(format) = &args.output {
         print!("{}", load::write(&config, load::Format::parse(format)?)?);
         return Ok(());
@@ -187,7 +208,8 @@ fn run(args: cli::Args) -> Result<()> {
         let env = gost_x_config::Env { metrics: metrics.clone(), ..Default::default() };
         let (api, metrics_block) = (config.api.clone(), config.metrics.clone());
         let loader_args = args.clone();
-        let loader: Loader = Box::new(move || load_config(&loader_args).map(|(c, _)| c));
+        let loader: Loader =
+            Arc::new(move || load_config(&loader_args, stdin.as_deref()).map(|(c, _)| c));
         let rt = Runtime::start(config, registries.clone(), env, Some(loader), config_file(&args))?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stopped = move || {

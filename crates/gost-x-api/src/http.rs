@@ -14,6 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on writing one response (a client that does not read).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request.
 #[derive(Debug)]
@@ -125,7 +127,10 @@ where
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
     loop {
-        let Some((head, used)) = read_head(&mut stream, &mut buf).await? else { return Ok(()) };
+        // One deadline for the whole head: a client trickling bytes cannot hold the task.
+        let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream, &mut buf)).await;
+        let Ok(head) = head else { return Ok(()) };
+        let Some((head, used)) = head? else { return Ok(()) };
         buf.drain(..used);
         if head.header_str("transfer-encoding").is_some() {
             return respond_and_close(&mut stream, 411, "a request body needs Content-Length")
@@ -164,8 +169,9 @@ where
             body,
             client,
         };
+        let head_only = req.method == "HEAD";
         let resp = handle(req).await;
-        write_response(&mut stream, &resp, close).await?;
+        write_response(&mut stream, &resp, close, head_only).await?;
         if close {
             return Ok(());
         }
@@ -191,11 +197,7 @@ async fn read_head(
                 return Ok(None);
             }
         }
-        // Idle keep-alive connections and slow heads end after the timeout.
-        let n = match tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk)).await {
-            Ok(r) => r?,
-            Err(_) => return Ok(None),
-        };
+        let n = stream.read(&mut chunk).await?;
         if n == 0 {
             return Ok(None);
         }
@@ -205,13 +207,16 @@ async fn read_head(
 
 async fn respond_and_close(stream: &mut TcpStream, status: u16, msg: &str) -> std::io::Result<()> {
     let body = serde_json::json!({ "code": status, "msg": msg });
-    write_response(stream, &Response::json(status, &body), true).await
+    write_response(stream, &Response::json(status, &body), true, false).await
 }
 
+/// Writes `resp`; for a HEAD request (`head_only`) the headers say what a GET would get and no
+/// body follows.
 async fn write_response(
     stream: &mut TcpStream,
     resp: &Response,
     close: bool,
+    head_only: bool,
 ) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(256 + resp.body.len());
     out.extend_from_slice(
@@ -228,9 +233,16 @@ async fn write_response(
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&resp.body);
-    stream.write_all(&out).await?;
-    stream.flush().await
+    if !head_only {
+        out.extend_from_slice(&resp.body);
+    }
+    let write = async {
+        stream.write_all(&out).await?;
+        stream.flush().await
+    };
+    tokio::time::timeout(WRITE_TIMEOUT, write)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write timeout"))?
 }
 
 fn parse_query(q: &str) -> Vec<(String, String)> {

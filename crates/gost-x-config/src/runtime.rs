@@ -20,7 +20,7 @@ use crate::model::{Config, ConfigValue};
 use crate::policy;
 
 /// Re-reads the configuration from where it came from (files, command line).
-pub type Loader = Box<dyn Fn() -> Result<Config> + Send + Sync>;
+pub type Loader = Arc<dyn Fn() -> Result<Config> + Send + Sync>;
 
 /// The kinds of objects the Web API edits (`/config/services`, `/config/chains`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,6 +393,28 @@ impl Runtime {
         Ok(())
     }
 
+    /// Starts the configured services that are not running (one failed at the last reload).
+    fn start_missing(&self) -> Result<()> {
+        let missing: Vec<_> = self
+            .config()
+            .services
+            .iter()
+            .filter(|s| self.services.get(&s.name).is_none())
+            .cloned()
+            .collect();
+        let mut first_error = None;
+        for svc in &missing {
+            let started = build::build_service(svc, &self.registries, &self.env)
+                .and_then(|built| self.start_service(&svc.name, built));
+            if let Err(e) = started {
+                let e = e.wrap(ErrorKind::Config, format!("service {}", svc.name));
+                tracing::error!("reload: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Starts a replaced service again from its recorded configuration (its replacement failed).
     fn restart_old(&self, name: &str) {
         let old = self.config().services.iter().find(|s| s.name == name).cloned();
@@ -446,17 +468,22 @@ impl Runtime {
         let Some(loader) = &self.loader else {
             return Err(Error::config("this process has no configuration source to reload"));
         };
-        let new = without_status(loader()?);
+        // The loader reads files: off the runtime's worker threads.
+        let loader = loader.clone();
+        let new = tokio::task::spawn_blocking(move || loader()).await.map_err(|e| {
+            Error::new(ErrorKind::Config, format!("reading the configuration failed: {e}"))
+        })??;
+        let new = without_status(new);
         let _one = self.changes.lock().await;
         if *self.config() == new {
             self.env.reloaders.reload_all_async().await;
-            return Ok(());
+            return self.start_missing();
         }
-        new.check_supported()?;
-        // A dry run of every named object on scratch registries (nothing binds a port).
+        // A dry run on scratch registries: every object built and every service checked, and
+        // nothing binds a port. A bad configuration stops nothing.
         let scratch = Registries::new();
         copy_factories(&self.registries, &scratch);
-        build::build_objects(&new, &scratch, &Env::default())?;
+        build::validate(&new, &scratch)?;
 
         self.services.stop_all_ports().await;
         let r = &self.registries;
@@ -474,17 +501,7 @@ impl Runtime {
         self.env.reloaders.clear();
         *self.config() = new.clone();
         build::build_objects(&new, r, &self.env)?;
-        let mut first_error = None;
-        for svc in &new.services {
-            let started = build::build_service(svc, r, &self.env)
-                .and_then(|built| self.start_service(&svc.name, built));
-            if let Err(e) = started {
-                let e = e.wrap(ErrorKind::Config, format!("service {}", svc.name));
-                tracing::error!("reload: {e}");
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        self.start_missing()
     }
 }
 

@@ -15,7 +15,7 @@ use gost_x_metrics::Metrics;
 
 use crate::hooks::Hooks;
 use crate::policy::Policy;
-use crate::stats::{CountedConn, ServiceStats};
+use crate::stats::{Both, CountedConn, ServiceStats};
 use tokio::task::JoinSet;
 
 /// How long live connections may go on after a shutdown before they are cut.
@@ -151,10 +151,6 @@ impl DefaultService {
         let handler = self.handler.clone();
         let service = self.name.clone();
         let stats = self.stats.clone();
-        let conn: gost_core::BoxConn = match &stats {
-            Some(s) => Box::new(CountedConn::new(conn, s.clone())),
-            None => conn,
-        };
         let policy = self.policy.clone();
         let metrics = self.metrics.clone();
         tasks.spawn(async move {
@@ -164,6 +160,10 @@ impl DefaultService {
                 Some(p) => match p.apply(conn, client).await {
                     Ok(admitted) => admitted,
                     Err(why) => {
+                        // A refused connection still counts as accepted (gost's wrapper order).
+                        if let Some(s) = &stats {
+                            s.add(StatsKind::TotalConns, 1);
+                        }
                         tracing::debug!(%service, sid = id, ?client, "connection {why}");
                         return;
                     }
@@ -174,9 +174,14 @@ impl DefaultService {
                 let ip = client.map(|a| a.ip().to_string()).unwrap_or_default();
                 m.client(&service, &ip)
             });
-            let conn: gost_core::BoxConn = match &series {
-                Some(s) => Box::new(CountedConn::new(conn, s.clone())),
-                None => conn,
+            // One counting wrapper per connection, whichever counters are on.
+            let conn: gost_core::BoxConn = match (&stats, &series) {
+                (Some(s), Some(m)) => {
+                    Box::new(CountedConn::new(conn, Arc::new(Both(s.clone(), m.clone()))))
+                }
+                (Some(s), None) => Box::new(CountedConn::new(conn, s.clone())),
+                (None, Some(m)) => Box::new(CountedConn::new(conn, m.clone())),
+                (None, None) => conn,
             };
             let started = std::time::Instant::now();
             let result = handler.handle(conn, session).await;

@@ -17,6 +17,8 @@ struct Running {
 
 struct Inner {
     running: Mutex<BTreeMap<String, Running>>,
+    /// Set when [`Services::run`] begins its shutdown: nothing starts after that.
+    closing: std::sync::atomic::AtomicBool,
     failures: mpsc::UnboundedSender<(String, Error)>,
     failed: Mutex<Option<mpsc::UnboundedReceiver<(String, Error)>>>,
 }
@@ -46,6 +48,7 @@ impl Services {
         let (tx, rx) = mpsc::unbounded_channel();
         Services(Arc::new(Inner {
             running: Mutex::new(BTreeMap::new()),
+            closing: std::sync::atomic::AtomicBool::new(false),
             failures: tx,
             failed: Mutex::new(Some(rx)),
         }))
@@ -59,6 +62,10 @@ impl Services {
     /// running is an error and the service is closed.
     pub fn start(&self, name: &str, service: BoxService) -> Result<()> {
         let mut running = self.running();
+        if self.0.closing.load(std::sync::atomic::Ordering::Acquire) {
+            service.close();
+            return Err(Error::new(ErrorKind::Closed, "the process is shutting down"));
+        }
         if running.contains_key(name) {
             service.close();
             return Err(Error::config(format!("service {name:?} is already running")));
@@ -123,7 +130,11 @@ impl Services {
                 Some(err.wrap(ErrorKind::Closed, format!("service {name}")))
             }
         };
-        let all: Vec<Running> = std::mem::take(&mut *self.running()).into_values().collect();
+        let all: Vec<Running> = {
+            let mut running = self.running();
+            self.0.closing.store(true, std::sync::atomic::Ordering::Release);
+            std::mem::take(&mut *running).into_values().collect()
+        };
         for r in &all {
             r.service.close();
         }
@@ -196,5 +207,6 @@ mod tests {
         assert!(run.await.unwrap().is_ok());
         assert!(set.names().is_empty());
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+        assert!(set.start("late", service("late", "127.0.0.1:0")).is_err(), "closing");
     }
 }

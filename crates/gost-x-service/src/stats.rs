@@ -77,6 +77,28 @@ impl Stats for ServiceStats {
     }
 }
 
+/// The service's counters and a metrics series, fed by one wrapper.
+pub(crate) struct Both<A, B>(pub(crate) Arc<A>, pub(crate) Arc<B>);
+
+impl<A: Stats, B: Stats> Stats for Both<A, B> {
+    fn add(&self, kind: StatsKind, n: i64) {
+        self.0.add(kind, n);
+        self.1.add(kind, n);
+    }
+    fn get(&self, kind: StatsKind) -> u64 {
+        self.0.get(kind)
+    }
+    fn is_updated(&self) -> bool {
+        self.0.is_updated()
+    }
+    fn snapshot(&self, mark_seen: bool) -> StatsSnapshot {
+        self.0.snapshot(mark_seen)
+    }
+    fn reset(&self) {
+        self.0.reset();
+    }
+}
+
 /// Counts the bytes read from (input) and written to (output) an accepted connection, and its
 /// open/close in `currentConns`, into the service's counters or a metrics series.
 pub(crate) struct CountedConn<S: Stats + 'static> {
