@@ -2,11 +2,10 @@
 //! save and reload, HTTP Basic auth on `/config`, CORS, an access log, and the OpenAPI
 //! document at `/docs/swagger.yaml`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gost_core::{Auther, BoxAuther};
+use gost_core::BoxAuther;
 use gost_x_config::load::{self, Format};
 use gost_x_config::runtime::{Kind, ObjectError, Runtime};
 use serde_json::{Value, json};
@@ -105,7 +104,7 @@ async fn route(rt: &Runtime, opts: &ApiOptions, req: &Request) -> Response {
     if !rest.is_empty() && !rest.starts_with('/') {
         return not_found();
     }
-    if !authorized(opts, req).await {
+    if !req.authorized(opts.auther.as_ref()).await {
         let mut resp = error(401, 401, "Unauthorized");
         resp.headers.push(("WWW-Authenticate", "Basic".into()));
         return resp;
@@ -189,17 +188,6 @@ fn get_config(rt: &Runtime, req: &Request) -> Response {
         Ok(text) => Response::new(200, content_type, text),
         Err(e) => error(500, 500, e.to_string()),
     }
-}
-
-async fn authorized(opts: &ApiOptions, req: &Request) -> bool {
-    let Some(auther) = &opts.auther else { return true };
-    let (user, pass) = req
-        .head
-        .header_str("authorization")
-        .and_then(gost_proto::http::basic_auth_decode)
-        .unwrap_or_default();
-    let client: Option<SocketAddr> = Some(req.client);
-    auther.authenticate(user, pass, client).await.is_some()
 }
 
 fn preflight(req: &Request) -> Response {

@@ -37,6 +37,18 @@ pub struct Request {
 }
 
 impl Request {
+    /// Whether the request's Basic credentials satisfy `auther` (always, without one).
+    pub async fn authorized(&self, auther: Option<&gost_core::BoxAuther>) -> bool {
+        use gost_core::Auther;
+        let Some(auther) = auther else { return true };
+        let (user, pass) = self
+            .head
+            .header_str("authorization")
+            .and_then(gost_proto::http::basic_auth_decode)
+            .unwrap_or_default();
+        auther.authenticate(user, pass, Some(self.client)).await.is_some()
+    }
+
     /// The first query parameter called `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gost_core::{Auther, BoxAuther};
+use gost_core::BoxAuther;
 use gost_x_metrics::Metrics;
 
 use crate::http::{Request, Response};
@@ -26,17 +26,10 @@ pub async fn serve(
                 if req.path != *path || !matches!(req.method.as_str(), "GET" | "HEAD") {
                     return Response::new(404, "text/plain; charset=utf-8", "404 page not found");
                 }
-                if let Some(a) = auther {
-                    let (user, pass) = req
-                        .head
-                        .header_str("authorization")
-                        .and_then(gost_proto::http::basic_auth_decode)
-                        .unwrap_or_default();
-                    if a.authenticate(user, pass, Some(req.client)).await.is_none() {
-                        let mut r = Response::new(401, "text/plain; charset=utf-8", "Unauthorized");
-                        r.headers.push(("WWW-Authenticate", "Basic".into()));
-                        return r;
-                    }
+                if !req.authorized(auther.as_ref()).await {
+                    let mut r = Response::new(401, "text/plain; charset=utf-8", "Unauthorized");
+                    r.headers.push(("WWW-Authenticate", "Basic".into()));
+                    return r;
                 }
                 Response::new(200, "text/plain; version=0.0.4; charset=utf-8", metrics.render())
             }

@@ -281,7 +281,7 @@ impl Runtime {
         }
         self.env.reloaders.remove(&format!("{} {name}", kind.singular()));
         let mut config = self.config();
-        edit_section(&mut config, kind, |list| list.retain(|v| json_name(v) != Some(name)));
+        edit_section(&mut config, kind, |list| list.retain(|v| body_name(v) != Some(name)));
         Ok(())
     }
 
@@ -385,7 +385,7 @@ impl Runtime {
         }
         let mut config = self.config();
         edit_section(&mut config, kind, |list| {
-            match list.iter_mut().find(|v| json_name(v) == Some(name)) {
+            match list.iter_mut().find(|v| body_name(v) == Some(name)) {
                 Some(old) => *old = body,
                 None => list.push(body),
             }
@@ -537,10 +537,6 @@ fn parse<T: DeserializeOwned>(
 
 fn body_name(v: &serde_json::Value) -> Option<&str> {
     v.get("name").and_then(|n| n.as_str())
-}
-
-fn json_name(v: &serde_json::Value) -> Option<&str> {
-    body_name(v)
 }
 
 /// The section of `kind` as JSON values.
