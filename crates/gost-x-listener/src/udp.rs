@@ -106,7 +106,7 @@ async fn demux(socket: Arc<UdpSocket>, config: Config, new_sessions: mpsc::Sende
             () = new_sessions.closed() => return,
         };
         let datagram = buf[..n].to_vec();
-        if let Some(entry) = sessions.get(&peer).filter(|e| !e.done.load(Ordering::Relaxed)) {
+        if let Some(entry) = sessions.get(&peer).filter(|e| !e.done.load(Ordering::Acquire)) {
             match entry.tx.try_send(datagram) {
                 Ok(()) => continue,
                 // A full queue drops the datagram, as a busy UDP socket would.
@@ -117,7 +117,7 @@ async fn demux(socket: Arc<UdpSocket>, config: Config, new_sessions: mpsc::Sende
                 }
             }
         } else {
-            sessions.retain(|_, e| !e.tx.is_closed() && !e.done.load(Ordering::Relaxed));
+            sessions.retain(|_, e| !e.tx.is_closed() && !e.done.load(Ordering::Acquire));
             start_session(&socket, &config, peer, datagram, &mut sessions, &new_sessions);
         }
     }
@@ -187,7 +187,7 @@ impl Read for UdpSession {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.done.load(Ordering::Relaxed) {
+        if this.done.load(Ordering::Acquire) {
             return Poll::Ready(Ok(0));
         }
         let datagram = match this.pending.take() {
@@ -216,10 +216,12 @@ impl Write for UdpSession {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(this.socket.poll_send_to(cx, buf, this.peer))?;
+        // Mark a stateless session done before its reply leaves: the client may answer the reply
+        // at once, and that datagram must open a new session, not land in this ending one.
         if this.stateless {
-            this.done.store(true, Ordering::Relaxed);
+            this.done.store(true, Ordering::Release);
         }
+        let n = ready!(this.socket.poll_send_to(cx, buf, this.peer))?;
         this.touch();
         Poll::Ready(Ok(n))
     }
