@@ -406,3 +406,63 @@ fn json_logs_go_to_a_file() {
     assert_eq!(g.wait_exit(WAIT), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A UDP server answering every datagram with `<tag>:<payload>`.
+fn tagged_udp_echo(tag: &'static str) -> SocketAddr {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let mut out = format!("{tag}:").into_bytes();
+            out.extend_from_slice(&buf[..n]);
+            let _ = s.send_to(&out, from);
+        }
+    });
+    addr
+}
+
+#[test]
+fn updating_a_udp_service_with_a_live_session_rebinds_its_port() {
+    let (one, two) = (tagged_udp_echo("one"), tagged_udp_echo("two"));
+    let port = free_udp_port();
+    let dir = temp_dir("api-udp");
+    let cfg = dir.join("gost.yaml");
+    let service = |target: SocketAddr| {
+        format!(
+            r#"{{"name":"dns","addr":"127.0.0.1:{port}","handler":{{"type":"udp"}},"listener":{{"type":"udp","metadata":{{"ttl":"60s"}}}},"forwarder":{{"nodes":[{{"name":"t","addr":"{target}"}}]}}}}"#
+        )
+    };
+    std::fs::write(&cfg, format!("api:\n  addr: 127.0.0.1:0\nservices:\n- {}\n", service(one)))
+        .unwrap();
+    let g = Gost::spawn(&["-C", cfg.to_str().unwrap()]);
+    let api = api_of(&g);
+    let via: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let ask = |msg: &str| -> Option<String> {
+        client.send_to(msg.as_bytes(), via).unwrap();
+        let mut buf = [0u8; 256];
+        let (n, _) = client.recv_from(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    assert_eq!(ask("a").as_deref(), Some("one:a"));
+    // The session (ttl 60 s) is live; replace the service with one forwarding elsewhere.
+    let (code, out) = call(
+        "PUT",
+        &format!("http://{api}/config/services/dns"),
+        &["-H", "Content-Type: application/json", "-d", &service(two)],
+    );
+    assert_eq!(code, 200, "{out}");
+    let (_, out) = call("GET", &format!("http://{api}/config/services/dns"), &[]);
+    assert_eq!(json(&out)["data"]["status"]["state"], "ready", "{out}");
+    // The same client now reaches the new target through the rebound port.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match ask("b") {
+            Some(got) if got == "two:b" => break,
+            got => assert!(Instant::now() < deadline, "still {got:?} after the update"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

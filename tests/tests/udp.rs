@@ -103,11 +103,6 @@ fn stateless_udp_answers_once_per_session() {
     assert_eq!(ports.len(), 5);
 }
 
-/// A UDP port that was free a moment ago.
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// `rudp` through `node`: the server binds the port, datagrams to it reach `origin` through the
 /// client and the answers come back from the bound port.
 fn rudp_through(server: &str, node: &str) {

@@ -11,8 +11,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -62,14 +62,18 @@ pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
     let socket = Arc::new(UdpSocket::from_std(std_socket).context(ErrorKind::Bind, "udp socket")?);
     let local = socket.local_addr().ok();
     let (tx, rx) = mpsc::channel(config.backlog);
-    let reader = tokio::spawn(demux(socket, config, tx));
-    Ok(BoxListener::new(UdpListener { sessions: rx, local, reader }))
+    let reader = tokio::spawn(demux(Arc::downgrade(&socket), local, config, tx));
+    Ok(BoxListener::new(UdpListener { sessions: rx, local, reader, _socket: socket }))
 }
 
+/// Owns the only lasting reference to the socket: the reader and the sessions hold weak ones and
+/// borrow it per poll, so dropping the listener frees the port at once, even with live sessions
+/// (a service can then be restarted on the same port).
 struct UdpListener {
     sessions: mpsc::Receiver<BoxConn>,
     local: Option<SocketAddr>,
     reader: JoinHandle<()>,
+    _socket: Arc<UdpSocket>,
 }
 
 impl Drop for UdpListener {
@@ -90,14 +94,34 @@ impl Listener for UdpListener {
     }
 }
 
-/// Reads every datagram and hands it to its client's session, creating sessions as needed.
-async fn demux(socket: Arc<UdpSocket>, config: Config, new_sessions: mpsc::Sender<BoxConn>) {
+/// The socket for one poll, or an error once the listener has dropped it.
+fn upgrade(socket: &Weak<UdpSocket>) -> io::Result<Arc<UdpSocket>> {
+    socket
+        .upgrade()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "udp listener closed"))
+}
+
+/// Reads every datagram and hands it to its client's session, creating sessions as needed. Ends
+/// when the listener is dropped; the sessions then read EOF.
+async fn demux(
+    socket: Weak<UdpSocket>,
+    local: Option<SocketAddr>,
+    config: Config,
+    new_sessions: mpsc::Sender<BoxConn>,
+) {
     let mut sessions: HashMap<SocketAddr, SessionEntry> = HashMap::new();
     let mut buf = vec![0u8; config.read_buffer];
     loop {
+        let recv = std::future::poll_fn(|cx| {
+            let socket = upgrade(&socket)?;
+            let mut read = tokio::io::ReadBuf::new(&mut buf);
+            let peer = ready!(socket.poll_recv_from(cx, &mut read))?;
+            Poll::Ready(Ok::<_, io::Error>((read.filled().len(), peer)))
+        });
         let (n, peer) = tokio::select! {
-            got = socket.recv_from(&mut buf) => match got {
+            got = recv => match got {
                 Ok(got) => got,
+                Err(err) if err.kind() == io::ErrorKind::NotConnected => return,
                 Err(err) => {
                     tracing::debug!("udp: {err}");
                     continue;
@@ -113,18 +137,19 @@ async fn demux(socket: Arc<UdpSocket>, config: Config, new_sessions: mpsc::Sende
                 Err(mpsc::error::TrySendError::Full(_)) => continue,
                 Err(mpsc::error::TrySendError::Closed(d)) => {
                     sessions.remove(&peer);
-                    start_session(&socket, &config, peer, d, &mut sessions, &new_sessions);
+                    start_session(&socket, local, &config, peer, d, &mut sessions, &new_sessions);
                 }
             }
         } else {
             sessions.retain(|_, e| !e.tx.is_closed() && !e.done.load(Ordering::Acquire));
-            start_session(&socket, &config, peer, datagram, &mut sessions, &new_sessions);
+            start_session(&socket, local, &config, peer, datagram, &mut sessions, &new_sessions);
         }
     }
 }
 
 fn start_session(
-    socket: &Arc<UdpSocket>,
+    socket: &Weak<UdpSocket>,
+    local: Option<SocketAddr>,
     config: &Config,
     peer: SocketAddr,
     first: Vec<u8>,
@@ -136,7 +161,7 @@ fn start_session(
     let done = Arc::new(AtomicBool::new(false));
     let conn = UdpSession {
         socket: socket.clone(),
-        local: socket.local_addr().ok(),
+        local,
         peer,
         rx,
         pending: None,
@@ -162,7 +187,7 @@ struct SessionEntry {
 /// One client's datagrams as a connection: a read is one datagram from it, a write is one
 /// datagram to it.
 struct UdpSession {
-    socket: Arc<UdpSocket>,
+    socket: Weak<UdpSocket>,
     local: Option<SocketAddr>,
     peer: SocketAddr,
     rx: mpsc::Receiver<Vec<u8>>,
@@ -221,7 +246,7 @@ impl Write for UdpSession {
         if this.stateless {
             this.done.store(true, Ordering::Release);
         }
-        let n = ready!(this.socket.poll_send_to(cx, buf, this.peer))?;
+        let n = ready!(upgrade(&this.socket)?.poll_send_to(cx, buf, this.peer))?;
         this.touch();
         Poll::Ready(Ok(n))
     }
@@ -279,5 +304,25 @@ mod tests {
         let mut sb2 = l.accept().await.unwrap();
         let n = read(&mut sb2, &mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"b2");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_listener_frees_the_port_with_live_sessions() {
+        let mut l = new(ListenerOptions::new("127.0.0.1:0"), &Metadata::new()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.send_to(b"a1", addr).await.unwrap();
+        let mut sa = l.accept().await.unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(read(&mut sa, &mut buf).await.unwrap(), 2);
+        drop(l);
+        // The session is still alive, yet the port can be bound again at once.
+        let again = std::net::UdpSocket::bind(addr);
+        assert!(again.is_ok(), "port still held: {again:?}");
+        drop(again);
+        // The session reads EOF and its writes fail instead of going out of a closed port.
+        let eof = tokio::time::timeout(Duration::from_secs(5), read(&mut sa, &mut buf)).await;
+        assert_eq!(eof.unwrap().unwrap(), 0);
+        assert!(write_all(&mut sa, b"late").await.is_err());
     }
 }
