@@ -466,3 +466,70 @@ fn updating_a_udp_service_with_a_live_session_rebinds_its_port() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn api_and_metrics_as_handlers_on_tls_and_a_unix_socket() {
+    let dir = temp_dir("api-handlers");
+    let sock = dir.join("api.sock");
+    // gost's `api` handler behind a TLS listener, the `metrics` handler with Basic auth, and
+    // the global API on a Unix socket.
+    let g = Gost::start(
+        &[
+            "-L",
+            "api+tls://admin:s3cret@127.0.0.1:0?pathPrefix=/api&accessLog=true",
+            "-L",
+            "metrics://m:pw@127.0.0.1:0?path=/prom",
+            "-api",
+            &format!("unix://{}", sock.display()),
+        ],
+        2,
+    );
+    let (api, metrics) = (g.addrs[0], g.addrs[1]);
+    // HTTPS with the handler's credentials, under the prefix.
+    let (code, out) = call("GET", &format!("https://{api}/api/config/services"), &["-k"]);
+    assert_eq!(code, 401, "{out}");
+    let (code, out) =
+        call("GET", &format!("https://{api}/api/config/services"), &["-k", "-u", "admin:s3cret"]);
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(json(&out)["data"]["count"], 2, "{out}");
+    // Plain HTTP to a TLS port gets no API answer.
+    let (code, _) = call("GET", &format!("http://{api}/api/config"), &["-u", "admin:s3cret"]);
+    assert_ne!(code, 200);
+    // A body sent chunked, and one large enough for curl to ask `Expect: 100-continue` first.
+    let chain = r#"{"name":"c1","hops":[]}"#;
+    let args = ["-k", "-u", "admin:s3cret", "-H", "Transfer-Encoding: chunked", "-d", chain];
+    let (code, out) = call("POST", &format!("https://{api}/api/config/chains"), &args);
+    assert_eq!((code, out.as_str()), (200, r#"{"msg":"OK"}"#));
+    let pad = "x".repeat(4096);
+    let big = format!(r#"{{"name":"c2","hops":[],"metadata":{{"pad":"{pad}"}}}}"#);
+    let started = Instant::now();
+    let args = ["-k", "-u", "admin:s3cret", "-H", "Expect: 100-continue", "-d", &big];
+    let (code, out) = call(
+        "POST",
+        &format!("https://{api}/api/config/chains"),
+        &[&args[..], &["--expect100-timeout", "30"]].concat(),
+    );
+    assert_eq!((code, out.as_str()), (200, r#"{"msg":"OK"}"#));
+    // Unanswered, curl would wait 30 s for the `100 Continue` before sending the body.
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    // The Unix socket API sees the same objects.
+    let unix = ["--unix-socket", sock.to_str().unwrap()];
+    let (code, out) = call("GET", "http://gost/config/chains", &unix);
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(json(&out)["data"]["count"], 2, "{out}");
+    g.wait_log("POST    /api/config/chains", WAIT);
+    // The metrics handler: its path, behind its auther.
+    let (code, _) = call("GET", &format!("http://{metrics}/prom"), &[]);
+    assert_eq!(code, 401);
+    let (code, out) = call("GET", &format!("http://{metrics}/prom"), &["-u", "m:pw"]);
+    assert_eq!(code, 200, "{out}");
+    assert!(metric(&out, "gost_services{").is_some_and(|v| v == 2.0), "{out}");
+    assert!(metric(&out, "gost_service_requests_total{").is_some_and(|v| v >= 5.0), "{out}");
+    let (code, _) = call("GET", &format!("http://{metrics}/metrics"), &["-u", "m:pw"]);
+    assert_eq!(code, 404);
+    let mut g = g;
+    g.signal("TERM");
+    assert_eq!(g.wait_exit(WAIT), Some(0));
+    assert!(!sock.exists(), "the socket file is removed at exit");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -116,10 +116,18 @@ fn load_config(args: &cli::Args, stdin: Option<&str>) -> Result<(Config, Vec<Str
     Ok((config, parsed.warnings))
 }
 
-/// An `-api`/`-metrics` value as gost reads it: `[scheme://][user:pass@]host:port[?key=value&...]`.
+/// An `-api`/`-metrics` value as gost reads it: `[scheme://][user:pass@]host:port[?key=value&...]`,
+/// or a Unix socket `unix:///path[?key=value&...]` (kept whole as the address).
 fn endpoint(value: &str) -> (String, Option<AuthConfig>, Vec<(String, String)>) {
-    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let (scheme, rest) = value.split_once("://").unwrap_or(("", value));
     let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let query: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    if scheme == "unix" {
+        return (format!("unix://{rest}"), None, query);
+    }
     let (auth, addr) = match rest.rsplit_once('@') {
         Some((user, addr)) => {
             let (username, password) = user.split_once(':').unwrap_or((user, ""));
@@ -132,10 +140,6 @@ fn endpoint(value: &str) -> (String, Option<AuthConfig>, Vec<(String, String)>) 
         }
         None => (None, rest),
     };
-    let query = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect();
     (addr.trim_end_matches('/').to_owned(), auth, query)
 }
 
@@ -186,8 +190,18 @@ fn run(args: cli::Args) -> Result<()> {
     runtime.block_on(async {
         let registries = Arc::new(Registries::new());
         register::register_all(&registries)?;
+        // Metrics are on before the services are built, so every service is instrumented: with
+        // a metrics endpoint, or a service with gost's `metrics` handler.
+        let metrics = (config.metrics.is_some()
+            || config.services.iter().any(|s| s.handler.kind == gost_x_api::metrics::HANDLER))
+        .then(gost_x_metrics::Metrics::new);
+        let env = gost_x_config::Env {
+            metrics: metrics.clone(),
+            handlers: gost_x_api::HANDLERS.to_vec(),
+            ..Default::default()
+        };
         if args.check {
-            gost_x_config::build::validate(&config, &registries)?;
+            gost_x_config::build::validate(&config, &registries, &env)?;
             println!(
                 "configuration OK: {} service(s), {} chain(s)",
                 config.services.len(),
@@ -203,9 +217,6 @@ fn run(args: cli::Args) -> Result<()> {
         // Watch the signals before anything listens, so a SIGTERM sent as soon as a service is
         // up is a graceful stop and never the default (killing) action.
         let signals = Signals::install()?;
-        // Metrics are on before the services are built, so every service is instrumented.
-        let metrics = config.metrics.as_ref().map(|_| gost_x_metrics::Metrics::new());
-        let env = gost_x_config::Env { metrics: metrics.clone(), ..Default::default() };
         let (api, metrics_block) = (config.api.clone(), config.metrics.clone());
         let loader_args = args.clone();
         let loader: Loader =
@@ -229,7 +240,7 @@ fn run(args: cli::Args) -> Result<()> {
                     &registries,
                 )?,
             };
-            tracing::info!("api service on {}", local(&listener));
+            tracing::info!("api service on {}", listener.local());
             tokio::spawn(gost_x_api::api::serve(listener, rt.clone(), opts, stopped()));
         }
         if let (Some(block), Some(metrics)) = (metrics_block, metrics) {
@@ -240,7 +251,7 @@ fn run(args: cli::Args) -> Result<()> {
                 block.auther.as_deref(),
                 &registries,
             )?;
-            tracing::info!("metrics service on {}{path}", local(&listener));
+            tracing::info!("metrics service on {}{path}", listener.local());
             tokio::spawn(gost_x_api::metrics::serve(listener, metrics, path, auther, stopped()));
         }
         spawn_reloads(rt.clone(), reload_period);
@@ -248,10 +259,6 @@ fn run(args: cli::Args) -> Result<()> {
         let _ = stop_tx.send(true);
         result
     })
-}
-
-fn local(l: &tokio::net::TcpListener) -> String {
-    l.local_addr().map_or_else(|_| "?".into(), |a| a.to_string())
 }
 
 /// SIGHUP and every `-R` period: read the configuration again (gost's reload). Unchanged, only
@@ -352,6 +359,9 @@ mod tests {
         let auth = auth.unwrap();
         assert_eq!((auth.username.as_str(), auth.password.as_str()), ("admin", "s3cret"));
         assert_eq!(query[0], ("pathPrefix".to_owned(), "/api".to_owned()));
+        let (addr, auth, query) = endpoint("unix:///run/gost/api.sock?accesslog=true");
+        assert_eq!((addr.as_str(), auth.is_none()), ("unix:///run/gost/api.sock", true));
+        assert_eq!(query[0], ("accesslog".to_owned(), "true".to_owned()));
         assert_eq!(endpoint(":18080"), (":18080".to_owned(), None, Vec::new()));
         assert_eq!(endpoint("http://:9000/").0, ":9000");
     }

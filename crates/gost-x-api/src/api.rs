@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use gost_core::BoxAuther;
+use gost_core::{BoxAuther, BoxConn, BoxHandler, Handler, HandlerOptions, Metadata, Session};
 use gost_x_config::load::{self, Format};
 use gost_x_config::runtime::{Kind, ObjectError, Runtime};
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ fn preflight(req: &Request) -> Response {
 
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: crate::http::Listener,
     rt: Arc<Runtime>,
     opts: ApiOptions,
     shutdown: impl std::future::Future<Output = ()>,
@@ -217,4 +217,50 @@ pub async fn serve(
         shutdown,
     )
     .await;
+}
+
+/// gost's `api` handler: the API on the connections of any service (`-L api://user:pass@:18080`,
+/// or an `api` handler behind a `tls` listener for HTTPS). Metadata: `accessLog` / `api.accessLog`,
+/// `pathPrefix` / `api.pathPrefix`; the handler's auther guards `/config`.
+pub fn handler(
+    opts: HandlerOptions,
+    md: &Metadata,
+    env: &gost_x_config::build::Env,
+) -> gost_core::Result<BoxHandler> {
+    let options = ApiOptions {
+        path_prefix: md.get_string(&["api.pathPrefix", "pathPrefix"])?.unwrap_or_default(),
+        access_log: md.get_bool(&["api.accessLog", "accessLog", "accesslog"])?.unwrap_or(false),
+        auther: opts.auther,
+    };
+    Ok(BoxHandler::new(ApiHandler { options: Arc::new(options), runtime: env.runtime.clone() }))
+}
+
+/// The registry name of [`handler`].
+pub const HANDLER: &str = "api";
+
+struct ApiHandler {
+    options: Arc<ApiOptions>,
+    runtime: gost_x_config::build::RuntimeCell,
+}
+
+impl Handler for ApiHandler {
+    async fn handle(&self, conn: BoxConn, session: Session) -> gost_core::Result<()> {
+        let client = session.client_addr.unwrap_or(crate::http::UNIX_CLIENT);
+        let answer = |req| {
+            let (cell, opts) = (self.runtime.clone(), self.options.clone());
+            async move {
+                // Per request: a connection must not keep a stopped runtime alive.
+                match cell.get().and_then(std::sync::Weak::upgrade) {
+                    Some(rt) => handle(&rt, &opts, req).await,
+                    None => {
+                        let body = json!({"code": 503, "msg": "the runtime is not running"});
+                        Response::json(503, &body)
+                    }
+                }
+            }
+        };
+        crate::http::serve_connection(gost_x_rt::Compat::new(conn), client, &answer)
+            .await
+            .map_err(|e| gost_core::Error::with_source(gost_core::ErrorKind::Io, "api", e))
+    }
 }

@@ -1,5 +1,7 @@
 //! A small HTTP/1.1 server for the API and metrics endpoints: one request at a time per
-//! connection, keep-alive, bodies framed by `Content-Length`, bounded sizes and timeouts.
+//! connection, keep-alive, bodies framed by `Content-Length` or chunked, `Expect: 100-continue`,
+//! bounded sizes and timeouts. It serves TCP and Unix listeners ([`serve`]) and single
+//! connections of any stream ([`serve_connection`], for the `api`/`metrics` handlers).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_proto::http::RequestHead;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Bounds: a request head, a body, and the wait for either.
 const MAX_HEAD: usize = 64 * 1024;
@@ -92,14 +93,66 @@ fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         411 => "Length Required",
         413 => "Payload Too Large",
+        417 => "Expectation Failed",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         _ => "",
     }
 }
 
+/// A byte stream the server can answer on.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Where the API or metrics endpoint listens: a TCP port or a Unix socket (`unix:///path`).
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP port.
+    Tcp(tokio::net::TcpListener),
+    /// A Unix socket, removed again when the listener is dropped.
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener, std::path::PathBuf),
+}
+
+/// The client address a Unix socket connection is logged and authenticated with.
+pub(crate) const UNIX_CLIENT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+impl Listener {
+    /// The listening address, for the log: `host:port` or `unix:///path`.
+    pub fn local(&self) -> String {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
+            #[cfg(unix)]
+            Listener::Unix(_, path) => format!("unix://{}", path.display()),
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<(Box<dyn Stream>, SocketAddr)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, client) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((Box::new(s), client))
+            }
+            #[cfg(unix)]
+            Listener::Unix(l, _) => Ok((Box::new(l.accept().await?.0), UNIX_CLIENT)),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Serves `listener` with `handle` until `shutdown` completes.
-pub async fn serve<H, F>(listener: TcpListener, handle: H, shutdown: impl Future<Output = ()>)
+pub async fn serve<H, F>(listener: Listener, handle: H, shutdown: impl Future<Output = ()>)
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -113,7 +166,7 @@ where
                 Ok((stream, client)) => {
                     let handle = handle.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = connection(stream, client, &*handle).await {
+                        if let Err(e) = serve_connection(stream, client, &*handle).await {
                             tracing::debug!(%client, "api connection: {e}");
                         }
                     });
@@ -127,16 +180,17 @@ where
     }
 }
 
-async fn connection<H, F>(
-    mut stream: TcpStream,
+/// Answers the requests of one connection until the client closes it (or asks to).
+pub async fn serve_connection<S, H, F>(
+    mut stream: S,
     client: SocketAddr,
     handle: &H,
 ) -> std::io::Result<()>
 where
+    S: AsyncRead + AsyncWrite + Unpin,
     H: Fn(Request) -> F,
     F: Future<Output = Response>,
 {
-    let _ = stream.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
     loop {
         // One deadline for the whole head: a client trickling bytes cannot hold the task.
@@ -144,11 +198,15 @@ where
         let Ok(head) = head else { return Ok(()) };
         let Some((head, used)) = head? else { return Ok(()) };
         buf.drain(..used);
-        if head.header_str("transfer-encoding").is_some() {
-            return respond_and_close(&mut stream, 411, "a request body needs Content-Length")
-                .await;
-        }
+        let chunked = match head.header_str("transfer-encoding") {
+            None => false,
+            Some(te) if te.trim().eq_ignore_ascii_case("chunked") => true,
+            Some(_) => {
+                return respond_and_close(&mut stream, 501, "unsupported Transfer-Encoding").await;
+            }
+        };
         let len = match head.header_str("content-length").map(|v| v.trim().parse::<usize>()) {
+            _ if chunked => 0,
             None => 0,
             Some(Ok(n)) if n <= MAX_BODY => n,
             Some(Ok(_)) => {
@@ -156,17 +214,34 @@ where
             }
             Some(Err(_)) => return respond_and_close(&mut stream, 400, "bad Content-Length").await,
         };
-        while buf.len() < len {
-            let mut chunk = vec![0u8; (len - buf.len()).min(64 * 1024)];
-            let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk))
-                .await
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "body timeout"))??;
-            if n == 0 {
+        // curl and Go clients wait for this before sending a larger body.
+        if let Some(expect) = head.header_str("expect") {
+            if !expect.trim().eq_ignore_ascii_case("100-continue") {
+                return respond_and_close(&mut stream, 417, "unsupported Expect").await;
+            }
+            if (chunked || len > 0) && buf.is_empty() {
+                write_timed(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+            }
+        }
+        let body = if chunked {
+            match tokio::time::timeout(READ_TIMEOUT, read_chunked(&mut stream, &mut buf)).await {
+                Err(_) => return Ok(()),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    return respond_and_close(&mut stream, 400, &e.to_string()).await;
+                }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                    return respond_and_close(&mut stream, 413, "request body too large").await;
+                }
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(body))) => body,
+            }
+        } else {
+            if !fill(&mut stream, &mut buf, len).await? {
                 return Ok(());
             }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let body: Vec<u8> = buf.drain(..len).collect();
+            buf.drain(..len).collect()
+        };
         let close =
             head.header_str("connection").is_some_and(|v| v.to_ascii_lowercase().contains("close"))
                 || head.version == 0;
@@ -190,9 +265,88 @@ where
     }
 }
 
+/// Reads until `buf` holds at least `len` bytes; false if the client closed first.
+async fn fill<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    len: usize,
+) -> std::io::Result<bool> {
+    while buf.len() < len {
+        let mut chunk = vec![0u8; (len - buf.len()).clamp(4096, 64 * 1024)];
+        let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut chunk))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "body timeout"))??;
+        if n == 0 {
+            return Ok(false);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(true)
+}
+
+/// Reads a whole line (without its CRLF) from the front of `buf`; `None` if the client closed.
+async fn line<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<String>> {
+    loop {
+        if let Some(end) = buf.windows(2).position(|w| w == b"\r\n") {
+            let text = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end + 2);
+            return Ok(Some(text));
+        }
+        if buf.len() > 4096 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "chunk line too long",
+            ));
+        }
+        let have = buf.len();
+        if !fill(stream, buf, have + 1).await? {
+            return Ok(None);
+        }
+    }
+}
+
+/// A chunked body (RFC 9112 7.1), trailers skipped; `None` if the client closed first. A bad
+/// chunk line is `InvalidData`, a body over the limit `OutOfMemory`.
+async fn read_chunked<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let mut body = Vec::new();
+    loop {
+        let Some(size_line) = line(stream, buf).await? else { return Ok(None) };
+        let size = size_line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size, 16).map_err(|_| bad("bad chunk size"))?;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            loop {
+                match line(stream, buf).await? {
+                    None => return Ok(None),
+                    Some(l) if l.is_empty() => return Ok(Some(body)),
+                    Some(_) => {}
+                }
+            }
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(std::io::Error::new(std::io::ErrorKind::OutOfMemory, "body too large"));
+        }
+        if !fill(stream, buf, size + 2).await? {
+            return Ok(None);
+        }
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err(bad("chunk not followed by CRLF"));
+        }
+        body.extend_from_slice(&buf[..size]);
+        buf.drain(..size + 2);
+    }
+}
+
 /// Reads until a whole request head is in `buf`; `None` at a clean end of the connection.
-async fn read_head(
-    stream: &mut TcpStream,
+async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<Option<(RequestHead, usize)>> {
     let mut chunk = [0u8; 4096];
@@ -217,15 +371,19 @@ async fn read_head(
     }
 }
 
-async fn respond_and_close(stream: &mut TcpStream, status: u16, msg: &str) -> std::io::Result<()> {
+async fn respond_and_close<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    msg: &str,
+) -> std::io::Result<()> {
     let body = serde_json::json!({ "code": status, "msg": msg });
     write_response(stream, &Response::json(status, &body), true, false).await
 }
 
 /// Writes `resp`; for a HEAD request (`head_only`) the headers say what a GET would get and no
 /// body follows.
-async fn write_response(
-    stream: &mut TcpStream,
+async fn write_response<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     resp: &Response,
     close: bool,
     head_only: bool,
@@ -248,8 +406,12 @@ async fn write_response(
     if !head_only {
         out.extend_from_slice(&resp.body);
     }
+    write_timed(stream, &out).await
+}
+
+async fn write_timed<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8]) -> std::io::Result<()> {
     let write = async {
-        stream.write_all(&out).await?;
+        stream.write_all(out).await?;
         stream.flush().await
     };
     tokio::time::timeout(WRITE_TIMEOUT, write)
@@ -291,6 +453,83 @@ pub(crate) fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `input` through one connection of a server that echoes each request's method, body
+    /// length and body; returns everything the server wrote.
+    async fn exchange(input: &[u8]) -> String {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let echo = |req: Request| async move {
+            let text =
+                format!("{} {} {}", req.method, req.body.len(), String::from_utf8_lossy(&req.body));
+            Response::new(200, "text/plain", text)
+        };
+        let served = tokio::spawn(async move {
+            let client = SocketAddr::from(([127, 0, 0, 1], 1));
+            serve_connection(server, client, &echo).await
+        });
+        client.write_all(input).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        served.await.unwrap().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodies_by_length_and_chunked_keep_alive() {
+        let out = exchange(
+            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc\
+              POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+              4;ext=1\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\n\
+              GET /c HTTP/1.1\r\n\r\n",
+        )
+        .await;
+        assert!(out.contains("POST 3 abc"), "{out}");
+        assert!(out.contains("POST 9 wikipedia"), "{out}");
+        assert!(out.ends_with("GET 0 "), "{out}");
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
+    }
+
+    #[tokio::test]
+    async fn expect_continue_is_answered_before_the_body() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let echo = |req: Request| async move { Response::new(200, "text/plain", req.body) };
+        tokio::spawn(async move {
+            serve_connection(server, SocketAddr::from(([127, 0, 0, 1], 1)), &echo).await
+        });
+        client
+            .write_all(b"PUT /x HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+            .await
+            .unwrap();
+        // The interim answer comes without the body having been sent.
+        let mut interim = [0u8; 25];
+        client.read_exact(&mut interim).await.unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        client.write_all(b"data").await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut rest = String::new();
+        client.read_to_string(&mut rest).await.unwrap();
+        assert!(rest.starts_with("HTTP/1.1 200 OK") && rest.ends_with("data"), "{rest}");
+    }
+
+    #[tokio::test]
+    async fn bad_framing_gets_an_error_and_a_close() {
+        let out = exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 501 "), "{out}");
+        let out = exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 400 ") && out.contains("Connection: close"), "{out}");
+        let out =
+            exchange(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY").await;
+        assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+        let huge =
+            format!("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n", MAX_BODY + 1);
+        let out = exchange(huge.as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        let out = exchange(b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 417 "), "{out}");
+        // A client that goes away mid-body is no error and gets nothing.
+        assert_eq!(exchange(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").await, "");
+    }
 
     #[test]
     fn query_and_percent_decoding() {

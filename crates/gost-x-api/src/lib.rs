@@ -14,6 +14,10 @@ use gost_x_config::model::AuthConfig;
 
 pub use api::ApiOptions;
 
+/// The handler types this crate adds to a [`gost_x_config::build::Env`]: `api` and `metrics`.
+pub const HANDLERS: [(&str, gost_x_config::build::EnvHandler); 2] =
+    [(api::HANDLER, api::handler), (metrics::HANDLER, metrics::handler)];
+
 /// The auther of an `api:` or `metrics:` block: its `auth` user and its named `auther`; either
 /// may accept (gost combines both). `None` when neither is set.
 pub fn block_auther(
@@ -40,27 +44,98 @@ pub fn block_auther(
     })
 }
 
-/// Binds an `addr` of an `api:`/`metrics:` block (`:8080`, `host:port`). A Unix socket
-/// (`unix:///path`) is not supported yet.
-pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener> {
-    if addr.starts_with("unix://") {
+/// Binds an `addr` of an `api:`/`metrics:` block: `:8080`, `host:port`, or a Unix socket
+/// `unix:///path` (a stale socket file left by a previous run is replaced).
+pub async fn bind(addr: &str) -> Result<http::Listener> {
+    let failed = |e: std::io::Error| {
+        gost_core::Error::with_source(gost_core::ErrorKind::Bind, format!("listen on {addr}"), e)
+    };
+    if let Some(path) = addr.strip_prefix("unix://") {
+        #[cfg(unix)]
+        {
+            if path.is_empty() {
+                return Err(gost_core::Error::config(format!("{addr}: no socket path")));
+            }
+            let path = std::path::PathBuf::from(path);
+            // Only a socket is replaced, never another kind of file.
+            if std::fs::symlink_metadata(&path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+            let listener = tokio::net::UnixListener::bind(&path).map_err(failed)?;
+            return Ok(http::Listener::Unix(listener, path));
+        }
+        #[cfg(not(unix))]
         return Err(gost_core::Error::unsupported(format!(
-            "{addr}: a Unix socket is not supported yet"
+            "{addr}: Unix sockets need a Unix OS ({path})"
         )));
     }
     let (host, port) = gost_core::addr::split_host_port(addr)?;
     let port: u16 =
         port.parse().map_err(|_| gost_core::Error::config(format!("{addr}: bad port {port:?}")))?;
     let host = if host.is_empty() { "0.0.0.0" } else { host };
-    tokio::net::TcpListener::bind((host, port)).await.map_err(|e| {
-        gost_core::Error::with_source(gost_core::ErrorKind::Io, format!("listen on {addr}"), e)
-    })
+    tokio::net::TcpListener::bind((host, port)).await.map(http::Listener::Tcp).map_err(failed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gost_core::Auther;
+    use gost_core::{Auther, Handler, HandlerOptions, Metadata};
+    use gost_x_config::Env;
+
+    /// One request through a handler of `kind` built from `env`; the raw answer.
+    async fn through_handler(
+        kind: &str,
+        md: Metadata,
+        auther: Option<BoxAuther>,
+        env: &Env,
+        request: &[u8],
+    ) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (new, _) = HANDLERS.iter().find(|(n, _)| *n == kind).map(|(n, f)| (*f, n)).unwrap();
+        let mut opts =
+            HandlerOptions::new(gost_core::BoxRouter::new(gost_x_chain::DefaultRouter::direct()));
+        opts.auther = auther;
+        let handler = new(opts, &md, env).unwrap();
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let conn: gost_core::BoxConn = Box::new(gost_x_rt::TokioConn::new(server));
+        let served = tokio::spawn(async move {
+            handler.handle(conn, gost_core::Session::new(1, "svc".into())).await
+        });
+        client.write_all(request).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut out = String::new();
+        client.read_to_string(&mut out).await.unwrap();
+        served.await.unwrap().unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn api_and_metrics_handlers_answer_on_a_connection() {
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n");
+        // The api handler before its runtime runs: 503, not a hang.
+        let env = Env { metrics: Some(gost_x_metrics::Metrics::new()), ..Env::default() };
+        let md = Metadata::new().with("pathPrefix", "/api");
+        let out = through_handler("api", md, None, &env, get("/api/config").as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 503 "), "{out}");
+        // The metrics handler: its path, behind its auther.
+        let users = BoxAuther::new(Users::new([("m".to_owned(), "1".to_owned())]));
+        let md = Metadata::new().with("path", "/m");
+        let out =
+            through_handler("metrics", md.clone(), Some(users.clone()), &env, get("/m").as_bytes())
+                .await;
+        assert!(out.starts_with("HTTP/1.1 401 "), "{out}");
+        let authed = "GET /m HTTP/1.1\r\nAuthorization: Basic bTox\r\nConnection: close\r\n\r\n";
+        let out = through_handler("metrics", md, Some(users), &env, authed.as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 200 ") && out.contains("gost_services"), "{out}");
+        // Without metrics on, the metrics handler cannot be built.
+        let new = HANDLERS[1].1;
+        let opts =
+            HandlerOptions::new(gost_core::BoxRouter::new(gost_x_chain::DefaultRouter::direct()));
+        let err = new(opts, &Metadata::new(), &Env::default()).err().unwrap();
+        assert!(err.to_string().contains("needs metrics on"), "{err}");
+    }
 
     #[tokio::test]
     async fn auth_and_a_named_auther_both_accept() {

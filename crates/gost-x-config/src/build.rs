@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_core::{
-    Address, BoxAuther, BoxChainer, BoxHop, BoxHostMapper, BoxResolver, BoxRouter, BoxService,
-    ConnectorOptions, DialerOptions, Error, ErrorKind, HandlerOptions, ListenerOptions, Metadata,
-    Node, Registries, Registry, Result, Transport,
+    Address, BoxAuther, BoxChainer, BoxHandler, BoxHop, BoxHostMapper, BoxResolver, BoxRouter,
+    BoxService, ConnectorOptions, DialerOptions, Error, ErrorKind, HandlerOptions, ListenerOptions,
+    Metadata, Node, Registries, Registry, Result, Transport,
 };
 use gost_x_auth::Users;
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadata};
@@ -21,13 +21,42 @@ use crate::names;
 use crate::policy::{self, Reloaders};
 
 /// What building needs besides the registries: where file-backed objects are kept for reloads,
-/// and the metrics series services and routers update (when metrics are on).
-#[derive(Debug, Clone, Default)]
+/// the metrics series services and routers update (when metrics are on), and the handler types
+/// that need the process's state.
+#[derive(Clone, Default)]
 pub struct Env {
     /// The file-backed policy objects (SIGHUP, `-R`, `reload` periods).
     pub reloaders: Reloaders,
     /// Prometheus series, when a metrics endpoint is configured.
     pub metrics: Option<Arc<Metrics>>,
+    /// Handler types built from this environment rather than the handler registry: gost's `api`
+    /// (needs the runtime) and `metrics` (needs the series). Looked up first.
+    pub handlers: Vec<(&'static str, EnvHandler)>,
+    /// The runtime the services run in, set when it starts (read by the `api` handler).
+    pub runtime: RuntimeCell,
+}
+
+/// A handler factory that also sees the [`Env`].
+pub type EnvHandler = fn(HandlerOptions, &Metadata, &Env) -> Result<BoxHandler>;
+
+/// The started runtime, weakly (services must not keep their runtime alive).
+pub type RuntimeCell = Arc<std::sync::OnceLock<std::sync::Weak<crate::runtime::Runtime>>>;
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let handlers: Vec<&str> = self.handlers.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Env")
+            .field("reloaders", &self.reloaders)
+            .field("metrics", &self.metrics.is_some())
+            .field("handlers", &handlers)
+            .finish()
+    }
+}
+
+impl Env {
+    fn handler(&self, kind: &str) -> Option<EnvHandler> {
+        self.handlers.iter().find(|(n, _)| *n == kind).map(|(_, f)| *f)
+    }
 }
 
 /// [`build_all`] with a default [`Env`], keeping only the services.
@@ -83,8 +112,9 @@ pub fn build_chain(chain: &ChainConfig, r: &Registries, env: &Env) -> Result<Box
 }
 
 /// Checks a configuration without starting anything (`--check`): supported features, known
-/// component types, valid addresses and options that parse.
-pub fn validate(config: &Config, r: &Registries) -> Result<()> {
+/// component types (the registries' and `env`'s handlers), valid addresses and options that
+/// parse.
+pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
     config.check_supported()?;
     build_objects(config, r, &Env::default())?;
     for chain in &config.chains {
@@ -108,7 +138,9 @@ pub fn validate(config: &Config, r: &Registries) -> Result<()> {
         let at = |e: Error| e.wrap(ErrorKind::Config, format!("service {}", svc.name));
         let h = if svc.handler.kind.is_empty() { "auto" } else { &svc.handler.kind };
         let l = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
-        factory(&r.handlers, "handler", h, names::is_handler(h)).map_err(at)?;
+        if env.handler(h).is_none() {
+            factory(&r.handlers, "handler", h, names::is_handler(h)).map_err(at)?;
+        }
         factory(&r.listeners, "listener", l, names::is_listener(l)).map_err(at)?;
         gost_core::addr::split_host_port(&svc.addr).map_err(at)?;
         if let Some(chain) = &svc.handler.chain
@@ -240,6 +272,12 @@ fn router(
     Ok(BoxRouter::new(DefaultRouter::new(opts)))
 }
 
+/// A handler factory from the registry or from the [`Env`].
+enum Either {
+    Registry(gost_core::NewHandler),
+    Env(EnvHandler),
+}
+
 /// The service's admission and limiters.
 fn service_policy(svc: &ServiceConfig, r: &Registries) -> Result<Policy> {
     let mut p = Policy::default();
@@ -264,8 +302,15 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     svc.check_supported()?;
     let handler_kind = if svc.handler.kind.is_empty() { "auto" } else { &svc.handler.kind };
     let listener_kind = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
-    let new_handler =
-        factory(&r.handlers, "handler", handler_kind, names::is_handler(handler_kind))?;
+    let new_handler = match env.handler(handler_kind) {
+        Some(f) => Either::Env(f),
+        None => Either::Registry(factory(
+            &r.handlers,
+            "handler",
+            handler_kind,
+            names::is_handler(handler_kind),
+        )?),
+    };
     let new_listener =
         factory(&r.listeners, "listener", listener_kind, names::is_listener(listener_kind))?;
 
@@ -304,8 +349,11 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
         }
     }
     let handler_md = component_metadata(&svc.handler.metadata, svc.handler.tls.as_ref());
-    let handler = new_handler(hopts, &handler_md)
-        .map_err(|e| e.wrap(ErrorKind::Config, format!("handler {handler_kind}")))?;
+    let handler = match new_handler {
+        Either::Env(f) => f(hopts, &handler_md, env),
+        Either::Registry(f) => f(hopts, &handler_md),
+    }
+    .map_err(|e| e.wrap(ErrorKind::Config, format!("handler {handler_kind}")))?;
 
     let mut lopts = ListenerOptions::new(svc.addr.clone());
     lopts.service = svc.name.clone();

@@ -164,7 +164,8 @@ impl Runtime {
         config_file: Option<PathBuf>,
     ) -> Result<Arc<Runtime>> {
         let built = build::build_all(&config, &registries, &env)?;
-        let rt = Runtime {
+        let cell = env.runtime.clone();
+        let rt = Arc::new(Runtime {
             registries,
             env,
             services: Services::new(),
@@ -172,11 +173,13 @@ impl Runtime {
             changes: tokio::sync::Mutex::new(()),
             loader,
             config_file,
-        };
+        });
+        // Before any service accepts, so an `api` handler always finds its runtime.
+        let _ = cell.set(Arc::downgrade(&rt));
         for (name, svc) in built {
             rt.start_service(&name, svc)?;
         }
-        Ok(Arc::new(rt))
+        Ok(rt)
     }
 
     /// The running services.
@@ -483,7 +486,7 @@ impl Runtime {
         // nothing binds a port. A bad configuration stops nothing.
         let scratch = Registries::new();
         copy_factories(&self.registries, &scratch);
-        build::validate(&new, &scratch)?;
+        build::validate(&new, &scratch, &self.env)?;
 
         self.services.stop_all_ports().await;
         let r = &self.registries;
