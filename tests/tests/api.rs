@@ -373,6 +373,34 @@ fn metrics_counters_move_with_traffic() {
 }
 
 #[test]
+fn metrics_time_the_first_node_of_a_chain() {
+    let origin = http_server("from origin");
+    let upstream = Gost::start(&["-L", "http://127.0.0.1:0"], 1);
+    let g = Gost::start(
+        &[
+            "-L",
+            "http://127.0.0.1:0",
+            "-F",
+            &format!("http://{}", upstream.addr()),
+            "-metrics",
+            "127.0.0.1:0",
+        ],
+        1,
+    );
+    let m = g.logged_addr("metrics service on ", WAIT);
+    for _ in 0..2 {
+        let got = curl(&["-x", &g.addr().to_string(), &format!("http://{origin}/")]);
+        assert_eq!(got, (true, "from origin".to_owned()));
+    }
+    let text = curl(&[&format!("http://{m}/metrics")]).1;
+    let series = "gost_chain_node_connect_duration_seconds";
+    let count = metric(&text, &format!("{series}_count{{chain=\"chain-0\","));
+    assert_eq!(count, Some(2.0), "{text}");
+    assert!(text.contains(",node=\"node-0\",le=\"60\"} 2"), "{text}");
+    assert_eq!(metric(&text, "gost_chain_errors_total{"), None, "{text}");
+}
+
+#[test]
 fn json_logs_go_to_a_file() {
     let dir = temp_dir("log");
     let file = dir.join("logs/gost.log");

@@ -9,7 +9,7 @@ use crate::BoxFuture;
 use crate::addr::{Address, Network};
 use crate::bypass::BoxBypass;
 use crate::connector::{BindOptions, BoxConnector, ConnectOptions, Connector};
-use crate::dialer::{BoxDialer, DialOptions, Dialer, HandshakeOptions};
+use crate::dialer::{BoxDialer, DialOptions, Dialer, HandshakeOptions, OnNodeConnected};
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::{BoxConn, BoxPacketConn};
 use crate::listener::BoxListener;
@@ -171,11 +171,16 @@ impl Route {
         let Some((first, rest)) = self.nodes.split_first() else {
             return Err(Error::new(ErrorKind::NoRoute, "empty route"));
         };
+        let started = std::time::Instant::now();
+        let on_first_node = opts.on_first_node.clone();
         let mut conn = transport_of(first)?
             .dial(&first.addr, opts)
             .await
             .map_err(|e| fail(first, e, format!("dial node {} ({})", first.name, first.addr)))?;
         first.marker.reset();
+        if let Some(OnNodeConnected(tell)) = on_first_node {
+            tell(&first.name, started.elapsed());
+        }
         let mut prev = first;
         for node in rest {
             conn = transport_of(prev)?

@@ -20,6 +20,22 @@ pub struct DialOptions {
     /// The host name the node was configured with (TLS SNI, WebSocket Host), when the address
     /// was resolved before dialing.
     pub host: Option<String>,
+    /// Told how long reaching a route's first node took (dial and handshake), for gost's
+    /// `gost_chain_node_connect_duration_seconds`. Read by [`crate::Route`], not by dialers.
+    pub on_first_node: Option<OnNodeConnected>,
+}
+
+/// A callback with the name of the node reached and the time it took.
+#[derive(Clone)]
+pub struct OnNodeConnected(pub Arc<NodeConnectedFn>);
+
+/// See [`OnNodeConnected`].
+pub type NodeConnectedFn = dyn Fn(&str, Duration) + Send + Sync;
+
+impl fmt::Debug for OnNodeConnected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnNodeConnected(..)")
+    }
 }
 
 /// Per-call handshake options.

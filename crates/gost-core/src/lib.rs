@@ -102,7 +102,9 @@ pub use chain::{BoxChainer, BoxRouter, Chainer, Node, Route, Router, Transport};
 pub use connector::{
     BindOptions, BoxConnector, ConnectOptions, Connector, ConnectorOptions, NewConnector,
 };
-pub use dialer::{BoxDialer, DialOptions, Dialer, DialerOptions, HandshakeOptions, NewDialer};
+pub use dialer::{
+    BoxDialer, DialOptions, Dialer, DialerOptions, HandshakeOptions, NewDialer, OnNodeConnected,
+};
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use handler::{BoxHandler, Handler, HandlerOptions, NewHandler, Session};
 pub use hop::{BoxHop, Hop};

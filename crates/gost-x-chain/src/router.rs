@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use gost_core::{
     Address, BindOptions, BoxChainer, BoxConn, BoxHostMapper, BoxListener, BoxPacketConn,
-    BoxResolver, Chainer, DialOptions, Error, ErrorKind, HostMapper, Network, Resolver, Result,
-    ResultExt, Route, Router, SelectRequest,
+    BoxResolver, Chainer, DialOptions, Error, ErrorKind, HostMapper, Network, OnNodeConnected,
+    Resolver, Result, ResultExt, Route, Router, SelectRequest,
 };
 use gost_x_metrics::Metrics;
 use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp, listen_tcp};
@@ -51,12 +51,26 @@ impl Default for RouterOptions {
 #[derive(Debug, Clone)]
 pub struct DefaultRouter {
     opts: RouterOptions,
+    /// Times the first node of each route, when metrics are on.
+    on_first_node: Option<OnNodeConnected>,
 }
 
 impl DefaultRouter {
     /// A router with `opts`.
     pub fn new(opts: RouterOptions) -> Self {
-        DefaultRouter { opts }
+        let on_first_node = opts.metrics.clone().map(|(metrics, chain)| {
+            OnNodeConnected(Arc::new(move |node: &str, took| {
+                metrics.observe_node_connect(&chain, node, took);
+            }))
+        });
+        DefaultRouter { opts, on_first_node }
+    }
+
+    fn dial_options(&self) -> DialOptions {
+        let mut opts = DialOptions::default();
+        opts.timeout = Some(self.opts.timeout);
+        opts.on_first_node = self.on_first_node.clone();
+        opts
     }
 
     /// A router that dials directly with the defaults.
@@ -109,8 +123,7 @@ impl DefaultRouter {
             let stream = connect_tcp(target, network, self.opts.timeout).await?;
             return Ok(Box::new(TokioConn::tcp(stream)));
         }
-        let mut opts = DialOptions::default();
-        opts.timeout = Some(self.opts.timeout);
+        let opts = self.dial_options();
         let what = format!("dial {target} through the chain");
         let res =
             gost_x_rt::timeout(self.opts.timeout, &what, route.dial(network, target.clone(), opts))
@@ -144,8 +157,7 @@ impl DefaultRouter {
                 UdpPacketConn::bind_any().await.context(ErrorKind::Dial, "open a UDP socket")?;
             return Ok(Box::new(socket));
         }
-        let mut opts = DialOptions::default();
-        opts.timeout = Some(self.opts.timeout);
+        let opts = self.dial_options();
         let what = "datagrams through the chain";
         let res =
             gost_x_rt::timeout(self.opts.timeout, what, route.dial_packet(target.clone(), opts))

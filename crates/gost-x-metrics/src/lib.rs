@@ -22,6 +22,10 @@ use gost_core::{Stats, StatsKind, StatsSnapshot};
 const REQUEST_BUCKETS: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0];
 
+/// gost's buckets for `gost_chain_node_connect_duration_seconds`.
+const NODE_CONNECT_BUCKETS: [f64; 13] =
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0];
+
 /// The per-client counters of one service: what a connection's byte counter and its
 /// request/in-flight/error updates go to.
 #[derive(Debug, Default)]
@@ -107,6 +111,20 @@ impl Histogram {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
+
+    /// The `_bucket` (cumulative), `_sum` and `_count` lines of series `name{labels}`.
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64]) {
+        let mut cumulative = 0;
+        for (bound, b) in bounds.iter().zip(&self.buckets) {
+            cumulative += b.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let sum = Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64();
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
 }
 
 /// Every series of one process. Shared (`Arc`) by the services and routers that update it.
@@ -117,6 +135,7 @@ pub struct Metrics {
     clients: Mutex<BTreeMap<(String, String), Arc<ClientSeries>>>,
     durations: Mutex<BTreeMap<String, Arc<Histogram>>>,
     chain_errors: Mutex<BTreeMap<(String, String), Arc<AtomicU64>>>,
+    node_connects: Mutex<BTreeMap<(String, String), Arc<Histogram>>>,
 }
 
 /// Counts one running accept loop in `gost_services` while it lives.
@@ -143,6 +162,7 @@ impl Metrics {
             clients: Mutex::new(BTreeMap::new()),
             durations: Mutex::new(BTreeMap::new()),
             chain_errors: Mutex::new(BTreeMap::new()),
+            node_connects: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -174,6 +194,18 @@ impl Metrics {
     pub fn chain_error(&self, chain: &str, node: &str) {
         let mut map = self.chain_errors.lock().unwrap_or_else(|e| e.into_inner());
         map.entry((chain.to_owned(), node.to_owned())).or_default().fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reaching `node`, the first of a route through `chain`, took `d`
+    /// (`gost_chain_node_connect_duration_seconds`).
+    pub fn observe_node_connect(&self, chain: &str, node: &str, d: Duration) {
+        let h = {
+            let mut map = self.node_connects.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry((chain.to_owned(), node.to_owned()))
+                .or_insert_with(|| Arc::new(Histogram::new(NODE_CONNECT_BUCKETS.len())))
+                .clone()
+        };
+        h.observe(&NODE_CONNECT_BUCKETS, d);
     }
 
     /// Every series in the Prometheus text format (version 0.0.4).
@@ -246,23 +278,7 @@ impl Metrics {
         };
         for (service, h) in &durations {
             let labels = format!("host=\"{host}\",service=\"{}\"", escape(service));
-            let mut cumulative = 0;
-            for (bound, b) in REQUEST_BUCKETS.iter().zip(&h.buckets) {
-                cumulative += b.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "gost_service_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let count = h.count.load(Ordering::Relaxed);
-            let sum = Duration::from_nanos(h.sum_nanos.load(Ordering::Relaxed)).as_secs_f64();
-            let _ = writeln!(
-                out,
-                "gost_service_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(out, "gost_service_request_duration_seconds_sum{{{labels}}} {sum}");
-            let _ =
-                writeln!(out, "gost_service_request_duration_seconds_count{{{labels}}} {count}");
+            h.render(&mut out, "gost_service_request_duration_seconds", &labels, &REQUEST_BUCKETS);
         }
         family(&mut out, "gost_chain_errors_total", "counter", "Total chain errors");
         let errors: Vec<_> = {
@@ -276,6 +292,22 @@ impl Metrics {
                 escape(&chain),
                 escape(&node)
             );
+        }
+        family(
+            &mut out,
+            "gost_chain_node_connect_duration_seconds",
+            "histogram",
+            "Distribution of chain node connect latencies",
+        );
+        let connects: Vec<_> = {
+            let map = self.node_connects.lock().unwrap_or_else(|e| e.into_inner());
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        for ((chain, node), h) in &connects {
+            let labels =
+                format!("chain=\"{}\",host=\"{host}\",node=\"{}\"", escape(chain), escape(node));
+            let name = "gost_chain_node_connect_duration_seconds";
+            h.render(&mut out, name, &labels, &NODE_CONNECT_BUCKETS);
         }
         process::render(&mut out);
         out
@@ -348,6 +380,16 @@ mod tests {
         );
         assert!(text.contains("# TYPE gost_service_request_duration_seconds histogram"));
         drop(up);
+        m.observe_node_connect("chain-0", "node-0", Duration::from_millis(70));
+        m.observe_node_connect("chain-0", "node-0", Duration::from_millis(1200));
+        let text = m.render();
+        let n = "gost_chain_node_connect_duration_seconds";
+        let b = format!("{n}_bucket{{chain=\"chain-0\",host=\"h\\\"1\",node=\"node-0\",");
+        assert_eq!(value(&text, &format!("{b}le=\"0.05\"}}")), Some(0.0));
+        assert_eq!(value(&text, &format!("{b}le=\"0.1\"}}")), Some(1.0));
+        assert_eq!(value(&text, &format!("{b}le=\"1.5\"}}")), Some(2.0));
+        assert_eq!(value(&text, &format!("{b}le=\"+Inf\"}}")), Some(2.0));
+        assert!(text.contains(&format!("# TYPE {n} histogram")));
         c.add(StatsKind::CurrentConns, -1);
         let text = m.render();
         assert_eq!(value(&text, "gost_services{host=\"h\\\"1\"}"), Some(0.0));
