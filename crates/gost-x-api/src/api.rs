@@ -112,7 +112,7 @@ async fn route(rt: &Runtime, opts: &ApiOptions, req: &Request) -> Response {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", []) => get_config(rt, req),
-        ("POST", []) => match rt.save(req.query("path"), req.query("format")) {
+        ("POST", []) => match rt.save(req.query("path"), req.query("format")).await {
             Ok(file) => {
                 tracing::info!("configuration saved to {}", file.display());
                 ok()

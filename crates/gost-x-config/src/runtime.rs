@@ -437,7 +437,7 @@ impl Runtime {
     /// Writes the running configuration to `path`, else the file it was loaded from, else
     /// `gost.yaml` (`gost.json` with `format=json`). The format is `format`, else the file's
     /// extension. Returns the path written.
-    pub fn save(
+    pub async fn save(
         &self,
         path: Option<&str>,
         format: Option<&str>,
@@ -458,9 +458,14 @@ impl Runtime {
         };
         let text = load::write(&self.config(), format)
             .map_err(|e| ObjectError::Save(format!("save config: {e}")))?;
-        std::fs::write(&file, text)
-            .map_err(|e| ObjectError::Save(format!("create file: {}: {e}", file.display())))?;
-        Ok(file)
+        // Off the runtime's worker threads: the disk may be slow.
+        let target = file.clone();
+        let written = tokio::task::spawn_blocking(move || std::fs::write(&target, text)).await;
+        match written {
+            Ok(Ok(())) => Ok(file),
+            Ok(Err(e)) => Err(ObjectError::Save(format!("create file: {}: {e}", file.display()))),
+            Err(e) => Err(ObjectError::Save(format!("save config: {e}"))),
+        }
     }
 
     /// Reads the configuration again and applies it: unchanged, only the policy files are
@@ -682,7 +687,7 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(rt.save(path.to_str(), None).unwrap(), path);
+        assert_eq!(rt.save(path.to_str(), None).await.unwrap(), path);
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(saved["authers"][0]["auths"][0]["username"], "u");

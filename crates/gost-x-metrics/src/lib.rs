@@ -22,6 +22,12 @@ use gost_core::{Stats, StatsKind, StatsSnapshot};
 const REQUEST_BUCKETS: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0];
 
+/// The entries of a series map, copied out so that rendering holds no lock while it writes.
+fn snapshot<K: Clone, V: Clone>(map: &Mutex<BTreeMap<K, V>>) -> Vec<(K, V)> {
+    let map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// gost's buckets for `gost_chain_node_connect_duration_seconds`.
 const NODE_CONNECT_BUCKETS: [f64; 13] =
     [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0];
@@ -218,10 +224,7 @@ impl Metrics {
             "gost_services{{host=\"{host}\"}} {}",
             self.services.load(Ordering::Relaxed)
         );
-        let clients: Vec<_> = {
-            let map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
+        let clients = snapshot(&self.clients);
         let series: [(&str, &str, &str, StatsKind); 5] = [
             (
                 "gost_service_requests_total",
@@ -272,20 +275,14 @@ impl Metrics {
             "histogram",
             "Distribution of request latencies",
         );
-        let durations: Vec<_> = {
-            let map = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
+        let durations = snapshot(&self.durations);
         for (service, h) in &durations {
             let labels = format!("host=\"{host}\",service=\"{}\"", escape(service));
             h.render(&mut out, "gost_service_request_duration_seconds", &labels, &REQUEST_BUCKETS);
         }
         family(&mut out, "gost_chain_errors_total", "counter", "Total chain errors");
-        let errors: Vec<_> = {
-            let map = self.chain_errors.lock().unwrap_or_else(|e| e.into_inner());
-            map.iter().map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed))).collect()
-        };
-        for ((chain, node), n) in errors {
+        for ((chain, node), n) in snapshot(&self.chain_errors) {
+            let n = n.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
                 "gost_chain_errors_total{{chain=\"{}\",host=\"{host}\",node=\"{}\"}} {n}",
@@ -299,10 +296,7 @@ impl Metrics {
             "histogram",
             "Distribution of chain node connect latencies",
         );
-        let connects: Vec<_> = {
-            let map = self.node_connects.lock().unwrap_or_else(|e| e.into_inner());
-            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
+        let connects = snapshot(&self.node_connects);
         for ((chain, node), h) in &connects {
             let labels =
                 format!("chain=\"{}\",host=\"{host}\",node=\"{}\"", escape(chain), escape(node));
