@@ -8,7 +8,8 @@
 # Knobs: BENCH_BYTES (1G), BENCH_CONNS (5000 short connections), BENCH_CONC (50 at a time),
 # BENCH_IDLE (5000 idle connections), BENCH_REPEAT (3: bulk and connection-rate figures are the
 # median of that many runs against the same proxy processes), BENCH_ONLY (any of "bulk conns
-# idle"; all by default), GO_GOST (the reference binary, default ~/.cache/gost-ref/gost;
+# idle"; all by default), BENCH_BULK_PATHS / BENCH_CONNS_PATHS (which proxies, e.g. "tcp counted";
+# all by default), GO_GOST (the reference binary, default ~/.cache/gost-ref/gost;
 # tests/interop/fetch-reference.sh installs it). Without the reference the Go columns read n/a.
 #
 # Every process started here is ended on exit; every wait is bounded in count and time.
@@ -25,8 +26,8 @@ GO_GOST=${GO_GOST:-$HOME/.cache/gost-ref/gost}
 BULK_SECS=120 # bound on one bulk transfer (each direction)
 CONNS_SECS=30 # bound on one connection-rate measurement
 
-BULK_PATHS="tcp socks5 http relay tls wss mwss"
-CONNS_PATHS="tcp socks5 mwss"
+BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss}
+CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss}
 IDLE_PATHS="tcp socks5 http mwss"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -151,6 +152,11 @@ setup() {
     case $path in
     tcp)
         start "$impl-$path" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN"
+        PROCS=("$LAST_PID")
+        VIA=tcp:127.0.0.1:$p
+        ;;
+    counted) # the tcp forwarder with enableStats and the metrics endpoint: what counting costs
+        start "$impl-$path" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN?enableStats=true" -metrics "127.0.0.1:$s"
         PROCS=("$LAST_PID")
         VIA=tcp:127.0.0.1:$p
         ;;
@@ -381,6 +387,7 @@ row() {
 label() {
     case $1 in
     tcp) echo "tcp forward" ;;
+    counted) echo "tcp forward + stats + metrics" ;;
     http) echo "http CONNECT" ;;
     relay) echo "relay (pair)" ;;
     tls | wss | mwss) echo "$1 (pair)" ;;
@@ -399,7 +406,7 @@ label() {
     echo "|---|---|---|---|---|---|---|---|"
     ran bulk && for path in $BULK_PATHS; do
         case $path in
-        tcp) g=">=1.5" d=">=0.9" ;;
+        tcp | counted) g=">=1.5" d=">=0.9" ;;
         socks5 | http | relay) g=">=1.5" d= ;;
         wss | mwss) g=">=2" d= ;;
         *) g= d= ;;

@@ -17,6 +17,9 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound on writing one response (a client that does not read).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once by one listener; more are closed as they arrive, so a flood of
+/// idle clients cannot take memory and descriptors without limit.
+const MAX_CONNECTIONS: usize = 512;
 
 /// One request.
 #[derive(Debug)]
@@ -157,18 +160,36 @@ where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
+    serve_limited(listener, handle, shutdown, MAX_CONNECTIONS).await;
+}
+
+async fn serve_limited<H, F>(
+    listener: Listener,
+    handle: H,
+    shutdown: impl Future<Output = ()>,
+    max_connections: usize,
+) where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
     let handle = Arc::new(handle);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, client)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::debug!(%client, "api: {max_connections} connections open, one more closed");
+                        continue;
+                    };
                     let handle = handle.clone();
                     tokio::spawn(async move {
                         if let Err(e) = serve_connection(stream, client, &*handle).await {
                             tracing::debug!(%client, "api connection: {e}");
                         }
+                        drop(slot);
                     });
                 }
                 Err(e) => {
@@ -473,6 +494,38 @@ mod tests {
         client.read_to_end(&mut out).await.unwrap();
         served.await.unwrap().unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_limit_are_closed() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let ok = |_req: Request| async { Response::new(200, "text/plain", "ok") };
+        tokio::spawn(serve_limited(Listener::Tcp(tcp), ok, std::future::pending(), 2));
+        let ask = |mut s: tokio::net::TcpStream| async move {
+            s.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").await.unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out).await;
+            out
+        };
+        // Two idle connections take both slots (accepted in order); a third is closed unanswered.
+        let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert_eq!(ask(third).await, "");
+        // An answered connection gives its slot back (just after the client sees the end).
+        assert!(ask(first).await.ends_with("ok"));
+        let mut answered = false;
+        for _ in 0..100 {
+            let next = tokio::net::TcpStream::connect(addr).await.unwrap();
+            if ask(next).await.ends_with("ok") {
+                answered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(answered, "the slot was not given back");
+        drop(second);
     }
 
     #[tokio::test]
