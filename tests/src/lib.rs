@@ -462,6 +462,16 @@ pub fn established_to(port: u16) -> usize {
     count
 }
 
+/// Whether something accepts TCP connections at `addr`. A connection to itself (Linux may pick
+/// the probed port as the source port when nothing listens there) does not count.
+pub fn accepts(addr: impl std::net::ToSocketAddrs) -> bool {
+    let Some(addr) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else { return false };
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(s) => s.local_addr().ok() != s.peer_addr().ok(),
+        Err(_) => false,
+    }
+}
+
 /// A loopback port that was free a moment ago (for tests that must restart a server on the
 /// same port).
 pub fn free_port() -> u16 {

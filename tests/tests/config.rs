@@ -127,16 +127,6 @@ fn assert_body(what: &str, got: (bool, String), logs: &[&Gost]) {
     assert!(ok && body == BODY, "{what}: ok={ok} body={body:?}\nlogs:\n{}", logs.join("\n---\n"));
 }
 
-/// Nothing accepts connections on 127.0.0.1:`port` and it can be bound again.
-fn assert_not_listening(port: u16) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    assert!(
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
-        "something still accepts on {addr}"
-    );
-    TcpListener::bind(addr).unwrap_or_else(|e| panic!("{addr} cannot be bound again: {e}"));
-}
-
 // ---------------------------------------------------------------------------------------------
 // -O round trip
 // ---------------------------------------------------------------------------------------------
@@ -183,9 +173,11 @@ fn cli_config_round_trips_through_a_file_and_runs_the_same() {
 // Strictness
 // ---------------------------------------------------------------------------------------------
 
-/// `text` in a file called `name` is refused: non-zero exit, each of `expect` in the message,
-/// nothing listened (not even for a moment) and nothing is left on `ports`.
-fn refused(name: &str, text: &str, expect: &[&str], ports: &[u16]) {
+/// `text` in a file called `name` is refused: non-zero exit, each of `expect` in the message, and
+/// nothing listened, not even for a moment (the addresses in `text` are free ports, so a service
+/// started by mistake would log "listening on"). No port check after the exit: the process is
+/// gone, and another test may have been given the same port by then.
+fn refused(name: &str, text: &str, expect: &[&str]) {
     let dir = TempDir::new();
     let path = dir.write(name, text);
     let out = run(&["-C", &path], None);
@@ -201,9 +193,6 @@ fn refused(name: &str, text: &str, expect: &[&str], ports: &[u16]) {
     }
     assert!(!out.stderr.contains("listening on"), "{name}: something listened:\n{}", out.stderr);
     assert!(!out.stderr.contains("panicked"), "{name}: panic:\n{}", out.stderr);
-    for port in ports {
-        assert_not_listening(*port);
-    }
 }
 
 #[test]
@@ -216,7 +205,6 @@ fn a_misspelled_key_is_refused_with_its_place_and_the_fix() {
              lisener:\n    type: tcp\n"
         ),
         &["gost.yaml:6:3:", "unknown field `lisener`", "did you mean `listener`?"],
-        &[port],
     );
     // The same in JSON.
     refused(
@@ -225,7 +213,6 @@ fn a_misspelled_key_is_refused_with_its_place_and_the_fix() {
             r#"{{"services": [{{"name": "a", "addr": "127.0.0.1:{port}", "handler": {{"tpye": "http"}}}}]}}"#
         ),
         &["gost.json:1:", "unknown field `tpye`", "did you mean `type`?"],
-        &[port],
     );
 }
 
@@ -239,7 +226,6 @@ fn a_wrong_type_is_refused_with_its_place() {
              retries: many\n"
         ),
         &["retries.yaml:6:", "retries", "invalid type: string \"many\""],
-        &[port],
     );
 }
 
@@ -253,7 +239,6 @@ fn duplicate_service_names_are_refused() {
              - name: a\n  addr: 127.0.0.1:{p2}\n  handler:\n    type: socks5\n"
         ),
         &["service name \"a\" is used twice"],
-        &[p1, p2],
     );
 }
 
@@ -268,7 +253,6 @@ fn an_unknown_handler_type_is_refused() {
              - name: bad\n  addr: 127.0.0.1:{p2}\n  handler:\n    type: nope\n"
         ),
         &["service bad", "unknown handler type \"nope\""],
-        &[p1, p2],
     );
 }
 
@@ -282,7 +266,6 @@ fn a_section_not_supported_yet_is_refused() {
              routers:\n- name: r\n  routes: []\n"
         ),
         &["`routers` is not supported yet"],
-        &[port],
     );
 }
 

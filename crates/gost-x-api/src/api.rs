@@ -229,7 +229,7 @@ pub fn handler(
 ) -> gost_core::Result<BoxHandler> {
     let options = ApiOptions {
         path_prefix: md.get_string(&["api.pathPrefix", "pathPrefix"])?.unwrap_or_default(),
-        access_log: md.get_bool(&["api.accessLog", "accessLog", "accesslog"])?.unwrap_or(false),
+        access_log: md.get_bool(&["api.accessLog", "accessLog"])?.unwrap_or(false),
         auther: opts.auther,
     };
     Ok(BoxHandler::new(ApiHandler { options: Arc::new(options), runtime: env.runtime.clone() }))
