@@ -8,7 +8,8 @@
 # Knobs: BENCH_BYTES (1G), BENCH_CONNS (5000 short connections), BENCH_CONC (50 at a time),
 # BENCH_IDLE (5000 idle connections), BENCH_REPEAT (3: bulk and connection-rate figures are the
 # median of that many runs against the same proxy processes), BENCH_ONLY (any of "bulk conns
-# idle"; all by default), BENCH_BULK_PATHS / BENCH_CONNS_PATHS (which proxies, e.g. "tcp counted";
+# idle"; all by default), BENCH_BULK_PATHS / BENCH_CONNS_PATHS / BENCH_IDLE_PATHS (which proxies,
+# e.g. "tcp counted";
 # all by default), GO_GOST (the reference binary, default ~/.cache/gost-ref/gost;
 # tests/interop/fetch-reference.sh installs it). Without the reference the Go columns read n/a.
 #
@@ -28,7 +29,7 @@ CONNS_SECS=30 # bound on one connection-rate measurement
 
 BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss}
 CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss}
-IDLE_PATHS="tcp socks5 http mwss"
+IDLE_PATHS=${BENCH_IDLE_PATHS:-tcp socks5 http mwss}
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }

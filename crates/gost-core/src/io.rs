@@ -450,6 +450,9 @@ pub const DEFAULT_RELAY_BUFFER: usize = 32 * 1024;
 /// The stack read an idle relay direction waits with (see `OneWay::poll_fill`).
 const PROBE: usize = 2048;
 
+/// How far a streaming direction's buffer may grow, as a multiple of the relay's buffer size.
+const GROWTH: usize = 8;
+
 /// Bytes moved by [`relay`] in each direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayStats {
@@ -459,42 +462,82 @@ pub struct RelayStats {
     pub b_to_a: u64,
 }
 
-/// Copies both directions between `a` and `b` until both have reached EOF, with a buffer of
-/// `buf_size` bytes per direction while data flows (none while a direction waits).
+/// Copies both directions between `a` and `b` until both have reached EOF (see [`Relay`]).
+pub fn relay<'a, A, B>(a: &'a mut A, b: &'a mut B, buf_size: usize) -> Relay<'a, A, B>
+where
+    A: Read + Write + Unpin + Send + ?Sized,
+    B: Read + Write + Unpin + Send + ?Sized,
+{
+    let buf_size = buf_size.max(1);
+    Relay { a, b, ab: OneWay::new(buf_size), ba: OneWay::new(buf_size) }
+}
+
+/// The future of [`relay`]: copies both directions between `a` and `b` until both have reached
+/// EOF, and completes with the byte counts.
 ///
 /// When one side reads EOF, the other side is flushed and half-closed
 /// ([`Write::poll_shutdown`]) and the opposite direction keeps flowing until it ends too. An error
 /// on either side ends the relay with that error; the caller then drops (closes) both.
 /// Cancel safe in the sense that dropping it drops nothing but its buffers; bytes in flight are
 /// lost, as with any closed connection.
-pub fn relay<'a, A, B>(
+///
+/// Buffers: a direction that waits for data holds none (it waits with a small read on the
+/// stack). Once data flows it gets `buf_size` bytes, doubled each time a read fills it, up to 8 ×
+/// `buf_size`. While reads keep filling at least half of it, the direction keeps its buffer
+/// through short waits (a stream in full flow would otherwise free and allocate on every
+/// wake-up). Such a kept buffer would also be kept by a stream that stops right there, so the
+/// runtime layer calls [`Relay::release_idle_buffers`] when [`Relay::holds_idle_buffers`] has
+/// stayed true for a while (gost-x-rt: one second).
+pub struct Relay<'a, A: ?Sized, B: ?Sized> {
     a: &'a mut A,
     b: &'a mut B,
-    buf_size: usize,
-) -> impl Future<Output = io::Result<RelayStats>> + Send + 'a
+    ab: OneWay,
+    ba: OneWay,
+}
+
+impl<A: ?Sized, B: ?Sized> Relay<'_, A, B> {
+    /// Whether a direction is waiting for data while holding a buffer.
+    pub fn holds_idle_buffers(&self) -> bool {
+        self.ab.waits_with_buffer() || self.ba.waits_with_buffer()
+    }
+
+    /// Gives back the buffers of the directions waiting for data; they get a fresh one (of the
+    /// size they had grown to) when data comes.
+    pub fn release_idle_buffers(&mut self) {
+        self.ab.release_if_waiting();
+        self.ba.release_if_waiting();
+    }
+}
+
+impl<A, B> Future for Relay<'_, A, B>
 where
-    A: Read + Write + Unpin + Send + ?Sized,
-    B: Read + Write + Unpin + Send + ?Sized,
+    A: Read + Write + Unpin + ?Sized,
+    B: Read + Write + Unpin + ?Sized,
 {
-    let buf_size = buf_size.max(1);
-    let mut ab = OneWay::new(buf_size);
-    let mut ba = OneWay::new(buf_size);
-    poll_fn(move |cx| {
-        let a_to_b = ab.poll_copy(cx, &mut *a, &mut *b)?;
-        let b_to_a = ba.poll_copy(cx, &mut *b, &mut *a)?;
+    type Output = io::Result<RelayStats>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let a_to_b = this.ab.poll_copy(cx, &mut *this.a, &mut *this.b)?;
+        let b_to_a = this.ba.poll_copy(cx, &mut *this.b, &mut *this.a)?;
         match (a_to_b, b_to_a) {
             (Poll::Ready(a_to_b), Poll::Ready(b_to_a)) => {
                 Poll::Ready(Ok(RelayStats { a_to_b, b_to_a }))
             }
             _ => Poll::Pending,
         }
-    })
+    }
 }
 
 /// One direction of [`relay`]: a reusable buffer and the copy state.
 struct OneWay {
     buf: Box<[u8]>,
+    /// The size the next allocation gets: doubles (up to `max`) while reads fill the buffer.
     size: usize,
+    max: usize,
+    /// The last read filled at least half the buffer: the sender is ahead, keep the buffer
+    /// through the next wait instead of giving it back.
+    streaming: bool,
     start: usize,
     end: usize,
     eof: bool,
@@ -504,10 +547,23 @@ struct OneWay {
 }
 
 impl OneWay {
+    fn waits_with_buffer(&self) -> bool {
+        !self.buf.is_empty() && self.start == self.end && !self.eof && !self.done
+    }
+
+    fn release_if_waiting(&mut self) {
+        if self.waits_with_buffer() {
+            self.buf = Box::default();
+            self.streaming = false;
+        }
+    }
+
     fn new(size: usize) -> Self {
         OneWay {
             buf: Box::default(),
             size,
+            max: size.saturating_mul(GROWTH),
+            streaming: false,
             start: 0,
             end: 0,
             eof: false,
@@ -519,15 +575,24 @@ impl OneWay {
 
     /// Reads into the buffer. An idle direction holds no buffer: it waits with a small read on
     /// the stack, and only when bytes arrive is the full buffer allocated (and it is released
-    /// again as soon as the direction is idle), so a connection waiting for data costs no relay
-    /// memory.
+    /// again when the direction waits, unless it is streaming: see [`Relay`]), so a connection
+    /// waiting for data costs no relay memory.
     fn poll_fill<R: Read + Unpin + ?Sized>(
         &mut self,
         cx: &mut Context<'_>,
         r: &mut R,
     ) -> Poll<io::Result<usize>> {
         if !self.buf.is_empty() {
-            return Pin::new(&mut *r).poll_read(cx, &mut self.buf);
+            if self.buf.len() < self.size {
+                // Grown: the buffer is empty here (every byte was written), so just replace it.
+                self.buf = vec![0u8; self.size].into_boxed_slice();
+            }
+            let n = ready!(Pin::new(&mut *r).poll_read(cx, &mut self.buf))?;
+            self.streaming = n >= self.buf.len() / 2;
+            if n == self.buf.len() {
+                self.size = (self.size * 2).min(self.max).max(self.buf.len());
+            }
+            return Poll::Ready(Ok(n));
         }
         let mut probe = [0u8; PROBE];
         let n = ready!(Pin::new(&mut *r).poll_read(cx, &mut probe))?;
@@ -535,6 +600,7 @@ impl OneWay {
             self.buf = vec![0u8; self.size.max(PROBE)].into_boxed_slice();
             self.buf[..n].copy_from_slice(&probe[..n]);
         }
+        self.streaming = false;
         Poll::Ready(Ok(n))
     }
 
@@ -561,8 +627,11 @@ impl OneWay {
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => {
-                        // Nothing to relay: give the buffer back while waiting.
-                        self.buf = Box::default();
+                        // Nothing to relay: give the buffer back while waiting, unless data is
+                        // streaming in (then the wait is short and the buffer is needed again).
+                        if !self.streaming {
+                            self.buf = Box::default();
+                        }
                         if self.need_flush {
                             ready!(Pin::new(&mut *w).poll_flush(cx))?;
                             self.need_flush = false;
@@ -831,5 +900,36 @@ mod tests {
         assert_eq!(buf, b"reply");
         assert_eq!(c1.shutdowns, 1);
         assert_eq!(s2.shutdowns, 1);
+    }
+
+    #[test]
+    fn a_streaming_direction_keeps_its_buffer_until_released() {
+        let (mut client, mut c1) = pipe();
+        let (mut s2, mut target) = pipe();
+        let poll_once = |relay: &mut Relay<'_, PipeEnd, PipeEnd>| {
+            block_on(poll_fn(|cx| Poll::Ready(Pin::new(&mut *relay).poll(cx).is_pending())))
+        };
+        let mut relay = relay(&mut c1, &mut s2, 4096);
+        // A trickle: the direction reads less than half a buffer, then waits without one.
+        block_on(write_all(&mut client, b"hi")).unwrap();
+        assert!(poll_once(&mut relay));
+        assert!(!relay.holds_idle_buffers());
+        // A stream: the 2 KiB probe, then a read that fills the buffer; the direction waits
+        // holding it (and its next buffer will be twice as big).
+        block_on(write_all(&mut client, &[7u8; 2048 + 4096])).unwrap();
+        assert!(poll_once(&mut relay));
+        assert!(relay.holds_idle_buffers());
+        assert_eq!(relay.ab.size, 8192);
+        relay.release_idle_buffers();
+        assert!(!relay.holds_idle_buffers());
+        // Data after the release flows as before, through a buffer of the grown size.
+        block_on(write_all(&mut client, &[8u8; 9000])).unwrap();
+        assert!(poll_once(&mut relay));
+        assert_eq!(relay.ab.buf.len(), 8192);
+        drop(relay);
+        let mut got = vec![0u8; 2 + 6144 + 9000];
+        block_on(read_exact(&mut target, &mut got)).unwrap();
+        assert_eq!(&got[..2], b"hi");
+        assert!(got[2..6146].iter().all(|b| *b == 7) && got[6146..].iter().all(|b| *b == 8));
     }
 }

@@ -34,14 +34,41 @@ use gost_core::{Error, ErrorKind, Read, Result, Write};
 /// per-read overhead low.
 pub const RELAY_BUFFER: usize = DEFAULT_RELAY_BUFFER;
 
+/// How long a relay direction that waits for data may keep its buffer (see
+/// [`gost_core::io::Relay`]).
+const IDLE_BUFFER_RELEASE: Duration = Duration::from_secs(1);
+
 /// Copies both directions between `a` and `b` until both ends reached EOF, passing each EOF on as
-/// a half-close. See [`gost_core::io::relay`].
+/// a half-close. See [`gost_core::io::Relay`]; a buffer kept by a stream that went quiet is
+/// given back within about a second (one timer per relay, armed only while that is the case).
 pub async fn relay<A, B>(a: &mut A, b: &mut B) -> io::Result<RelayStats>
 where
     A: Read + Write + Unpin + Send + ?Sized,
     B: Read + Write + Unpin + Send + ?Sized,
 {
-    gost_core::io::relay(a, b, RELAY_BUFFER).await
+    let mut relay = gost_core::io::relay(a, b, RELAY_BUFFER);
+    let mut release: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut armed = false;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(done) = std::pin::Pin::new(&mut relay).poll(cx) {
+            return std::task::Poll::Ready(done);
+        }
+        if relay.holds_idle_buffers() {
+            let deadline = tokio::time::Instant::now() + IDLE_BUFFER_RELEASE;
+            let timer = release.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if !armed {
+                // At most one reset per period, however often the relay waits.
+                timer.as_mut().reset(deadline);
+                armed = true;
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                relay.release_idle_buffers();
+                armed = false;
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Runs `fut` with a deadline; on expiry the future is dropped and a [`ErrorKind::Timeout`] error
