@@ -9,9 +9,9 @@
 # BENCH_IDLE (5000 idle connections), BENCH_REPEAT (3: bulk and connection-rate figures are the
 # median of that many runs against the same proxy processes), BENCH_ONLY (any of "bulk conns
 # idle"; all by default), BENCH_BULK_PATHS / BENCH_CONNS_PATHS / BENCH_IDLE_PATHS (which proxies,
-# e.g. "tcp counted";
-# all by default), GO_GOST (the reference binary, default ~/.cache/gost-ref/gost;
-# tests/interop/fetch-reference.sh installs it). Without the reference the Go columns read n/a.
+# e.g. "tcp counted"; all by default), GO_GOST (the reference binary, default
+# ~/.cache/gost-ref/gost; tests/interop/fetch-reference.sh installs it; another build of ours
+# works too, for a before/after). Without the reference the Go columns read n/a.
 #
 # Every process started here is ended on exit; every wait is bounded in count and time.
 set -uo pipefail

@@ -668,7 +668,9 @@ fn run_cell(
     let (result, client, client_log, server_log) = match dir {
         Dir::RustToGo => {
             let (args, exposed) = client_args(p, t, servers.go.addrs[ti]);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            // Debug logs: a rare failure then shows each connection's steps on our side.
+            let args: Vec<&str> =
+                std::iter::once("-D").chain(args.iter().map(String::as_str)).collect();
             let mut client = None;
             let r = guarded(|| {
                 let c = client.insert(match exposed {
