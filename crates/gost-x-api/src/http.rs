@@ -226,21 +226,32 @@ where
                 return respond_and_close(&mut stream, 501, "unsupported Transfer-Encoding").await;
             }
         };
-        let len = match head.header_str("content-length").map(|v| v.trim().parse::<usize>()) {
-            _ if chunked => 0,
+        let content_length = head.header_str("content-length").map(str::trim);
+        if chunked && content_length.is_some() {
+            // Two framings: which one the client meant is ambiguous (RFC 9112 6.3).
+            return respond_and_close(
+                &mut stream,
+                400,
+                "both Transfer-Encoding and Content-Length",
+            )
+            .await;
+        }
+        let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        let len = match content_length.map(|v| v.parse::<usize>().ok().filter(|_| digits(v))) {
             None => 0,
-            Some(Ok(n)) if n <= MAX_BODY => n,
-            Some(Ok(_)) => {
+            Some(Some(n)) if n <= MAX_BODY => n,
+            Some(Some(_)) => {
                 return respond_and_close(&mut stream, 413, "request body too large").await;
             }
-            Some(Err(_)) => return respond_and_close(&mut stream, 400, "bad Content-Length").await,
+            Some(None) => return respond_and_close(&mut stream, 400, "bad Content-Length").await,
         };
         // curl and Go clients wait for this before sending a larger body.
         if let Some(expect) = head.header_str("expect") {
             if !expect.trim().eq_ignore_ascii_case("100-continue") {
                 return respond_and_close(&mut stream, 417, "unsupported Expect").await;
             }
-            if (chunked || len > 0) && buf.is_empty() {
+            // HTTP/1.0 clients do not know the interim answer.
+            if (chunked || len > 0) && buf.is_empty() && head.version >= 1 {
                 write_timed(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
             }
         }
@@ -258,10 +269,12 @@ where
                 Ok(Ok(Some(body))) => body,
             }
         } else {
-            if !fill(&mut stream, &mut buf, len).await? {
-                return Ok(());
+            // One deadline for the whole body, as for the head: no trickling.
+            match tokio::time::timeout(READ_TIMEOUT, fill(&mut stream, &mut buf, len)).await {
+                Ok(Ok(true)) => buf.drain(..len).collect(),
+                Ok(Ok(false)) | Err(_) => return Ok(()),
+                Ok(Err(e)) => return Err(e),
             }
-            buf.drain(..len).collect()
         };
         let close =
             head.header_str("connection").is_some_and(|v| v.to_ascii_lowercase().contains("close"))
@@ -351,7 +364,8 @@ async fn read_chunked<S: AsyncRead + Unpin>(
                 }
             }
         }
-        if body.len() + size > MAX_BODY {
+        // `size` is the client's number: compare without adding, which could overflow.
+        if size > MAX_BODY - body.len() {
             return Err(std::io::Error::new(std::io::ErrorKind::OutOfMemory, "body too large"));
         }
         if !fill(stream, buf, size + 2).await? {
@@ -578,6 +592,15 @@ mod tests {
             format!("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n", MAX_BODY + 1);
         let out = exchange(huge.as_bytes()).await;
         assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        let out = exchange(
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\nb",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        let both = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+        assert!(exchange(both).await.starts_with("HTTP/1.1 400 "));
+        let plus = exchange(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc").await;
+        assert!(plus.starts_with("HTTP/1.1 400 "), "{plus}");
         let out = exchange(b"POST / HTTP/1.1\r\nExpect: magic\r\n\r\n").await;
         assert!(out.starts_with("HTTP/1.1 417 "), "{out}");
         // A client that goes away mid-body is no error and gets nothing.

@@ -57,10 +57,17 @@ pub async fn bind(addr: &str) -> Result<http::Listener> {
                 return Err(gost_core::Error::config(format!("{addr}: no socket path")));
             }
             let path = std::path::PathBuf::from(path);
-            // Only a socket is replaced, never another kind of file.
+            // Only a stale socket is replaced: never another kind of file, nor a socket a live
+            // process still answers on.
             if std::fs::symlink_metadata(&path)
                 .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
             {
+                if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                    return Err(gost_core::Error::new(
+                        gost_core::ErrorKind::Bind,
+                        format!("listen on {addr}: address already in use"),
+                    ));
+                }
                 let _ = std::fs::remove_file(&path);
             }
             let listener = tokio::net::UnixListener::bind(&path).map_err(failed)?;
@@ -135,6 +142,24 @@ mod tests {
             HandlerOptions::new(gost_core::BoxRouter::new(gost_x_chain::DefaultRouter::direct()));
         let err = new(opts, &Metadata::new(), &Env::default()).err().unwrap();
         assert!(err.to_string().contains("needs metrics on"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_unix_socket_is_replaced_only_when_stale() {
+        let dir = std::env::temp_dir().join(format!("gost-api-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let addr = format!("unix://{}", dir.join("api.sock").display());
+        let live = bind(&addr).await.unwrap();
+        let err = bind(&addr).await.unwrap_err();
+        assert!(err.to_string().contains("already in use"), "{err}");
+        // A socket file left by a process that is gone is replaced.
+        let stale = std::os::unix::net::UnixListener::bind(dir.join("stale.sock")).unwrap();
+        drop(stale);
+        assert!(bind(&format!("unix://{}", dir.join("stale.sock").display())).await.is_ok());
+        drop(live);
+        assert!(!dir.join("api.sock").exists(), "removed with its listener");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -140,6 +140,12 @@ pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
         let l = if svc.listener.kind.is_empty() { "tcp" } else { &svc.listener.kind };
         if env.handler(h).is_none() {
             factory(&r.handlers, "handler", h, names::is_handler(h)).map_err(at)?;
+        } else if h == "metrics" && env.metrics.is_none() {
+            // Caught here so that a reload adding the first one stops nothing.
+            return Err(at(Error::config(
+                "the metrics handler needs metrics on: start gost with it (or with a metrics: \
+                 block), adding one by reload or API is not enough",
+            )));
         }
         factory(&r.listeners, "listener", l, names::is_listener(l)).map_err(at)?;
         gost_core::addr::split_host_port(&svc.addr).map_err(at)?;
@@ -407,6 +413,30 @@ mod tests {
             async move { svc.serve().await }
         });
         svc
+    }
+
+    #[test]
+    fn env_handlers_are_known_to_validate() {
+        fn refuse(_: HandlerOptions, _: &Metadata, _: &Env) -> Result<BoxHandler> {
+            Err(Error::config("not in this test"))
+        }
+        let p =
+            parse_cli(&["metrics://127.0.0.1:0".to_owned(), "api://127.0.0.1:0".to_owned()], &[])
+                .unwrap();
+        let r = registries();
+        // Without them the types are "not supported yet"; with them, valid.
+        let err = validate(&p.config, &r, &Env::default()).unwrap_err();
+        assert!(err.to_string().contains("not supported yet"), "{err}");
+        let mut env = Env {
+            handlers: vec![("api", refuse), ("metrics", refuse)],
+            metrics: Some(Metrics::new()),
+            ..Env::default()
+        };
+        validate(&p.config, &r, &env).unwrap();
+        // A metrics handler while metrics are off is refused before anything starts.
+        env.metrics = None;
+        let err = validate(&p.config, &r, &env).unwrap_err();
+        assert!(err.to_string().contains("needs metrics on"), "{err}");
     }
 
     #[tokio::test]

@@ -442,6 +442,8 @@ impl Runtime {
         path: Option<&str>,
         format: Option<&str>,
     ) -> std::result::Result<PathBuf, ObjectError> {
+        // One save (or change) at a time: two saves share the temporary file name.
+        let _one = self.changes.lock().await;
         let json = format.is_some_and(|f| f.eq_ignore_ascii_case("json"));
         let file = match path.filter(|p| !p.is_empty()) {
             Some(p) => PathBuf::from(p),
@@ -458,9 +460,20 @@ impl Runtime {
         };
         let text = load::write(&self.config(), format)
             .map_err(|e| ObjectError::Save(format!("save config: {e}")))?;
-        // Off the runtime's worker threads: the disk may be slow.
+        // Off the runtime's worker threads (the disk may be slow), and through a temporary file
+        // renamed over the target, so a reader never sees half a file and two saves at once do
+        // not interleave.
         let target = file.clone();
-        let written = tokio::task::spawn_blocking(move || std::fs::write(&target, text)).await;
+        let written = tokio::task::spawn_blocking(move || {
+            let mut tmp = target.clone().into_os_string();
+            tmp.push(format!(".{}.tmp", std::process::id()));
+            std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &target)).inspect_err(
+                |_| {
+                    let _ = std::fs::remove_file(&tmp);
+                },
+            )
+        })
+        .await;
         match written {
             Ok(Ok(())) => Ok(file),
             Ok(Err(e)) => Err(ObjectError::Save(format!("create file: {}: {e}", file.display()))),

@@ -161,6 +161,7 @@ fn start_session(
     let done = Arc::new(AtomicBool::new(false));
     let conn = UdpSession {
         socket: socket.clone(),
+        sending: None,
         local,
         peer,
         rx,
@@ -188,6 +189,8 @@ struct SessionEntry {
 /// datagram to it.
 struct UdpSession {
     socket: Weak<UdpSocket>,
+    /// The socket, held while a send waits for room: a dropped socket would never wake it.
+    sending: Option<Arc<UdpSocket>>,
     local: Option<SocketAddr>,
     peer: SocketAddr,
     rx: mpsc::Receiver<Vec<u8>>,
@@ -246,7 +249,17 @@ impl Write for UdpSession {
         if this.stateless {
             this.done.store(true, Ordering::Release);
         }
-        let n = ready!(upgrade(&this.socket)?.poll_send_to(cx, buf, this.peer))?;
+        let socket = match this.sending.take() {
+            Some(s) => s,
+            None => upgrade(&this.socket)?,
+        };
+        let n = match socket.poll_send_to(cx, buf, this.peer) {
+            Poll::Ready(r) => r?,
+            Poll::Pending => {
+                this.sending = Some(socket);
+                return Poll::Pending;
+            }
+        };
         this.touch();
         Poll::Ready(Ok(n))
     }

@@ -65,6 +65,9 @@ where
                 relay.release_idle_buffers();
                 armed = false;
             }
+        } else if armed && release.as_ref().is_some_and(|t| t.is_elapsed()) {
+            // The period ran out while data flowed: start a fresh one at the next wait.
+            armed = false;
         }
         std::task::Poll::Pending
     })
