@@ -156,7 +156,7 @@ impl Route {
         addr: Address,
         opts: BindOptions,
     ) -> Result<BoxListener> {
-        let (conn, last) = self.connect_nodes(DialOptions::default()).await?;
+        let (conn, last) = self.connect_nodes(opts.dial.clone()).await?;
         let listener =
             transport_of(last)?.connector.bind(conn, network, addr.clone(), opts).await.map_err(
                 |e| {

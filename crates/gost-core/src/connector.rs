@@ -26,6 +26,8 @@ pub struct BindOptions {
     pub backlog: Option<usize>,
     /// UDP: the datagram buffer size.
     pub udp_buffer_size: Option<usize>,
+    /// How the route's nodes are reached (timeout, node-connect callback).
+    pub dial: crate::dialer::DialOptions,
 }
 
 /// Speaks a proxy protocol (socks5, http, relay, forward...) on a connection to a node.

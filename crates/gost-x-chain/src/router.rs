@@ -206,7 +206,14 @@ impl Router for DefaultRouter {
     ) -> Result<BoxListener> {
         let route = self.route(network, &addr).await?;
         if !route.is_empty() {
-            return route.bind(network, addr, opts).await;
+            let mut opts = opts;
+            opts.dial = self.dial_options();
+            // The whole exchange is bounded: a node that never answers must not hold the
+            // remote forwarder (which retries) forever.
+            let what = format!("bind {addr} through the chain");
+            let bind = route.bind(network, addr, opts);
+            let res = gost_x_rt::timeout(self.opts.timeout, &what, bind).await;
+            return self.count_failure(&route, res);
         }
         if network.is_udp() {
             return Err(Error::unsupported(format!("local {network} bind on {addr}")));
@@ -261,6 +268,66 @@ mod tests {
     async fn dead_addr() -> Address {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Address::Ip(l.local_addr().unwrap())
+    }
+
+    /// Answers nothing to a bind request.
+    struct Silent;
+    impl Connector for Silent {
+        async fn connect(
+            &self,
+            c: BoxConn,
+            _: Network,
+            _: Address,
+            _: ConnectOptions,
+        ) -> Result<BoxConn> {
+            Ok(c)
+        }
+        async fn bind(
+            &self,
+            _: BoxConn,
+            _: Network,
+            _: Address,
+            _: BindOptions,
+        ) -> Result<BoxListener> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bind_through_a_silent_node_times_out_and_counts_as_a_chain_error() {
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let t = Transport::new(
+            BoxDialer::new(CountingTcp(Arc::new(AtomicUsize::new(0)))),
+            BoxConnector::new(Silent),
+        );
+        let n = Arc::new(Node::new("node-0", Address::Ip(server.local_addr().unwrap()), t));
+        let sel =
+            selector::from_metadata(&gost_core::Metadata::new(), Duration::from_secs(60)).unwrap();
+        let hop = NodeHop::new("hop-0", vec![n], Box::new(sel));
+        let chain = Chain::new("chain-0", vec![("hop-0".into(), BoxHop::new(hop))]);
+        let metrics = Metrics::with_host("h");
+        let mut opts = RouterOptions::default();
+        opts.chain = Some(BoxChainer::new(chain));
+        opts.timeout = Duration::from_millis(300);
+        opts.metrics = Some((metrics.clone(), "chain-0".into()));
+        let r = DefaultRouter::new(opts);
+        let started = std::time::Instant::now();
+        let addr = Address::parse("127.0.0.1:0").unwrap();
+        let err = r.bind(Network::Tcp, addr, BindOptions::default()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "gost_chain_errors_total{chain=\"chain-0\",host=\"h\",node=\"node-0\"} 1"
+            ),
+            "{text}"
+        );
+        // The node was reached: its connect time is recorded.
+        assert!(
+            text.contains("gost_chain_node_connect_duration_seconds_count{chain=\"chain-0\""),
+            "{text}"
+        );
     }
 
     #[tokio::test]
