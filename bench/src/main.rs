@@ -509,28 +509,31 @@ async fn bulk_down(via: Via, target: SocketAddr, bytes: u64) -> io::Result<Durat
     Ok(took)
 }
 
-// ---------------------------------------------------------------------------------------------
-// conns
-
-async fn conns(opts: &Opts) -> io::Result<()> {
-    let via = opts.via()?;
-    let target = opts.addr("target")?;
-    let count = usize::try_from(opts.num("count", 5000)?).unwrap_or(usize::MAX);
-    let workers = opts.num("concurrency", 50)?.max(1);
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(opts.num("secs", 30)?);
+/// Runs `attempt` `count` times on `workers` tasks, each bounded by `CONN_TIMEOUT`, until
+/// `deadline`: the results of those that succeeded, how many failed, and the first failure.
+async fn pool<T, F, Fut>(
+    count: usize,
+    workers: u64,
+    deadline: Instant,
+    attempt: F,
+) -> io::Result<(Vec<T>, usize, Option<String>)>
+where
+    T: Send + 'static,
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = io::Result<T>> + Send,
+{
     let next = Arc::new(AtomicUsize::new(0));
+    let attempt = Arc::new(attempt);
     let handles: Vec<_> = (0..workers)
         .map(|_| {
-            let next = next.clone();
+            let (next, attempt) = (next.clone(), attempt.clone());
             tokio::spawn(async move {
-                let mut lat = Vec::new();
+                let mut done = Vec::new();
                 let mut errs = 0usize;
                 let mut first_err = None;
                 while Instant::now() < deadline && next.fetch_add(1, Ordering::Relaxed) < count {
-                    let t = Instant::now();
-                    match tokio::time::timeout(CONN_TIMEOUT, one_request(via, target)).await {
-                        Ok(Ok(())) => lat.push(t.elapsed()),
+                    match tokio::time::timeout(CONN_TIMEOUT, attempt()).await {
+                        Ok(Ok(v)) => done.push(v),
                         Ok(Err(e)) => {
                             errs += 1;
                             first_err.get_or_insert_with(|| e.to_string());
@@ -541,19 +544,38 @@ async fn conns(opts: &Opts) -> io::Result<()> {
                         }
                     }
                 }
-                (lat, errs, first_err)
+                (done, errs, first_err)
             })
         })
         .collect();
-    let mut lat = Vec::with_capacity(count.min(1 << 20));
+    let mut done = Vec::with_capacity(count.min(1 << 20));
     let mut errs = 0;
     let mut first_err = None;
     for h in handles {
-        let (l, e, f) = h.await.map_err(|e| failed(format!("worker: {e}")))?;
-        lat.extend(l);
+        let (d, e, f) = h.await.map_err(|e| failed(format!("worker: {e}")))?;
+        done.extend(d);
         errs += e;
         first_err = first_err.or(f);
     }
+    Ok((done, errs, first_err))
+}
+
+// ---------------------------------------------------------------------------------------------
+// conns
+
+async fn conns(opts: &Opts) -> io::Result<()> {
+    let via = opts.via()?;
+    let target = opts.addr("target")?;
+    let count = usize::try_from(opts.num("count", 5000)?).unwrap_or(usize::MAX);
+    let workers = opts.num("concurrency", 50)?.max(1);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(opts.num("secs", 30)?);
+    let (mut lat, errs, first_err) = pool(count, workers, deadline, move || async move {
+        let t = Instant::now();
+        one_request(via, target).await?;
+        Ok(t.elapsed())
+    })
+    .await?;
     let took = start.elapsed();
     lat.sort_unstable();
     let ms = |p: f64| {
@@ -602,40 +624,8 @@ async fn idle(opts: &Opts) -> io::Result<()> {
     let workers = opts.num("concurrency", 50)?.max(1);
     let deadline = Instant::now() + Duration::from_secs(opts.num("secs", 60)?);
     let hold = Duration::from_secs(opts.num("hold", 300)?);
-    let next = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..workers)
-        .map(|_| {
-            let next = next.clone();
-            tokio::spawn(async move {
-                let mut open = Vec::new();
-                let mut errs = 0usize;
-                let mut first_err = None;
-                while Instant::now() < deadline && next.fetch_add(1, Ordering::Relaxed) < count {
-                    match tokio::time::timeout(CONN_TIMEOUT, open_echo(via, target)).await {
-                        Ok(Ok(s)) => open.push(s),
-                        Ok(Err(e)) => {
-                            errs += 1;
-                            first_err.get_or_insert_with(|| e.to_string());
-                        }
-                        Err(_) => {
-                            errs += 1;
-                            first_err.get_or_insert_with(|| "timed out".to_string());
-                        }
-                    }
-                }
-                (open, errs, first_err)
-            })
-        })
-        .collect();
-    let mut open = Vec::with_capacity(count.min(1 << 20));
-    let mut errs = 0;
-    let mut first_err = None;
-    for h in handles {
-        let (o, e, f) = h.await.map_err(|e| failed(format!("worker: {e}")))?;
-        open.extend(o);
-        errs += e;
-        first_err = first_err.or(f);
-    }
+    let (open, errs, first_err) =
+        pool(count, workers, deadline, move || open_echo(via, target)).await?;
     if let Some(e) = first_err {
         eprintln!("idle: {errs} failed, the first with: {e}");
     }
