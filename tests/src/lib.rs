@@ -46,24 +46,35 @@ pub struct Gost {
     log: Arc<Mutex<Vec<String>>>,
     /// The addresses its services listen on, in service order (`service-0` first).
     pub addrs: Vec<SocketAddr>,
+    /// The command line, for messages.
+    command: String,
 }
 
 impl Gost {
     /// Starts gost with `args` and waits until `services` services are listening.
     pub fn start(args: &[&str], services: usize) -> Gost {
-        let mut gost = Gost::spawn(args);
+        Gost::spawn(args).wait_listening(services, listening_addr)
+    }
+
+    /// Waits until `services` services have logged their address (as `parse` reads a log line:
+    /// service index and address), and records the addresses in service order.
+    pub fn wait_listening(
+        mut self,
+        services: usize,
+        parse: fn(&str) -> Option<(usize, SocketAddr)>,
+    ) -> Gost {
         let mut found: Vec<(usize, SocketAddr)> = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while found.len() < services {
             let left = deadline.saturating_duration_since(Instant::now());
-            match gost.lines.recv_timeout(left) {
-                Ok(line) => found.extend(listening_addr(&line)),
-                Err(_) => panic!("gost {args:?} did not start; log:\n{}", gost.log()),
+            match self.lines.recv_timeout(left) {
+                Ok(line) => found.extend(parse(&line)),
+                Err(_) => panic!("{:?} did not start; log:\n{}", self.command, self.log()),
             }
         }
         found.sort();
-        gost.addrs = found.into_iter().map(|(_, addr)| addr).collect();
-        gost
+        self.addrs = found.into_iter().map(|(_, addr)| addr).collect();
+        self
     }
 
     /// Waits until gost logs a line containing `needle` (after the lines already consumed).
@@ -103,13 +114,20 @@ impl Gost {
 
     /// Starts gost without waiting for anything.
     pub fn spawn(args: &[&str]) -> Gost {
-        let mut child = Command::new(gost_bin())
-            .args(args)
+        let mut command = Command::new(gost_bin());
+        command.args(args);
+        Gost::spawn_command(command)
+    }
+
+    /// Starts `command` (our gost, or a peer such as Go gost) with its log captured, without
+    /// waiting for anything.
+    pub fn spawn_command(mut command: Command) -> Gost {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn gost");
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = channel();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -120,7 +138,7 @@ impl Gost {
                 let _ = tx.send(line);
             }
         });
-        Gost { child, lines: rx, log, addrs: Vec::new() }
+        Gost { child, lines: rx, log, addrs: Vec::new(), command: format!("{command:?}") }
     }
 
     /// The first service's address.

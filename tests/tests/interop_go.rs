@@ -32,9 +32,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -92,63 +91,12 @@ fn go_home() -> PathBuf {
     .clone()
 }
 
-/// A running Go gost; killed when dropped.
-struct GoGost {
-    child: Child,
-    lines: Receiver<String>,
-    log: Arc<Mutex<Vec<String>>>,
-    /// Listening addresses, in service order.
-    addrs: Vec<SocketAddr>,
-}
-
-impl GoGost {
-    /// Starts Go gost with `args` (listen on port 0) and waits until `services` services have
-    /// logged their listening address (logged after the listener is bound, so they accept).
-    fn start(bin: &Path, args: &[&str], services: usize) -> GoGost {
-        let mut child = Command::new(bin)
-            .args(args)
-            .current_dir(go_home())
-            .env("HOME", go_home())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn Go gost");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let log2 = log.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                log2.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let mut go = GoGost { child, lines: rx, log, addrs: Vec::new() };
-        let mut found: Vec<(usize, SocketAddr)> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while found.len() < services {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match go.lines.recv_timeout(left) {
-                Ok(line) => found.extend(go_listening(&line)),
-                Err(_) => panic!("Go gost {args:?} did not start; log:\n{}", go.log()),
-            }
-        }
-        found.sort();
-        go.addrs = found.into_iter().map(|(_, a)| a).collect();
-        go
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for GoGost {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts Go gost with `args` (listen on port 0) and waits until `services` services have
+/// logged their listening address (logged after the listener is bound, so they accept).
+fn start_go(bin: &Path, args: &[&str], services: usize) -> Gost {
+    let mut command = Command::new(bin);
+    command.args(args).current_dir(go_home()).env("HOME", go_home());
+    Gost::spawn_command(command).wait_listening(services, go_listening)
 }
 
 /// `{..."msg":"listening on 127.0.0.1:39961/tcp",..."service":"service-3",...}` → (3, addr).
@@ -639,7 +587,7 @@ fn guarded(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
 
 /// The servers of one protocol, one listener per transport: Go's and ours.
 struct Servers {
-    go: GoGost,
+    go: Gost,
     ours: Gost,
 }
 
@@ -650,7 +598,7 @@ fn start_servers(go_bin: &Path, p: &Proto) -> Servers {
         args.push("-L");
         args.push(u.as_str());
     }
-    let go = GoGost::start(go_bin, &args, TRANSPORTS.len());
+    let go = start_go(go_bin, &args, TRANSPORTS.len());
     let ours = Gost::start(&args, TRANSPORTS.len());
     Servers { go, ours }
 }
@@ -687,10 +635,10 @@ fn run_cell(
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let mut client = None;
             let r = guarded(|| {
-                let c = client.insert(GoGost::start(go_bin, &args, usize::from(exposed.is_none())));
+                let c = client.insert(start_go(go_bin, &args, usize::from(exposed.is_none())));
                 check_edge(p, t, exposed.unwrap_or_else(|| c.addrs[0]))
             });
-            let client_log = client.as_ref().map(GoGost::log).unwrap_or_default();
+            let client_log = client.as_ref().map(Gost::log).unwrap_or_default();
             (r, format!("Go client {args:?}"), client_log, servers.ours.log())
         }
     };
