@@ -17,6 +17,19 @@ pub enum StatsKind {
     TotalErrs,
 }
 
+impl StatsSnapshot {
+    /// Every counter of `stats`, each read with [`Stats::get`].
+    pub fn read(stats: &(impl Stats + ?Sized)) -> Self {
+        StatsSnapshot {
+            total_conns: stats.get(StatsKind::TotalConns),
+            current_conns: stats.get(StatsKind::CurrentConns),
+            input_bytes: stats.get(StatsKind::InputBytes),
+            output_bytes: stats.get(StatsKind::OutputBytes),
+            total_errs: stats.get(StatsKind::TotalErrs),
+        }
+    }
+}
+
 /// Service counters. Updated on the data path, so implementations use atomics, never locks.
 pub trait Stats: Send + Sync {
     /// Adds `n` (negative to decrement `CurrentConns`).

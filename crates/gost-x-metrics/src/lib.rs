@@ -77,13 +77,7 @@ impl Stats for ClientSeries {
         true
     }
     fn snapshot(&self, _mark_seen: bool) -> StatsSnapshot {
-        StatsSnapshot {
-            total_conns: self.get(StatsKind::TotalConns),
-            current_conns: self.get(StatsKind::CurrentConns),
-            input_bytes: self.get(StatsKind::InputBytes),
-            output_bytes: self.get(StatsKind::OutputBytes),
-            total_errs: self.get(StatsKind::TotalErrs),
-        }
+        StatsSnapshot::read(self)
     }
     /// Prometheus counters never go back.
     fn reset(&self) {}

@@ -57,13 +57,7 @@ impl Stats for ServiceStats {
         if mark_seen {
             self.updated.store(false, Ordering::Relaxed);
         }
-        StatsSnapshot {
-            total_conns: self.get(StatsKind::TotalConns),
-            current_conns: self.get(StatsKind::CurrentConns),
-            input_bytes: self.get(StatsKind::InputBytes),
-            output_bytes: self.get(StatsKind::OutputBytes),
-            total_errs: self.get(StatsKind::TotalErrs),
-        }
+        StatsSnapshot::read(self)
     }
     fn reset(&self) {
         for kind in [
