@@ -482,43 +482,37 @@ pub(crate) fn named<T: Clone>(reg: &Registry<T>, kind: &str, name: &str) -> Resu
     if reg.contains(name) { Ok(reg.named(name)) } else { Err(unknown(kind, name)) }
 }
 
-/// An auther for a list of names (one name: that auther; several: any of them).
-pub(crate) fn authers(names: &[String], r: &Registries) -> Result<Option<BoxAuther>> {
-    let list = names
-        .iter()
-        .map(|n| named(&r.authers, "auther", n).map(BoxAuther::new))
-        .collect::<Result<Vec<_>>>()?;
+/// The objects named in `names`, late bound, as one: none, the one, or `group` of them all.
+fn combine<T: Clone, B>(
+    names: &[String],
+    reg: &Registry<T>,
+    kind: &str,
+    boxed: impl Fn(Named<T>) -> B,
+    group: impl FnOnce(Vec<B>) -> B,
+) -> Result<Option<B>> {
+    let mut list =
+        names.iter().map(|n| named(reg, kind, n).map(&boxed)).collect::<Result<Vec<_>>>()?;
     Ok(match list.len() {
         0 => None,
-        1 => list.into_iter().next(),
-        _ => Some(BoxAuther::new(AutherGroup(list))),
+        1 => list.pop(),
+        _ => Some(group(list)),
     })
+}
+
+/// An auther for a list of names (one name: that auther; several: any of them).
+pub(crate) fn authers(names: &[String], r: &Registries) -> Result<Option<BoxAuther>> {
+    combine(names, &r.authers, "auther", BoxAuther::new, |l| BoxAuther::new(AutherGroup(l)))
 }
 
 /// The admission for a list of names (all must admit).
 pub(crate) fn admissions(names: &[String], r: &Registries) -> Result<Option<BoxAdmission>> {
-    let list = names
-        .iter()
-        .map(|n| named(&r.admissions, "admission", n).map(BoxAdmission::new))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(match list.len() {
-        0 => None,
-        1 => list.into_iter().next(),
-        _ => Some(BoxAdmission::new(AdmissionGroup(list))),
-    })
+    let group = |l| BoxAdmission::new(AdmissionGroup(l));
+    combine(names, &r.admissions, "admission", BoxAdmission::new, group)
 }
 
 /// The bypass for a list of names (gost's group rules).
 pub(crate) fn bypasses(names: &[String], r: &Registries) -> Result<Option<BoxBypass>> {
-    let list = names
-        .iter()
-        .map(|n| named(&r.bypasses, "bypass", n).map(BoxBypass::new))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(match list.len() {
-        0 => None,
-        1 => list.into_iter().next(),
-        _ => Some(BoxBypass::new(BypassGroup(list))),
-    })
+    combine(names, &r.bypasses, "bypass", BoxBypass::new, |l| BoxBypass::new(BypassGroup(l)))
 }
 
 /// `x` and `xs` of a config object as one list of names.
