@@ -5,8 +5,8 @@
 //! chunked coding and keep-alive are the caller's business. A head may be at most [`MAX_HEAD`]
 //! bytes with at most [`MAX_HEADERS`] fields.
 //!
-//! Also: Basic proxy credentials ([`basic_auth_decode`], [`basic_auth_encode`]) and the
-//! hop-by-hop header list ([`is_hop_by_hop`]).
+//! Also: Basic proxy credentials ([`basic_auth_decode`], [`basic_auth_encode`]), the
+//! hop-by-hop header list ([`is_hop_by_hop`]) and chunk size lines ([`chunk_size`]).
 
 use gost_core::{Error, Result};
 
@@ -254,6 +254,18 @@ pub fn basic_auth_encode(user: &str, pass: &str) -> String {
     out
 }
 
+/// The size on a chunked body's size line (RFC 9112 7.1): `1a;name=value\r\n` → 26. Extensions
+/// and the line end (CRLF or LF) are ignored; an empty, non-hex or over-long size is an error.
+pub fn chunk_size(line: &[u8]) -> Result<u64> {
+    let bad = || Error::protocol(format!("bad chunk size {:?}", String::from_utf8_lossy(line)));
+    let size = line.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+    if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit) {
+        return Err(bad());
+    }
+    let text = std::str::from_utf8(size).map_err(|_| bad())?;
+    u64::from_str_radix(text, 16).map_err(|_| bad())
+}
+
 /// Whether `name` is a hop-by-hop header a proxy must not forward.
 pub fn is_hop_by_hop(name: &str) -> bool {
     const HOP_BY_HOP: [&str; 9] = [
@@ -335,6 +347,17 @@ mod tests {
         get.add_header("X-Bin", &[0x80, 0xFF, b'\t', b'z']);
         get.add_header("Empty", b"");
         vec![connect, get, RequestHead::new("OPTIONS", "*")]
+    }
+
+    #[test]
+    fn chunk_size_lines() {
+        assert_eq!(chunk_size(b"1a\r\n").unwrap(), 26);
+        assert_eq!(chunk_size(b"0\n").unwrap(), 0);
+        assert_eq!(chunk_size(b"FF ; name=value\r\n").unwrap(), 255);
+        assert_eq!(chunk_size(b"ffffffffffffffff").unwrap(), u64::MAX);
+        for bad in [&b"\r\n"[..], b"+1\r\n", b"zz", b"1 2", b"10000000000000000", b";x"] {
+            assert!(chunk_size(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

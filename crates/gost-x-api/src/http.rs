@@ -352,8 +352,9 @@ async fn read_chunked<S: AsyncRead + Unpin>(
     let mut body = Vec::new();
     loop {
         let Some(size_line) = line(stream, buf).await? else { return Ok(None) };
-        let size = size_line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size, 16).map_err(|_| bad("bad chunk size"))?;
+        let size =
+            gost_proto::http::chunk_size(size_line.as_bytes()).map_err(|e| bad(&e.to_string()))?;
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
         if size == 0 {
             // Trailers, up to the empty line.
             loop {

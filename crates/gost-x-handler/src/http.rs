@@ -513,10 +513,7 @@ async fn copy_chunked(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn) -
     loop {
         let line = read_decoded(src, buf, 4096, decode_line).await?;
         write_all(dst, &line).await?;
-        let text = String::from_utf8_lossy(&line);
-        let size_text = text.split(';').next().unwrap_or("").trim();
-        let size = u64::from_str_radix(size_text, 16)
-            .map_err(|_| Error::protocol(format!("bad chunk size {size_text:?}")))?;
+        let size = wire::chunk_size(&line)?;
         if size == 0 {
             // Trailers, up to the empty line.
             loop {
