@@ -6,7 +6,8 @@
 //! bytes with at most [`MAX_HEADERS`] fields.
 //!
 //! Also: Basic proxy credentials ([`basic_auth_decode`], [`basic_auth_encode`]), the
-//! hop-by-hop header list ([`is_hop_by_hop`]) and chunk size lines ([`chunk_size`]).
+//! hop-by-hop header list ([`is_hop_by_hop`]), chunk size lines ([`chunk_size`]) and `%XX`
+//! escapes ([`percent_decode`]).
 
 use gost_core::{Error, Result};
 
@@ -266,6 +267,25 @@ pub fn chunk_size(line: &[u8]) -> Result<u64> {
     u64::from_str_radix(text, 16).map_err(|_| bad())
 }
 
+/// `%XX` escapes decoded (RFC 3986 2.1); `None` for a `%` not followed by two hex digits.
+pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            let text = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(text, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 /// Whether `name` is a hop-by-hop header a proxy must not forward.
 pub fn is_hop_by_hop(name: &str) -> bool {
     const HOP_BY_HOP: [&str; 9] = [
@@ -347,6 +367,15 @@ mod tests {
         get.add_header("X-Bin", &[0x80, 0xFF, b'\t', b'z']);
         get.add_header("Empty", b"");
         vec![connect, get, RequestHead::new("OPTIONS", "*")]
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b%2Fc%e2%82%ac").unwrap(), "a b/c€".as_bytes());
+        assert_eq!(percent_decode("plain+text").unwrap(), b"plain+text");
+        for bad in ["%", "%4", "%zz", "a%+1"] {
+            assert!(percent_decode(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -281,9 +281,14 @@ where
                 || head.version == 0;
         let target = head.target.clone();
         let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+        // Go's server refuses a path with a bad escape.
+        let Some(path) = gost_proto::http::percent_decode(raw_path) else {
+            return respond_and_close(&mut stream, 400, "bad request: invalid escape in path")
+                .await;
+        };
         let req = Request {
             method: head.method.clone(),
-            path: percent_decode(raw_path),
+            path: String::from_utf8_lossy(&path).into_owned(),
             query: parse_query(raw_query),
             target: target.clone(),
             head,
@@ -455,35 +460,20 @@ async fn write_timed<S: AsyncWrite + Unpin>(stream: &mut S, out: &[u8]) -> std::
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "write timeout"))?
 }
 
+/// The query's pairs, `+` as a space; a pair with a bad escape is left out (as gin's query
+/// lookups do).
 fn parse_query(q: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = gost_proto::http::percent_decode(&s.replace('+', " "))?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    };
     q.split('&')
         .filter(|p| !p.is_empty())
-        .map(|p| {
+        .filter_map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            Some((decode(k)?, decode(v)?))
         })
         .collect()
-}
-
-/// `%XX` sequences decoded; a bad sequence is kept as is.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(hex) = b.get(i + 1..i + 3)
-            && let Ok(text) = std::str::from_utf8(hex)
-            && let Ok(v) = u8::from_str_radix(text, 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -608,11 +598,14 @@ mod tests {
         assert_eq!(exchange(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc").await, "");
     }
 
-    #[test]
-    fn query_and_percent_decoding() {
-        assert_eq!(percent_decode("/a%20b%zz%4"), "/a b%zz%4");
+    #[tokio::test]
+    async fn query_and_path_decoding() {
+        let out = exchange(b"GET /a%20b?x=%41 HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        let out = exchange(b"GET /a%zz HTTP/1.1\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 400 ") && out.contains("invalid escape"), "{out}");
         assert_eq!(
-            parse_query("format=yaml&path=%2Ftmp%2Fx+y&flag"),
+            parse_query("format=yaml&path=%2Ftmp%2Fx+y&flag&bad=%zz"),
             [
                 ("format".into(), "yaml".into()),
                 ("path".into(), "/tmp/x y".into()),

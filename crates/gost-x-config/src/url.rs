@@ -80,23 +80,8 @@ fn query_decode(s: &str, whole: &str) -> Result<String> {
 
 /// Decodes `%XX` escapes; a bad escape or invalid UTF-8 is an error naming the whole URL.
 pub fn percent_decode(s: &str, whole: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-            let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-            match byte {
-                Some(b) => out.push(b),
-                None => return Err(Error::config(format!("bad %-escape in {whole:?}"))),
-            }
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
+    let out = gost_proto::http::percent_decode(s)
+        .ok_or_else(|| Error::config(format!("bad %-escape in {whole:?}")))?;
     String::from_utf8(out).map_err(|_| Error::config(format!("invalid UTF-8 in {whole:?}")))
 }
 
