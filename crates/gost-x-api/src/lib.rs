@@ -62,7 +62,7 @@ pub async fn bind(addr: &str) -> Result<http::Listener> {
             if std::fs::symlink_metadata(&path)
                 .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
             {
-                if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                if tokio::net::UnixStream::connect(&path).await.is_ok() {
                     return Err(gost_core::Error::new(
                         gost_core::ErrorKind::Bind,
                         format!("listen on {addr}: address already in use"),
