@@ -1,6 +1,11 @@
 //! `http`: an HTTP proxy. CONNECT tunnels, and plain requests in absolute form
 //! (`GET http://host/path`) forwarded to the origin, several per client connection (keep-alive).
 //!
+//! Interim answers (`100 Continue`, `103 Early Hints`) are passed on and the final one follows;
+//! a request with `Expect: 100-continue` sends its body when the origin says `100` or when the
+//! client sends it anyway. A request that asks to upgrade (`Connection: Upgrade`, `Upgrade: x`)
+//! keeps those headers, and a `101` answer turns the connection into a tunnel.
+//!
 //! Authentication: `Proxy-Authorization: Basic`; a failure gets `407` with
 //! `Proxy-Authenticate: Basic realm="<authBasicRealm>"` and the connection is closed, or, with
 //! `probeResist`, what gost shows a prober instead (`code:404`, `web:http://...`, `host:addr`,
@@ -407,11 +412,23 @@ impl HttpHandler {
             }
         };
         let method = head.method.clone();
+        let upgrade = upgrade_requested(&head);
+        let expects_continue = req_body != Body::None
+            && head
+                .header_str("Expect")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+        let interim_to_client = head.version >= 1;
         for name in PROXY_HEADERS {
+            if upgrade && name.eq_ignore_ascii_case("Upgrade") {
+                continue;
+            }
             head.remove_header(name);
         }
         head.target = path;
-        head.set_header("Connection", b"close");
+        // An upgrade keeps its headers (gost passes them on too); anything else is one request per
+        // origin connection.
+        let connection: &[u8] = if upgrade { b"Upgrade" } else { b"close" };
+        head.set_header("Connection", connection);
         let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
             Ok(c) => c,
             Err(err) => {
@@ -423,23 +440,83 @@ impl HttpHandler {
         let mut out = Vec::with_capacity(1024);
         head.encode(&mut out);
         write_all(&mut upstream, &out).await?;
-        copy_body(&mut conn, buf, &mut upstream, req_body).await?;
 
         let mut ubuf = Vec::new();
-        let resp = gost_x_rt::timeout(
-            self.config.read_timeout,
-            "origin response",
-            read_decoded(&mut upstream, &mut ubuf, wire::MAX_HEAD, ResponseHead::decode),
-        )
-        .await;
-        let mut resp = match resp {
-            Ok(r) => r,
-            Err(err) => {
-                self.respond(&mut conn, 503, &[], b"", true).await?;
-                return Err(err);
+        // The body goes now, unless the client waits for `100 Continue`: then it goes when the
+        // origin says so, or when the client stops waiting and sends it anyway.
+        let mut body_sent = false;
+        let mut early: Option<ResponseHead> = None;
+        if expects_continue && buf.is_empty() {
+            let mut probe = [0u8; 1024];
+            let first = gost_x_rt::timeout(self.config.read_timeout, "origin response", async {
+                tokio::select! {
+                    head = read_decoded(&mut upstream, &mut ubuf, wire::MAX_HEAD, ResponseHead::decode) => head.map(Some),
+                    n = read(&mut conn, &mut probe) => match n? {
+                        0 => Err(Error::new(ErrorKind::Closed, "client closed before its request body")),
+                        n => {
+                            buf.extend_from_slice(&probe[..n]);
+                            Ok(None)
+                        }
+                    },
+                }
+            })
+            .await;
+            match first {
+                Ok(head) => early = head,
+                Err(err) => {
+                    let _ = self.respond(&mut conn, 503, &[], b"", true).await;
+                    return Err(err);
+                }
+            }
+        }
+        if early.is_none() {
+            copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+            body_sent = true;
+        }
+
+        // Interim (1xx) answers are passed on as they are; the final one follows.
+        let mut resp = loop {
+            let resp = match early.take() {
+                Some(r) => r,
+                None => {
+                    let next = gost_x_rt::timeout(
+                        self.config.read_timeout,
+                        "origin response",
+                        read_decoded(
+                            &mut upstream,
+                            &mut ubuf,
+                            wire::MAX_HEAD,
+                            ResponseHead::decode,
+                        ),
+                    )
+                    .await;
+                    match next {
+                        Ok(r) => r,
+                        Err(err) => {
+                            self.respond(&mut conn, 503, &[], b"", true).await?;
+                            return Err(err);
+                        }
+                    }
+                }
+            };
+            if !(100..200).contains(&resp.status) || resp.status == 101 {
+                break resp;
+            }
+            if interim_to_client {
+                let mut out = Vec::new();
+                resp.encode(&mut out);
+                write_all(&mut conn, &out).await?;
+            }
+            if resp.status == 100 && !body_sent {
+                copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+                body_sent = true;
             }
         };
         if resp.status == 101 {
+            if !upgrade {
+                self.respond(&mut conn, 502, &[], b"", true).await?;
+                return Err(Error::protocol("http: the origin switched protocols unasked"));
+            }
             // A protocol upgrade (WebSocket): pass the answer on and become a tunnel.
             let mut out = Vec::new();
             resp.encode(&mut out);
@@ -450,7 +527,9 @@ impl HttpHandler {
             return Ok(None);
         }
         let resp_body = response_body(&method, &resp)?;
-        let keep = keep_alive && resp_body != Body::UntilClose;
+        // A final answer that came before the body: the client may or may not send it now, so
+        // the connection cannot carry another request.
+        let keep = keep_alive && body_sent && resp_body != Body::UntilClose;
         for name in ["Connection", "Keep-Alive", "Proxy-Connection"] {
             resp.remove_header(name);
         }
@@ -461,6 +540,13 @@ impl HttpHandler {
         copy_body(&mut upstream, &mut ubuf, &mut conn, resp_body).await?;
         Ok(keep.then_some(conn))
     }
+}
+
+/// Whether a request asks to switch protocols (`Connection: Upgrade` and an `Upgrade` header).
+fn upgrade_requested(head: &RequestHead) -> bool {
+    let conn = head.header_str("Connection").or_else(|| head.header_str("Proxy-Connection"));
+    header_has_token(conn, "upgrade")
+        && head.header_str("Upgrade").is_some_and(|u| !u.trim().is_empty())
 }
 
 const COPY_CHUNK: usize = 16 * 1024;
@@ -622,8 +708,9 @@ mod tests {
         options, options_with_user, outcome, ping_pong, ping_pong_origin, read_head, read_n,
         read_to_end, serve,
     };
+    use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const ESTABLISHED: &str =
         "HTTP/1.1 200 Connection established\r\nProxy-Agent: gost/3.0\r\n\r\n";
@@ -666,6 +753,156 @@ mod tests {
             assert_eq!(resp.contains("Proxy-Authenticate"), status == "407", "{resp}");
             assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
         }
+    }
+
+    /// An origin that follows RFC 9110 for `Expect: 100-continue`: `100 Continue`, then reads
+    /// the 5-byte body, then answers with it.
+    async fn continue_origin() -> SocketAddr {
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = origin.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = origin.accept().await {
+                let head = read_head(&mut s).await;
+                assert!(head.contains("\r\nExpect: 100-continue\r\n"), "{head}");
+                s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.unwrap();
+                let body = read_n(&mut s, 5).await;
+                let resp = b"HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\n";
+                s.write_all(&[&resp[..], &body].concat()).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn expect_continue_is_relayed_before_the_body_then_the_final_answer() {
+        let origin = continue_origin().await;
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "PUT http://{origin}/up HTTP/1.1\r\nHost: {origin}\r\nContent-Length: 5\r\n\
+             Expect: 100-continue\r\n\r\n"
+        );
+        client.write_all(req.as_bytes()).await.unwrap();
+        // The client waits for the 100 before it sends the body (curl would wait 1 s).
+        assert_eq!(read_head(&mut client).await, "HTTP/1.1 100 Continue\r\n\r\n");
+        client.write_all(b"hello").await.unwrap();
+        let resp = read_head(&mut client).await;
+        assert!(resp.starts_with("HTTP/1.1 201 Created\r\n"), "{resp}");
+        assert!(resp.contains("\r\nConnection: keep-alive\r\n"), "{resp}");
+        assert_eq!(read_n(&mut client, 5).await, b"hello");
+        // The connection is still usable for another request.
+        client.write_all(req.as_bytes()).await.unwrap();
+        assert_eq!(read_head(&mut client).await, "HTTP/1.1 100 Continue\r\n\r\n");
+        client.write_all(b"again").await.unwrap();
+        assert!(read_head(&mut client).await.starts_with("HTTP/1.1 201 "));
+        assert_eq!(read_n(&mut client, 5).await, b"again");
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_waiting_for_100_sends_its_body_and_gets_the_answer() {
+        // This origin ignores Expect and waits for the body (an HTTP/1.0-style server).
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = origin.accept().await.unwrap();
+            read_head(&mut s).await;
+            let body = read_n(&mut s, 5).await;
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+            s.write_all(&[&resp[..], &body].concat()).await.unwrap();
+        });
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "POST http://{origin_addr}/ HTTP/1.1\r\nHost: {origin_addr}\r\n\
+             Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        );
+        client.write_all(req.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        client.write_all(b"hello").await.unwrap();
+        assert!(read_head(&mut client).await.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(read_n(&mut client, 5).await, b"hello");
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_final_answer_before_the_body_is_relayed_and_the_connection_closed() {
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = origin.accept().await.unwrap();
+            read_head(&mut s).await;
+            s.write_all(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "PUT http://{origin_addr}/ HTTP/1.1\r\nHost: {origin_addr}\r\n\
+             Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        );
+        client.write_all(req.as_bytes()).await.unwrap();
+        let resp = String::from_utf8(read_to_end(&mut client).await).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 417 "), "{resp}");
+        assert!(resp.contains("\r\nConnection: close\r\n"), "{resp}");
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_upgrade_request_keeps_its_headers_and_becomes_a_tunnel() {
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(String::new()));
+        let seen2 = seen.clone();
+        tokio::spawn(async move {
+            let (mut s, _) = origin.accept().await.unwrap();
+            let head = read_head(&mut s).await;
+            *seen2.lock().unwrap() = head;
+            s.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            let mut b = [0u8; 4];
+            s.read_exact(&mut b).await.unwrap();
+            s.write_all(b"pong").await.unwrap();
+        });
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "GET http://{origin_addr}/ws HTTP/1.1\r\nHost: {origin_addr}\r\n\
+             Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        client.write_all(req.as_bytes()).await.unwrap();
+        let resp = read_head(&mut client).await;
+        assert!(resp.starts_with("HTTP/1.1 101 "), "{resp}");
+        ping_pong(&mut client).await;
+        let head = seen.lock().unwrap().clone();
+        assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: Upgrade\r\n"), "{head}");
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unasked_101_is_refused() {
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = origin.accept().await.unwrap();
+            read_head(&mut s).await;
+            s.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.unwrap();
+        });
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!("GET http://{origin_addr}/ HTTP/1.1\r\nHost: {origin_addr}\r\n\r\n");
+        client.write_all(req.as_bytes()).await.unwrap();
+        let resp = String::from_utf8(read_to_end(&mut client).await).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 502 "), "{resp}");
+        assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Protocol);
     }
 
     #[tokio::test]
