@@ -292,7 +292,9 @@ pub async fn read_exact<R: Read + Unpin + ?Sized>(r: &mut R, buf: &mut [u8]) -> 
     Ok(())
 }
 
-/// Writes all of `buf`. Not cancel safe: if dropped midway, an unknown prefix was written.
+/// Writes all of `buf`, then flushes: a connection that buffers (TLS, WebSocket) has handed
+/// every byte on when this returns, so a reply written just before the connection is dropped
+/// is not lost. Not cancel safe: if dropped midway, an unknown prefix was written.
 pub async fn write_all<W: Write + Unpin + ?Sized>(w: &mut W, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         let n = poll_fn(|cx| Pin::new(&mut *w).poll_write(cx, buf)).await?;
@@ -301,7 +303,7 @@ pub async fn write_all<W: Write + Unpin + ?Sized>(w: &mut W, mut buf: &[u8]) -> 
         }
         buf = &buf[n..];
     }
-    Ok(())
+    flush(w).await
 }
 
 /// Flushes `w`.

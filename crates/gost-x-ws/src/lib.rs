@@ -11,7 +11,14 @@
 //!   paths get 404; `header` adds response headers; Pings are answered.
 //! * [`connect`]: the client side: `path`, `host` (the `Host` header; default the node address),
 //!   `header` (extra request headers), and `keepalive` + `ttl` (a Ping every `ttl`, default 15 s;
-//!   no Pong within twice that ends the connection, as gorilla's read deadline does).
+//!   the connection ends when, while waiting to read, nothing at all came from the server for
+//!   twice that: a Pong queued behind data the local reader has not consumed yet still counts
+//!   as alive).
+//!
+//! Control frames cost bounded memory: only the latest Ping waits for its Pong (RFC 6455
+//! §5.5.3), so a peer that floods Pings and never reads holds one Pong, not a queue. A write is
+//! taken whole (one message, up to 64 KiB, buffered) or not at all; after a Close frame, writes
+//! fail with `BrokenPipe`.
 //!
 //! The frame codec is `gost_proto::ws`; this crate is the handshake and a poll state machine
 //! with per-connection buffers (nothing is allocated per message).

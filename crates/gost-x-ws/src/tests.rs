@@ -199,3 +199,44 @@ async fn keepalive_with_our_server_stays_up() {
     write_all(&mut client, b"alive").await.unwrap();
     assert_eq!(&reader.await.unwrap(), b"alive");
 }
+
+#[tokio::test(start_paused = true)]
+async fn keepalive_survives_a_reader_that_pauses_mid_transfer() {
+    // The Pongs arrive behind data the client has not read yet; a paused reader must not be
+    // taken for a dead server.
+    let md = Metadata::new().with("keepalive", true).with("ttl", "1s");
+    let (client, server) = ws_pair(Metadata::new(), md).await;
+    let (mut client, mut server) = (client.unwrap(), server.unwrap());
+    const TOTAL: usize = 16 << 20;
+    let writer = tokio::spawn(async move {
+        let chunk = vec![0x5Au8; 64 * 1024];
+        let mut sent = 0;
+        while sent < TOTAL {
+            write_all(&mut server, &chunk).await.unwrap();
+            sent += chunk.len();
+        }
+        shutdown(&mut server).await.unwrap();
+        // Keep reading (answering Pings) until the client is done.
+        let mut sink = [0u8; 64];
+        while read(&mut server, &mut sink).await.is_ok_and(|n| n > 0) {}
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0;
+    let mut pauses = 0;
+    loop {
+        let n = read(&mut client, &mut buf).await.expect("the tunnel must stay up");
+        if n == 0 {
+            break;
+        }
+        got += n;
+        if got > (pauses + 1) * (4 << 20) && pauses < 3 {
+            // 4 ttl without reading anything.
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            pauses += 1;
+        }
+    }
+    assert_eq!(got, TOTAL);
+    assert_eq!(pauses, 3);
+    shutdown(&mut client).await.unwrap();
+    writer.await.unwrap();
+}
