@@ -503,6 +503,17 @@ impl<A: ?Sized, B: ?Sized> Relay<'_, A, B> {
         self.ab.waits_with_buffer() || self.ba.waits_with_buffer()
     }
 
+    /// Whether one direction has finished (its EOF passed on as a half-close) and the other
+    /// still runs.
+    pub fn is_half_closed(&self) -> bool {
+        self.ab.done != self.ba.done
+    }
+
+    /// The bytes moved so far.
+    pub fn stats(&self) -> RelayStats {
+        RelayStats { a_to_b: self.ab.total, b_to_a: self.ba.total }
+    }
+
     /// Gives back the buffers of the directions waiting for data; they get a fresh one (of the
     /// size they had grown to) when data comes.
     pub fn release_idle_buffers(&mut self) {

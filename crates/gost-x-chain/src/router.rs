@@ -153,8 +153,19 @@ impl DefaultRouter {
         let probe = target.clone().unwrap_or_else(|| Address::Ip(([0, 0, 0, 0], 0).into()));
         let route = self.route(Network::Udp, &probe).await?;
         if route.is_empty() {
-            let socket =
-                UdpPacketConn::bind_any().await.context(ErrorKind::Dial, "open a UDP socket")?;
+            // One target: a connected socket, so only the target can answer (as Go dials it).
+            // No target (SOCKS5 UDP ASSOCIATE): one socket for every destination.
+            let socket = match target {
+                Some(t) => {
+                    let peers = gost_x_rt::net::resolve(t, Network::Udp).await?;
+                    let Some(peer) = peers.first() else {
+                        return Err(Error::new(ErrorKind::Dial, format!("no address for {t}")));
+                    };
+                    UdpPacketConn::connect(*peer).await
+                }
+                None => UdpPacketConn::bind_any().await,
+            };
+            let socket = socket.context(ErrorKind::Dial, "open a UDP socket")?;
             return Ok(Box::new(socket));
         }
         let opts = self.dial_options();

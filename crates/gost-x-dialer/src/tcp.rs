@@ -1,7 +1,8 @@
 //! `tcp`: reaches a node over plain TCP.
 //!
 //! Metadata: `dialTimeout` (default 5 s, as Go gost's tcp dialer) — used when the caller gives no
-//! timeout of its own.
+//! timeout of its own; `keepalive.idle`, `keepalive.interval`, `keepalive.count` (15s, 15s, 9:
+//! Go's TCP keepalive, on for every dialed socket).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use gost_core::{
     Address, BoxConn, BoxDialer, DialOptions, Dialer, DialerOptions, Metadata, Network, Result,
 };
 use gost_x_rt::TokioConn;
-use gost_x_rt::net::connect_tcp;
+use gost_x_rt::net::{KeepAlive, connect_tcp};
 
 /// The registry name.
 pub const NAME: &str = "tcp";
@@ -18,19 +19,27 @@ const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct TcpDialer {
     dial_timeout: Duration,
+    /// Set when the metadata asks for other than the default.
+    keepalive: Option<KeepAlive>,
 }
 
 /// Builds the dialer from its metadata.
 pub fn new(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
     let dial_timeout = md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT);
-    Ok(BoxDialer::new(TcpDialer { dial_timeout }))
+    let keepalive = Some(KeepAlive::from_metadata(md)?).filter(|k| *k != KeepAlive::default());
+    Ok(BoxDialer::new(TcpDialer { dial_timeout, keepalive }))
 }
 
 impl Dialer for TcpDialer {
     async fn dial(&self, addr: Address, opts: DialOptions) -> Result<BoxConn> {
         let timeout = opts.timeout.map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
         let stream = connect_tcp(&addr, Network::Tcp, timeout).await?;
-        Ok(Box::new(TokioConn::tcp(stream)))
+        let conn = TokioConn::tcp(stream);
+        if let Some(ka) = &self.keepalive {
+            // Without it the connection still works, with the default keepalive.
+            let _ = ka.apply(conn.get_ref());
+        }
+        Ok(Box::new(conn))
     }
 }
 

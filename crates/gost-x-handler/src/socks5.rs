@@ -33,6 +33,9 @@ pub const ALIAS: &str = "socks";
 /// The largest handshake message (a request with a 255-byte domain is 262 bytes).
 const MAX_MESSAGE: usize = 1024;
 
+/// What a BIND client may send before its peer connects, kept for the peer.
+const MAX_BIND_EARLY: usize = 64 * 1024;
+
 struct Config {
     read_timeout: Duration,
     bind: bool,
@@ -174,12 +177,14 @@ impl Socks5Handler {
         let ip = conn.local_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         reply(&mut conn, socks5::REP_SUCCEEDED, Some(SocketAddr::new(ip, port))).await?;
         tracing::debug!(sid = session.id, port, "socks5: bound");
-        // Wait for the peer; the client closing the control connection cancels the bind.
+        // Wait for the peer; the client closing the control connection cancels the bind. What
+        // the client sends meanwhile is kept for the peer, up to MAX_BIND_EARLY bytes; past that
+        // the client is not read until the peer comes (TCP pushes back on it).
         let mut probe = [0u8; 512];
         let mut peer = loop {
             tokio::select! {
                 accepted = listener.accept() => break accepted?,
-                n = gost_core::io::read(&mut conn, &mut probe) => match n? {
+                n = gost_core::io::read(&mut conn, &mut probe), if buf.len() < MAX_BIND_EARLY => match n? {
                     0 => return Err(Error::new(ErrorKind::Closed, "socks5: client closed during BIND")),
                     n => buf.extend_from_slice(&probe[..n]),
                 },

@@ -1,15 +1,18 @@
 //! `tcp`: a plain TCP listener.
 //!
-//! Metadata: `backlog` (default 128) — the kernel's queue of connections not yet accepted.
+//! Metadata: `backlog` (default 128) — the kernel's queue of connections not yet accepted;
+//! `keepalive.idle`, `keepalive.interval`, `keepalive.count` (15s, 15s, 9: Go's TCP keepalive,
+//! on for every accepted socket).
 
 use gost_core::{BoxListener, ListenerOptions, Metadata, Result};
-use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, listen_tcp};
+use gost_x_rt::net::{DEFAULT_BACKLOG, KeepAlive, TcpAcceptor, listen_tcp};
 
 /// The registry name.
 pub const NAME: &str = "tcp";
 
 struct Config {
     backlog: u32,
+    keepalive: KeepAlive,
 }
 
 impl Config {
@@ -17,7 +20,7 @@ impl Config {
         let backlog = md
             .get_usize(&["backlog"])?
             .map_or(DEFAULT_BACKLOG, |b| u32::try_from(b).unwrap_or(u32::MAX).max(1));
-        Ok(Config { backlog })
+        Ok(Config { backlog, keepalive: KeepAlive::from_metadata(md)? })
     }
 }
 
@@ -25,7 +28,11 @@ impl Config {
 pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
     let config = Config::parse(md)?;
     let listener = listen_tcp(&opts.addr, config.backlog)?;
-    Ok(BoxListener::new(TcpAcceptor::new(listener)))
+    let mut acceptor = TcpAcceptor::new(listener);
+    if config.keepalive != KeepAlive::default() {
+        acceptor = acceptor.with_keepalive(config.keepalive);
+    }
+    Ok(BoxListener::new(acceptor))
 }
 
 #[cfg(test)]

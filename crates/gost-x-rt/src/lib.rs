@@ -38,10 +38,30 @@ pub const RELAY_BUFFER: usize = DEFAULT_RELAY_BUFFER;
 /// [`gost_core::io::Relay`]).
 const IDLE_BUFFER_RELEASE: Duration = Duration::from_secs(1);
 
+/// How long a half-closed relay (one side sent EOF, the other has not) may go without moving a
+/// byte before it ends. Go gost ends a relay at the first EOF; this one keeps the other
+/// direction flowing, but a peer that vanished after half-closing must not hold the relay
+/// forever.
+pub const HALF_CLOSED_IDLE: Duration = Duration::from_secs(60);
+
 /// Copies both directions between `a` and `b` until both ends reached EOF, passing each EOF on as
 /// a half-close. See [`gost_core::io::Relay`]; a buffer kept by a stream that went quiet is
 /// given back within about a second (one timer per relay, armed only while that is the case).
+/// Once half-closed, a relay that moves nothing for [`HALF_CLOSED_IDLE`] (checked once per
+/// period, so it ends between one and two periods after the last byte) ends with `TimedOut`.
 pub async fn relay<A, B>(a: &mut A, b: &mut B) -> io::Result<RelayStats>
+where
+    A: Read + Write + Unpin + Send + ?Sized,
+    B: Read + Write + Unpin + Send + ?Sized,
+{
+    relay_with_idle_limit(a, b, HALF_CLOSED_IDLE).await
+}
+
+async fn relay_with_idle_limit<A, B>(
+    a: &mut A,
+    b: &mut B,
+    half_closed_idle: Duration,
+) -> io::Result<RelayStats>
 where
     A: Read + Write + Unpin + Send + ?Sized,
     B: Read + Write + Unpin + Send + ?Sized,
@@ -49,9 +69,27 @@ where
     let mut relay = gost_core::io::relay(a, b, RELAY_BUFFER);
     let mut release: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     let mut armed = false;
+    // Armed once the relay is half-closed: the deadline and the byte count it last saw.
+    let mut half_closed: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, RelayStats)> = None;
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(done) = std::pin::Pin::new(&mut relay).poll(cx) {
             return std::task::Poll::Ready(done);
+        }
+        if relay.is_half_closed() {
+            let (timer, seen) = half_closed.get_or_insert_with(|| {
+                (Box::pin(tokio::time::sleep(half_closed_idle)), relay.stats())
+            });
+            while timer.as_mut().poll(cx).is_ready() {
+                let now = relay.stats();
+                if now == *seen {
+                    return std::task::Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("relay: half-closed and idle for {half_closed_idle:?}"),
+                    )));
+                }
+                *seen = now;
+                timer.as_mut().reset(tokio::time::Instant::now() + half_closed_idle);
+            }
         }
         if relay.holds_idle_buffers() {
             let deadline = tokio::time::Instant::now() + IDLE_BUFFER_RELEASE;
@@ -83,5 +121,50 @@ where
     match tokio::time::timeout(dur, fut).await {
         Ok(res) => res,
         Err(_) => Err(Error::new(ErrorKind::Timeout, format!("{what}: timed out after {dur:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn pair() -> (TcpStream, TokioConn<TcpStream>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (c, TokioConn::tcp(s))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_half_closed_relay_ends_when_idle_but_not_while_data_flows() {
+        let (mut client, mut a) = pair().await;
+        let (mut target, mut b) = pair().await;
+        let limit = Duration::from_secs(60);
+        let task = tokio::spawn(async move { relay_with_idle_limit(&mut a, &mut b, limit).await });
+        client.shutdown().await.unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(target.read(&mut buf).await.unwrap(), 0, "the EOF is passed on");
+        // The other direction keeps flowing, slowly, for longer than the limit.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_secs(40)).await;
+            target.write_all(b"tick").await.unwrap();
+            client.read_exact(&mut buf[..4]).await.unwrap();
+        }
+        assert!(!task.is_finished());
+        // Then nothing: the relay ends by itself within two periods.
+        tokio::time::sleep(Duration::from_secs(121)).await;
+        let err = task.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_open_relay_is_left_alone() {
+        let (_client, mut a) = pair().await;
+        let (_target, mut b) = pair().await;
+        let task = tokio::spawn(async move { relay(&mut a, &mut b).await });
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(!task.is_finished(), "no idle limit while both directions are open");
     }
 }

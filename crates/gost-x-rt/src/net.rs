@@ -11,6 +11,57 @@ use crate::TokioConn;
 /// Go gost's default listen backlog.
 pub const DEFAULT_BACKLOG: u32 = 128;
 
+/// TCP keepalive settings. The default is Go's for every accepted and dialed socket: the first
+/// probe after 15 s of silence, then every 15 s, and the connection is dropped after 9
+/// unanswered probes, so a peer that vanished (power loss, NAT timeout) frees its socket and
+/// task within about 2.5 minutes instead of never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Silence before the first probe (`keepalive.idle`).
+    pub idle: Duration,
+    /// Between probes (`keepalive.interval`).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped (`keepalive.count`).
+    pub count: u32,
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        KeepAlive { idle: Duration::from_secs(15), interval: Duration::from_secs(15), count: 9 }
+    }
+}
+
+impl KeepAlive {
+    /// From a tcp listener's or dialer's metadata, as Go gost 3.3 reads it: `keepalive.idle`,
+    /// `keepalive.interval`, `keepalive.count`; unset or zero values keep the default. (Go
+    /// applies them only with `keepalive=true`; here they apply whenever they are set, since
+    /// keepalive is on by default either way.)
+    pub fn from_metadata(md: &gost_core::Metadata) -> Result<Self> {
+        let mut ka = KeepAlive::default();
+        if let Some(idle) = md.get_duration(&["keepalive.idle"])?.filter(|d| !d.is_zero()) {
+            ka.idle = idle;
+        }
+        if let Some(every) = md.get_duration(&["keepalive.interval"])?.filter(|d| !d.is_zero()) {
+            ka.interval = every;
+        }
+        if let Some(count) = md.get_usize(&["keepalive.count"])?.filter(|c| *c > 0) {
+            ka.count = u32::try_from(count).unwrap_or(u32::MAX);
+        }
+        Ok(ka)
+    }
+
+    /// Turns keepalive on for `stream` with these settings. The kernel takes whole seconds
+    /// (at least 1) and bounds them; a value it refuses is clamped rather than an error.
+    pub fn apply(&self, stream: &TcpStream) -> std::io::Result<()> {
+        let secs = |d: Duration| Duration::from_secs(d.as_secs().clamp(1, 32_767));
+        let cfg = socket2::TcpKeepalive::new()
+            .with_time(secs(self.idle))
+            .with_interval(secs(self.interval))
+            .with_retries(self.count.clamp(1, 127));
+        socket2::SockRef::from(stream).set_tcp_keepalive(&cfg)
+    }
+}
+
 /// Resolves `addr` with the system resolver, keeping only the families `network` allows.
 pub async fn resolve(addr: &Address, network: Network) -> Result<Vec<SocketAddr>> {
     let all: Vec<SocketAddr> = match addr {
@@ -107,18 +158,26 @@ fn bind_tcp(sa: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// A bound tokio TCP listener as a gost-core [`Listener`]; accepted sockets get TCP_NODELAY.
+/// A bound tokio TCP listener as a gost-core [`Listener`]; accepted sockets get TCP_NODELAY and
+/// keepalive (Go's default unless [`TcpAcceptor::with_keepalive`] says otherwise).
 #[derive(Debug)]
 pub struct TcpAcceptor {
     listener: TcpListener,
     local: Option<SocketAddr>,
+    keepalive: Option<KeepAlive>,
 }
 
 impl TcpAcceptor {
     /// Wraps a listening socket.
     pub fn new(listener: TcpListener) -> Self {
         let local = listener.local_addr().ok();
-        TcpAcceptor { listener, local }
+        TcpAcceptor { listener, local, keepalive: None }
+    }
+
+    /// Accepted sockets get `keepalive` instead of the default.
+    pub fn with_keepalive(mut self, keepalive: KeepAlive) -> Self {
+        self.keepalive = Some(keepalive);
+        self
     }
 }
 
@@ -127,7 +186,12 @@ impl Listener for TcpAcceptor {
         // Every accept error on a listening socket is temporary (EMFILE, ECONNABORTED, ...): the
         // socket stays open and the service's loop backs off and retries.
         let (stream, _) = self.listener.accept().await.context(ErrorKind::Io, "accept")?;
-        Ok(Box::new(TokioConn::tcp(stream)))
+        let conn = TokioConn::tcp(stream);
+        if let Some(ka) = &self.keepalive {
+            // Without it the connection still works, with the default keepalive.
+            let _ = ka.apply(conn.get_ref());
+        }
+        Ok(Box::new(conn))
     }
 
     fn local_addr(&self) -> Option<SocketAddr> {
@@ -146,6 +210,51 @@ mod tests {
         let s = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await.unwrap();
         assert!(s.nodelay().unwrap());
         assert!(connect_tcp(&addr, Network::Tcp6, Duration::from_secs(5)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn accepted_and_dialed_sockets_get_keepalive() {
+        let custom =
+            KeepAlive { idle: Duration::from_secs(30), interval: Duration::from_secs(5), count: 3 };
+        let mut l = TcpAcceptor::new(listen_tcp("127.0.0.1:0", DEFAULT_BACKLOG).unwrap())
+            .with_keepalive(custom);
+        let addr = Address::Ip(l.local_addr().unwrap());
+        let dialed =
+            TokioConn::tcp(connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await.unwrap());
+        let accepted = l.accept().await.unwrap();
+        let accepted = (&*accepted as &dyn std::any::Any)
+            .downcast_ref::<TokioConn<TcpStream>>()
+            .expect("a TCP connection");
+        let settings = |s: &TcpStream| {
+            let r = socket2::SockRef::from(s);
+            (
+                r.keepalive().unwrap(),
+                r.tcp_keepalive_time().unwrap(),
+                r.tcp_keepalive_interval().unwrap(),
+                r.tcp_keepalive_retries().unwrap(),
+            )
+        };
+        let go = (true, Duration::from_secs(15), Duration::from_secs(15), 9);
+        assert_eq!(settings(dialed.get_ref()), go);
+        assert_eq!(
+            settings(accepted.get_ref()),
+            (true, Duration::from_secs(30), Duration::from_secs(5), 3)
+        );
+        let md =
+            gost_core::Metadata::new().with("keepalive.idle", "1m").with("keepalive.count", "4");
+        let ka = KeepAlive::from_metadata(&md).unwrap();
+        assert_eq!(
+            ka,
+            KeepAlive {
+                idle: Duration::from_secs(60),
+                interval: Duration::from_secs(15),
+                count: 4
+            }
+        );
+        assert!(
+            KeepAlive::from_metadata(&gost_core::Metadata::new().with("keepalive.count", "x"))
+                .is_err()
+        );
     }
 
     #[tokio::test]

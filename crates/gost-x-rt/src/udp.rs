@@ -15,9 +15,14 @@ type Lookup = Pin<Box<dyn Future<Output = io::Result<Option<SocketAddr>>> + Send
 /// A bound UDP socket. Sending to a domain name resolves it with the system resolver (the last
 /// answer is cached, so a stream of datagrams to one name costs one lookup). IPv4 targets are
 /// mapped when the socket is a dual-stack IPv6 one, and IPv4-mapped sources are reported as IPv4.
+///
+/// A connected socket ([`UdpPacketConn::connect`]) talks to one peer only: the kernel drops
+/// datagrams from anyone else (a third party cannot answer in the target's name), and every
+/// datagram goes to that peer whatever address `send_to` names.
 pub struct UdpPacketConn {
     socket: UdpSocket,
     v6: bool,
+    peer: Option<SocketAddr>,
     cached: Option<(String, u16, SocketAddr)>,
     lookup: Option<(String, u16, Lookup)>,
 }
@@ -32,7 +37,21 @@ impl UdpPacketConn {
     /// Wraps a bound socket.
     pub fn new(socket: UdpSocket) -> Self {
         let v6 = socket.local_addr().is_ok_and(|a| a.is_ipv6());
-        UdpPacketConn { socket, v6, cached: None, lookup: None }
+        UdpPacketConn { socket, v6, peer: None, cached: None, lookup: None }
+    }
+
+    /// A socket connected to `peer` (as Go's `net.Dial("udp", ...)`), bound to every interface
+    /// of `peer`'s family on a free port.
+    pub async fn connect(peer: SocketAddr) -> io::Result<Self> {
+        let any: IpAddr = match peer {
+            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        };
+        let socket = UdpSocket::bind(SocketAddr::new(any, 0)).await?;
+        socket.connect(peer).await?;
+        let mut conn = UdpPacketConn::new(socket);
+        conn.peer = Some(peer);
+        Ok(conn)
     }
 
     /// A socket on every interface and a free port: dual-stack `[::]:0`, or `0.0.0.0:0` on a
@@ -120,6 +139,9 @@ impl PacketConn for UdpPacketConn {
         target: &Address,
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.peer.is_some() {
+            return this.socket.poll_send(cx, buf);
+        }
         let sa = match target {
             Address::Ip(sa) => *sa,
             Address::Domain(host, port) => ready!(this.poll_resolve(cx, host, *port))?,
@@ -165,5 +187,23 @@ mod tests {
         assert_eq!(src, b_addr);
         let nowhere = Address::Domain("no-such-host.invalid".into(), 53);
         assert!(send_to(&mut a, b"x", &nowhere).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_connected_socket_hears_only_its_peer() {
+        let mut target = UdpPacketConn::bind_any().await.unwrap();
+        let target_addr = SocketAddr::from(([127, 0, 0, 1], target.local_addr().unwrap().port()));
+        let mut conn = UdpPacketConn::connect(target_addr).await.unwrap();
+        let conn_addr = SocketAddr::from(([127, 0, 0, 1], conn.local_addr().unwrap().port()));
+        send_to(&mut conn, b"query", &Address::Ip(target_addr)).await.unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = recv_from(&mut target, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"query");
+        // A third party answers first, then the target: only the target's answer comes in.
+        let mut spoofer = UdpPacketConn::bind_any().await.unwrap();
+        send_to(&mut spoofer, b"forged", &Address::Ip(conn_addr)).await.unwrap();
+        send_to(&mut target, b"answer", &from).await.unwrap();
+        let (n, src) = recv_from(&mut conn, &mut buf).await.unwrap();
+        assert_eq!((&buf[..n], src), (&b"answer"[..], Address::Ip(target_addr)));
     }
 }
