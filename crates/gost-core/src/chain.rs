@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::BoxFuture;
 use crate::addr::{Address, Network};
@@ -88,15 +89,34 @@ impl Markable for Arc<Node> {
 }
 
 /// The nodes one connection goes through, in order, one per hop.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Route {
     nodes: Vec<Arc<Node>>,
+    /// 1 + the index of the node a dial is reaching right now; 0 when none.
+    reaching: AtomicUsize,
+}
+
+impl Clone for Route {
+    fn clone(&self) -> Self {
+        Route::new(self.nodes.clone())
+    }
 }
 
 impl Route {
     /// A route through `nodes` in order.
     pub fn new(nodes: Vec<Arc<Node>>) -> Self {
-        Route { nodes }
+        Route { nodes, reaching: AtomicUsize::new(0) }
+    }
+
+    /// Marks the node that an abandoned dial was still reaching (its deadline won), as a node
+    /// that refused would have been marked: a black-holed node must count towards `maxFails`.
+    /// Returns that node; `None` when no node was being reached (the dial had got through all
+    /// of them, or had not started).
+    pub fn mark_stalled(&self) -> Option<&Arc<Node>> {
+        let i = self.reaching.swap(0, Ordering::Relaxed).checked_sub(1)?;
+        let node = self.nodes.get(i)?;
+        node.marker.mark();
+        Some(node)
     }
 
     /// The nodes, first hop first.
@@ -173,6 +193,7 @@ impl Route {
         };
         let started = std::time::Instant::now();
         let on_first_node = opts.on_first_node.clone();
+        self.reaching.store(1, Ordering::Relaxed);
         let mut conn = transport_of(first)?
             .dial(&first.addr, opts)
             .await
@@ -182,7 +203,8 @@ impl Route {
             tell(&first.name, started.elapsed());
         }
         let mut prev = first;
-        for node in rest {
+        for (i, node) in rest.iter().enumerate() {
+            self.reaching.store(i + 2, Ordering::Relaxed);
             conn = transport_of(prev)?
                 .connector
                 .connect(conn, Network::Tcp, node.addr.clone(), ConnectOptions::default())
@@ -199,6 +221,8 @@ impl Route {
             node.marker.reset();
             prev = node;
         }
+        // Past the nodes: a stall from here on is the target's, not a node's.
+        self.reaching.store(0, Ordering::Relaxed);
         Ok((conn, prev))
     }
 }

@@ -128,7 +128,24 @@ impl DefaultRouter {
         let res =
             gost_x_rt::timeout(self.opts.timeout, &what, route.dial(network, target.clone(), opts))
                 .await;
+        let res = self.mark_if_stalled(&route, res);
         self.count_failure(&route, res)
+    }
+
+    /// A dial whose deadline won was dropped before it could mark the node it was waiting on:
+    /// mark it here, so a node that never answers counts towards `maxFails` like one that
+    /// refuses.
+    fn mark_if_stalled<T>(&self, route: &Route, res: Result<T>) -> Result<T> {
+        match res {
+            Err(err) if err.kind() == ErrorKind::Timeout => match route.mark_stalled() {
+                Some(node) => {
+                    let context = format!("node {} ({}) did not answer", node.name, node.addr);
+                    Err(err.wrap(ErrorKind::Timeout, context))
+                }
+                None => Err(err),
+            },
+            other => other,
+        }
     }
 
     /// gost counts a failed connection through a chain against its first node.
@@ -173,6 +190,7 @@ impl DefaultRouter {
         let res =
             gost_x_rt::timeout(self.opts.timeout, what, route.dial_packet(target.clone(), opts))
                 .await;
+        let res = self.mark_if_stalled(&route, res);
         self.count_failure(&route, res)
     }
 }
@@ -224,6 +242,7 @@ impl Router for DefaultRouter {
             let what = format!("bind {addr} through the chain");
             let bind = route.bind(network, addr, opts);
             let res = gost_x_rt::timeout(self.opts.timeout, &what, bind).await;
+            let res = self.mark_if_stalled(&route, res);
             return self.count_failure(&route, res);
         }
         if network.is_udp() {
@@ -383,6 +402,48 @@ mod tests {
         // The dead node is now filtered out: one attempt suffices.
         r.dial(Network::Tcp, target).await.unwrap();
         assert_eq!(dials.load(Ordering::Relaxed), 3);
+    }
+
+    /// A node that never answers (black-holed): its dial never completes.
+    struct Hang(Arc<AtomicUsize>);
+    impl Dialer for Hang {
+        async fn dial(&self, _: Address, _: DialOptions) -> Result<BoxConn> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_node_that_never_answers_is_marked_when_the_deadline_wins() {
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hangs = Arc::new(AtomicUsize::new(0));
+        let t = Transport::new(BoxDialer::new(Hang(hangs.clone())), BoxConnector::new(Pass));
+        let hole = Arc::new(Node::new("hole", Address::parse("192.0.2.1:1080").unwrap(), t));
+        let dials = Arc::new(AtomicUsize::new(0));
+        let ok = node("ok", Address::Ip(live.local_addr().unwrap()), dials.clone());
+        let sel = selector::from_metadata(
+            &gost_core::Metadata::new().with("strategy", "fifo"),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let hop = NodeHop::new("hop-0", vec![hole.clone(), ok.clone()], Box::new(sel));
+        let chain = Chain::new("chain-0", vec![("hop-0".into(), BoxHop::new(hop))]);
+        let mut opts = RouterOptions::default();
+        opts.chain = Some(BoxChainer::new(chain));
+        opts.retries = 1;
+        opts.timeout = Duration::from_millis(200);
+        let r = DefaultRouter::new(opts);
+        let target = Address::Domain("example.invalid".into(), 80);
+        // The first attempt stalls on the hole and is abandoned; the hole is marked, so the
+        // retry takes the live node.
+        r.dial(Network::Tcp, target.clone()).await.unwrap();
+        assert_eq!((hangs.load(Ordering::Relaxed), dials.load(Ordering::Relaxed)), (1, 1));
+        assert_eq!(hole.marker.fail_count(), 1);
+        // Now out of the selection: no connection pays the timeout again.
+        let started = std::time::Instant::now();
+        r.dial(Network::Tcp, target).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(150));
+        assert_eq!(hangs.load(Ordering::Relaxed), 1);
     }
 
     struct Names;

@@ -158,6 +158,30 @@ fn bind_tcp(sa: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// The pause after a failed accept, as gost's: 1 s, doubling, at most 5 s; a success resets it.
+/// An accept error such as EMFILE persists until something else frees descriptors, so retrying
+/// at once would only spin.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AcceptBackoff {
+    last: Duration,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(5);
+
+    /// Records a failure; returns how long to wait before the next accept.
+    pub fn failed(&mut self) -> Duration {
+        self.last = if self.last.is_zero() { Self::FIRST } else { (self.last * 2).min(Self::MAX) };
+        self.last
+    }
+
+    /// Records a success.
+    pub fn succeeded(&mut self) {
+        self.last = Duration::ZERO;
+    }
+}
+
 /// A bound tokio TCP listener as a gost-core [`Listener`]; accepted sockets get TCP_NODELAY and
 /// keepalive (Go's default unless [`TcpAcceptor::with_keepalive`] says otherwise).
 #[derive(Debug)]
@@ -210,6 +234,15 @@ mod tests {
         let s = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await.unwrap();
         assert!(s.nodelay().unwrap());
         assert!(connect_tcp(&addr, Network::Tcp6, Duration::from_secs(5)).await.is_err());
+    }
+
+    #[test]
+    fn accept_backoff_doubles_to_five_seconds_and_resets() {
+        let mut b = AcceptBackoff::default();
+        let waits: Vec<u64> = (0..5).map(|_| b.failed().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+        b.succeeded();
+        assert_eq!(b.failed(), Duration::from_secs(1));
     }
 
     #[tokio::test]

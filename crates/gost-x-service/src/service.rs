@@ -22,9 +22,6 @@ use tokio::task::JoinSet;
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// gost keeps the last 20 status events.
 const MAX_EVENTS: usize = 20;
-/// Back-off after a temporary accept error: 1 s, doubling, at most 5 s (as gost).
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Service settings.
 #[non_exhaustive]
@@ -223,7 +220,7 @@ impl Service for DefaultService {
 
         let up = self.metrics.as_ref().map(|m| m.service_up());
         let mut tasks = JoinSet::new();
-        let mut backoff = Duration::ZERO;
+        let mut backoff = gost_x_rt::net::AcceptBackoff::default();
         let mut result = Ok(());
         loop {
             tokio::select! {
@@ -241,7 +238,7 @@ impl Service for DefaultService {
                         if self.state() == State::Failed {
                             self.event(Some(State::Ready), format!("service {} is ready", self.name));
                         }
-                        backoff = Duration::ZERO;
+                        backoff.succeeded();
                         self.spawn_connection(&mut tasks, conn);
                     }
                     Err(err) if err.kind() == ErrorKind::Closed => {
@@ -249,7 +246,7 @@ impl Service for DefaultService {
                         break;
                     }
                     Err(err) => {
-                        backoff = if backoff.is_zero() { FIRST_BACKOFF } else { (backoff * 2).min(MAX_BACKOFF) };
+                        let backoff = backoff.failed();
                         tracing::warn!(service = %self.name, "accept: {err}; retrying in {backoff:?}");
                         self.event(Some(State::Failed), format!("service {} is failed: {err}", self.name));
                         tokio::select! {
