@@ -762,6 +762,11 @@ impl Session {
         self.shared().close_with(Error::Closed);
     }
 
+    /// Whether `self` and `other` are handles of the same session.
+    pub fn same_session(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.guard, &other.guard)
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.shared().lock().phase != Phase::Open
