@@ -489,7 +489,9 @@ where
 /// through short waits (a stream in full flow would otherwise free and allocate on every
 /// wake-up). Such a kept buffer would also be kept by a stream that stops right there, so the
 /// runtime layer calls [`Relay::release_idle_buffers`] when [`Relay::holds_idle_buffers`] has
-/// stayed true for a while (gost-x-rt: one second).
+/// stayed true for a while (gost-x-rt: one second). A direction goes back to `buf_size` when it
+/// is released that way, and when the first read after a wait is small (under 2 KiB): the burst
+/// that grew it is over, and small messages get small buffers again.
 pub struct Relay<'a, A: ?Sized, B: ?Sized> {
     a: &'a mut A,
     b: &'a mut B,
@@ -545,8 +547,10 @@ where
 /// One direction of [`relay`]: a reusable buffer and the copy state.
 struct OneWay {
     buf: Box<[u8]>,
-    /// The size the next allocation gets: doubles (up to `max`) while reads fill the buffer.
+    /// The size the next allocation gets: doubles (up to `max`) while reads fill the buffer,
+    /// and goes back to `base` when the direction goes idle.
     size: usize,
+    base: usize,
     max: usize,
     /// The last read filled at least half the buffer: the sender is ahead, keep the buffer
     /// through the next wait instead of giving it back.
@@ -568,6 +572,7 @@ impl OneWay {
         if self.waits_with_buffer() {
             self.buf = Box::default();
             self.streaming = false;
+            self.size = self.base;
         }
     }
 
@@ -575,6 +580,7 @@ impl OneWay {
         OneWay {
             buf: Box::default(),
             size,
+            base: size,
             max: size.saturating_mul(GROWTH),
             streaming: false,
             start: 0,
@@ -610,6 +616,12 @@ impl OneWay {
         let mut probe = [0u8; PROBE];
         let n = ready!(Pin::new(&mut *r).poll_read(cx, &mut probe))?;
         if n > 0 {
+            if n < PROBE {
+                // A small message after a wait: whatever burst grew the buffer is over, and
+                // allocating (and zeroing) the grown size for every such message would cost
+                // more than the regrowth a new burst pays.
+                self.size = self.base;
+            }
             self.buf = vec![0u8; self.size.max(PROBE)].into_boxed_slice();
             self.buf[..n].copy_from_slice(&probe[..n]);
         }
@@ -916,6 +928,32 @@ mod tests {
     }
 
     #[test]
+    fn small_messages_after_a_burst_get_the_base_buffer_again() {
+        let (mut client, mut c1) = pipe();
+        let (mut s2, mut target) = pipe();
+        let poll_once = |relay: &mut Relay<'_, PipeEnd, PipeEnd>| {
+            block_on(poll_fn(|cx| Poll::Ready(Pin::new(&mut *relay).poll(cx).is_pending())))
+        };
+        let mut relay = relay(&mut c1, &mut s2, 4096);
+        // A burst: every read fills the buffer, which grows to its cap.
+        block_on(write_all(&mut client, &vec![1u8; 2048 + 4096 + 8192 + 16384])).unwrap();
+        assert!(poll_once(&mut relay));
+        assert_eq!(relay.ab.size, 32768);
+        // Then small messages: the first lands in the buffer kept from the burst; that one
+        // goes back, and the next ones wait with the probe and get a base-size buffer.
+        for _ in 0..3 {
+            block_on(write_all(&mut client, b"keystroke")).unwrap();
+            assert!(poll_once(&mut relay));
+            assert!(relay.ab.buf.is_empty());
+        }
+        assert_eq!(relay.ab.size, 4096);
+        drop(relay);
+        let mut got = vec![0u8; 2048 + 4096 + 8192 + 16384 + 27];
+        block_on(read_exact(&mut target, &mut got)).unwrap();
+        assert!(got.ends_with(b"keystrokekeystrokekeystroke"));
+    }
+
+    #[test]
     fn a_streaming_direction_keeps_its_buffer_until_released() {
         let (mut client, mut c1) = pipe();
         let (mut s2, mut target) = pipe();
@@ -935,10 +973,11 @@ mod tests {
         assert_eq!(relay.ab.size, 8192);
         relay.release_idle_buffers();
         assert!(!relay.holds_idle_buffers());
-        // Data after the release flows as before, through a buffer of the grown size.
+        // Idle: the direction is back to the base size, and grows again with the next burst.
+        assert_eq!(relay.ab.size, 4096);
         block_on(write_all(&mut client, &[8u8; 9000])).unwrap();
         assert!(poll_once(&mut relay));
-        assert_eq!(relay.ab.buf.len(), 8192);
+        assert_eq!(relay.ab.size, 8192, "4 KiB, filled, doubled");
         drop(relay);
         let mut got = vec![0u8; 2 + 6144 + 9000];
         block_on(read_exact(&mut target, &mut got)).unwrap();
