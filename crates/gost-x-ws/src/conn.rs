@@ -81,6 +81,11 @@ pub(crate) struct WsConn {
     close_due: Option<([u8; 2], usize)>,
     /// A Close was queued: no data frame may follow it.
     close_sent: bool,
+    /// The last write, flush or shutdown returned Pending: the writer's waker is registered
+    /// with the socket and the writer drives the output. A reader (maybe another task, as with
+    /// an smux session over WebSocket) must not drive it then: the socket keeps one waker per
+    /// direction, and taking it over would leave the writer asleep.
+    writer_waiting: bool,
     keepalive: Option<Keepalive>,
 }
 
@@ -120,6 +125,7 @@ impl WsConn {
             ping_due: false,
             close_due: None,
             close_sent: false,
+            writer_waiting: false,
             keepalive,
         }
     }
@@ -188,6 +194,20 @@ impl WsConn {
             self.wpos = 0;
             return Poll::Ready(Ok(()));
         }
+    }
+
+    /// [`WsConn::poll_output`] on behalf of a reader, unless a waiting writer drives it.
+    fn poll_output_from_reader(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.writer_waiting {
+            return Poll::Pending;
+        }
+        self.poll_output(cx)
+    }
+
+    /// Records whether a write-side call leaves the writer waiting.
+    fn writer_polled<T>(&mut self, p: Poll<T>) -> Poll<T> {
+        self.writer_waiting = p.is_pending();
+        p
     }
 
     /// Marks a Ping due when the interval ticked (registers the timer so an idle connection
@@ -293,7 +313,7 @@ impl Read for WsConn {
         let this = self.get_mut();
         this.poll_ping_timer(cx);
         // Keep output moving (Pongs, Pings, a buffered data frame) even while only reading.
-        if let Poll::Ready(Err(e)) = this.poll_output(cx) {
+        if let Poll::Ready(Err(e)) = this.poll_output_from_reader(cx) {
             return Poll::Ready(Err(e));
         }
         if buf.is_empty() {
@@ -347,7 +367,7 @@ impl Read for WsConn {
                     }
                     this.rpos = start + len;
                     this.on_control(&header, &payload[..len]);
-                    if let Poll::Ready(Err(e)) = this.poll_output(cx) {
+                    if let Poll::Ready(Err(e)) = this.poll_output_from_reader(cx) {
                         return Poll::Ready(Err(e));
                     }
                 }
@@ -383,7 +403,8 @@ impl Write for WsConn {
                 "websocket: the connection is closing (Close frame exchanged)",
             )));
         }
-        ready!(this.poll_output(cx))?;
+        let out = this.poll_output(cx);
+        ready!(this.writer_polled(out))?;
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -405,16 +426,22 @@ impl Write for WsConn {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_output(cx))?;
-        Pin::new(&mut this.inner).poll_flush(cx)
+        let out = match this.poll_output(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_flush(cx),
+            other => other,
+        };
+        this.writer_polled(out)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_output(cx))?;
         // Half-close the carrier without a Close frame, as Go gost does: the peer reads EOF and
         // can still send.
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+        let out = match this.poll_output(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_shutdown(cx),
+            other => other,
+        };
+        this.writer_polled(out)
     }
 
     fn poll_write_vectored(
