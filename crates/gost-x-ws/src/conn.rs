@@ -576,6 +576,51 @@ mod tests {
         assert_eq!(sent, [0x88, 2, 0x03, 0xE8], "only the Close answer went out");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_task_answering_pings_never_strands_a_waiting_writer_task() {
+        // As an smux session uses its carrier: reads and writes from two tasks.
+        let (conn, peer) = server_and_raw_peer().await;
+        let (mut rd, mut wr) = tokio::io::split(gost_x_rt::Compat::new(Box::new(conn) as BoxConn));
+        const TOTAL: usize = 32 << 20;
+        let writer = tokio::spawn(async move {
+            let chunk = vec![7u8; 60_000];
+            let mut sent = 0;
+            while sent < TOTAL {
+                wr.write_all(&chunk).await.unwrap();
+                sent += chunk.len();
+            }
+            wr.flush().await.unwrap();
+        });
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let _ = rd.read(&mut buf).await;
+        });
+        // The peer does not read for a while (the writer waits), Pinging all along; then it
+        // reads everything while still Pinging.
+        let (mut peer_rd, mut peer_wr) = peer.into_split();
+        let pinger = tokio::spawn(async move {
+            let ping = masked(ws::OP_PING, b"hi");
+            for _ in 0..2000 {
+                if peer_wr.write_all(&ping).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let drain = tokio::spawn(async move {
+            let mut buf = vec![0u8; 1 << 16];
+            while peer_rd.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        });
+        tokio::time::timeout(Duration::from_secs(30), writer)
+            .await
+            .expect("the writer task was left waiting")
+            .unwrap();
+        reader.abort();
+        pinger.abort();
+        drain.abort();
+    }
+
     #[test]
     fn huge_ttls_do_not_overflow() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
