@@ -56,6 +56,20 @@ impl Address {
         Address::from_host_port(host, port)
     }
 
+    /// The same address with a numeric host name turned into the IP it stands for, as the
+    /// system resolver would read it (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`, an
+    /// IPv6 literal); other names are left as they are. Checks that match IP rules (bypass
+    /// CIDRs) must see what the dial will connect to.
+    pub fn resolve_numeric(self) -> Address {
+        match &self {
+            Address::Domain(host, port) => match numeric_ip(host) {
+                Some(ip) => Address::Ip(SocketAddr::new(ip, *port)),
+                None => self,
+            },
+            Address::Ip(_) => self,
+        }
+    }
+
     /// The IP socket address, if this is not a domain.
     pub fn as_socket_addr(&self) -> Option<SocketAddr> {
         match self {
@@ -92,6 +106,66 @@ pub fn split_host_port(s: &str) -> Result<(&str, &str)> {
         Some((host, port)) => Ok((host, port)),
         None => Err(Error::config(format!("missing port in address {s:?}"))),
     }
+}
+
+/// The IP a numeric host name stands for: an IP literal (IPv6 with or without brackets), or an
+/// IPv4 address in any form the C library's `inet_aton` (and so `getaddrinfo`) accepts: one to
+/// four parts, each decimal, octal (leading `0`) or hex (`0x`), the last one filling the
+/// remaining bytes. One trailing dot is ignored. `None` for anything else.
+pub fn numeric_ip(host: &str) -> Option<IpAddr> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let mut parts = [0u32; 4];
+    let mut count = 0;
+    for part in host.split('.') {
+        let slot = parts.get_mut(count)?;
+        *slot = inet_aton_part(part)?;
+        count += 1;
+    }
+    // Every part but the last is one byte; the last fills what is left.
+    let (head, last) = parts[..count].split_at(count.checked_sub(1)?);
+    let last = *last.first()?;
+    let last_bits = 32 - 8 * head.len() as u32;
+    if head.iter().any(|b| *b > 0xFF) || (last_bits < 32 && last >> last_bits != 0) {
+        return None;
+    }
+    let mut value = 0u32;
+    for (i, b) in head.iter().enumerate() {
+        value |= b << (24 - 8 * i as u32);
+    }
+    Some(IpAddr::from(std::net::Ipv4Addr::from(value | last)))
+}
+
+fn inet_aton_part(part: &str) -> Option<u32> {
+    let (digits, radix) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (hex, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
+    if digits.is_empty() || !digits.bytes().all(|b| (b as char).is_digit(radix)) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
+/// Whether a host name would be read as an address by the system resolver rather than looked
+/// up: its last label starts with a digit (no real top-level domain does, RFC 3696 §2), or it
+/// is an IP literal. Such a name that [`numeric_ip`] cannot read must be refused, not looked up,
+/// so that what a check sees and what a dial connects to never differ.
+pub fn looks_numeric(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.contains(':')
+        || host
+            .rsplit('.')
+            .next()
+            .and_then(|l| l.bytes().next())
+            .is_some_and(|b| b.is_ascii_digit())
 }
 
 impl FromStr for Address {
@@ -182,6 +256,63 @@ impl fmt::Display for Network {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_host_names_read_as_inet_aton_does() {
+        let v4 = |s: &str| numeric_ip(s).map(|ip| ip.to_string());
+        for spelling in [
+            "127.0.0.1",
+            "127.1",
+            "127.0.1",
+            "2130706433",
+            "0x7f000001",
+            "0X7F000001",
+            "0177.0.0.1",
+            "0x7f.0.0.1",
+            "0x7f.1",
+            "127.0.0.1.",
+            "017700000001",
+        ] {
+            assert_eq!(v4(spelling).as_deref(), Some("127.0.0.1"), "{spelling}");
+        }
+        assert_eq!(v4("10.258").as_deref(), Some("10.0.1.2"));
+        assert_eq!(v4("[::1]").as_deref(), Some("::1"));
+        assert_eq!(v4("::ffff:127.0.0.1").as_deref(), Some("::ffff:127.0.0.1"));
+        for bad in [
+            "",
+            ".",
+            "256.0.0.1",
+            "1.2.3.4.5",
+            "1.2.3.256",
+            "1.16777216",
+            "1.2.65536",
+            "4294967296",
+            "0x",
+            "08",
+            "1..2",
+            "example.com",
+            "127.0.0.1x",
+            "1.2.3.4..",
+            "0x1g",
+            "-1",
+            "+1",
+            " 1",
+        ] {
+            assert_eq!(v4(bad), None, "{bad:?}");
+        }
+        assert_eq!(v4("1.2.3").as_deref(), Some("1.2.0.3"));
+        assert_eq!(v4("4294967295").as_deref(), Some("255.255.255.255"));
+        for numeric in ["127.1", "1.2.3.256", "0x", "a.b.2com", "::1", "10."] {
+            assert!(looks_numeric(numeric), "{numeric}");
+        }
+        for name in ["example.com", "a1.example", "1.example.com", "x", "例え.jp"] {
+            assert!(!looks_numeric(name), "{name}");
+        }
+        let a = Address::Domain("0x7f000001".into(), 80).resolve_numeric();
+        assert_eq!(a.to_string(), "127.0.0.1:80");
+        let a = Address::Domain("example.com".into(), 80).resolve_numeric();
+        assert_eq!(a, Address::Domain("example.com".into(), 80));
+    }
 
     #[test]
     fn parses_go_style_host_port() {

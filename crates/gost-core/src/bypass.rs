@@ -17,6 +17,18 @@ pub trait Bypass: Send + Sync + 'static {
     fn whitelist(&self) -> bool {
         false
     }
+
+    /// Whether `resolved`, an address a target name resolved to, is refused on its own: a
+    /// blacklist that matches it refuses it; a whitelist says nothing here (the name itself
+    /// already passed it). Checked before dialing, so that a name cannot lead to an address the
+    /// list forbids. Cancel safe.
+    fn refuses_resolved(
+        &self,
+        network: Network,
+        resolved: Address,
+    ) -> impl Future<Output = bool> + Send {
+        async move { !self.whitelist() && self.contains(network, resolved).await }
+    }
 }
 
 /// A shared implementation (kept by its owner for updates) is one too.
@@ -27,11 +39,19 @@ impl<T: Bypass> Bypass for Arc<T> {
     fn whitelist(&self) -> bool {
         (**self).whitelist()
     }
+    fn refuses_resolved(
+        &self,
+        network: Network,
+        resolved: Address,
+    ) -> impl Future<Output = bool> + Send {
+        (**self).refuses_resolved(network, resolved)
+    }
 }
 
 trait DynBypass: Send + Sync + 'static {
     fn dyn_contains(&self, network: Network, target: Address) -> BoxFuture<'_, bool>;
     fn dyn_whitelist(&self) -> bool;
+    fn dyn_refuses_resolved(&self, network: Network, resolved: Address) -> BoxFuture<'_, bool>;
 }
 
 impl<T: Bypass> DynBypass for T {
@@ -40,6 +60,9 @@ impl<T: Bypass> DynBypass for T {
     }
     fn dyn_whitelist(&self) -> bool {
         self.whitelist()
+    }
+    fn dyn_refuses_resolved(&self, network: Network, resolved: Address) -> BoxFuture<'_, bool> {
+        Box::pin(self.refuses_resolved(network, resolved))
     }
 }
 
@@ -60,6 +83,13 @@ impl Bypass for BoxBypass {
     }
     fn whitelist(&self) -> bool {
         self.0.dyn_whitelist()
+    }
+    fn refuses_resolved(
+        &self,
+        network: Network,
+        resolved: Address,
+    ) -> impl Future<Output = bool> + Send {
+        self.0.dyn_refuses_resolved(network, resolved)
     }
 }
 

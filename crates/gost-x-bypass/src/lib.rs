@@ -103,6 +103,16 @@ impl Bypass for BypassGroup {
         }
         false
     }
+
+    /// Only the blacklists speak for a resolved address.
+    async fn refuses_resolved(&self, network: Network, resolved: Address) -> bool {
+        for b in &self.0 {
+            if b.refuses_resolved(network, resolved.clone()).await {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 #[cfg(test)]
@@ -138,5 +148,13 @@ mod tests {
         assert!(g.contains(Network::Tcp, a("a.com:1")).await, "blacklist match");
         assert!(g.contains(Network::Tcp, a("d.com:1")).await, "outside the whitelist");
         assert!(!g.contains(Network::Tcp, a("b.com:1")).await);
+        // A resolved address: only the blacklists speak.
+        let g = BypassGroup(vec![b(false, &["127.0.0.0/8"]), b(true, &["b.com"])]);
+        assert!(g.refuses_resolved(Network::Tcp, a("127.0.0.1:80")).await);
+        assert!(!g.refuses_resolved(Network::Tcp, a("93.184.216.34:80")).await);
+        let white = b(true, &["b.com"]);
+        assert!(!white.refuses_resolved(Network::Tcp, a("127.0.0.1:80")).await);
+        let black = b(false, &["10.0.0.0/8"]);
+        assert!(black.refuses_resolved(Network::Tcp, a("10.1.2.3:80")).await);
     }
 }

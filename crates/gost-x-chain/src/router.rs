@@ -4,12 +4,12 @@ use std::time::Duration;
 use std::net::{IpAddr, SocketAddr};
 
 use gost_core::{
-    Address, BindOptions, BoxChainer, BoxConn, BoxHostMapper, BoxListener, BoxPacketConn,
-    BoxResolver, Chainer, DialOptions, Error, ErrorKind, HostMapper, Network, OnNodeConnected,
-    Resolver, Result, ResultExt, Route, Router, SelectRequest,
+    Address, BindOptions, BoxBypass, BoxChainer, BoxConn, BoxHostMapper, BoxListener,
+    BoxPacketConn, BoxResolver, Bypass, Chainer, DialOptions, Error, ErrorKind, HostMapper,
+    Network, OnNodeConnected, Resolver, Result, ResultExt, Route, Router, SelectRequest,
 };
 use gost_x_metrics::Metrics;
-use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp, listen_tcp};
+use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp_to, listen_tcp};
 use gost_x_rt::{TokioConn, UdpPacketConn};
 
 /// Go gost's router dial timeout.
@@ -32,6 +32,9 @@ pub struct RouterOptions {
     /// Where failures through the chain are counted (`gost_chain_errors_total`), with the
     /// chain's name.
     pub metrics: Option<(Arc<Metrics>, String)>,
+    /// The service's bypass, checked again against the addresses a target name resolves to
+    /// here (hosts, resolver, system), so that a name cannot lead to an address it forbids.
+    pub bypass: Option<BoxBypass>,
 }
 
 impl Default for RouterOptions {
@@ -43,6 +46,7 @@ impl Default for RouterOptions {
             resolver: None,
             hosts: None,
             metrics: None,
+            bypass: None,
         }
     }
 }
@@ -81,6 +85,7 @@ impl DefaultRouter {
     /// The target after the host mapper and the resolver (gost's order); a name neither knows
     /// is left for the chain's last node (or the system resolver) to resolve.
     async fn resolve(&self, network: Network, target: Address) -> Result<Address> {
+        let target = target.resolve_numeric();
         let Address::Domain(host, port) = &target else { return Ok(target) };
         let wants = |ip: &IpAddr| match network {
             Network::Tcp4 | Network::Udp4 => ip.is_ipv4(),
@@ -106,6 +111,45 @@ impl DefaultRouter {
         Ok(target)
     }
 
+    /// Refuses `resolved`, an address a target name led to, when the service's bypass does.
+    async fn check_resolved(
+        &self,
+        network: Network,
+        name: &Address,
+        resolved: SocketAddr,
+    ) -> Result<()> {
+        match &self.opts.bypass {
+            Some(b) if b.refuses_resolved(network, Address::Ip(resolved)).await => Err(Error::new(
+                ErrorKind::Denied,
+                format!("{name} resolves to {resolved}, which is bypassed"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The system resolver's addresses for `target`, less those the bypass refuses.
+    async fn resolve_allowed(&self, network: Network, target: &Address) -> Result<Vec<SocketAddr>> {
+        let what = format!("resolve {target}");
+        let addrs =
+            gost_x_rt::timeout(self.opts.timeout, &what, gost_x_rt::net::resolve(target, network))
+                .await?;
+        if self.opts.bypass.is_none() || matches!(target, Address::Ip(_)) {
+            return Ok(addrs);
+        }
+        let mut allowed = Vec::with_capacity(addrs.len());
+        let mut refused = None;
+        for sa in addrs {
+            match self.check_resolved(network, target, sa).await {
+                Ok(()) => allowed.push(sa),
+                Err(e) => refused = Some(e),
+            }
+        }
+        match refused {
+            Some(e) if allowed.is_empty() => Err(e),
+            _ => Ok(allowed),
+        }
+    }
+
     async fn route(&self, network: Network, target: &Address) -> Result<Route> {
         match &self.opts.chain {
             Some(chain) => chain.route(SelectRequest::new(network, target.clone())).await,
@@ -120,7 +164,8 @@ impl DefaultRouter {
                 let why = format!("a {network} stream to {target} (datagrams use dial_packet)");
                 return Err(Error::unsupported(why));
             }
-            let stream = connect_tcp(target, network, self.opts.timeout).await?;
+            let addrs = self.resolve_allowed(network, target).await?;
+            let stream = connect_tcp_to(&addrs, target, self.opts.timeout).await?;
             return Ok(Box::new(TokioConn::tcp(stream)));
         }
         let opts = self.dial_options();
@@ -163,7 +208,13 @@ impl DefaultRouter {
 impl DefaultRouter {
     async fn dial_packet_once(&self, target: &Option<Address>) -> Result<BoxPacketConn> {
         let target = match target {
-            Some(t) => Some(self.resolve(Network::Udp, t.clone()).await?),
+            Some(name) => {
+                let t = self.resolve(Network::Udp, name.clone()).await?;
+                if let (Address::Domain(..), Address::Ip(sa)) = (name, &t) {
+                    self.check_resolved(Network::Udp, name, *sa).await?;
+                }
+                Some(t)
+            }
             None => None,
         };
         let target = &target;
@@ -174,7 +225,7 @@ impl DefaultRouter {
             // No target (SOCKS5 UDP ASSOCIATE): one socket for every destination.
             let socket = match target {
                 Some(t) => {
-                    let peers = gost_x_rt::net::resolve(t, Network::Udp).await?;
+                    let peers = self.resolve_allowed(Network::Udp, t).await?;
                     let Some(peer) = peers.first() else {
                         return Err(Error::new(ErrorKind::Dial, format!("no address for {t}")));
                     };
@@ -212,7 +263,11 @@ impl Router for DefaultRouter {
     }
 
     async fn dial(&self, network: Network, target: Address) -> Result<BoxConn> {
+        let name = target.clone();
         let target = self.resolve(network, target).await?;
+        if let (Address::Domain(..), Address::Ip(sa)) = (&name, &target) {
+            self.check_resolved(network, &name, *sa).await?;
+        }
         let attempts = self.opts.retries + 1;
         let mut attempt = 1;
         loop {
@@ -272,7 +327,8 @@ mod tests {
     impl Dialer for CountingTcp {
         async fn dial(&self, addr: Address, _opts: DialOptions) -> Result<BoxConn> {
             self.0.fetch_add(1, Ordering::Relaxed);
-            let s = connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await?;
+            let s =
+                gost_x_rt::net::connect_tcp(&addr, Network::Tcp, Duration::from_secs(5)).await?;
             Ok(Box::new(TokioConn::tcp(s)))
         }
     }
@@ -478,6 +534,49 @@ mod tests {
         let err =
             r.dial(Network::Tcp6, Address::Domain("resolved.test".into(), port)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Dial);
+    }
+
+    /// A blacklist of 127.0.0.2 (and of nothing else).
+    struct NotTwo;
+    impl Bypass for NotTwo {
+        async fn contains(&self, _: Network, target: Address) -> bool {
+            matches!(target, Address::Ip(sa) if sa.ip() == IpAddr::from([127, 0, 0, 2]))
+        }
+    }
+
+    #[tokio::test]
+    async fn names_that_resolve_to_a_bypassed_address_are_refused() {
+        let two = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+        let port = two.local_addr().unwrap().port();
+        let one = tokio::net::TcpListener::bind(("127.0.0.1", port)).await;
+        struct Two;
+        impl HostMapper for Two {
+            async fn lookup(&self, _: Network, host: String) -> Option<Vec<IpAddr>> {
+                (host == "two.test").then(|| vec![IpAddr::from([127, 0, 0, 2])])
+            }
+        }
+        let mut opts = RouterOptions::default();
+        opts.hosts = Some(BoxHostMapper::new(Two));
+        opts.bypass = Some(BoxBypass::new(NotTwo));
+        let r = DefaultRouter::new(opts);
+        // Numeric spellings, a hosts mapping: all lead to 127.0.0.2.
+        for name in ["127.0.2", "2130706434", "0x7f000002", "0177.0.0.2", "two.test"] {
+            let err = r.dial(Network::Tcp, Address::Domain(name.into(), port)).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Denied, "{name}: {err}");
+            let Err(err) = r.dial_packet(Some(Address::Domain(name.into(), port))).await else {
+                panic!("{name} (udp) was not refused");
+            };
+            assert_eq!(err.kind(), ErrorKind::Denied, "{name} (udp): {err}");
+        }
+        // A numeric spelling of an allowed address is dialed as that address.
+        if one.is_ok() {
+            r.dial(Network::Tcp, Address::Domain("127.1".into(), port)).await.unwrap();
+        }
+        // A name the system resolver would read as an address we cannot is refused.
+        let err =
+            r.dial(Network::Tcp, Address::Domain("1.2.3.256".into(), port)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Dial, "{err}");
+        drop(two);
     }
 
     #[tokio::test]

@@ -272,6 +272,8 @@ fn router(
     let handler_md = to_metadata(&svc.handler.metadata);
     let from_md = handler_md.get_usize(&["retries"])?.unwrap_or(0);
     opts.retries = usize::try_from(svc.handler.retries).unwrap_or(0).max(from_md);
+    // The handler checks the target; the router checks what a name resolves to.
+    opts.bypass = policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r)?;
     if let Some(t) = to_metadata(&svc.metadata).get_duration(&["dialTimeout"])? {
         opts.timeout = if t.is_zero() { Duration::from_secs(15) } else { t };
     }

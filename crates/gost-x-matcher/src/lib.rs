@@ -206,7 +206,17 @@ impl Matcher {
     }
 
     /// Whether a target matches any pattern (what bypass checks).
+    /// A numeric host name (`127.1`, `0x7f000001`, ...) is matched as the address it stands
+    /// for, since that is what a dial connects to.
     pub fn matches(&self, target: &Address) -> bool {
+        let numeric;
+        let target = match target {
+            Address::Domain(..) if gost_core::addr::looks_numeric(&target.host()) => {
+                numeric = target.clone().resolve_numeric();
+                &numeric
+            }
+            other => other,
+        };
         let (host, port) = match target {
             Address::Ip(sa) => {
                 let ip = sa.ip();
@@ -352,6 +362,18 @@ mod tests {
         let y = m(&["0.0.0.0/0"]);
         assert!(y.matches_ip("8.8.8.8".parse().unwrap()));
         assert!(!y.matches_ip("::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn numeric_host_names_match_ip_rules() {
+        let m = m(&["127.0.0.0/8", "10.0.0.1", "192.168.0.1-192.168.0.9"]);
+        for spelling in ["127.1", "2130706433", "0x7f000001", "0177.0.0.1", "127.0.0.1."] {
+            assert!(m.matches(&Address::Domain(spelling.into(), 80)), "{spelling}");
+        }
+        assert!(m.matches(&Address::Domain("012.0.0.1".into(), 80)), "octal 10.0.0.1");
+        assert!(m.matches(&Address::Domain("0xc0a80005".into(), 80)), "in the range");
+        assert!(!m.matches(&Address::Domain("128.1".into(), 80)));
+        assert!(!m.matches(&Address::Domain("example.com".into(), 80)));
     }
 
     #[test]

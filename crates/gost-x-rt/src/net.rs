@@ -64,12 +64,15 @@ impl KeepAlive {
 
 /// Resolves `addr` with the system resolver, keeping only the families `network` allows.
 pub async fn resolve(addr: &Address, network: Network) -> Result<Vec<SocketAddr>> {
-    let all: Vec<SocketAddr> = match addr {
-        Address::Ip(sa) => vec![*sa],
-        Address::Domain(host, port) => tokio::net::lookup_host((host.as_str(), *port))
-            .await
-            .with_context(ErrorKind::Dial, || format!("resolve {host}"))?
-            .collect(),
+    let all: Vec<SocketAddr> = match addr.clone().resolve_numeric() {
+        Address::Ip(sa) => vec![sa],
+        Address::Domain(host, port) => {
+            refuse_odd_numeric(&host)?;
+            tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .with_context(ErrorKind::Dial, || format!("resolve {host}"))?
+                .collect()
+        }
     };
     let wanted: Vec<SocketAddr> = all
         .into_iter()
@@ -85,27 +88,51 @@ pub async fn resolve(addr: &Address, network: Network) -> Result<Vec<SocketAddr>
     Ok(wanted)
 }
 
+/// A name the system resolver would read as an address but [`gost_core::addr::numeric_ip`]
+/// cannot (so a bypass check could not have seen which address) is refused, never looked up.
+pub fn refuse_odd_numeric(host: &str) -> Result<()> {
+    if gost_core::addr::looks_numeric(host) {
+        return Err(Error::new(ErrorKind::Dial, format!("{host:?} is not a valid address")));
+    }
+    Ok(())
+}
+
 /// Connects to `addr` (trying each resolved address in turn) with TCP_NODELAY on. The whole
 /// attempt is bounded by `timeout`.
 pub async fn connect_tcp(addr: &Address, network: Network, timeout: Duration) -> Result<TcpStream> {
     let attempt = async {
-        let mut last = None;
-        for sa in resolve(addr, network).await? {
-            match TcpStream::connect(sa).await {
-                Ok(stream) => {
-                    // NODELAY failing only costs latency.
-                    let _ = stream.set_nodelay(true);
-                    return Ok(stream);
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(match last {
-            Some(e) => Error::with_source(ErrorKind::Dial, format!("dial {addr}"), e),
-            None => Error::new(ErrorKind::Dial, format!("dial {addr}: no address")),
-        })
+        let addrs = resolve(addr, network).await?;
+        connect_first(&addrs, addr).await
     };
     crate::timeout(timeout, &format!("dial {addr}"), attempt).await
+}
+
+/// Connects to the first of `addrs` (already resolved from `addr`) that accepts, with
+/// TCP_NODELAY on, bounded by `timeout`.
+pub async fn connect_tcp_to(
+    addrs: &[SocketAddr],
+    addr: &Address,
+    timeout: Duration,
+) -> Result<TcpStream> {
+    crate::timeout(timeout, &format!("dial {addr}"), connect_first(addrs, addr)).await
+}
+
+async fn connect_first(addrs: &[SocketAddr], addr: &Address) -> Result<TcpStream> {
+    let mut last = None;
+    for &sa in addrs {
+        match TcpStream::connect(sa).await {
+            Ok(stream) => {
+                // NODELAY failing only costs latency.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => Error::with_source(ErrorKind::Dial, format!("dial {addr}"), e),
+        None => Error::new(ErrorKind::Dial, format!("dial {addr}: no address")),
+    })
 }
 
 /// Binds a listening TCP socket the way Go's `net.Listen("tcp", addr)` does: an empty host means

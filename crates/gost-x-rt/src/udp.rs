@@ -144,7 +144,16 @@ impl PacketConn for UdpPacketConn {
         }
         let sa = match target {
             Address::Ip(sa) => *sa,
-            Address::Domain(host, port) => ready!(this.poll_resolve(cx, host, *port))?,
+            Address::Domain(host, port) => match gost_core::addr::numeric_ip(host) {
+                Some(ip) => SocketAddr::new(ip, *port),
+                None => {
+                    if crate::net::refuse_odd_numeric(host).is_err() {
+                        let why = format!("{host:?} is not a valid address");
+                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidInput, why)));
+                    }
+                    ready!(this.poll_resolve(cx, host, *port))?
+                }
+            },
         };
         let to = this.outgoing(sa);
         this.socket.poll_send_to(cx, buf, to)
