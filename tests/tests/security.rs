@@ -87,3 +87,92 @@ fn bypass_cidrs_hold_for_every_spelling_of_an_address() {
     let (rep, _) = socks5_connect_name(g.addr(), "inside.test", port);
     assert_ne!(rep, 0, "a name mapped to a bypassed address is refused");
 }
+
+/// A scratch directory, removed on drop.
+struct Scratch(std::path::PathBuf);
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("gost-e2e-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A CA, a server certificate for gost.run and a client certificate, all signed by the CA:
+/// paths of (ca, server cert, server key, client cert, client key).
+fn pki(dir: &Scratch) -> [String; 5] {
+    let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "e2e CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let leaf = |name: &str, usage: rcgen::ExtendedKeyUsagePurpose| {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        p.extended_key_usages = vec![usage];
+        let cert = p.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server, server_key) = leaf("gost.run", rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    let (client, client_key) = leaf("client", rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    [
+        dir.write("ca.pem", &ca_cert.pem()),
+        dir.write("server.pem", &server),
+        dir.write("server.key", &server_key),
+        dir.write("client.pem", &client),
+        dir.write("client.key", &client_key),
+    ]
+}
+
+/// Sends a line through a local forwarder and reads the echo; false when the tunnel fails.
+fn echoes(via: SocketAddr) -> bool {
+    let mut s = connect(via);
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    if s.write_all(b"hello").is_err() {
+        return false;
+    }
+    let mut got = [0u8; 5];
+    s.read_exact(&mut got).is_ok() && &got == b"hello"
+}
+
+#[test]
+fn the_top_level_tls_block_is_every_tls_listeners_default_with_mtls() {
+    let dir = Scratch::new("tls-block");
+    let [ca, cert, key, client, client_key] = pki(&dir);
+    let echo = echo_on("127.0.0.1");
+    let config = format!(
+        "tls:\n  certFile: {cert}\n  keyFile: {key}\n  caFile: {ca}\n\
+         services:\n- name: tls-forward\n  addr: 127.0.0.1:0\n  handler:\n    type: tcp\n\
+         \x20 listener:\n    type: tls\n  forwarder:\n    nodes:\n    - name: echo\n      addr: {echo}\n"
+    );
+    let file = dir.write("gost.yaml", &config);
+    let server = Gost::start(&["-C", &file], 1);
+    let node = |extra: &str| {
+        format!(
+            "forward+tls://{}?secure=true&serverName=gost.run&caFile={ca}{extra}",
+            server.addr()
+        )
+    };
+    // The configured certificate is served (a client that trusts only the CA verifies it),
+    // and a client certificate signed by the CA is accepted.
+    let with_cert = node(&format!("&certFile={client}&keyFile={client_key}"));
+    let good = Gost::start(&["-L", &format!("tcp://127.0.0.1:0/{echo}"), "-F", &with_cert], 1);
+    assert!(
+        echoes(good.addr()),
+        "mTLS with the CA's client certificate; server log:\n{}",
+        server.log()
+    );
+    // Without a client certificate the caFile makes the server refuse the handshake.
+    let without = Gost::start(&["-L", &format!("tcp://127.0.0.1:0/{echo}"), "-F", &node("")], 1);
+    assert!(!echoes(without.addr()), "a client without a certificate must be refused");
+}

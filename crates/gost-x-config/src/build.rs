@@ -34,6 +34,10 @@ pub struct Env {
     pub handlers: Vec<(&'static str, EnvHandler)>,
     /// The runtime the services run in, set when it starts (read by the `api` handler).
     pub runtime: RuntimeCell,
+    /// The top-level `tls` block (set by [`build_objects`], so a reload updates it): the
+    /// certificate, key and CA of every listener and handler that names none of its own, as
+    /// Go's default TLS config. Dialers do not take it (Go's do not either).
+    pub default_tls: Arc<std::sync::RwLock<Option<TlsConfig>>>,
 }
 
 /// A handler factory that also sees the [`Env`].
@@ -81,6 +85,7 @@ pub fn build_all(config: &Config, r: &Registries, env: &Env) -> Result<Vec<(Stri
 /// Registers (or replaces) every named policy object, top-level hop and chain of `config`, in
 /// that order, so that each finds what it refers to.
 pub fn build_objects(config: &Config, r: &Registries, env: &Env) -> Result<()> {
+    *env.default_tls.write().unwrap_or_else(|e| e.into_inner()) = config.tls.clone();
     policy::build(config, r, &env.reloaders)?;
     for hop in &config.hops {
         let built = build_hop(hop, r, env)
@@ -198,6 +203,31 @@ fn component_metadata(md: &crate::model::MetadataConfig, tls: Option<&TlsConfig>
     let mut out = to_metadata(md);
     if let Some(tls) = tls {
         tls.apply_to(&mut out);
+    }
+    out
+}
+
+/// A listener's or handler's metadata with its `tls` block folded in, and the top-level `tls`
+/// block's certificate, key and CA when neither names any (Go: a server without certificate
+/// files of its own uses the default TLS config, built from that block).
+fn server_metadata(
+    md: &crate::model::MetadataConfig,
+    tls: Option<&TlsConfig>,
+    env: &Env,
+) -> Metadata {
+    let mut out = component_metadata(md, tls);
+    if gost_x_tls::names_certificate_files(&out) {
+        return out;
+    }
+    let default = env.default_tls.read().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = default.as_ref() {
+        let files = TlsConfig {
+            cert_file: d.cert_file.clone(),
+            key_file: d.key_file.clone(),
+            ca_file: d.ca_file.clone(),
+            ..TlsConfig::default()
+        };
+        files.apply_to(&mut out);
     }
     out
 }
@@ -356,7 +386,7 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
             )));
         }
     }
-    let handler_md = component_metadata(&svc.handler.metadata, svc.handler.tls.as_ref());
+    let handler_md = server_metadata(&svc.handler.metadata, svc.handler.tls.as_ref(), env);
     let handler = match new_handler {
         Either::Env(f) => f(hopts, &handler_md, env),
         Either::Registry(f) => f(hopts, &handler_md),
@@ -368,7 +398,7 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     if let Some(chain) = &svc.listener.chain {
         lopts.router = Some(router(Some(chain), svc, r, env)?);
     }
-    let listener_md = component_metadata(&svc.listener.metadata, svc.listener.tls.as_ref());
+    let listener_md = server_metadata(&svc.listener.metadata, svc.listener.tls.as_ref(), env);
     let listener = new_listener(lopts, &listener_md).map_err(|e| {
         let kind = e.kind();
         e.wrap(kind, format!("listener {listener_kind}"))

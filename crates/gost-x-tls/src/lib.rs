@@ -36,6 +36,12 @@ const CERT_KEYS: &[&str] = &["certFile", "cert", "tls.certFile"];
 const KEY_KEYS: &[&str] = &["keyFile", "key", "tls.keyFile"];
 const CA_KEYS: &[&str] = &["caFile", "ca", "tls.caFile"];
 
+/// Whether `md` names a certificate, key or CA file of its own (then a default TLS block,
+/// such as the config's top-level `tls`, must not be mixed in).
+pub fn names_certificate_files(md: &Metadata) -> bool {
+    [CERT_KEYS, KEY_KEYS, CA_KEYS].iter().flat_map(|keys| keys.iter()).any(|k| md.contains(k))
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
