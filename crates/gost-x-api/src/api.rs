@@ -37,10 +37,46 @@ impl std::fmt::Debug for ApiOptions {
     }
 }
 
-/// Answers one API request.
+/// Answers one API request (the [`gate`], then the route).
 pub async fn handle(rt: &Runtime, opts: &ApiOptions, req: Request) -> Response {
     let started = Instant::now();
-    let mut resp = route(rt, opts, &req).await;
+    match gate(opts, &req).await {
+        Some(resp) => finish(opts, &req, resp, started),
+        None => answer(rt, opts, req, started).await,
+    }
+}
+
+/// What the API says before a request's body is read: 404 for a path it does not serve, 401
+/// without valid credentials; `None` lets the request go on.
+pub async fn gate(opts: &ApiOptions, req: &Request) -> Option<Response> {
+    if req.method == "OPTIONS" {
+        return None;
+    }
+    let prefix = opts.path_prefix.trim_end_matches('/');
+    let Some(path) = req.path.strip_prefix(prefix) else { return Some(not_found()) };
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    if path == "/docs/swagger.yaml" {
+        return None;
+    }
+    let Some(rest) = path.strip_prefix("/config") else { return Some(not_found()) };
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return Some(not_found());
+    }
+    if !req.authorized(opts.auther.as_ref()).await {
+        let mut resp = error(401, 401, "Unauthorized");
+        resp.headers.push(("WWW-Authenticate", "Basic".into()));
+        return Some(resp);
+    }
+    None
+}
+
+async fn answer(rt: &Runtime, opts: &ApiOptions, req: Request, started: Instant) -> Response {
+    let resp = route(rt, opts, &req).await;
+    finish(opts, &req, resp, started)
+}
+
+/// Adds the CORS header and writes the access log line.
+fn finish(opts: &ApiOptions, req: &Request, mut resp: Response, started: Instant) -> Response {
     resp.headers.push(("Access-Control-Allow-Origin", "*".into()));
     if opts.access_log {
         let d = started.elapsed();
@@ -85,6 +121,7 @@ fn not_found() -> Response {
     Response::new(404, "text/plain; charset=utf-8", "404 page not found")
 }
 
+/// Routes a request that passed the [`gate`].
 async fn route(rt: &Runtime, opts: &ApiOptions, req: &Request) -> Response {
     if req.method == "OPTIONS" {
         return preflight(req);
@@ -101,14 +138,6 @@ async fn route(rt: &Runtime, opts: &ApiOptions, req: &Request) -> Response {
         };
     }
     let Some(rest) = path.strip_prefix("/config") else { return not_found() };
-    if !rest.is_empty() && !rest.starts_with('/') {
-        return not_found();
-    }
-    if !req.authorized(opts.auther.as_ref()).await {
-        let mut resp = error(401, 401, "Unauthorized");
-        resp.headers.push(("WWW-Authenticate", "Basic".into()));
-        return resp;
-    }
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", []) => get_config(rt, req),
@@ -207,16 +236,45 @@ pub async fn serve(
     opts: ApiOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let opts = Arc::new(opts);
-    crate::http::serve(
-        listener,
-        move |req| {
-            let (rt, opts) = (rt.clone(), opts.clone());
-            async move { handle(&rt, &opts, req).await }
-        },
-        shutdown,
-    )
-    .await;
+    let service = ApiService { runtime: RuntimeRef::Running(rt), options: Arc::new(opts) };
+    crate::http::serve(listener, service, shutdown).await;
+}
+
+/// Where the API finds the runtime it serves.
+enum RuntimeRef {
+    /// The API server started with the runtime.
+    Running(Arc<Runtime>),
+    /// An `api` handler: looked up per request (a connection must not keep a stopped runtime
+    /// alive).
+    Cell(gost_x_config::build::RuntimeCell),
+}
+
+struct ApiService {
+    runtime: RuntimeRef,
+    options: Arc<ApiOptions>,
+}
+
+impl crate::http::Service for ApiService {
+    async fn gate(&self, req: &Request) -> Option<Response> {
+        let started = Instant::now();
+        let resp = gate(&self.options, req).await?;
+        Some(finish(&self.options, req, resp, started))
+    }
+
+    async fn answer(&self, req: Request) -> Response {
+        let started = Instant::now();
+        let rt = match &self.runtime {
+            RuntimeRef::Running(rt) => Some(rt.clone()),
+            RuntimeRef::Cell(cell) => cell.get().and_then(std::sync::Weak::upgrade),
+        };
+        match rt {
+            Some(rt) => answer(&rt, &self.options, req, started).await,
+            None => {
+                let body = json!({"code": 503, "msg": "the runtime is not running"});
+                Response::json(503, &body)
+            }
+        }
+    }
 }
 
 /// gost's `api` handler: the API on the connections of any service (`-L api://user:pass@:18080`,
@@ -232,34 +290,20 @@ pub fn handler(
         access_log: md.get_bool(&["api.accessLog", "accessLog"])?.unwrap_or(false),
         auther: opts.auther,
     };
-    Ok(BoxHandler::new(ApiHandler { options: Arc::new(options), runtime: env.runtime.clone() }))
+    let service =
+        ApiService { runtime: RuntimeRef::Cell(env.runtime.clone()), options: Arc::new(options) };
+    Ok(BoxHandler::new(ApiHandler(Arc::new(service))))
 }
 
 /// The registry name of [`handler`].
 pub const HANDLER: &str = "api";
 
-struct ApiHandler {
-    options: Arc<ApiOptions>,
-    runtime: gost_x_config::build::RuntimeCell,
-}
+struct ApiHandler(Arc<ApiService>);
 
 impl Handler for ApiHandler {
     async fn handle(&self, conn: BoxConn, session: Session) -> gost_core::Result<()> {
         let client = session.client_addr.unwrap_or(crate::http::UNIX_CLIENT);
-        let answer = |req| {
-            let (cell, opts) = (self.runtime.clone(), self.options.clone());
-            async move {
-                // Per request: a connection must not keep a stopped runtime alive.
-                match cell.get().and_then(std::sync::Weak::upgrade) {
-                    Some(rt) => handle(&rt, &opts, req).await,
-                    None => {
-                        let body = json!({"code": 503, "msg": "the runtime is not running"});
-                        Response::json(503, &body)
-                    }
-                }
-            }
-        };
-        crate::http::serve_connection(gost_x_rt::Compat::new(conn), client, &answer)
+        crate::http::serve_connection(gost_x_rt::Compat::new(conn), client, &*self.0)
             .await
             .map_err(|e| gost_core::Error::with_source(gost_core::ErrorKind::Io, "api", e))
     }

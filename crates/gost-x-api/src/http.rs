@@ -104,6 +104,18 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// What answers requests: a gate that sees each request's head, then the answer with the body.
+pub trait Service: Send + Sync {
+    /// Looks at a request before its body is read (`req.body` is empty). A response here is
+    /// sent at once: the body is never read (no `100 Continue` either), and a connection with a
+    /// body left unread is closed after it. Unknown routes and missing credentials end here, so
+    /// an unauthenticated client cannot make the server buffer a body.
+    fn gate(&self, req: &Request) -> impl Future<Output = Option<Response>> + Send;
+
+    /// Answers a request that passed the gate, body included.
+    fn answer(&self, req: Request) -> impl Future<Output = Response> + Send;
+}
+
 /// A byte stream the server can answer on.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -155,23 +167,20 @@ impl Drop for Listener {
 }
 
 /// Serves `listener` with `handle` until `shutdown` completes.
-pub async fn serve<H, F>(listener: Listener, handle: H, shutdown: impl Future<Output = ()>)
-where
-    H: Fn(Request) -> F + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
-{
+pub async fn serve<H: Service + 'static>(
+    listener: Listener,
+    handle: H,
+    shutdown: impl Future<Output = ()>,
+) {
     serve_limited(listener, handle, shutdown, MAX_CONNECTIONS).await;
 }
 
-async fn serve_limited<H, F>(
+async fn serve_limited<H: Service + 'static>(
     listener: Listener,
     handle: H,
     shutdown: impl Future<Output = ()>,
     max_connections: usize,
-) where
-    H: Fn(Request) -> F + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
-{
+) {
     let handle = Arc::new(handle);
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     tokio::pin!(shutdown);
@@ -202,15 +211,14 @@ async fn serve_limited<H, F>(
 }
 
 /// Answers the requests of one connection until the client closes it (or asks to).
-pub async fn serve_connection<S, H, F>(
+pub async fn serve_connection<S, H>(
     mut stream: S,
     client: SocketAddr,
     handle: &H,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    H: Fn(Request) -> F,
-    F: Future<Output = Response>,
+    H: Service,
 {
     let mut buf = Vec::with_capacity(4096);
     loop {
@@ -245,15 +253,48 @@ where
             }
             Some(None) => return respond_and_close(&mut stream, 400, "bad Content-Length").await,
         };
-        // curl and Go clients wait for this before sending a larger body.
-        if let Some(expect) = head.header_str("expect") {
-            if !expect.trim().eq_ignore_ascii_case("100-continue") {
-                return respond_and_close(&mut stream, 417, "unsupported Expect").await;
+        let expect = head.header_str("expect").map(|e| e.trim().to_owned());
+        if expect.as_deref().is_some_and(|e| !e.eq_ignore_ascii_case("100-continue")) {
+            return respond_and_close(&mut stream, 417, "unsupported Expect").await;
+        }
+        let close =
+            head.header_str("connection").is_some_and(|v| v.to_ascii_lowercase().contains("close"))
+                || head.version == 0;
+        let target = head.target.clone();
+        let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+        // Go's server refuses a path with a bad escape.
+        let Some(path) = gost_proto::http::percent_decode(raw_path) else {
+            return respond_and_close(&mut stream, 400, "bad request: invalid escape in path")
+                .await;
+        };
+        let version = head.version;
+        let mut req = Request {
+            method: head.method.clone(),
+            path: String::from_utf8_lossy(&path).into_owned(),
+            query: parse_query(raw_query),
+            target: target.clone(),
+            head,
+            body: Vec::new(),
+            client,
+        };
+        let head_only = req.method == "HEAD";
+        if let Some(resp) = handle.gate(&req).await {
+            // The body is not read: unless all of it is here already, the connection cannot
+            // carry another request.
+            let unread = chunked || len > buf.len();
+            if !unread {
+                buf.drain(..len);
             }
-            // HTTP/1.0 clients do not know the interim answer.
-            if (chunked || len > 0) && buf.is_empty() && head.version >= 1 {
-                write_timed(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+            write_response(&mut stream, &resp, close || unread, head_only).await?;
+            if close || unread {
+                return Ok(());
             }
+            continue;
+        }
+        // curl and Go clients wait for this before sending a larger body (HTTP/1.0 clients do
+        // not know the interim answer).
+        if expect.is_some() && (chunked || len > 0) && buf.is_empty() && version >= 1 {
+            write_timed(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
         let body = if chunked {
             match tokio::time::timeout(READ_TIMEOUT, read_chunked(&mut stream, &mut buf)).await {
@@ -276,27 +317,8 @@ where
                 Ok(Err(e)) => return Err(e),
             }
         };
-        let close =
-            head.header_str("connection").is_some_and(|v| v.to_ascii_lowercase().contains("close"))
-                || head.version == 0;
-        let target = head.target.clone();
-        let (raw_path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
-        // Go's server refuses a path with a bad escape.
-        let Some(path) = gost_proto::http::percent_decode(raw_path) else {
-            return respond_and_close(&mut stream, 400, "bad request: invalid escape in path")
-                .await;
-        };
-        let req = Request {
-            method: head.method.clone(),
-            path: String::from_utf8_lossy(&path).into_owned(),
-            query: parse_query(raw_query),
-            target: target.clone(),
-            head,
-            body,
-            client,
-        };
-        let head_only = req.method == "HEAD";
-        let resp = handle(req).await;
+        req.body = body;
+        let resp = handle.answer(req).await;
         write_response(&mut stream, &resp, close, head_only).await?;
         if close {
             return Ok(());
@@ -480,15 +502,30 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    /// A closure as a service with an open gate; a gate that refuses paths under `/locked`.
+    struct Answer<H>(H);
+    impl<H, F> Service for Answer<H>
+    where
+        H: Fn(Request) -> F + Send + Sync,
+        F: Future<Output = Response> + Send,
+    {
+        async fn gate(&self, req: &Request) -> Option<Response> {
+            req.path.starts_with("/locked").then(|| Response::new(401, "text/plain", "no"))
+        }
+        fn answer(&self, req: Request) -> impl Future<Output = Response> + Send {
+            (self.0)(req)
+        }
+    }
+
     /// Runs `input` through one connection of a server that echoes each request's method, body
     /// length and body; returns everything the server wrote.
     async fn exchange(input: &[u8]) -> String {
         let (mut client, server) = tokio::io::duplex(1 << 20);
-        let echo = |req: Request| async move {
+        let echo = Answer(|req: Request| async move {
             let text =
                 format!("{} {} {}", req.method, req.body.len(), String::from_utf8_lossy(&req.body));
             Response::new(200, "text/plain", text)
-        };
+        });
         let served = tokio::spawn(async move {
             let client = SocketAddr::from(([127, 0, 0, 1], 1));
             serve_connection(server, client, &echo).await
@@ -505,7 +542,7 @@ mod tests {
     async fn connections_over_the_limit_are_closed() {
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
-        let ok = |_req: Request| async { Response::new(200, "text/plain", "ok") };
+        let ok = Answer(|_req: Request| async { Response::new(200, "text/plain", "ok") });
         tokio::spawn(serve_limited(Listener::Tcp(tcp), ok, std::future::pending(), 2));
         let ask = |mut s: tokio::net::TcpStream| async move {
             s.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").await.unwrap();
@@ -551,7 +588,7 @@ mod tests {
     #[tokio::test]
     async fn expect_continue_is_answered_before_the_body() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
-        let echo = |req: Request| async move { Response::new(200, "text/plain", req.body) };
+        let echo = Answer(|req: Request| async move { Response::new(200, "text/plain", req.body) });
         tokio::spawn(async move {
             serve_connection(server, SocketAddr::from(([127, 0, 0, 1], 1)), &echo).await
         });
@@ -568,6 +605,34 @@ mod tests {
         let mut rest = String::new();
         client.read_to_string(&mut rest).await.unwrap();
         assert!(rest.starts_with("HTTP/1.1 200 OK") && rest.ends_with("data"), "{rest}");
+    }
+
+    #[tokio::test]
+    async fn a_gated_request_is_answered_without_its_body_being_read() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let echo = Answer(|req: Request| async move { Response::new(200, "text/plain", req.body) });
+        let served = tokio::spawn(async move {
+            serve_connection(server, SocketAddr::from(([127, 0, 0, 1], 1)), &echo).await
+        });
+        // 8 MiB announced, nothing sent: the answer comes at once, no 100, and the connection
+        // closes (the body was never read).
+        client
+            .write_all(
+                b"PUT /locked HTTP/1.1\r\nContent-Length: 8388608\r\nExpect: 100-continue\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut out = String::new();
+        tokio::time::timeout(Duration::from_secs(5), client.read_to_string(&mut out))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(out.starts_with("HTTP/1.1 401 ") && out.ends_with("no"), "{out}");
+        assert!(!out.contains("100 Continue"), "{out}");
+        served.await.unwrap().unwrap();
+        // A gated request without a body keeps the connection.
+        let out = exchange(b"GET /locked HTTP/1.1\r\n\r\nGET /open HTTP/1.1\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 401 ") && out.ends_with("GET 0 "), "{out}");
     }
 
     #[tokio::test]

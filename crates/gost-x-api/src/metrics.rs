@@ -15,16 +15,20 @@ struct Endpoint {
     auther: Option<BoxAuther>,
 }
 
-impl Endpoint {
-    async fn answer(&self, req: Request) -> Response {
+impl crate::http::Service for Endpoint {
+    async fn gate(&self, req: &Request) -> Option<Response> {
         if req.path != self.path || !matches!(req.method.as_str(), "GET" | "HEAD") {
-            return Response::new(404, "text/plain; charset=utf-8", "404 page not found");
+            return Some(Response::new(404, "text/plain; charset=utf-8", "404 page not found"));
         }
         if !req.authorized(self.auther.as_ref()).await {
             let mut r = Response::new(401, "text/plain; charset=utf-8", "Unauthorized");
             r.headers.push(("WWW-Authenticate", "Basic".into()));
-            return r;
+            return Some(r);
         }
+        None
+    }
+
+    async fn answer(&self, _req: Request) -> Response {
         Response::new(200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render())
     }
 }
@@ -37,16 +41,7 @@ pub async fn serve(
     auther: Option<BoxAuther>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let endpoint = Arc::new(Endpoint { metrics, path, auther });
-    crate::http::serve(
-        listener,
-        move |req: Request| {
-            let endpoint = endpoint.clone();
-            async move { endpoint.answer(req).await }
-        },
-        shutdown,
-    )
-    .await;
+    crate::http::serve(listener, Endpoint { metrics, path, auther }, shutdown).await;
 }
 
 /// The registry name of [`handler`].
@@ -76,8 +71,7 @@ struct MetricsHandler(Endpoint);
 impl Handler for MetricsHandler {
     async fn handle(&self, conn: BoxConn, session: Session) -> gost_core::Result<()> {
         let client = session.client_addr.unwrap_or(crate::http::UNIX_CLIENT);
-        let answer = |req| self.0.answer(req);
-        crate::http::serve_connection(gost_x_rt::Compat::new(conn), client, &answer)
+        crate::http::serve_connection(gost_x_rt::Compat::new(conn), client, &self.0)
             .await
             .map_err(|e| gost_core::Error::with_source(gost_core::ErrorKind::Io, "metrics", e))
     }

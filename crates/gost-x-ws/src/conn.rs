@@ -86,6 +86,8 @@ pub(crate) struct WsConn {
     /// an smux session over WebSocket) must not drive it then: the socket keeps one waker per
     /// direction, and taking it over would leave the writer asleep.
     writer_waiting: bool,
+    /// `poll_shutdown` completed: the carrier's write side is closed.
+    write_shut: bool,
     keepalive: Option<Keepalive>,
 }
 
@@ -126,6 +128,7 @@ impl WsConn {
             close_due: None,
             close_sent: false,
             writer_waiting: false,
+            write_shut: false,
             keepalive,
         }
     }
@@ -152,13 +155,14 @@ impl WsConn {
         }
     }
 
-    /// Encodes the next due control frame, if any: Pong, then Ping, then Close.
-    fn next_control(&mut self) -> bool {
+    /// Encodes the next due control frame, if any: Pong, then Ping, then (once no data waits,
+    /// since nothing may follow it) Close.
+    fn next_control(&mut self, data_waits: bool) -> bool {
         if let Some((payload, len)) = self.pong.take() {
             self.encode_control(ws::OP_PONG, &payload[..len]);
         } else if std::mem::take(&mut self.ping_due) {
             self.encode_control(ws::OP_PING, b"");
-        } else if let Some((code, len)) = self.close_due.take() {
+        } else if !data_waits && let Some((code, len)) = self.close_due.take() {
             self.encode_control(ws::OP_CLOSE, &code[..len]);
         } else {
             return false;
@@ -169,6 +173,13 @@ impl WsConn {
     /// Writes what is pending: a frame already started finishes first, then due control frames,
     /// then the buffered data frame. Ready when everything is written.
     fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.write_shut {
+            // Half-closed by us: nothing can be written any more (a Pong due is dropped).
+            self.pong = None;
+            self.ping_due = false;
+            self.close_due = None;
+            return Poll::Ready(Ok(()));
+        }
         loop {
             if self.cpos < self.ctrl.len() {
                 let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.ctrl[self.cpos..]))?;
@@ -179,7 +190,7 @@ impl WsConn {
                 continue;
             }
             let data_started = self.wpos > 0 && self.wpos < self.wbuf.len();
-            if !data_started && self.next_control() {
+            if !data_started && self.next_control(self.wpos < self.wbuf.len()) {
                 continue;
             }
             if self.wpos < self.wbuf.len() {
@@ -211,7 +222,8 @@ impl WsConn {
     }
 
     /// Marks a Ping due when the interval ticked (registers the timer so an idle connection
-    /// still pings).
+    /// still pings). Polled by the reader only: the timer keeps one waker, and a reader is
+    /// always waiting (a writer task may be parked elsewhere, as smux's is).
     fn poll_ping_timer(&mut self, cx: &mut Context<'_>) {
         let Some(ka) = self.keepalive.as_mut() else { return };
         while ka.every.poll_tick(cx).is_ready() {
@@ -396,8 +408,11 @@ impl Write for WsConn {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.poll_ping_timer(cx);
         if this.close_sent {
+            // Push the Close answer (and what was buffered before it) on, then refuse: the
+            // reader may drive what is left, since this writer will not wait.
+            let _ = this.poll_output(cx);
+            this.writer_waiting = false;
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "websocket: the connection is closing (Close frame exchanged)",
@@ -441,6 +456,9 @@ impl Write for WsConn {
             Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_shutdown(cx),
             other => other,
         };
+        if let Poll::Ready(Ok(())) = out {
+            this.write_shut = true;
+        }
         this.writer_polled(out)
     }
 
@@ -619,6 +637,66 @@ mod tests {
         reader.abort();
         pinger.abort();
         drain.abort();
+    }
+
+    /// Reads frames (header, unmasked payload) until EOF.
+    async fn frames(peer: &mut tokio::net::tcp::OwnedReadHalf) -> Vec<(u8, Vec<u8>)> {
+        let mut raw = Vec::new();
+        let _ = tokio::time::timeout(WAIT, peer.read_to_end(&mut raw)).await;
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Ok(Some((h, used))) = FrameHeader::decode(&raw[at..]) {
+            let start = at + used;
+            let end = start + h.len as usize;
+            out.push((h.opcode, raw[start..end.min(raw.len())].to_vec()));
+            at = end;
+            if at >= raw.len() {
+                break;
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_close_answer_waits_for_data_already_accepted() {
+        let (mut conn, peer) = server_and_raw_peer().await;
+        let (mut peer_rd, mut peer_wr) = peer.into_split();
+        let mut accepted = 0;
+        for i in 0u8..=255 {
+            let msg = vec![i; 60_000];
+            let res = poll_fn(|cx| Poll::Ready(Pin::new(&mut conn).poll_write(cx, &msg))).await;
+            match res {
+                Poll::Ready(n) => {
+                    n.unwrap();
+                    accepted += 1;
+                }
+                Poll::Pending => break,
+            }
+        }
+        peer_wr.write_all(&masked(ws::OP_CLOSE, &[0x03, 0xE8])).await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = tokio::time::timeout(WAIT, read(&mut conn, &mut buf)).await.unwrap().unwrap();
+        assert_eq!(n, 0);
+        let err = gost_core::io::write_all(&mut conn, b"late").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        let reader = tokio::spawn(async move { frames(&mut peer_rd).await });
+        tokio::time::timeout(WAIT, flush(&mut conn)).await.unwrap().unwrap();
+        drop(conn);
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), accepted + 1, "every accepted message, then the Close");
+        assert!(got[..accepted].iter().all(|(op, _)| *op == ws::OP_BINARY));
+        assert_eq!(got[accepted], (ws::OP_CLOSE, vec![0x03, 0xE8]));
+    }
+
+    #[tokio::test]
+    async fn after_our_half_close_pings_are_not_answered_and_reading_goes_on() {
+        let (mut conn, mut peer) = server_and_raw_peer().await;
+        gost_core::io::shutdown(&mut conn).await.unwrap();
+        peer.write_all(&masked(ws::OP_PING, b"p")).await.unwrap();
+        peer.write_all(&masked(ws::OP_BINARY, b"still")).await.unwrap();
+        let mut buf = [0u8; 5];
+        tokio::time::timeout(WAIT, read_exact(&mut conn, &mut buf)).await.unwrap().unwrap();
+        assert_eq!(&buf, b"still");
     }
 
     #[test]
