@@ -188,6 +188,15 @@ impl Route {
     }
 
     async fn connect_nodes(&self, opts: DialOptions) -> Result<(BoxConn, &Arc<Node>)> {
+        let res = self.reach_nodes(opts).await;
+        if res.is_err() {
+            // The failing node was marked where it failed.
+            self.reaching.store(0, Ordering::Relaxed);
+        }
+        res
+    }
+
+    async fn reach_nodes(&self, opts: DialOptions) -> Result<(BoxConn, &Arc<Node>)> {
         let Some((first, rest)) = self.nodes.split_first() else {
             return Err(Error::new(ErrorKind::NoRoute, "empty route"));
         };

@@ -170,27 +170,35 @@ impl DefaultRouter {
         }
         let opts = self.dial_options();
         let what = format!("dial {target} through the chain");
-        let res =
-            gost_x_rt::timeout(self.opts.timeout, &what, route.dial(network, target.clone(), opts))
-                .await;
-        let res = self.mark_if_stalled(&route, res);
-        self.count_failure(&route, res)
+        self.within_deadline(&route, &what, route.dial(network, target.clone(), opts)).await
     }
 
-    /// A dial whose deadline won was dropped before it could mark the node it was waiting on:
-    /// mark it here, so a node that never answers counts towards `maxFails` like one that
-    /// refuses.
-    fn mark_if_stalled<T>(&self, route: &Route, res: Result<T>) -> Result<T> {
-        match res {
-            Err(err) if err.kind() == ErrorKind::Timeout => match route.mark_stalled() {
-                Some(node) => {
-                    let context = format!("node {} ({}) did not answer", node.name, node.addr);
-                    Err(err.wrap(ErrorKind::Timeout, context))
+    /// Runs `fut` (an exchange with `route`) under the router's deadline. A dial whose deadline
+    /// wins is dropped before it could mark the node it was waiting on: that node is marked
+    /// here, so a node that never answers counts towards `maxFails` like one that refuses. (A
+    /// timeout inside the exchange, such as a dialer's own, was marked where it happened.)
+    async fn within_deadline<T>(
+        &self,
+        route: &Route,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let limit = self.opts.timeout;
+        let res = match tokio::time::timeout(limit, fut).await {
+            Ok(res) => res,
+            Err(_) => {
+                let err =
+                    Error::new(ErrorKind::Timeout, format!("{what}: timed out after {limit:?}"));
+                match route.mark_stalled() {
+                    Some(node) => {
+                        let context = format!("node {} ({}) did not answer", node.name, node.addr);
+                        Err(err.wrap(ErrorKind::Timeout, context))
+                    }
+                    None => Err(err),
                 }
-                None => Err(err),
-            },
-            other => other,
-        }
+            }
+        };
+        self.count_failure(route, res)
     }
 
     /// gost counts a failed connection through a chain against its first node.
@@ -238,11 +246,7 @@ impl DefaultRouter {
         }
         let opts = self.dial_options();
         let what = "datagrams through the chain";
-        let res =
-            gost_x_rt::timeout(self.opts.timeout, what, route.dial_packet(target.clone(), opts))
-                .await;
-        let res = self.mark_if_stalled(&route, res);
-        self.count_failure(&route, res)
+        self.within_deadline(&route, what, route.dial_packet(target.clone(), opts)).await
     }
 }
 
@@ -296,9 +300,7 @@ impl Router for DefaultRouter {
             // remote forwarder (which retries) forever.
             let what = format!("bind {addr} through the chain");
             let bind = route.bind(network, addr, opts);
-            let res = gost_x_rt::timeout(self.opts.timeout, &what, bind).await;
-            let res = self.mark_if_stalled(&route, res);
-            return self.count_failure(&route, res);
+            return self.within_deadline(&route, &what, bind).await;
         }
         if network.is_udp() {
             return Err(Error::unsupported(format!("local {network} bind on {addr}")));
@@ -534,6 +536,31 @@ mod tests {
         let err =
             r.dial(Network::Tcp6, Address::Domain("resolved.test".into(), port)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Dial);
+    }
+
+    /// A dialer whose own deadline fires (as the tcp dialer's 5 s one does).
+    struct OwnTimeout;
+    impl Dialer for OwnTimeout {
+        async fn dial(&self, _: Address, _: DialOptions) -> Result<BoxConn> {
+            Err(Error::new(ErrorKind::Timeout, "dial: timed out after 5s"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_node_timing_out_by_itself_is_marked_once() {
+        let t = Transport::new(BoxDialer::new(OwnTimeout), BoxConnector::new(Pass));
+        let slow = Arc::new(Node::new("slow", Address::parse("192.0.2.1:1080").unwrap(), t));
+        let sel =
+            selector::from_metadata(&gost_core::Metadata::new(), Duration::from_secs(60)).unwrap();
+        let hop = NodeHop::new("hop-0", vec![slow.clone()], Box::new(sel));
+        let chain = Chain::new("chain-0", vec![("hop-0".into(), BoxHop::new(hop))]);
+        let mut opts = RouterOptions::default();
+        opts.chain = Some(BoxChainer::new(chain));
+        let r = DefaultRouter::new(opts);
+        let target = Address::Domain("example.invalid".into(), 80);
+        let err = r.dial(Network::Tcp, target).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert_eq!(slow.marker.fail_count(), 1);
     }
 
     /// A blacklist of 127.0.0.2 (and of nothing else).

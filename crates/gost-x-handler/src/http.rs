@@ -413,7 +413,7 @@ impl HttpHandler {
         };
         let method = head.method.clone();
         let upgrade = upgrade_requested(&head);
-        let expects_continue = req_body != Body::None
+        let expects_continue = !matches!(req_body, Body::None | Body::Length(0))
             && head
                 .header_str("Expect")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
@@ -445,10 +445,20 @@ impl HttpHandler {
         // The body goes now, unless the client waits for `100 Continue`: then it goes when the
         // origin says so, or when the client stops waiting and sends it anyway.
         let mut body_sent = false;
-        let mut early: Option<ResponseHead> = None;
-        if expects_continue && buf.is_empty() {
-            let mut probe = [0u8; 1024];
-            let first = gost_x_rt::timeout(self.config.read_timeout, "origin response", async {
+        if !(expects_continue && buf.is_empty()) {
+            copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+            body_sent = true;
+        }
+        // Interim (1xx) answers are passed on as they are; the final one follows.
+        let mut resp = loop {
+            let next = gost_x_rt::timeout(self.config.read_timeout, "origin response", async {
+                if body_sent {
+                    return read_decoded(&mut upstream, &mut ubuf, wire::MAX_HEAD, ResponseHead::decode)
+                        .await
+                        .map(Some);
+                }
+                // Waiting for 100: the origin's next answer, or the client's body.
+                let mut probe = [0u8; 1024];
                 tokio::select! {
                     head = read_decoded(&mut upstream, &mut ubuf, wire::MAX_HEAD, ResponseHead::decode) => head.map(Some),
                     n = read(&mut conn, &mut probe) => match n? {
@@ -461,42 +471,17 @@ impl HttpHandler {
                 }
             })
             .await;
-            match first {
-                Ok(head) => early = head,
+            let resp = match next {
+                Ok(Some(resp)) => resp,
+                Ok(None) => {
+                    // The client stopped waiting.
+                    copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+                    body_sent = true;
+                    continue;
+                }
                 Err(err) => {
                     let _ = self.respond(&mut conn, 503, &[], b"", true).await;
                     return Err(err);
-                }
-            }
-        }
-        if early.is_none() {
-            copy_body(&mut conn, buf, &mut upstream, req_body).await?;
-            body_sent = true;
-        }
-
-        // Interim (1xx) answers are passed on as they are; the final one follows.
-        let mut resp = loop {
-            let resp = match early.take() {
-                Some(r) => r,
-                None => {
-                    let next = gost_x_rt::timeout(
-                        self.config.read_timeout,
-                        "origin response",
-                        read_decoded(
-                            &mut upstream,
-                            &mut ubuf,
-                            wire::MAX_HEAD,
-                            ResponseHead::decode,
-                        ),
-                    )
-                    .await;
-                    match next {
-                        Ok(r) => r,
-                        Err(err) => {
-                            self.respond(&mut conn, 503, &[], b"", true).await?;
-                            return Err(err);
-                        }
-                    }
                 }
             };
             if !(100..200).contains(&resp.status) || resp.status == 101 {
@@ -823,6 +808,60 @@ mod tests {
         client.write_all(b"hello").await.unwrap();
         assert!(read_head(&mut client).await.starts_with("HTTP/1.1 200 OK\r\n"));
         assert_eq!(read_n(&mut client, 5).await, b"hello");
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_early_hint_is_relayed_and_the_body_still_goes_when_the_client_sends_it() {
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = origin.accept().await.unwrap();
+            read_head(&mut s).await;
+            s.write_all(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n").await.unwrap();
+            let body = read_n(&mut s, 5).await;
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+            s.write_all(&[&resp[..], &body].concat()).await.unwrap();
+        });
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "PUT http://{origin_addr}/ HTTP/1.1\r\nHost: {origin_addr}\r\n\
+             Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        );
+        client.write_all(req.as_bytes()).await.unwrap();
+        let hint = read_head(&mut client).await;
+        assert!(hint.starts_with("HTTP/1.1 103 ") && hint.contains("Link: </style.css>"), "{hint}");
+        client.write_all(b"hello").await.unwrap();
+        assert!(read_head(&mut client).await.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(read_n(&mut client, 5).await, b"hello");
+        drop(client);
+        outcome(task).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn expect_with_an_empty_body_keeps_the_connection() {
+        let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin_addr = origin.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = origin.accept().await {
+                read_head(&mut s).await;
+                s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+            }
+        });
+        let h = new(options(), &Metadata::new()).unwrap();
+        let (mut client, task) = serve(&h).await;
+        let req = format!(
+            "POST http://{origin_addr}/ HTTP/1.1\r\nHost: {origin_addr}\r\n\
+             Content-Length: 0\r\nExpect: 100-continue\r\n\r\n"
+        );
+        for _ in 0..2 {
+            client.write_all(req.as_bytes()).await.unwrap();
+            let resp = read_head(&mut client).await;
+            assert!(resp.starts_with("HTTP/1.1 204 "), "{resp}");
+            assert!(resp.contains("\r\nConnection: keep-alive\r\n"), "{resp}");
+        }
         drop(client);
         outcome(task).await.unwrap();
     }

@@ -178,15 +178,23 @@ impl Socks5Handler {
         reply(&mut conn, socks5::REP_SUCCEEDED, Some(SocketAddr::new(ip, port))).await?;
         tracing::debug!(sid = session.id, port, "socks5: bound");
         // Wait for the peer; the client closing the control connection cancels the bind. What
-        // the client sends meanwhile is kept for the peer, up to MAX_BIND_EARLY bytes; past that
-        // the client is not read until the peer comes (TCP pushes back on it).
+        // the client sends meanwhile is kept for the peer, up to MAX_BIND_EARLY bytes: a BIND
+        // client (FTP's active mode) has nothing to say before the peer comes, so more ends the
+        // bind (the port and the task are not held for a client that cannot be read any more).
         let mut probe = [0u8; 512];
         let mut peer = loop {
             tokio::select! {
                 accepted = listener.accept() => break accepted?,
-                n = gost_core::io::read(&mut conn, &mut probe), if buf.len() < MAX_BIND_EARLY => match n? {
+                n = gost_core::io::read(&mut conn, &mut probe) => match n? {
                     0 => return Err(Error::new(ErrorKind::Closed, "socks5: client closed during BIND")),
-                    n => buf.extend_from_slice(&probe[..n]),
+                    n => {
+                        buf.extend_from_slice(&probe[..n]);
+                        if buf.len() > MAX_BIND_EARLY {
+                            return Err(Error::protocol(format!(
+                                "socks5: more than {MAX_BIND_EARLY} bytes sent before the BIND peer came"
+                            )));
+                        }
+                    }
                 },
             }
         };
