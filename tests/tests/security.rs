@@ -176,3 +176,33 @@ fn the_top_level_tls_block_is_every_tls_listeners_default_with_mtls() {
     let without = Gost::start(&["-L", &format!("tcp://127.0.0.1:0/{echo}"), "-F", &node("")], 1);
     assert!(!echoes(without.addr()), "a client without a certificate must be refused");
 }
+
+#[test]
+fn the_api_answers_401_before_reading_any_body() {
+    let g = Gost::spawn(&["-api", "u:p@127.0.0.1:0"]);
+    let api = g.logged_addr("api service on ", std::time::Duration::from_secs(20));
+    let before = rss_kib(g.pid());
+    // 30 clients announce 8 MiB bodies (the largest the API takes), send 1 MiB of each, and
+    // never authenticate: each is told 401 at once and its body is not read.
+    let chunk = vec![b'x'; 1 << 20];
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        let mut s = connect(api);
+        s.write_all(
+            b"PUT /config/services/x HTTP/1.1\r\nHost: a\r\nContent-Length: 8388608\r\n\r\n",
+        )
+        .unwrap();
+        s.set_write_timeout(Some(std::time::Duration::from_secs(1))).unwrap();
+        let _ = s.write_all(&chunk);
+        let head = read_head(&mut s);
+        assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
+        held.push(s);
+    }
+    let grown = rss_kib(g.pid()).saturating_sub(before);
+    assert!(grown < 16 * 1024, "RSS grew by {grown} KiB for unauthenticated bodies");
+    // `Expect: 100-continue` gets the 401 instead of the 100.
+    let mut s = connect(api);
+    s.write_all(b"PUT /config HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    assert!(read_head(&mut s).starts_with("HTTP/1.1 401 "));
+}
