@@ -206,3 +206,44 @@ fn the_api_answers_401_before_reading_any_body() {
         .unwrap();
     assert!(read_head(&mut s).starts_with("HTTP/1.1 401 "));
 }
+
+/// Echoes one message over `s`; false if the connection was closed instead.
+fn talks(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    if s.write_all(b"ping").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).is_ok() && &buf == b"ping"
+}
+
+#[test]
+fn reloading_a_connection_limiter_file_keeps_the_counts() {
+    let dir = Scratch::new("climiter-reload");
+    let echo = echo_on("127.0.0.1");
+    let limits = dir.write("limits.txt", "$ 3\n");
+    let yaml = format!(
+        "services:\n- name: s\n  addr: 127.0.0.1:0\n  climiter: c\n  handler: {{type: tcp}}\n\
+         \x20 listener: {{type: tcp}}\n  forwarder: {{nodes: [{{name: e, addr: \"{echo}\"}}]}}\n\
+         climiters:\n- name: c\n  file: {{path: {limits}}}\n  reload: 1s\n"
+    );
+    let g = Gost::start(&["-C", &dir.write("gost.yaml", &yaml)], 1);
+    let mut held: Vec<TcpStream> = (0..3).map(|_| connect(g.addr())).collect();
+    assert!(held.iter_mut().all(talks));
+    // Several reload periods pass with the three held: still exactly full.
+    thread::sleep(std::time::Duration::from_millis(3500));
+    assert!(!talks(&mut connect(g.addr())), "a fourth must be refused");
+    // Once they close, new connections are served again (the counts did not leak).
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut kept = Vec::new(); // open at once: three must fit
+    while kept.len() < 3 && std::time::Instant::now() < deadline {
+        let mut c = connect(g.addr());
+        if talks(&mut c) {
+            kept.push(c);
+        } else {
+            thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    assert_eq!(kept.len(), 3, "after the reloads, three connections fit again; log:\n{}", g.log());
+}

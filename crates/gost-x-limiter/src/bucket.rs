@@ -9,7 +9,7 @@ use gost_core::TrafficLimit;
 #[derive(Debug)]
 pub struct TokenBucket {
     rate: AtomicU64,
-    burst: u64,
+    burst: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -24,7 +24,7 @@ impl TokenBucket {
     pub fn new(rate: u64, burst: u64) -> Self {
         let bucket = TokenBucket {
             rate: AtomicU64::new(rate),
-            burst,
+            burst: AtomicU64::new(burst),
             state: Mutex::new(State { tokens: 0.0, last: Instant::now() }),
         };
         bucket.lock().tokens = bucket.capacity() as f64;
@@ -32,7 +32,20 @@ impl TokenBucket {
     }
 
     fn capacity(&self) -> u64 {
-        self.burst.max(self.rate.load(Ordering::Relaxed)).max(1)
+        self.burst.load(Ordering::Relaxed).max(self.rate.load(Ordering::Relaxed)).max(1)
+    }
+
+    /// Changes the rate and the burst in place; the tokens held stay (capped to the new burst).
+    pub fn set(&self, rate: u64, burst: u64) {
+        let mut st = self.refill();
+        self.rate.store(rate, Ordering::Relaxed);
+        self.burst.store(burst, Ordering::Relaxed);
+        st.tokens = st.tokens.min(self.capacity() as f64);
+    }
+
+    /// When the bucket was last used.
+    pub fn last_used(&self) -> Instant {
+        self.lock().last
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -8,11 +8,17 @@ use gost_x_matcher::IpTable;
 
 use crate::{PRUNE_ABOVE, Scope, key_ip, split_line};
 
-/// Open connections against a maximum.
+/// Open connections against a maximum (which a reload may change in place).
 #[derive(Debug)]
 struct Counter {
-    limit: i64,
+    limit: AtomicI64,
     open: AtomicI64,
+}
+
+impl Counter {
+    fn new(limit: i64) -> Arc<Counter> {
+        Arc::new(Counter { limit: AtomicI64::new(limit), open: AtomicI64::new(0) })
+    }
 }
 
 impl ConnLimit for Counter {
@@ -21,14 +27,15 @@ impl ConnLimit for Counter {
             self.open.fetch_add(n, Ordering::AcqRel);
             return true;
         }
+        let limit = self.limit.load(Ordering::Acquire);
         self.open
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                (v + n <= self.limit).then_some(v + n)
+                (v + n <= limit).then_some(v + n)
             })
             .is_ok()
     }
     fn limit(&self) -> i64 {
-        self.limit
+        self.limit.load(Ordering::Acquire)
     }
 }
 
@@ -48,7 +55,7 @@ impl ConnLimit for Group {
         true
     }
     fn limit(&self) -> i64 {
-        self.0.iter().map(|c| c.limit).min().unwrap_or(0)
+        self.0.iter().map(|c| c.limit()).min().unwrap_or(0)
     }
 }
 
@@ -59,11 +66,23 @@ struct Table {
     clients: IpTable<i64>,
 }
 
+impl Table {
+    /// The per-IP limit for `ip` (0 = none).
+    fn per_ip(&self, ip: IpAddr) -> i64 {
+        match self.clients.get(ip) {
+            Some((n, _)) => *n,
+            None => self.each,
+        }
+    }
+}
+
 /// The connection limiter of a service (`climiters`).
 #[derive(Debug)]
 pub struct ConnLimits {
     table: RwLock<Table>,
     per_ip: Mutex<HashMap<IpAddr, Arc<Counter>>>,
+    /// The lines in force (a reload that reads the same lines changes nothing).
+    lines: Mutex<Vec<String>>,
 }
 
 fn parse_table<S: AsRef<str>>(lines: &[S]) -> Result<Table> {
@@ -79,10 +98,7 @@ fn parse_table<S: AsRef<str>>(lines: &[S]) -> Result<Table> {
         };
         let n = n.max(0);
         match scope {
-            Scope::Service => {
-                table.service =
-                    (n > 0).then(|| Arc::new(Counter { limit: n, open: AtomicI64::new(0) }))
-            }
+            Scope::Service => table.service = (n > 0).then(|| Counter::new(n)),
             Scope::Each => table.each = n,
             Scope::Client(k) => {
                 table.clients.insert(&k, n);
@@ -95,19 +111,35 @@ fn parse_table<S: AsRef<str>>(lines: &[S]) -> Result<Table> {
 impl ConnLimits {
     /// A limiter from `lines` (see the crate documentation).
     pub fn new<S: AsRef<str>>(lines: &[S]) -> Result<Self> {
-        Ok(ConnLimits { table: RwLock::new(parse_table(lines)?), per_ip: Mutex::default() })
+        Ok(ConnLimits {
+            table: RwLock::new(parse_table(lines)?),
+            per_ip: Mutex::default(),
+            lines: Mutex::new(crate::owned(lines)),
+        })
     }
 
-    /// Replaces the lines; on error the old ones stay. Connections open now keep counting
-    /// against the limits they were admitted under.
+    /// Replaces the lines; on error the old ones stay. The same lines change nothing. Counters
+    /// are kept and their limits changed in place, so the connections open now still count
+    /// (a limit that a reload introduces counts the connections opened after it).
     pub fn set_lines<S: AsRef<str>>(&self, lines: &[S]) -> Result<()> {
+        let mut last = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if crate::same_lines(&last, lines) {
+            return Ok(());
+        }
         let mut table = parse_table(lines)?;
         let mut current = self.table.write().unwrap_or_else(|e| e.into_inner());
         if let (Some(new), Some(old)) = (&table.service, &current.service) {
-            new.open.store(old.open.load(Ordering::Acquire), Ordering::Release);
+            old.limit.store(new.limit(), Ordering::Release);
+            table.service = Some(old.clone());
         }
-        std::mem::swap(&mut *current, &mut table);
-        self.per_ip.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        per_ip.retain(|ip, counter| {
+            let limit = table.per_ip(*ip);
+            counter.limit.store(limit, Ordering::Release);
+            limit > 0
+        });
+        *current = table;
+        *last = crate::owned(lines);
         Ok(())
     }
 }
@@ -117,21 +149,16 @@ impl ConnLimiter for ConnLimits {
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
         let mut counters = Vec::with_capacity(2);
         let ip = key_ip(key);
-        let per_ip = match ip.and_then(|ip| table.clients.get(ip)) {
-            Some((n, _)) => *n,
-            None => table.each,
-        };
         if let Some(ip) = ip
+            && let per_ip = table.per_ip(ip)
             && per_ip > 0
         {
             let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
             if map.len() > PRUNE_ABOVE {
+                // Only counters with nothing open and no holder: they carry no state.
                 map.retain(|_, c| Arc::strong_count(c) > 1 || c.open.load(Ordering::Acquire) > 0);
             }
-            let c = map
-                .entry(ip)
-                .or_insert_with(|| Arc::new(Counter { limit: per_ip, open: AtomicI64::new(0) }));
-            counters.push(c.clone());
+            counters.push(map.entry(ip).or_insert_with(|| Counter::new(per_ip)).clone());
         }
         if let Some(s) = &table.service {
             counters.push(s.clone());
@@ -163,6 +190,34 @@ mod tests {
         b.allow(-1);
         assert!(c.allow(1));
         assert!(!c.allow(1));
+    }
+
+    #[test]
+    fn reloads_keep_the_counts_and_change_limits_in_place() {
+        let l = ConnLimits::new(&["$ 3", "$$ 2"]).unwrap();
+        let held: Vec<_> = (0..3)
+            .map(|i| {
+                let c = l.limiter(&format!("10.0.0.{}:1", i % 2 + 1)).unwrap();
+                assert!(c.allow(1));
+                c
+            })
+            .collect();
+        // Reloads with the same lines, then with a new service limit: open connections count.
+        for _ in 0..5 {
+            l.set_lines(&["$ 3", "$$ 2"]).unwrap();
+        }
+        assert!(!l.limiter("10.0.0.3:1").unwrap().allow(1), "service full");
+        l.set_lines(&["$ 4", "$$ 2"]).unwrap();
+        let fourth = l.limiter("10.0.0.3:9").unwrap();
+        assert!(fourth.allow(1), "one more under $ 4");
+        assert!(!l.limiter("10.0.0.4:9").unwrap().allow(1), "and no more");
+        fourth.allow(-1);
+        // Per-IP counts survive too: 10.0.0.1 holds 2.
+        assert!(!l.limiter("10.0.0.1:9").unwrap().allow(1));
+        for c in &held {
+            c.allow(-1);
+        }
+        assert!(l.limiter("10.0.0.1:9").unwrap().allow(1));
     }
 
     #[test]

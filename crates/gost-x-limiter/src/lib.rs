@@ -9,8 +9,10 @@
 //! * [`ConnLimits`] (`climiters`): `KEY N` concurrent connections.
 //! * [`RateLimits`] (`rlimiters`): `KEY R` new connections per second (bursts of up to `R`).
 //!
-//! Every table can be replaced at run time (`set_lines`, used by file reloads); the service-wide
-//! budgets keep their state, per-IP and per-connection ones start afresh for new connections.
+//! Every table can be replaced at run time (`set_lines`, used by file reloads). The same lines
+//! change nothing; new ones change the limits of the existing counters and buckets in place
+//! (service-wide and per-IP), so open connections keep counting and a reload never hands a
+//! client a fresh budget. Per-connection (`$$` traffic) budgets apply to new connections.
 
 mod bucket;
 mod conn;
@@ -68,3 +70,12 @@ fn key_ip(key: &str) -> Option<std::net::IpAddr> {
 /// Drops map entries nobody uses once the map has grown, so that per-IP state stays bounded by
 /// the clients that are connected.
 const PRUNE_ABOVE: usize = 1024;
+
+/// Whether `lines` are exactly the lines in force.
+fn same_lines<S: AsRef<str>>(current: &[String], lines: &[S]) -> bool {
+    current.len() == lines.len() && current.iter().zip(lines).all(|(a, b)| a == b.as_ref())
+}
+
+fn owned<S: AsRef<str>>(lines: &[S]) -> Vec<String> {
+    lines.iter().map(|l| l.as_ref().to_owned()).collect()
+}

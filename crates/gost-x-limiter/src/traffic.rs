@@ -50,6 +50,8 @@ pub struct TrafficLimits {
     /// Per-IP budgets shared by every connection from that IP.
     clients_in: Shared,
     clients_out: Shared,
+    /// The lines in force (a reload that reads the same lines changes nothing).
+    lines: Mutex<Vec<String>>,
 }
 
 fn parse_rates(line: &str, values: &[&str]) -> Result<Rates> {
@@ -96,17 +98,33 @@ impl TrafficLimits {
             table: RwLock::new(table),
             clients_in: Mutex::default(),
             clients_out: Mutex::default(),
+            lines: Mutex::new(crate::owned(lines)),
         })
     }
 
-    /// Replaces the lines; on error the old ones stay.
+    /// Replaces the lines; on error the old ones stay. The same lines change nothing; the
+    /// service and per-IP budgets are kept and changed in place, so the connections open now
+    /// follow the new limits and a reload never hands out a fresh budget.
     pub fn set_lines<S: AsRef<str>>(&self, lines: &[S]) -> Result<()> {
+        let mut last = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if crate::same_lines(&last, lines) {
+            return Ok(());
+        }
         let table = parse_table(lines)?;
-        self.service_in.set_limit(table.service.input);
-        self.service_out.set_limit(table.service.output);
+        self.service_in.set(table.service.input, table.service.burst);
+        self.service_out.set(table.service.output, table.service.burst);
+        for (shared, dir) in [(&self.clients_in, Dir::In), (&self.clients_out, Dir::Out)] {
+            let mut map = shared.lock().unwrap_or_else(|e| e.into_inner());
+            map.retain(|ip, bucket| {
+                let Some(bucket) = bucket.upgrade() else { return false };
+                // An IP without a line any more: its connections go unlimited.
+                let rates = table.clients.get(*ip).map(|(r, _)| *r).unwrap_or_default();
+                bucket.set(rates.get(dir), rates.burst);
+                true
+            });
+        }
         *self.table.write().unwrap_or_else(|e| e.into_inner()) = table;
-        self.clients_in.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.clients_out.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *last = crate::owned(lines);
         Ok(())
     }
 
@@ -196,6 +214,21 @@ mod tests {
         assert!(TrafficLimits::new(&["$ 1 2 3 4"]).is_err());
         let t = TrafficLimits::new(&["$ 0 -1"]).unwrap();
         assert!(t.limit_in("1.1.1.1:1").is_none());
+    }
+
+    #[test]
+    fn reloads_keep_per_ip_budgets_shared_and_change_them_in_place() {
+        let t = TrafficLimits::new(&["192.168.1.1 1KB"]).unwrap();
+        let old = t.limit_in("192.168.1.1:1").unwrap();
+        assert_eq!(old.consume(1024), Duration::ZERO);
+        for _ in 0..3 {
+            t.set_lines(&["192.168.1.1 1KB"]).unwrap();
+        }
+        // A new connection from that IP shares the drained budget (no fresh one per reload).
+        let new = t.limit_in("192.168.1.1:2").unwrap();
+        assert!(new.consume(1024) > Duration::from_millis(900));
+        t.set_lines(&["192.168.1.1 4KB"]).unwrap();
+        assert_eq!(old.limit(), 4096, "live connections follow the new limit");
     }
 
     #[test]
