@@ -247,3 +247,45 @@ fn reloading_a_connection_limiter_file_keeps_the_counts() {
     }
     assert_eq!(kept.len(), 3, "after the reloads, three connections fit again; log:\n{}", g.log());
 }
+
+#[test]
+fn socks5_udp_to_a_hosts_mapped_name_is_delivered_and_bypass_holds() {
+    // On every address, so that 127.0.0.2 would answer too if a datagram got there.
+    let echo = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let port = echo.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = echo.recv_from(&mut buf) {
+            let _ = echo.send_to(&buf[..n], from);
+        }
+    });
+    let g = Gost::start(
+        &[
+            "-L",
+            "socks5://127.0.0.1:0?udp=true&bypass=127.0.0.2&hosts=udp.test:127.0.0.1,two.test:127.0.0.2",
+        ],
+        1,
+    );
+    let any = SocketAddr::from(([0, 0, 0, 0], 0));
+    let (rep, relay, _control) = socks5_request(g.addr(), 3, any, None);
+    assert_eq!(rep, 0);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+    let datagram = |name: &str, payload: &[u8]| {
+        let mut d = vec![0, 0, 0, 3, name.len() as u8];
+        d.extend_from_slice(name.as_bytes());
+        d.extend_from_slice(&port.to_be_bytes());
+        d.extend_from_slice(payload);
+        d
+    };
+    for i in 0..3u8 {
+        client.send_to(&datagram("udp.test", &[i, i]), relay).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, _) = client.recv_from(&mut buf).expect("the answer through the mapped name");
+        assert_eq!(&buf[n - 2..n], &[i, i]);
+    }
+    // A name mapped to a bypassed address gets nothing through.
+    client.send_to(&datagram("two.test", b"no"), relay).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(client.recv_from(&mut buf).is_err(), "nothing may come back from 127.0.0.2");
+}

@@ -6,6 +6,7 @@
 
 mod chain;
 mod hop;
+mod named_packets;
 mod router;
 pub mod selector;
 

@@ -12,6 +12,8 @@ use gost_x_metrics::Metrics;
 use gost_x_rt::net::{DEFAULT_BACKLOG, TcpAcceptor, connect_tcp_to, listen_tcp};
 use gost_x_rt::{TokioConn, UdpPacketConn};
 
+use crate::named_packets::NamedPackets;
+
 /// Go gost's router dial timeout.
 pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -84,7 +86,7 @@ impl DefaultRouter {
 
     /// The target after the host mapper and the resolver (gost's order); a name neither knows
     /// is left for the chain's last node (or the system resolver) to resolve.
-    async fn resolve(&self, network: Network, target: Address) -> Result<Address> {
+    pub(crate) async fn resolve(&self, network: Network, target: Address) -> Result<Address> {
         let target = target.resolve_numeric();
         let Address::Domain(host, port) = &target else { return Ok(target) };
         let wants = |ip: &IpAddr| match network {
@@ -112,7 +114,7 @@ impl DefaultRouter {
     }
 
     /// Refuses `resolved`, an address a target name led to, when the service's bypass does.
-    async fn check_resolved(
+    pub(crate) async fn check_resolved(
         &self,
         network: Network,
         name: &Address,
@@ -128,7 +130,11 @@ impl DefaultRouter {
     }
 
     /// The system resolver's addresses for `target`, less those the bypass refuses.
-    async fn resolve_allowed(&self, network: Network, target: &Address) -> Result<Vec<SocketAddr>> {
+    pub(crate) async fn resolve_allowed(
+        &self,
+        network: Network,
+        target: &Address,
+    ) -> Result<Vec<SocketAddr>> {
         let what = format!("resolve {target}");
         let addrs =
             gost_x_rt::timeout(self.opts.timeout, &what, gost_x_rt::net::resolve(target, network))
@@ -239,7 +245,15 @@ impl DefaultRouter {
                     };
                     UdpPacketConn::connect(*peer).await
                 }
-                None => UdpPacketConn::bind_any().await,
+                None => {
+                    // Many destinations: names are resolved as for TCP targets (hosts,
+                    // resolver, bypass), not by the socket's system lookup.
+                    let socket = UdpPacketConn::bind_any()
+                        .await
+                        .context(ErrorKind::Dial, "open a UDP socket")?;
+                    let named = NamedPackets::new(Box::new(socket), self.clone());
+                    return Ok(Box::new(named));
+                }
             };
             let socket = socket.context(ErrorKind::Dial, "open a UDP socket")?;
             return Ok(Box::new(socket));
