@@ -289,3 +289,22 @@ fn socks5_udp_to_a_hosts_mapped_name_is_delivered_and_bypass_holds() {
     let mut buf = [0u8; 64];
     assert!(client.recv_from(&mut buf).is_err(), "nothing may come back from 127.0.0.2");
 }
+
+#[test]
+fn huge_durations_are_refused_when_the_config_is_read() {
+    for url in [
+        "udp://127.0.0.1:0/127.0.0.1:53?ttl=9223372036854775807",
+        "ws://127.0.0.1:0?handshakeTimeout=99999999999999h",
+    ] {
+        let (code, log) = run_to_exit(&["-L", url, "--check"], std::time::Duration::from_secs(20));
+        assert_ne!(code, Some(0), "{url} passed --check:\n{log}");
+        assert!(log.contains("longest duration"), "{url}: {log}");
+    }
+    // And a service started with one never gets to panic on a datagram.
+    let (code, log) = run_to_exit(
+        &["-L", "udp://127.0.0.1:0/127.0.0.1:53?ttl=9223372036854775807"],
+        std::time::Duration::from_secs(20),
+    );
+    assert_ne!(code, Some(0));
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -258,16 +258,22 @@ impl Metadata {
         let Some((key, v)) = self.find(keys) else {
             return Ok(None);
         };
-        match v {
-            Value::Int(i) if *i >= 0 => Ok(Some(Duration::from_secs(*i as u64))),
+        let d = match v {
+            Value::Int(i) if *i >= 0 => Duration::from_secs(*i as u64),
             Value::Float(x) => {
-                Duration::try_from_secs_f64(*x).map(Some).map_err(|_| bad(key, v, "a duration"))
+                Duration::try_from_secs_f64(*x).map_err(|_| bad(key, v, "a duration"))?
             }
             Value::Str(s) => parse_duration(s)
-                .map(Some)
-                .map_err(|e| Error::config(format!("metadata key `{key}`: {}", e.context()))),
-            _ => Err(bad(key, v, "a duration")),
+                .map_err(|e| Error::config(format!("metadata key `{key}`: {}", e.context())))?,
+            _ => return Err(bad(key, v, "a duration")),
+        };
+        if d > MAX_DURATION {
+            // Go's durations end there too; past it, deadline arithmetic would overflow.
+            return Err(Error::config(format!(
+                "metadata key `{key}`: {v} is longer than the longest duration (about 292 years)"
+            )));
         }
+        Ok(Some(d))
     }
 
     /// A list of strings: a list of scalars, or a single string taken as a one-element list (Go
@@ -337,6 +343,10 @@ impl<K: AsRef<str>, V: Into<Value>> FromIterator<(K, V)> for Metadata {
 fn bad(key: &str, v: &Value, want: &str) -> Error {
     Error::config(format!("metadata key `{key}`: expected {want}, got {} {v}", v.type_name()))
 }
+
+/// The longest duration a setting may have: Go's (`time.Duration` is an `int64` of
+/// nanoseconds, about 292 years).
+pub const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// Parses a Go duration string (`"300ms"`, `"1.5h"`, `"2h45m"`, units ns/us/µs/ms/s/m/h), or a bare
 /// non-negative number meaning seconds. Negative durations are an error.
@@ -436,6 +446,19 @@ mod tests {
         assert_eq!(md.get_duration(&["ttl"]).unwrap(), Some(Duration::from_secs(30)));
         let err = md.get_duration(&["bad"]).unwrap_err();
         assert!(err.to_string().contains("`bad`"), "{err}");
+        // Past Go's longest duration: an error, not an overflow later.
+        for huge in [
+            Value::Int(i64::MAX),
+            Value::from("9223372036854775807"),
+            Value::from("3000000h"),
+            Value::Float(1e19),
+        ] {
+            let md = Metadata::new().with("ttl", huge.clone());
+            let err = md.get_duration(&["ttl"]).unwrap_err();
+            assert!(err.to_string().contains("`ttl`"), "{huge}: {err}");
+        }
+        let md = Metadata::new().with("ttl", "2562047h");
+        assert!(md.get_duration(&["ttl"]).unwrap().is_some(), "just under the limit");
     }
 
     #[test]

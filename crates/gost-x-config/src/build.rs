@@ -163,6 +163,36 @@ pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
             Address::parse(&node.addr).map_err(at)?;
         }
         service_policy(svc, r).map_err(at)?;
+        for (what, md) in [
+            ("service", &svc.metadata),
+            ("listener", &svc.listener.metadata),
+            ("handler", &svc.handler.metadata),
+        ] {
+            check_durations(md).map_err(|e| at(e.wrap(ErrorKind::Config, what)))?;
+        }
+    }
+    for chain in &config.chains {
+        for node in chain.hops.iter().flat_map(|h| &h.nodes) {
+            for md in [&node.metadata, &node.dialer.metadata, &node.connector.metadata] {
+                check_durations(md).map_err(|e| {
+                    e.wrap(ErrorKind::Config, format!("chain {}, node {}", chain.name, node.name))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads every metadata value whose key names a duration (`ttl`, `...timeout`, `...interval`,
+/// `...period`), so that `--check` refuses what the components would refuse at start-up (a
+/// malformed or absurdly long duration) without building them.
+fn check_durations(md: &crate::model::MetadataConfig) -> Result<()> {
+    let md = to_metadata(md);
+    for (key, _) in md.iter() {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        if last == "ttl" || ["timeout", "interval", "period"].iter().any(|s| last.ends_with(s)) {
+            md.get_duration(&[key])?;
+        }
     }
     Ok(())
 }

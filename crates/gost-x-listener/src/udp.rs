@@ -203,7 +203,9 @@ struct UdpSession {
 
 impl UdpSession {
     fn touch(&mut self) {
-        let next = tokio::time::Instant::now() + self.ttl;
+        // `ttl` is bounded when the config is read; saturate anyway rather than panic.
+        let now = tokio::time::Instant::now();
+        let next = now.checked_add(self.ttl).unwrap_or(now + Duration::from_secs(86_400 * 365));
         self.idle.as_mut().reset(next);
     }
 }
