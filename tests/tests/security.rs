@@ -308,3 +308,34 @@ fn huge_durations_are_refused_when_the_config_is_read() {
     assert_ne!(code, Some(0));
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[cfg(unix)]
+#[test]
+fn saving_the_config_through_the_api_keeps_it_private_and_linked() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("save-mode");
+    let real = dir.write("real.yaml", "services:\n- name: s\n  addr: 127.0.0.1:0\n  handler: {type: http}\n  listener: {type: tcp}\n");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.0.join("gost.yaml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let g = Gost::spawn(&["-C", link.to_str().unwrap(), "-api", "127.0.0.1:0"]);
+    let api = g.logged_addr("api service on ", std::time::Duration::from_secs(20));
+    let post = |target: &str| {
+        let mut s = connect(api);
+        write!(
+            s,
+            "POST {target} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        read_head(&mut s)
+    };
+    assert!(post("/config").starts_with("HTTP/1.1 200"));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(std::path::Path::new(&real)), 0o600, "the saved file stays private");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays");
+    assert!(std::fs::read_to_string(&real).unwrap().contains("name: s"));
+    // A new file is created private.
+    let fresh = dir.0.join("fresh.yaml");
+    assert!(post(&format!("/config?path={}", fresh.display())).starts_with("HTTP/1.1 200"));
+    assert_eq!(mode(&fresh), 0o600);
+}

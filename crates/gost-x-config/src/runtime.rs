@@ -6,7 +6,7 @@
 //! Every reference by name is late bound (see [`gost_core::Named`]): replacing a chain, a
 //! hop or a policy object is seen by the next connection of every service that uses it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use gost_core::{Error, ErrorKind, Registries, Result, Service, Status};
@@ -464,16 +464,8 @@ impl Runtime {
         // renamed over the target, so a reader never sees half a file and two saves at once do
         // not interleave.
         let target = file.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let mut tmp = target.clone().into_os_string();
-            tmp.push(format!(".{}.tmp", std::process::id()));
-            std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &target)).inspect_err(
-                |_| {
-                    let _ = std::fs::remove_file(&tmp);
-                },
-            )
-        })
-        .await;
+        let written =
+            tokio::task::spawn_blocking(move || write_config_file(&target, text.as_bytes())).await;
         match written {
             Ok(Ok(())) => Ok(file),
             Ok(Err(e)) => Err(ObjectError::Save(format!("create file: {}: {e}", file.display()))),
@@ -644,9 +636,122 @@ fn status_value(st: &Status) -> ConfigValue {
     ConfigValue::Map(m)
 }
 
+/// Writes a configuration file the way an editor saving it would, without loosening it: a
+/// symbolic link is followed and the file it points to replaced (the link stays); an existing
+/// file keeps its mode and owner; a new file is created `0600` (it may hold passwords; Go
+/// writes `0644`). The text goes to a temporary file beside the target, renamed over it, so a
+/// reader never sees half a file; when the owner cannot be kept that way (not root), the file
+/// is rewritten in place instead.
+fn write_config_file(target: &Path, text: &[u8]) -> std::io::Result<()> {
+    let real = real_path(target);
+    #[cfg(unix)]
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+        let existing = std::fs::metadata(&real).ok();
+        let mode = existing.as_ref().map_or(0o600, |m| m.permissions().mode() & 0o7777);
+        let mut tmp = real.clone().into_os_string();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let staged = (|| {
+            let mut f =
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            f.write_all(text)?;
+            f.sync_all()?;
+            if let Some(m) = &existing {
+                std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
+            }
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            std::fs::rename(&tmp, &real)
+        })();
+        if staged.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        match (staged, &existing) {
+            (Ok(()), _) => Ok(()),
+            // The owner could not be kept: rewrite the file itself (mode and owner stay).
+            (Err(e), Some(_)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&real)?;
+                f.write_all(text)?;
+                f.sync_all()
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(&real, text)
+    }
+}
+
+/// `path` with symbolic links followed (also a link to a file that does not exist yet).
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let mut current = path.to_path_buf();
+    for _ in 0..16 {
+        match std::fs::read_link(&current) {
+            Ok(next) => {
+                current = match current.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            Err(_) => break,
+        }
+    }
+    current
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_keeps_mode_owner_and_symlinks_and_creates_private_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gost-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // An existing private file stays private.
+        let private = dir.join("private.yaml");
+        std::fs::write(&private, "old").unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_config_file(&private, b"new").unwrap();
+        assert_eq!(
+            (mode(&private), std::fs::read_to_string(&private).unwrap()),
+            (0o600, "new".into())
+        );
+        // A shared one keeps its mode too.
+        let shared = dir.join("shared.yaml");
+        std::fs::write(&shared, "old").unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_config_file(&shared, b"new").unwrap();
+        assert_eq!(mode(&shared), 0o640);
+        // A symbolic link stays a link; the file it points to gets the text.
+        let link = dir.join("link.yaml");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("private.yaml", &link).unwrap();
+        write_config_file(&link, b"through the link").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&private).unwrap(), "through the link");
+        assert_eq!(mode(&private), 0o600);
+        // A new file is created 0600, also behind a dangling link.
+        let fresh = dir.join("fresh.yaml");
+        let _ = std::fs::remove_file(&fresh);
+        write_config_file(&fresh, b"x").unwrap();
+        assert_eq!(mode(&fresh), 0o600);
+        let dangling = dir.join("dangling.yaml");
+        let _ = std::fs::remove_file(&dangling);
+        let _ = std::fs::remove_file(dir.join("target.yaml"));
+        std::os::unix::fs::symlink("target.yaml", &dangling).unwrap();
+        write_config_file(&dangling, b"y").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("target.yaml")).unwrap(), "y");
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     use gost_core::{Address, Bypass, Network};
     use serde_json::json;
 
