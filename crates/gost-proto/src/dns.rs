@@ -146,27 +146,40 @@ pub struct Answer {
     pub rcode: u8,
     /// The server cut the answer (over UDP): ask again over TCP.
     pub truncated: bool,
-    /// A and AAAA records of the answer section, in order.
+    /// The question it echoes (name, type), if any.
+    pub question: Option<(String, u16)>,
+    /// The addresses that answer the question: A/AAAA records of the asked type owned by the
+    /// asked name or by a name a CNAME chain from it leads to, in order. Records about other
+    /// names or of other types are not taken.
     pub ips: Vec<IpAddr>,
-    /// The smallest TTL of those records, in seconds.
+    /// The smallest TTL of those records (and of the CNAMEs followed), in seconds.
     pub ttl: u32,
 }
 
+/// CNAME records followed from the question's name, at most.
+const MAX_CNAME_HOPS: usize = 8;
+const TYPE_CNAME: u16 = 5;
+
 impl Answer {
-    /// Parses a response. Records other than A/AAAA (CNAMEs leading to them, ...) are skipped.
+    /// Parses a response (see [`Answer::ips`] for which records count).
     pub fn decode(msg: &[u8]) -> Result<Answer> {
         let h = header(msg)?;
         if h.flags & 0x8000 == 0 {
             return Err(Error::protocol("dns message is not a response"));
         }
         let mut at = HEADER_LEN;
+        let mut question = None;
         for _ in 0..h.qdcount {
-            at = read_name(msg, at)?.1 + 4;
+            let (name, next) = read_name(msg, at)?;
+            let qtype = u16_at(msg, next)?;
+            question.get_or_insert((name, qtype));
+            at = next + 4;
         }
-        let mut ips = Vec::new();
-        let mut ttl = u32::MAX;
+        // (owner, ttl, address or CNAME target)
+        let mut records: Vec<(String, u32, std::result::Result<IpAddr, String>)> = Vec::new();
         for _ in 0..h.ancount {
-            at = read_name(msg, at)?.1;
+            let (owner, next) = read_name(msg, at)?;
+            at = next;
             let rtype = u16_at(msg, at)?;
             let class = u16_at(msg, at + 2)?;
             let rttl = u32::from(u16_at(msg, at + 4)?) << 16 | u32::from(u16_at(msg, at + 6)?);
@@ -174,30 +187,78 @@ impl Answer {
             let data = msg
                 .get(at + 10..at + 10 + len)
                 .ok_or_else(|| Error::protocol("dns record truncated"))?;
-            at += 10 + len;
-            let ip = match (rtype, class, data.len()) {
-                (TYPE_A, CLASS_IN, 4) => IpAddr::from([data[0], data[1], data[2], data[3]]),
+            let value = match (rtype, class, data.len()) {
+                (TYPE_A, CLASS_IN, 4) => Ok(IpAddr::from([data[0], data[1], data[2], data[3]])),
                 (TYPE_AAAA, CLASS_IN, 16) => {
                     let mut b = [0u8; 16];
                     b.copy_from_slice(data);
-                    IpAddr::from(b)
+                    Ok(IpAddr::from(b))
                 }
                 (TYPE_A | TYPE_AAAA, CLASS_IN, _) => {
                     return Err(Error::protocol("dns address record of the wrong length"));
                 }
-                _ => continue,
+                (TYPE_CNAME, CLASS_IN, _) => Err(read_name(msg, at + 10)?.0),
+                _ => {
+                    at += 10 + len;
+                    continue;
+                }
             };
-            ips.push(ip);
-            ttl = ttl.min(rttl);
+            at += 10 + len;
+            records.push((owner, rttl, value));
         }
+        let (ips, ttl) = match &question {
+            Some((name, qtype)) => answers_to(&records, name, *qtype),
+            None => (Vec::new(), 0),
+        };
         Ok(Answer {
             id: h.id,
             rcode: (h.flags & 0x000F) as u8,
             truncated: h.flags & 0x0200 != 0,
+            question,
             ips,
-            ttl: if ttl == u32::MAX { 0 } else { ttl },
+            ttl,
         })
     }
+}
+
+/// The addresses of type `qtype` for `name`, following CNAMEs; and the smallest TTL involved.
+fn answers_to(
+    records: &[(String, u32, std::result::Result<IpAddr, String>)],
+    name: &str,
+    qtype: u16,
+) -> (Vec<IpAddr>, u32) {
+    let same =
+        |a: &str, b: &str| a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'));
+    let mut owner = name.to_owned();
+    let mut ttl = u32::MAX;
+    for _ in 0..MAX_CNAME_HOPS {
+        let next = records.iter().find_map(|(o, t, v)| match v {
+            Err(target) if same(o, &owner) => Some((target.clone(), *t)),
+            _ => None,
+        });
+        match next {
+            Some((target, t)) => {
+                owner = target;
+                ttl = ttl.min(t);
+            }
+            None => break,
+        }
+    }
+    let mut ips = Vec::new();
+    let mut addr_ttl = u32::MAX;
+    for (o, t, v) in records {
+        if let Ok(ip) = v
+            && same(o, &owner)
+            && matches!((qtype, ip), (TYPE_A, IpAddr::V4(_)) | (TYPE_AAAA, IpAddr::V6(_)))
+        {
+            ips.push(*ip);
+            addr_ttl = addr_ttl.min(*t);
+        }
+    }
+    if ips.is_empty() {
+        return (ips, 0);
+    }
+    (ips, ttl.min(addr_ttl))
 }
 
 /// Builds the response to `query` carrying `ips` (those of the query's type) with `ttl`; no
@@ -256,7 +317,11 @@ mod tests {
         let q = Query { id: 7, name: "a.test".into(), qtype: TYPE_A };
         let ips: Vec<IpAddr> = vec!["127.0.0.7".parse().unwrap(), "::1".parse().unwrap()];
         let a = Answer::decode(&respond(&q, &ips, 30).unwrap()).unwrap();
-        assert_eq!(a, Answer { id: 7, rcode: 0, truncated: false, ips: vec![ips[0]], ttl: 30 });
+        let question = Some(("a.test".to_owned(), TYPE_A));
+        assert_eq!(
+            a,
+            Answer { id: 7, rcode: 0, truncated: false, question, ips: vec![ips[0]], ttl: 30 }
+        );
         let none = Answer::decode(&respond(&q, &[], 30).unwrap()).unwrap();
         assert_eq!((none.rcode, none.ips.len()), (3, 0));
     }
@@ -277,6 +342,44 @@ mod tests {
         assert!(Answer::decode(&msg).is_err());
         msg[13] = 13;
         assert!(Answer::decode(&msg).is_err(), "forward pointer");
+    }
+
+    /// A response to `name`/`qtype` carrying raw answer records `(owner, type, rdata)`.
+    fn response(name: &str, qtype: u16, records: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
+        let mut out = vec![0, 9, 0x81, 0x80, 0, 1, 0, records.len() as u8, 0, 0, 0, 0];
+        encode_name(name, &mut out).unwrap();
+        out.extend_from_slice(&qtype.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        for (owner, rtype, data) in records {
+            encode_name(owner, &mut out).unwrap();
+            out.extend_from_slice(&rtype.to_be_bytes());
+            out.extend_from_slice(&CLASS_IN.to_be_bytes());
+            out.extend_from_slice(&60u32.to_be_bytes());
+            out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    #[test]
+    fn only_records_that_answer_the_question_count() {
+        let mut cname = Vec::new();
+        encode_name("edge.cdn.test", &mut cname).unwrap();
+        let msg = response(
+            "www.test",
+            TYPE_A,
+            &[
+                ("evil.test", TYPE_A, vec![6, 6, 6, 6]),
+                ("www.test", TYPE_CNAME, cname),
+                ("EDGE.cdn.test", TYPE_A, vec![1, 2, 3, 4]),
+                ("www.test", TYPE_AAAA, vec![0; 16]),
+            ],
+        );
+        let a = Answer::decode(&msg).unwrap();
+        assert_eq!(a.question, Some(("www.test".to_owned(), TYPE_A)));
+        assert_eq!(a.ips, vec![IpAddr::from([1, 2, 3, 4])], "other names and types are not taken");
+        let stray = response("www.test", TYPE_A, &[("other.test", TYPE_A, vec![6, 6, 6, 6])]);
+        assert!(Answer::decode(&stray).unwrap().ips.is_empty());
     }
 
     #[test]

@@ -23,6 +23,8 @@ use tokio_rustls::TlsConnector;
 /// gost's default exchange timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const CACHE_MAX: usize = 4096;
+/// The longest a server's answer is kept.
+const MAX_ANSWER_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// An address family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,15 +177,16 @@ impl NameServer {
             .await
             .with_context(ErrorKind::Dial, || format!("connect to {server}"))?;
         socket.send(query).await.with_context(ErrorKind::Io, || format!("send to {server}"))?;
+        let asked = Query::decode(query)?;
         let mut buf = vec![0u8; 4096];
         loop {
             let n = socket
                 .recv(&mut buf)
                 .await
                 .with_context(ErrorKind::Io, || format!("receive from {server}"))?;
-            // Stray or spoofed datagrams with another id are ignored.
+            // Stray or spoofed datagrams (another id, another question) are ignored.
             match Answer::decode(&buf[..n]) {
-                Ok(a) if a.id == id => return Ok(a),
+                Ok(a) if a.id == id && answers(&a, &asked.name, asked.qtype) => return Ok(a),
                 _ => continue,
             }
         }
@@ -223,6 +226,13 @@ where
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut buf).await.context(ErrorKind::Io, "read a dns answer")?;
     Answer::decode(&buf)
+}
+
+/// Whether `answer` echoes the question `host`/`qtype`.
+fn answers(answer: &Answer, host: &str, qtype: u16) -> bool {
+    answer.question.as_ref().is_some_and(|(name, t)| {
+        *t == qtype && name.trim_end_matches('.').eq_ignore_ascii_case(host.trim_end_matches('.'))
+    })
 }
 
 struct Cached {
@@ -282,6 +292,12 @@ impl DnsResolver {
         let mut query = Vec::with_capacity(64);
         Query { id, name: host.to_owned(), qtype: family.qtype() }.encode(&mut query)?;
         let answer = server.exchange(&query, id).await?;
+        if !answers(&answer, host, family.qtype()) {
+            return Err(Error::protocol(format!(
+                "{}: {host}: the answer is to another question",
+                server.opts.addr
+            )));
+        }
         if answer.rcode != 0 && answer.rcode != 3 {
             return Err(Error::new(
                 ErrorKind::Dial,
@@ -289,12 +305,24 @@ impl DnsResolver {
             ));
         }
         if !answer.ips.is_empty() {
-            let ttl = server.opts.ttl.unwrap_or(Duration::from_secs(answer.ttl.into()));
+            // The configured `ttl` wins; a server's is capped (a day, as common caches do).
+            let ttl = server
+                .opts
+                .ttl
+                .unwrap_or(Duration::from_secs(answer.ttl.into()).min(MAX_ANSWER_TTL));
+            let expires = now.checked_add(ttl).unwrap_or(now + MAX_ANSWER_TTL);
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= CACHE_MAX {
+            if cache.len() >= CACHE_MAX && !cache.contains_key(&key) {
                 cache.retain(|_, c| c.expires > now);
+                // Still full: the entry closest to expiring goes.
+                if cache.len() >= CACHE_MAX
+                    && let Some(first) =
+                        cache.iter().min_by_key(|(_, c)| c.expires).map(|(k, _)| k.clone())
+                {
+                    cache.remove(&first);
+                }
             }
-            cache.insert(key, Cached { ips: answer.ips.clone(), expires: now + ttl });
+            cache.insert(key, Cached { ips: answer.ips.clone(), expires });
         }
         Ok(answer.ips)
     }
@@ -377,6 +405,42 @@ mod tests {
             }
         });
         (addr, count)
+    }
+
+    #[tokio::test]
+    async fn an_answer_to_another_question_is_refused() {
+        // Same id, another name: what an off-path guesser or a confused server sends.
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                let Ok(q) = Query::decode(&buf[..n]) else { continue };
+                let other = Query { name: "evil.test".into(), ..q };
+                let ip: IpAddr = "6.6.6.6".parse().unwrap();
+                let _ = socket.send_to(&respond(&other, &[ip], 60).unwrap(), peer).await;
+            }
+        });
+        let mut opts = NameServerOptions::new(format!("udp://{addr}"));
+        opts.timeout = Duration::from_millis(300);
+        let r = DnsResolver::new(vec![opts]).unwrap();
+        // Over UDP the stray answer is ignored (the real one may still come): a timeout.
+        let err = r.resolve(Network::Tcp4, "good.test".into()).await.unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert!(r.cache.lock().unwrap().is_empty(), "nothing was taken from it");
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_bounded_and_ttls_are_capped() {
+        let (addr, _) = udp_server(u32::MAX).await;
+        let r = DnsResolver::new(vec![NameServerOptions::new(format!("udp://{addr}"))]).unwrap();
+        for i in 0..CACHE_MAX + 50 {
+            r.resolve(Network::Tcp4, format!("v4-{i}.test")).await.unwrap();
+        }
+        let cache = r.cache.lock().unwrap();
+        assert!(cache.len() <= CACHE_MAX, "{} entries", cache.len());
+        let longest = cache.values().map(|c| c.expires).max().unwrap();
+        assert!(longest <= Instant::now() + MAX_ANSWER_TTL, "a 136-year TTL is capped to a day");
     }
 
     #[tokio::test]
