@@ -339,3 +339,16 @@ fn saving_the_config_through_the_api_keeps_it_private_and_linked() {
     assert!(post(&format!("/config?path={}", fresh.display())).starts_with("HTTP/1.1 200"));
     assert_eq!(mode(&fresh), 0o600);
 }
+
+#[test]
+fn a_password_without_a_user_name_is_refused_not_ignored() {
+    for args in [
+        vec!["-L", "http://:secret@127.0.0.1:0"],
+        vec!["-L", "socks5://127.0.0.1:0?auth=OnNlY3JldA=="], // base64(":secret")
+        vec!["-L", "http://:secret@127.0.0.1:0", "--check"],
+    ] {
+        let (code, log) = run_to_exit(&args, std::time::Duration::from_secs(20));
+        assert_ne!(code, Some(0), "{args:?} started:\n{log}");
+        assert!(log.contains("no user name"), "{args:?}: {log}");
+    }
+}

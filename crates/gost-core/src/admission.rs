@@ -11,6 +11,13 @@ use crate::BoxFuture;
 pub trait Admission: Send + Sync + 'static {
     /// Whether `client` is admitted. A refused connection is closed without a reply. Cancel safe.
     fn admit(&self, client: SocketAddr) -> impl Future<Output = bool> + Send;
+
+    /// Whether a client whose address is unknown (a Unix socket, a listener that cannot say)
+    /// is admitted. A whitelist must say no (it admits only whom it knows); the default, for
+    /// lists that only refuse, is yes.
+    fn admits_unknown(&self) -> bool {
+        true
+    }
 }
 
 /// A shared implementation (kept by its owner for updates) is one too.
@@ -18,15 +25,22 @@ impl<T: Admission> Admission for Arc<T> {
     fn admit(&self, client: SocketAddr) -> impl Future<Output = bool> + Send {
         (**self).admit(client)
     }
+    fn admits_unknown(&self) -> bool {
+        (**self).admits_unknown()
+    }
 }
 
 trait DynAdmission: Send + Sync + 'static {
     fn dyn_admit(&self, client: SocketAddr) -> BoxFuture<'_, bool>;
+    fn dyn_admits_unknown(&self) -> bool;
 }
 
 impl<T: Admission> DynAdmission for T {
     fn dyn_admit(&self, client: SocketAddr) -> BoxFuture<'_, bool> {
         Box::pin(self.admit(client))
+    }
+    fn dyn_admits_unknown(&self) -> bool {
+        self.admits_unknown()
     }
 }
 
@@ -44,6 +58,9 @@ impl BoxAdmission {
 impl Admission for BoxAdmission {
     fn admit(&self, client: SocketAddr) -> impl Future<Output = bool> + Send {
         self.0.dyn_admit(client)
+    }
+    fn admits_unknown(&self) -> bool {
+        self.0.dyn_admits_unknown()
     }
 }
 

@@ -44,6 +44,9 @@ impl Admission for ListAdmission {
     async fn admit(&self, client: SocketAddr) -> bool {
         self.admits(client)
     }
+    fn admits_unknown(&self) -> bool {
+        !self.whitelist
+    }
 }
 
 /// Several admissions that must all admit a client.
@@ -58,6 +61,9 @@ impl Admission for AdmissionGroup {
             }
         }
         true
+    }
+    fn admits_unknown(&self) -> bool {
+        self.0.iter().all(Admission::admits_unknown)
     }
 }
 

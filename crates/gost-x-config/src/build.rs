@@ -163,6 +163,7 @@ pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
             Address::parse(&node.addr).map_err(at)?;
         }
         service_policy(svc, r).map_err(at)?;
+        check_auth(svc).map_err(at)?;
         for (what, md) in [
             ("service", &svc.metadata),
             ("listener", &svc.listener.metadata),
@@ -179,6 +180,21 @@ pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
                 })?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A service's inline `auth` with a password and no user name: Go reads it as "no auth" and
+/// lets everyone in, but a password was clearly meant. Refused.
+fn check_auth(svc: &ServiceConfig) -> Result<()> {
+    if let Some(auth) = &svc.handler.auth
+        && auth.username.is_empty()
+        && !auth.password.is_empty()
+    {
+        return Err(Error::config(
+            "handler auth has a password but no user name, which would disable authentication \
+             (write user:password@, e.g. -L http://admin:secret@:8080)",
+        ));
     }
     Ok(())
 }
@@ -390,6 +406,7 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     // gost: named authers win over an inline `auth`.
     let auther_names = policy::names(svc.handler.auther.as_ref(), &svc.handler.authers);
     hopts.auther = policy::authers(&auther_names, r)?;
+    check_auth(svc)?;
     if hopts.auther.is_none()
         && let Some(auth) = svc.handler.auth.as_ref().filter(|a| !a.username.is_empty())
     {

@@ -61,13 +61,18 @@ impl Policy {
         conn: BoxConn,
         client: Option<SocketAddr>,
     ) -> Result<(BoxConn, Option<Slot>), &'static str> {
-        let Some(client) = client else { return Ok((conn, None)) };
-        if let Some(a) = &self.admission
-            && !a.admit(client).await
-        {
+        // A client without an address (a Unix socket, ...) fails closed where a list admits
+        // only whom it knows, and still counts against the service-wide limits (the per-IP
+        // ones cannot apply).
+        let admitted = match (&self.admission, client) {
+            (None, _) => true,
+            (Some(a), Some(client)) => a.admit(client).await,
+            (Some(a), None) => a.admits_unknown(),
+        };
+        if !admitted {
             return Err("refused by admission");
         }
-        let ip = client.ip().to_canonical().to_string();
+        let ip = client.map(|c| c.ip().to_canonical().to_string()).unwrap_or_default();
         let mut slot = None;
         if let Some(limiter) = &self.conn_limiter
             && let Some(limit) = limiter.limiter(&ip)
@@ -85,7 +90,7 @@ impl Policy {
         }
         let conn = match &self.traffic_limiter {
             Some(t) => {
-                let key = client.to_string();
+                let key = client.map(|c| c.to_string()).unwrap_or_default();
                 match (t.limit_in(&key), t.limit_out(&key)) {
                     (None, None) => conn,
                     (input, output) => Box::new(LimitedConn::new(conn, input, output)),
@@ -94,5 +99,36 @@ impl Policy {
             None => conn,
         };
         Ok((conn, slot))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn conn() -> BoxConn {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        Box::new(gost_x_rt::TokioConn::tcp(c))
+    }
+
+    #[tokio::test]
+    async fn clients_without_an_address_fail_closed_and_count() {
+        let white = gost_x_admission::ListAdmission::new(true, &["127.0.0.1"]).unwrap();
+        let black = gost_x_admission::ListAdmission::new(false, &["10.0.0.1"]).unwrap();
+        let mut p = Policy::default();
+        p.admission = Some(BoxAdmission::new(white));
+        assert!(
+            p.apply(conn().await, None).await.is_err(),
+            "a whitelist admits only whom it knows"
+        );
+        p.admission = Some(BoxAdmission::new(black));
+        assert!(p.apply(conn().await, None).await.is_ok(), "a blacklist cannot list them");
+        // The service-wide connection limit still counts them.
+        p.conn_limiter = Some(Arc::new(gost_x_limiter::ConnLimits::new(&["$ 1"]).unwrap()));
+        let first = p.apply(conn().await, None).await.unwrap();
+        assert!(p.apply(conn().await, None).await.is_err(), "the second is over the limit");
+        drop(first);
+        assert!(p.apply(conn().await, None).await.is_ok(), "the slot came back");
     }
 }
