@@ -154,18 +154,15 @@ fn inet_aton_part(part: &str) -> Option<u32> {
     u32::from_str_radix(digits, radix).ok()
 }
 
-/// Whether a host name would be read as an address by the system resolver rather than looked
-/// up: its last label starts with a digit (no real top-level domain does, RFC 3696 §2), or it
-/// is an IP literal. Such a name that [`numeric_ip`] cannot read must be refused, not looked up,
-/// so that what a check sees and what a dial connects to never differ.
-pub fn looks_numeric(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    host.contains(':')
-        || host
-            .rsplit('.')
-            .next()
-            .and_then(|l| l.bytes().next())
-            .is_some_and(|b| b.is_ascii_digit())
+/// Whether the system resolver might read a host name differently from [`numeric_ip`]: an
+/// address-like name it does not parse (`fe80::1%eth0`, `::ffff:127.0.0.1 x`), or one with
+/// whitespace or control characters (older C libraries read `127.0.0.1 x` as `127.0.0.1`).
+/// Such a name is refused rather than looked up, so that what a check sees and what a dial
+/// connects to cannot differ. (IPv4 forms are not in doubt: [`numeric_ip`] reads exactly what
+/// `inet_aton` does, and a name it rejects is never read as a number by the resolver either.)
+pub fn misreadable_host(host: &str) -> bool {
+    numeric_ip(host).is_none()
+        && host.chars().any(|c| c == ':' || c == '%' || c.is_whitespace() || c.is_control())
 }
 
 impl FromStr for Address {
@@ -302,11 +299,14 @@ mod tests {
         }
         assert_eq!(v4("1.2.3").as_deref(), Some("1.2.0.3"));
         assert_eq!(v4("4294967295").as_deref(), Some("255.255.255.255"));
-        for numeric in ["127.1", "1.2.3.256", "0x", "a.b.2com", "::1", "10."] {
-            assert!(looks_numeric(numeric), "{numeric}");
+        for odd in ["fe80::1%eth0", "127.0.0.1 x", "::ffff:127.0.0.1x", "a\tb", "1:2"] {
+            assert!(misreadable_host(odd), "{odd:?}");
         }
-        for name in ["example.com", "a1.example", "1.example.com", "x", "例え.jp"] {
-            assert!(!looks_numeric(name), "{name}");
+        // Ordinary names, also those starting with digits (Docker ids, hosts aliases), and the
+        // numeric forms numeric_ip reads.
+        for name in ["example.com", "3f4e2a1b9c0d", "1stfloor-printer", "1.2.3.256", "127.1", "::1"]
+        {
+            assert!(!misreadable_host(name), "{name}");
         }
         let a = Address::Domain("0x7f000001".into(), 80).resolve_numeric();
         assert_eq!(a.to_string(), "127.0.0.1:80");

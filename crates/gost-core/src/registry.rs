@@ -199,6 +199,9 @@ impl Admission for Named<BoxAdmission> {
             None => true,
         }
     }
+    fn admits_unknown(&self) -> bool {
+        self.current().is_none_or(|a| a.admits_unknown())
+    }
 }
 
 impl Bypass for Named<BoxBypass> {
@@ -210,6 +213,12 @@ impl Bypass for Named<BoxBypass> {
     }
     fn whitelist(&self) -> bool {
         self.current().is_some_and(|b| b.whitelist())
+    }
+    async fn refuses_resolved(&self, network: Network, resolved: Address) -> bool {
+        match self.current() {
+            Some(b) => b.refuses_resolved(network, resolved).await,
+            None => false,
+        }
     }
 }
 
@@ -354,5 +363,35 @@ mod tests {
         assert_eq!(r.clear(), [("a".to_owned(), 2)]);
         assert_eq!(n.current(), None);
         assert_eq!(n.missing().kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn named_policy_objects_forward_every_question() {
+        struct Whitelist;
+        impl Admission for Whitelist {
+            async fn admit(&self, _: SocketAddr) -> bool {
+                true
+            }
+            fn admits_unknown(&self) -> bool {
+                false
+            }
+        }
+        let r: Registry<BoxAdmission> = Registry::new("admission");
+        let n = r.named("w");
+        assert!(n.admits_unknown(), "nothing registered yet: admits, as admit does");
+        r.register("w", BoxAdmission::new(Whitelist)).unwrap();
+        assert!(!n.admits_unknown(), "the registered whitelist speaks");
+
+        struct Black;
+        impl Bypass for Black {
+            async fn contains(&self, _: Network, _: Address) -> bool {
+                true
+            }
+        }
+        let r: Registry<BoxBypass> = Registry::new("bypass");
+        let n = r.named("b");
+        r.register("b", BoxBypass::new(Black)).unwrap();
+        let target = Address::Ip(SocketAddr::from(([127, 0, 0, 1], 80)));
+        assert!(crate::io::testing::block_on(n.refuses_resolved(Network::Tcp, target)));
     }
 }

@@ -197,7 +197,14 @@ impl Answer {
                 (TYPE_A | TYPE_AAAA, CLASS_IN, _) => {
                     return Err(Error::protocol("dns address record of the wrong length"));
                 }
-                (TYPE_CNAME, CLASS_IN, _) => Err(read_name(msg, at + 10)?.0),
+                (TYPE_CNAME, CLASS_IN, _) => match read_name(msg, at + 10) {
+                    Ok((target, _)) => Err(target),
+                    // A bad CNAME about another name must not spoil the answer.
+                    Err(_) => {
+                        at += 10 + len;
+                        continue;
+                    }
+                },
                 _ => {
                     at += 10 + len;
                     continue;

@@ -49,14 +49,20 @@ pub async fn handle(rt: &Runtime, opts: &ApiOptions, req: Request) -> Response {
 /// What the API says before a request's body is read: 404 for a path it does not serve, 401
 /// without valid credentials; `None` lets the request go on.
 pub async fn gate(opts: &ApiOptions, req: &Request) -> Option<Response> {
+    // Routes that take no body are answered here, so no body is ever read for them.
     if req.method == "OPTIONS" {
-        return None;
+        return Some(preflight(req));
     }
     let prefix = opts.path_prefix.trim_end_matches('/');
     let Some(path) = req.path.strip_prefix(prefix) else { return Some(not_found()) };
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     if path == "/docs/swagger.yaml" {
-        return None;
+        return Some(match req.method.as_str() {
+            "GET" | "HEAD" => {
+                Response::new(200, "text/yaml; charset=utf-8", crate::doc::swagger(prefix))
+            }
+            _ => not_found(),
+        });
     }
     let Some(rest) = path.strip_prefix("/config") else { return Some(not_found()) };
     if !rest.is_empty() && !rest.starts_with('/') {
@@ -121,22 +127,11 @@ fn not_found() -> Response {
     Response::new(404, "text/plain; charset=utf-8", "404 page not found")
 }
 
-/// Routes a request that passed the [`gate`].
+/// Routes a request that passed the [`gate`] (an authorized one under `/config`).
 async fn route(rt: &Runtime, opts: &ApiOptions, req: &Request) -> Response {
-    if req.method == "OPTIONS" {
-        return preflight(req);
-    }
     let prefix = opts.path_prefix.trim_end_matches('/');
     let Some(path) = req.path.strip_prefix(prefix) else { return not_found() };
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    if path == "/docs/swagger.yaml" {
-        return match req.method.as_str() {
-            "GET" | "HEAD" => {
-                Response::new(200, "text/yaml; charset=utf-8", crate::doc::swagger(prefix))
-            }
-            _ => not_found(),
-        };
-    }
     let Some(rest) = path.strip_prefix("/config") else { return not_found() };
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match (req.method.as_str(), segments.as_slice()) {

@@ -286,6 +286,9 @@ where
                 buf.drain(..len);
             }
             write_response(&mut stream, &resp, close || unread, head_only).await?;
+            if unread {
+                linger(&mut stream).await;
+            }
             if close || unread {
                 return Ok(());
             }
@@ -324,6 +327,26 @@ where
             return Ok(());
         }
     }
+}
+
+/// After an answer sent with the request's body unread: half-close, then read and drop a
+/// bounded amount for a short while, so that closing with unread data (which sends a reset)
+/// does not destroy the answer before a client still sending its body has read it.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
+    const LINGER_BYTES: usize = 256 * 1024;
+    const LINGER_FOR: Duration = Duration::from_secs(1);
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 8192];
+    let mut left = LINGER_BYTES;
+    let drain = async {
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_FOR, drain).await;
 }
 
 /// Reads until `buf` holds at least `len` bytes; false if the client closed first.

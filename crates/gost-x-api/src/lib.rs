@@ -26,6 +26,16 @@ pub fn block_auther(
     r: &Registries,
 ) -> Result<Option<BoxAuther>> {
     let mut list = Vec::new();
+    if let Some(a) = auth
+        && a.username.is_empty()
+        && !a.password.is_empty()
+    {
+        // Go reads this as "no auth": the API (or metrics) would be open to anyone.
+        return Err(gost_core::Error::config(
+            "auth has a password but no user name, which would leave the endpoint open \
+             (write user:password@, e.g. -api admin:secret@:18080)",
+        ));
+    }
     if let Some(a) = auth.filter(|a| !a.username.is_empty()) {
         list.push(BoxAuther::new(Users::new([(a.username.clone(), a.password.clone())])));
     }

@@ -4,7 +4,7 @@
 //! kept for a short while per association so that a stream of datagrams costs one lookup.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -13,17 +13,23 @@ use gost_core::{Address, BoxFuture, BoxPacketConn, Network, PacketConn, Result};
 
 use crate::router::DefaultRouter;
 
-/// Names remembered per association, and for how long.
+/// Targets remembered per association, and for how long (a failure or a refusal for less, so
+/// a stream of datagrams to a bad name does not start a lookup each).
 const CACHE_ENTRIES: usize = 16;
 const CACHE_FOR: Duration = Duration::from_secs(60);
+const FAILURE_FOR: Duration = Duration::from_secs(5);
 
-/// A lookup under way: the name, and the address it leads to.
-type Lookup = (String, BoxFuture<'static, Result<IpAddr>>);
+/// What a target led to: its address, or why not.
+type Verdict = std::result::Result<SocketAddr, String>;
+
+/// A lookup under way: the target, and what it leads to.
+type Lookup = ((String, u16), BoxFuture<'static, Result<SocketAddr>>);
 
 pub(crate) struct NamedPackets {
     inner: BoxPacketConn,
     router: DefaultRouter,
-    cache: Vec<(String, IpAddr, Instant)>,
+    /// Per (name, port): the bypass speaks of an address with its port.
+    cache: Vec<((String, u16), Verdict, Instant)>,
     lookup: Option<Lookup>,
 }
 
@@ -32,44 +38,47 @@ impl NamedPackets {
         NamedPackets { inner, router, cache: Vec::new(), lookup: None }
     }
 
-    fn cached(&self, host: &str) -> Option<IpAddr> {
+    fn cached(&self, key: &(String, u16)) -> Option<Verdict> {
         let now = Instant::now();
-        self.cache.iter().find(|(h, _, until)| h == host && *until > now).map(|(_, ip, _)| *ip)
+        self.cache.iter().find(|(k, _, until)| k == key && *until > now).map(|(_, v, _)| v.clone())
     }
 
-    fn remember(&mut self, host: String, ip: IpAddr) {
+    fn remember(&mut self, key: (String, u16), verdict: Verdict) {
         let now = Instant::now();
-        self.cache.retain(|(h, _, until)| *h != host && *until > now);
+        let until = now + if verdict.is_ok() { CACHE_FOR } else { FAILURE_FOR };
+        self.cache.retain(|(k, _, t)| *k != key && *t > now);
         if self.cache.len() >= CACHE_ENTRIES {
-            self.cache.remove(0);
+            drop(self.cache.remove(0));
         }
-        self.cache.push((host, ip, now + CACHE_FOR));
+        self.cache.push((key, verdict, until));
     }
 
-    /// The address of `host`, looking it up (once at a time) if it is not cached.
-    fn poll_address(&mut self, cx: &mut Context<'_>, host: &str) -> Poll<io::Result<IpAddr>> {
-        if let Some(ip) = self.cached(host) {
-            return Poll::Ready(Ok(ip));
+    /// Where a datagram to `host:port` goes, looking it up (once at a time) if not cached.
+    fn poll_target(
+        &mut self,
+        cx: &mut Context<'_>,
+        host: &str,
+        port: u16,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let key = (host.to_owned(), port);
+        if let Some(verdict) = self.cached(&key) {
+            return Poll::Ready(verdict.map_err(io::Error::other));
         }
-        if !matches!(&self.lookup, Some((h, _)) if h == host) {
+        if !matches!(&self.lookup, Some((k, _)) if *k == key) {
             let router = self.router.clone();
             let name = host.to_owned();
-            let fut: BoxFuture<'static, Result<IpAddr>> =
-                Box::pin(async move { router.resolve_datagram_target(&name).await });
-            self.lookup = Some((host.to_owned(), fut));
+            let fut: BoxFuture<'static, Result<SocketAddr>> =
+                Box::pin(async move { router.resolve_datagram_target(&name, port).await });
+            self.lookup = Some((key.clone(), fut));
         }
         let Some((_, fut)) = self.lookup.as_mut() else {
             return Poll::Ready(Err(io::ErrorKind::Other.into()));
         };
         let found = ready!(fut.as_mut().poll(cx));
         self.lookup = None;
-        match found {
-            Ok(ip) => {
-                self.remember(host.to_owned(), ip);
-                Poll::Ready(Ok(ip))
-            }
-            Err(e) => Poll::Ready(Err(io::Error::other(e.to_string()))),
-        }
+        let verdict = found.map_err(|e| e.to_string());
+        self.remember(key, verdict.clone());
+        Poll::Ready(verdict.map_err(io::Error::other))
     }
 }
 
@@ -90,10 +99,7 @@ impl PacketConn for NamedPackets {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let target = match target {
-            Address::Domain(host, port) => {
-                let ip = ready!(this.poll_address(cx, host))?;
-                Address::Ip(SocketAddr::new(ip, *port))
-            }
+            Address::Domain(host, port) => Address::Ip(ready!(this.poll_target(cx, host, *port))?),
             ip => ip.clone(),
         };
         Pin::new(&mut this.inner).poll_send_to(cx, buf, &target)
@@ -105,18 +111,22 @@ impl PacketConn for NamedPackets {
 }
 
 impl DefaultRouter {
-    /// The address a datagram to `host` goes to: hosts, the resolver, then the system, and
-    /// never one the service's bypass refuses.
-    pub(crate) async fn resolve_datagram_target(&self, host: &str) -> Result<IpAddr> {
-        let name = Address::Domain(host.to_owned(), 0);
+    /// The address a datagram to `host:port` goes to: hosts, the resolver, then the system,
+    /// and never one the service's bypass refuses (with that port).
+    pub(crate) async fn resolve_datagram_target(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<SocketAddr> {
+        let name = Address::Domain(host.to_owned(), port);
         match self.resolve(Network::Udp, name.clone()).await? {
             Address::Ip(sa) => {
                 self.check_resolved(Network::Udp, &name, sa).await?;
-                Ok(sa.ip())
+                Ok(sa)
             }
             Address::Domain(..) => {
                 let addrs = self.resolve_allowed(Network::Udp, &name).await?;
-                addrs.first().map(|sa| sa.ip()).ok_or_else(|| {
+                addrs.first().copied().ok_or_else(|| {
                     gost_core::Error::new(
                         gost_core::ErrorKind::Dial,
                         format!("no address for {host}"),
@@ -133,6 +143,7 @@ mod tests {
     use crate::RouterOptions;
     use gost_core::io::{recv_from, send_to};
     use gost_core::{BoxHostMapper, HostMapper};
+    use std::net::IpAddr;
 
     struct Mapped;
     impl HostMapper for Mapped {
@@ -158,7 +169,34 @@ mod tests {
             let (n, _) = recv_from(&mut conn, &mut b).await.unwrap();
             assert_eq!(&b[..n], b"ok");
         }
-        let err = send_to(&mut conn, b"x", &Address::Domain("1.2.3.256".into(), port)).await;
-        assert!(err.is_err(), "a name read as an address we cannot parse is refused");
+    }
+
+    /// A blacklist of 127.0.0.1 on one port only.
+    struct OnePort(u16);
+    impl gost_core::Bypass for OnePort {
+        async fn contains(&self, _: Network, target: Address) -> bool {
+            matches!(target, Address::Ip(sa) if sa.ip() == IpAddr::from([127, 0, 0, 1]) && sa.port() == self.0)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_port_specific_rule_holds_for_named_datagram_targets() {
+        let target = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = target.local_addr().unwrap().port();
+        let mut opts = RouterOptions::default();
+        opts.hosts = Some(BoxHostMapper::new(Mapped));
+        opts.bypass = Some(gost_core::BoxBypass::new(OnePort(port)));
+        let router = DefaultRouter::new(opts);
+        let mut conn = gost_core::Router::dial_packet(&router, None).await.unwrap();
+        for _ in 0..2 {
+            let to = Address::Domain("mapped.test".into(), port);
+            assert!(send_to(&mut conn, b"x", &to).await.is_err(), "refused, also from the cache");
+        }
+        // Another port of the same name is fine.
+        let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = Address::Domain("mapped.test".into(), other.local_addr().unwrap().port());
+        send_to(&mut conn, b"y", &to).await.unwrap();
+        let mut b = [0u8; 4];
+        assert_eq!(other.recv(&mut b).await.unwrap(), 1);
     }
 }

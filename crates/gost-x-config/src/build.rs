@@ -172,6 +172,12 @@ pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
             check_durations(md).map_err(|e| at(e.wrap(ErrorKind::Config, what)))?;
         }
     }
+    if let Some(api) = &config.api {
+        check_inline_auth(api.auth.as_ref(), "api", "-api admin:secret@:18080")?;
+    }
+    if let Some(metrics) = &config.metrics {
+        check_inline_auth(metrics.auth.as_ref(), "metrics", "-metrics admin:secret@:9000")?;
+    }
     for chain in &config.chains {
         for node in chain.hops.iter().flat_map(|h| &h.nodes) {
             for md in [&node.metadata, &node.dialer.metadata, &node.connector.metadata] {
@@ -187,14 +193,22 @@ pub fn validate(config: &Config, r: &Registries, env: &Env) -> Result<()> {
 /// A service's inline `auth` with a password and no user name: Go reads it as "no auth" and
 /// lets everyone in, but a password was clearly meant. Refused.
 fn check_auth(svc: &ServiceConfig) -> Result<()> {
-    if let Some(auth) = &svc.handler.auth
+    check_inline_auth(svc.handler.auth.as_ref(), "handler", "-L http://admin:secret@:8080")
+}
+
+fn check_inline_auth(
+    auth: Option<&crate::model::AuthConfig>,
+    what: &str,
+    example: &str,
+) -> Result<()> {
+    if let Some(auth) = auth
         && auth.username.is_empty()
         && !auth.password.is_empty()
     {
-        return Err(Error::config(
-            "handler auth has a password but no user name, which would disable authentication \
-             (write user:password@, e.g. -L http://admin:secret@:8080)",
-        ));
+        return Err(Error::config(format!(
+            "{what} auth has a password but no user name, which would disable authentication \
+             (write user:password@, e.g. {example})"
+        )));
     }
     Ok(())
 }

@@ -653,30 +653,35 @@ fn write_config_file(target: &Path, text: &[u8]) -> std::io::Result<()> {
         let mut tmp = real.clone().into_os_string();
         tmp.push(format!(".{}.tmp", std::process::id()));
         let tmp = PathBuf::from(tmp);
+        // A file left by a save that crashed (the same pid again, as in a container) goes.
+        let _ = std::fs::remove_file(&tmp);
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         let staged = (|| {
-            let mut f =
-                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
             f.write_all(text)?;
             f.sync_all()?;
-            if let Some(m) = &existing {
-                std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
-            }
-            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-            std::fs::rename(&tmp, &real)
+            f.set_permissions(std::fs::Permissions::from_mode(mode))
         })();
-        if staged.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        let owner_kept = match &existing {
+            Some(m) => std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid())).is_ok(),
+            None => true,
+        };
+        drop(f);
+        let renamed = match staged {
+            Ok(()) if owner_kept => std::fs::rename(&tmp, &real),
+            Ok(()) => Err(std::io::ErrorKind::PermissionDenied.into()),
+            Err(e) => Err(e),
+        };
+        let Err(e) = renamed else { return Ok(()) };
+        let _ = std::fs::remove_file(&tmp);
+        if owner_kept {
+            return Err(e);
         }
-        match (staged, &existing) {
-            (Ok(()), _) => Ok(()),
-            // The owner could not be kept: rewrite the file itself (mode and owner stay).
-            (Err(e), Some(_)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&real)?;
-                f.write_all(text)?;
-                f.sync_all()
-            }
-            (Err(e), _) => Err(e),
-        }
+        // The owner cannot be kept by a new file (not root): rewrite the file itself, which
+        // keeps its mode and owner (not atomic, the price of keeping the owner).
+        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&real)?;
+        f.write_all(text)?;
+        f.sync_all()
     }
     #[cfg(not(unix))]
     {

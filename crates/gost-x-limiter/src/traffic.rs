@@ -111,6 +111,9 @@ impl TrafficLimits {
             return Ok(());
         }
         let table = parse_table(lines)?;
+        // Under the table's write lock: a lookup cannot make a bucket with the old rates
+        // between the update of the live ones and the swap.
+        let mut current = self.table.write().unwrap_or_else(|e| e.into_inner());
         self.service_in.set(table.service.input, table.service.burst);
         self.service_out.set(table.service.output, table.service.burst);
         for (shared, dir) in [(&self.clients_in, Dir::In), (&self.clients_out, Dir::Out)] {
@@ -123,7 +126,7 @@ impl TrafficLimits {
                 true
             });
         }
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = table;
+        *current = table;
         *last = crate::owned(lines);
         Ok(())
     }

@@ -13,7 +13,7 @@
 //! error rather than a name nobody can match.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use gost_core::{Address, Error, Result};
 
@@ -209,28 +209,38 @@ impl Matcher {
     /// A numeric host name (`127.1`, `0x7f000001`, ...) is matched as the address it stands
     /// for, since that is what a dial connects to.
     pub fn matches(&self, target: &Address) -> bool {
-        let numeric;
-        let target = match target {
-            Address::Domain(..) if gost_core::addr::looks_numeric(&target.host()) => {
-                numeric = target.clone().resolve_numeric();
-                &numeric
-            }
-            other => other,
-        };
-        let (host, port) = match target {
-            Address::Ip(sa) => {
-                let ip = sa.ip();
-                let key = ip_key(ip);
-                if self.cidrs.iter().any(|c| c.contains(ip))
-                    || self.ranges.iter().any(|&(a, b)| (a..=b).contains(&key))
-                {
-                    return true;
+        let sa = match target {
+            Address::Ip(sa) => *sa,
+            Address::Domain(host, port) => match gost_core::addr::numeric_ip(host) {
+                Some(ip) => SocketAddr::new(ip, *port),
+                None => {
+                    let host = host.trim_end_matches('.').to_ascii_lowercase();
+                    return self.matches_host(&host, *port);
                 }
-                (ip.to_canonical().to_string(), sa.port())
-            }
-            Address::Domain(host, port) => (host.trim_end_matches('.').to_ascii_lowercase(), *port),
+            },
         };
-        self.matches_host(&host, port)
+        if self.matches_sa(sa) {
+            return true;
+        }
+        // Connecting to the unspecified address (of either family) reaches this host's own
+        // listeners: for what a rule forbids it is loopback, of both families.
+        if sa.ip().to_canonical().is_unspecified() {
+            return [IpAddr::from(Ipv4Addr::LOCALHOST), IpAddr::from(Ipv6Addr::LOCALHOST)]
+                .into_iter()
+                .any(|lo| self.matches_sa(SocketAddr::new(lo, sa.port())));
+        }
+        false
+    }
+
+    fn matches_sa(&self, sa: SocketAddr) -> bool {
+        let ip = sa.ip();
+        let key = ip_key(ip);
+        if self.cidrs.iter().any(|c| c.contains(ip))
+            || self.ranges.iter().any(|&(a, b)| (a..=b).contains(&key))
+        {
+            return true;
+        }
+        self.matches_host(&ip.to_canonical().to_string(), sa.port())
     }
 
     fn matches_host(&self, host: &str, port: u16) -> bool {
@@ -374,6 +384,12 @@ mod tests {
         assert!(m.matches(&Address::Domain("0xc0a80005".into(), 80)), "in the range");
         assert!(!m.matches(&Address::Domain("128.1".into(), 80)));
         assert!(!m.matches(&Address::Domain("example.com".into(), 80)));
+        // The unspecified address (any spelling) reaches loopback.
+        for spelling in ["0", "0.0.0.0", "0x0", "::", "::ffff:0.0.0.0"] {
+            assert!(m.matches(&Address::Domain(spelling.into(), 80)), "{spelling}");
+        }
+        assert!(m.matches(&a("0.0.0.0:80")));
+        assert!(!self::m(&["10.0.0.0/8"]).matches(&a("0.0.0.0:80")));
     }
 
     #[test]

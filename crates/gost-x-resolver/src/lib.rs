@@ -228,11 +228,16 @@ where
     Answer::decode(&buf)
 }
 
-/// Whether `answer` echoes the question `host`/`qtype`.
+/// Whether `answer` echoes the question `host`/`qtype` (an error answer may leave the question
+/// out: it carries no address either way).
 fn answers(answer: &Answer, host: &str, qtype: u16) -> bool {
-    answer.question.as_ref().is_some_and(|(name, t)| {
-        *t == qtype && name.trim_end_matches('.').eq_ignore_ascii_case(host.trim_end_matches('.'))
-    })
+    match &answer.question {
+        Some((name, t)) => {
+            *t == qtype
+                && name.trim_end_matches('.').eq_ignore_ascii_case(host.trim_end_matches('.'))
+        }
+        None => answer.rcode != 0,
+    }
 }
 
 struct Cached {
@@ -428,6 +433,26 @@ mod tests {
         let err = r.resolve(Network::Tcp4, "good.test".into()).await.unwrap_err();
         assert!(err.to_string().contains("timed out"), "{err}");
         assert!(r.cache.lock().unwrap().is_empty(), "nothing was taken from it");
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_without_the_question_fails_at_once() {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                let Ok(q) = Query::decode(&buf[..n]) else { continue };
+                let mut servfail = q.id.to_be_bytes().to_vec();
+                servfail.extend_from_slice(&[0x81, 0x82, 0, 0, 0, 0, 0, 0, 0, 0]);
+                let _ = socket.send_to(&servfail, peer).await;
+            }
+        });
+        let r = DnsResolver::new(vec![NameServerOptions::new(format!("udp://{addr}"))]).unwrap();
+        let started = Instant::now();
+        let err = r.resolve(Network::Tcp4, "x.test".into()).await.unwrap_err();
+        assert!(err.to_string().contains("server failure"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2), "not after the full timeout");
     }
 
     #[tokio::test]

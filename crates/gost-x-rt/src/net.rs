@@ -88,10 +88,10 @@ pub async fn resolve(addr: &Address, network: Network) -> Result<Vec<SocketAddr>
     Ok(wanted)
 }
 
-/// A name the system resolver would read as an address but [`gost_core::addr::numeric_ip`]
-/// cannot (so a bypass check could not have seen which address) is refused, never looked up.
+/// A name the system resolver might read differently from a bypass check
+/// ([`gost_core::addr::misreadable_host`]) is refused, never looked up.
 pub fn refuse_odd_numeric(host: &str) -> Result<()> {
-    if gost_core::addr::looks_numeric(host) {
+    if gost_core::addr::misreadable_host(host) {
         return Err(Error::new(ErrorKind::Dial, format!("{host:?} is not a valid address")));
     }
     Ok(())
