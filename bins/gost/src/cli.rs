@@ -55,14 +55,26 @@ Usage: gost [flags]
                 (repeatable; hops in order)
   -C src        configuration: a YAML or JSON file, - for stdin, or inline JSON (repeatable)
   -O format     print the effective configuration as yaml or json and exit
+  -R period     reload the configuration every period (e.g. 1m); SIGHUP reloads too
   --check       validate the configuration (files and flags) and exit
-  -api addr     Web API address (not supported yet)
-  -metrics addr Prometheus metrics address (not supported yet)
+  -api addr     the Web API: [user:pass@]host:port[?pathPrefix=/api&accesslog=true],
+                or unix:///path/to/socket
+  -metrics addr Prometheus metrics: [user:pass@]host:port[?path=/metrics]
   -D            debug logs
   -DD           trace logs
   -V            print the version and exit
+  -h            print this help and exit
   --            run each group of flags in its own process (gost -L a -- -L b -F c)
+
+Environment:
+  GOST_API           the Web API address, as -api (the flag wins)
+  GOST_METRICS       the metrics address, as -metrics (the flag wins)
+  GOST_LOGGER_LEVEL  the log level: trace, debug, info, warn or error
 ";
+
+/// Every flag the parser takes (`-help` is `-h`'s other spelling).
+pub const FLAGS: &[&str] =
+    &["L", "F", "C", "O", "R", "check", "api", "metrics", "D", "DD", "V", "h", "help"];
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError> {
@@ -123,6 +135,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError>
             "check" => out.check = boolean(inline)?,
             _ => return Err(UsageError(format!("flag provided but not defined: -{name}"))),
         }
+        if !FLAGS.contains(&name) {
+            return Err(UsageError(format!("flag -{name} is missing from FLAGS")));
+        }
     }
     Ok(out)
 }
@@ -133,6 +148,34 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Args, UsageError> {
         parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn the_help_lists_exactly_the_flags_the_parser_takes() {
+        // `  -NAME [ARG]  description`: ARG is one of these placeholders.
+        const ARGS: &[&str] = &["url", "src", "format", "period", "addr"];
+        let mut listed = Vec::new();
+        for line in USAGE.lines().filter_map(|l| l.strip_prefix("  -")) {
+            let mut words = line.split_whitespace();
+            let flag = words.next().unwrap_or("").trim_start_matches('-');
+            if flag.is_empty() {
+                continue; // `--`, the group separator
+            }
+            let mut args = vec![format!("-{flag}")];
+            if let Some(arg) = words.next().filter(|w| ARGS.contains(w)) {
+                args.push(if arg == "period" { "1m".into() } else { "x".into() });
+            }
+            assert!(FLAGS.contains(&flag), "-{flag} is in the help but not taken");
+            assert!(parse(args.clone()).is_ok(), "the help's {args:?} does not parse");
+            listed.push(flag);
+        }
+        for flag in FLAGS.iter().filter(|f| **f != "help") {
+            assert!(listed.contains(flag), "-{flag} is taken but not in the help");
+        }
+        for var in ["GOST_API", "GOST_METRICS", "GOST_LOGGER_LEVEL"] {
+            assert!(USAGE.contains(var), "{var}");
+        }
+        assert!(!USAGE.contains("not supported"), "{USAGE}");
     }
 
     #[test]
