@@ -9,9 +9,10 @@
 # BENCH_IDLE (5000 idle connections), BENCH_REPEAT (3: bulk and connection-rate figures are the
 # median of that many runs against the same proxy processes), BENCH_ONLY (any of "bulk conns
 # idle"; all by default), BENCH_BULK_PATHS / BENCH_CONNS_PATHS / BENCH_IDLE_PATHS (which proxies,
-# e.g. "tcp counted"; all by default), GO_GOST (the reference binary, default
-# ~/.cache/gost-ref/gost; tests/interop/fetch-reference.sh installs it; another build of ours
-# works too, for a before/after). Without the reference the Go columns read n/a.
+# e.g. "tcp counted"; all by default), GO_GOST (the reference binary; by default
+# tests/interop/fetch-reference.sh builds v3.2.6 from ../shared/reference once, as the interop
+# tests do; another build of ours works too, for a before/after). Without the reference the Go
+# columns read n/a.
 #
 # Every process started here is ended on exit; every wait is bounded in count and time.
 set -uo pipefail
@@ -23,7 +24,7 @@ CONC=${BENCH_CONC:-50}
 IDLE=${BENCH_IDLE:-5000}
 ONLY=${BENCH_ONLY:-bulk conns idle}
 REPEAT=${BENCH_REPEAT:-3}
-GO_GOST=${GO_GOST:-$HOME/.cache/gost-ref/gost}
+GO_GOST=${GO_GOST:-}
 BULK_SECS=120 # bound on one bulk transfer (each direction)
 CONNS_SECS=30 # bound on one connection-rate measurement
 
@@ -40,9 +41,13 @@ cargo build --release -p gost -p gost-bench >&2 || die "build failed"
 OURS=$ROOT/target/release/gost
 TOOL=$ROOT/target/release/gost-bench
 HAVE_GO=1
-if [ ! -x "$GO_GOST" ]; then
+if [ -z "$GO_GOST" ]; then
+    # The same reference the interop tests use (built once from ../shared/reference).
+    GO_GOST=$(sh "$ROOT/tests/interop/fetch-reference.sh" 2>/dev/null | tail -n 1) || GO_GOST=
+fi
+if [ -z "$GO_GOST" ] || [ ! -x "$GO_GOST" ]; then
     HAVE_GO=0
-    say "bench: no Go gost at $GO_GOST (tests/interop/fetch-reference.sh installs it): Go columns are n/a"
+    say "bench: no Go gost (tests/interop/fetch-reference.sh builds it; GO_GOST names another): Go columns are n/a"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gost-bench.XXXXXX") || die "mktemp failed"

@@ -1,8 +1,12 @@
-//! Interoperability with the reference Go gost (v3.2.6), both directions, on loopback.
+//! Interoperability with the reference Go gost, both directions, on loopback, against two
+//! versions: v3.2.6 (the last release, what gost users run) and 3.3.0 (upstream main, what they
+//! will run next).
 //!
-//! `tests/interop/fetch-reference.sh` installs Go gost once into `$HOME/.cache/gost-ref` (outside
-//! the repository); `$GOST_REF_BIN` may name a Go gost binary instead. When neither works every
-//! test here is skipped with the reason printed.
+//! `tests/interop/fetch-reference.sh [nightly]` builds each once into `$HOME/.cache/gost-ref`
+//! (outside the repository) from the source in `../shared/reference`; `$GOST_REF_BIN` and
+//! `$GOST_REF_NIGHTLY_BIN` may name the binaries instead (`.ci/run` sets both). Outside CI a
+//! reference that cannot be had skips its tests with the reason printed; with `CI=true` it fails
+//! them, so a green CI means the whole matrix ran.
 //!
 //! For each protocol both implementations speak and each transport (tcp, tls, ws, wss, mws, mwss,
 //! mtls; mws and mwss with smux v1 and v2):
@@ -20,8 +24,9 @@
 //! checked with datagrams through a UDP echo server.
 //!
 //! One server process per row and implementation serves every transport (one listener each);
-//! each cell starts its own client process. `matrix` prints the table kept in `docs/compat-go.md`
-//! ("Interoperability with Go gost v3.2.6") and fails on any unexpected failure; the cells that
+//! each cell starts its own client process. Each version's matrix is its own test (the two run
+//! at once); each prints the table kept in `docs/compat-go.md` and the number of cells run, and
+//! fails on any unexpected failure; the cells that
 //! fail for a known incompatibility ([`KNOWN`]) are not run there but by `#[ignore]`d tests.
 //! `GOST_INTEROP_ONLY=<row label substring>` limits the matrix to some rows;
 //! `GOST_INTEROP_VERBOSE=1` prints every cell's logs.
@@ -44,58 +49,116 @@ const BIG: usize = 16 << 20;
 const SMALL: usize = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
-// The Go binary.
+// The Go binaries.
 
-/// The Go gost binary, or None (after printing why) when it cannot be had.
-fn go_gost() -> Option<PathBuf> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(fetch_reference).clone()
+/// A reference Go gost build (see `tests/interop/fetch-reference.sh`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum GoVersion {
+    /// v3.2.6, the last release: what gost users run.
+    Release,
+    /// 3.3.0, upstream main: what they will run next.
+    Nightly,
 }
 
-fn fetch_reference() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("GOST_REF_BIN") {
+impl GoVersion {
+    fn label(self) -> &'static str {
+        match self {
+            GoVersion::Release => "v3.2.6",
+            GoVersion::Nightly => "3.3.0",
+        }
+    }
+    /// The variable that may name the binary instead (`.ci/run` sets both).
+    fn env(self) -> &'static str {
+        match self {
+            GoVersion::Release => "GOST_REF_BIN",
+            GoVersion::Nightly => "GOST_REF_NIGHTLY_BIN",
+        }
+    }
+    fn script_arg(self) -> &'static str {
+        match self {
+            GoVersion::Release => "release",
+            GoVersion::Nightly => "nightly",
+        }
+    }
+}
+
+/// In CI (`CI=true`) a missing reference fails the test: a green CI must mean the matrix ran.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The Go gost binary of `version`, or None (after printing why) when it cannot be had outside
+/// CI.
+fn go_gost(version: GoVersion) -> Option<PathBuf> {
+    static BINS: [OnceLock<Option<PathBuf>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = &BINS[version as usize];
+    let bin = slot.get_or_init(|| fetch_reference(version)).clone();
+    if bin.is_none() && in_ci() {
+        panic!("CI=true: the reference Go gost {} is missing (see above)", version.label());
+    }
+    bin
+}
+
+fn fetch_reference(version: GoVersion) -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os(version.env()).filter(|b| !b.is_empty()) {
         let bin = PathBuf::from(bin);
-        eprintln!("interop: Go gost from $GOST_REF_BIN = {}", bin.display());
+        eprintln!(
+            "interop: Go gost {} from ${} = {}",
+            version.label(),
+            version.env(),
+            bin.display()
+        );
         return Some(bin);
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/fetch-reference.sh");
-    let out = match Command::new("sh").arg(&script).stdin(Stdio::null()).output() {
+    let out = match Command::new("sh")
+        .arg(&script)
+        .arg(version.script_arg())
+        .stdin(Stdio::null())
+        .output()
+    {
         Ok(out) => out,
         Err(e) => {
-            eprintln!("SKIP interop with Go gost: cannot run {}: {e}", script.display());
+            eprintln!(
+                "SKIP interop with Go gost {}: cannot run {}: {e}",
+                version.label(),
+                script.display()
+            );
             return None;
         }
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        eprintln!("SKIP interop with Go gost: {} failed:\n{stderr}", script.display());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout.lines().last().map(str::trim).filter(|p| !p.is_empty());
+    let Some(path) = path.filter(|_| out.status.success()) else {
+        eprintln!(
+            "SKIP interop with Go gost {}: {} failed:\n{stderr}",
+            version.label(),
+            script.display()
+        );
         return None;
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let bin = home.join(".cache/gost-ref/gost");
-    eprintln!("interop: reference {}", String::from_utf8_lossy(&out.stdout).trim());
-    Some(bin)
+    };
+    eprintln!("interop: reference {}", stderr.trim());
+    Some(PathBuf::from(path))
 }
 
-/// A private working directory and `$HOME` for the Go processes (Go gost reads `cert.pem` from
-/// its working directory and `~/.gost`; neither should come from the developer's), next to the
-/// cached binary.
-fn go_home() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-        let dir = base.join(".cache/gost-ref/home");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    })
-    .clone()
+/// A private working directory and `$HOME` for the Go processes of one binary (Go gost reads
+/// `cert.pem` from its working directory and `~/.gost`, and 3.3 writes a generated certificate
+/// there; none of that should be the developer's, or shared between versions), next to it.
+fn go_home(bin: &Path) -> PathBuf {
+    let mut dir = bin.as_os_str().to_owned();
+    dir.push(".home");
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Starts Go gost with `args` (listen on port 0) and waits until `services` services have
 /// logged their listening address (logged after the listener is bound, so they accept).
 fn start_go(bin: &Path, args: &[&str], services: usize) -> Gost {
     let mut command = Command::new(bin);
-    command.args(args).current_dir(go_home()).env("HOME", go_home());
+    let home = go_home(bin);
+    command.args(args).current_dir(&home).env("HOME", &home);
     Gost::spawn_command(command).wait_listening(services, go_listening)
 }
 
@@ -444,6 +507,8 @@ impl Dir {
 
 /// A combination that fails because of a real incompatibility.
 struct Known {
+    /// The Go versions it applies to (empty: all).
+    versions: &'static [GoVersion],
     /// Row labels it applies to.
     rows: &'static [&'static str],
     /// Transport labels (empty: all).
@@ -458,11 +523,12 @@ struct Known {
 /// bind sessions) are fixed, and their tests below now run as regression tests.
 const KNOWN: &[Known] = &[];
 
-fn known(proto: &Proto, t: &Transport, dir: Dir) -> Option<&'static str> {
+fn known(version: GoVersion, proto: &Proto, t: &Transport, dir: Dir) -> Option<&'static str> {
     KNOWN
         .iter()
         .find(|k| {
-            k.rows.contains(&proto.label)
+            (k.versions.is_empty() || k.versions.contains(&version))
+                && k.rows.contains(&proto.label)
                 && (k.transports.is_empty() || k.transports.contains(&t.label))
                 && (k.dirs.is_empty() || k.dirs.contains(&dir))
         })
@@ -708,10 +774,11 @@ fn table(results: &HashMap<(usize, usize, Dir), Outcome>, rows: &[usize]) -> Str
     out
 }
 
-#[test]
-fn matrix() {
-    let Some(go_bin) = go_gost() else { return };
+/// Runs every cell against `version`, prints the table, and fails on any unexpected failure.
+fn matrix(version: GoVersion) {
+    let Some(go_bin) = go_gost(version) else { return };
     if !have("curl") {
+        assert!(!in_ci(), "CI=true: curl is missing");
         eprintln!("SKIP interop with Go gost: curl is not installed");
         return;
     }
@@ -722,14 +789,16 @@ fn matrix() {
     let started = Instant::now();
     let mut results = HashMap::new();
     let mut failures = Vec::new();
+    let mut cells = 0;
     for &pi in &rows {
         let p = &PROTOS[pi];
         let servers = start_servers(&go_bin, p);
         for (ti, t) in TRANSPORTS.iter().enumerate() {
             for &dir in dirs(p) {
-                let outcome = if let Some(reason) = known(p, t, dir) {
+                let outcome = if let Some(reason) = known(version, p, t, dir) {
                     Outcome::Known(reason)
                 } else {
+                    cells += 1;
                     match run_cell(&go_bin, p, ti, dir, &servers) {
                         Ok(()) => Outcome::Ok,
                         Err(e) => {
@@ -748,26 +817,45 @@ fn matrix() {
         }
     }
     eprintln!(
-        "\nInteroperability with Go gost ({:.0}s):\n\n{}",
+        "\nInteroperability with Go gost {} ({cells} interop cells run, {:.0}s):\n\n{}",
+        version.label(),
         started.elapsed().as_secs_f64(),
         table(&results, &rows)
     );
     assert!(
         failures.is_empty(),
-        "{} unexpected failures:\n\n{}",
+        "{} unexpected failures against Go gost {}:\n\n{}",
         failures.len(),
+        version.label(),
         failures.join("\n\n")
     );
 }
 
-/// Runs one cell of the matrix on its own (for the known incompatibilities).
+#[test]
+fn matrix_against_go_gost_3_2_6() {
+    matrix(GoVersion::Release);
+}
+
+#[test]
+fn matrix_against_go_gost_3_3_0() {
+    matrix(GoVersion::Nightly);
+}
+
+/// Runs one cell of the matrix on its own against both versions (regression tests for
+/// incompatibilities found and fixed).
 fn single_cell(row: &str, transport: &str, dir: Dir) {
-    let Some(go_bin) = go_gost() else { return };
+    for version in [GoVersion::Release, GoVersion::Nightly] {
+        single_cell_against(version, row, transport, dir);
+    }
+}
+
+fn single_cell_against(version: GoVersion, row: &str, transport: &str, dir: Dir) {
+    let Some(go_bin) = go_gost(version) else { return };
     let p = PROTOS.iter().find(|p| p.label == row).expect("row");
     let ti = TRANSPORTS.iter().position(|t| t.label == transport).expect("transport");
     let servers = start_servers(&go_bin, p);
     if let Err(e) = run_cell(&go_bin, p, ti, dir, &servers) {
-        panic!("{row} over {transport} ({}): {e}", dir.label());
+        panic!("{row} over {transport} ({}) against {}: {e}", dir.label(), version.label());
     }
 }
 
