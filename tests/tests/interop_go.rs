@@ -403,8 +403,8 @@ struct Proto {
     kind: Kind,
     /// Handler/connector name.
     scheme: &'static str,
-    /// `u:p@` on the server and on the chain node.
-    auth: bool,
+    /// The user info of the server and of the chain node (`u:p@`, `method:password@`, or none).
+    userinfo: &'static str,
     /// Query of the servers.
     server_query: &'static str,
     /// Query of the `-F` node.
@@ -420,7 +420,7 @@ const fn row(label: &'static str, kind: Kind, scheme: &'static str) -> Proto {
         label,
         kind,
         scheme,
-        auth: false,
+        userinfo: "",
         server_query: "",
         node_query: "",
         big: "",
@@ -433,7 +433,12 @@ const fn big(p: Proto, transport: &'static str) -> Proto {
 }
 
 const fn auth(p: Proto) -> Proto {
-    Proto { auth: true, ..p }
+    Proto { userinfo: "u:p@", ..p }
+}
+
+/// A shadowsocks row: the method and password are the user info.
+const fn ss(label: &'static str, userinfo: &'static str) -> Proto {
+    Proto { userinfo, ..row(label, Kind::Proxy, "ss") }
 }
 
 const fn queries(p: Proto, server: &'static str, node: &'static str) -> Proto {
@@ -453,6 +458,10 @@ const PROTOS: &[Proto] = &[
         "mws v2",
     ),
     big(row("forward", Kind::Forward, "forward"), "mwss v2"),
+    // Shadowsocks AEAD (SIP004), every method, over every transport.
+    big(ss("ss aes-128-gcm", "aes-128-gcm:pass@"), "tcp"),
+    big(ss("ss aes-256-gcm", "aes-256-gcm:pass@"), "tls"),
+    big(ss("ss chacha20-ietf-poly1305", "chacha20-ietf-poly1305:pass@"), "mwss"),
     // The edge's SOCKS5 UDP ASSOCIATE goes through the chain node: gost's UDP-over-TCP (0xF3).
     queries(row("socks5 UDP (associate)", Kind::Socks5Udp, "socks5"), "udp=true", ""),
     // Go's connector with `relay=udp`: a standard UDP ASSOCIATE to the chain node.
@@ -545,7 +554,7 @@ fn query(parts: &[&str]) -> String {
 }
 
 fn userinfo(p: &Proto) -> &'static str {
-    if p.auth { "u:p@" } else { "" }
+    p.userinfo
 }
 
 /// The server URL of `p` over `t` on a free loopback port.

@@ -60,6 +60,9 @@ pub struct HandlerOptions {
     pub bypass: Option<BoxBypass>,
     /// The owning service's name, for logs.
     pub service: String,
+    /// The service's inline credentials as written (`user`, `password`), for protocols that
+    /// take a key rather than a login (shadowsocks: the method and the password).
+    pub credentials: Option<(String, String)>,
 }
 
 impl HandlerOptions {
@@ -71,6 +74,7 @@ impl HandlerOptions {
             auther: None,
             bypass: None,
             service: String::new(),
+            credentials: None,
         }
     }
 }

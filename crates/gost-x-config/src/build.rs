@@ -421,6 +421,7 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     let auther_names = policy::names(svc.handler.auther.as_ref(), &svc.handler.authers);
     hopts.auther = policy::authers(&auther_names, r)?;
     check_auth(svc)?;
+    hopts.credentials = svc.handler.auth.as_ref().map(|a| (a.username.clone(), a.password.clone()));
     if hopts.auther.is_none()
         && let Some(auth) = svc.handler.auth.as_ref().filter(|a| !a.username.is_empty())
     {

@@ -19,6 +19,8 @@ pub mod relay;
 pub mod socks4;
 #[cfg(feature = "socks5")]
 pub mod socks5;
+#[cfg(feature = "ss")]
+pub mod ss;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod udp_bind;
 
@@ -42,6 +44,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.connectors.register(socks5::ALIAS, socks5::new)?;
     #[cfg(feature = "relay")]
     r.connectors.register(relay::NAME, relay::new)?;
+    #[cfg(feature = "ss")]
+    r.connectors.register(ss::NAME, ss::new)?;
     let _ = r;
     Ok(())
 }

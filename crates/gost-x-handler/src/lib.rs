@@ -19,13 +19,27 @@ pub mod relay;
 pub mod socks4;
 #[cfg(feature = "socks5")]
 pub mod socks5;
+#[cfg(feature = "ss")]
+pub mod ss;
 #[cfg(feature = "forward")]
 pub mod udp;
-#[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
+#[cfg(any(
+    feature = "http",
+    feature = "relay",
+    feature = "socks4",
+    feature = "socks5",
+    feature = "ss"
+))]
 mod util;
 
 #[cfg(test)]
-#[cfg(any(feature = "http", feature = "relay", feature = "socks4", feature = "socks5"))]
+#[cfg(any(
+    feature = "http",
+    feature = "relay",
+    feature = "socks4",
+    feature = "socks5",
+    feature = "ss"
+))]
 mod test_support;
 
 /// Registers every handler this crate was built with.
@@ -57,6 +71,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(auto::NAME, auto::new)?;
     #[cfg(feature = "relay")]
     r.handlers.register(relay::NAME, relay::new)?;
+    #[cfg(feature = "ss")]
+    r.handlers.register(ss::NAME, ss::new)?;
     let _ = r;
     Ok(())
 }

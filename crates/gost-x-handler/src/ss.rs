@@ -1,0 +1,128 @@
+//! `ss`: a shadowsocks server for TCP (AEAD, SIP004; see `gost-x-ss`), as Go gost's:
+//! `-L ss://chacha20-ietf-poly1305:password@:8388`, or SIP002's base64 userinfo
+//! (`-L ss://YWVzLTI1Ni1nY206cGFzcw@:8388`); in YAML the handler's `auth` holds the method
+//! (`username`) and the password.
+//!
+//! The client's first plaintext is the target (`ATYP ADDR PORT`); then the stream is relayed.
+//! A wrong password, a tampered, truncated or replayed stream, or a bad address ends the
+//! connection without a reply (nothing that would tell a prober one failure from another); it
+//! is logged at debug.
+//!
+//! Metadata: `key` (the raw master key instead of one derived from the password), `readTimeout`
+//! (15s: for the target address).
+
+use gost_core::io::{read_decoded, rewind};
+use gost_core::{
+    BoxConn, BoxHandler, BoxRouter, Bypass, Error, ErrorKind, Handler, HandlerOptions, Metadata,
+    Network, Result, Router, Session,
+};
+use gost_x_ss::{Cipher, SaltFilter, SsConn};
+
+use crate::util;
+
+/// The registry name.
+pub const NAME: &str = "ss";
+
+/// The longest address a client sends (`ATYP`, a 255-byte name, a port).
+const MAX_ADDR: usize = 1 + 1 + 255 + 2;
+
+struct SsHandler {
+    router: BoxRouter,
+    bypass: Option<gost_core::BoxBypass>,
+    cipher: Cipher,
+    salts: SaltFilter,
+    read_timeout: std::time::Duration,
+}
+
+/// Builds the handler; it needs the method and the password.
+pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
+    let (method, password) = opts.credentials.clone().ok_or_else(|| {
+        Error::config("ss handler needs a method and a password (-L ss://aes-256-gcm:pass@:8388)")
+    })?;
+    let key = md.get_string(&["key"])?;
+    let cipher = Cipher::new(&method, &password, key.as_deref())?;
+    Ok(BoxHandler::new(SsHandler {
+        router: opts.router,
+        bypass: opts.bypass,
+        cipher,
+        salts: SaltFilter::default(),
+        read_timeout: util::read_timeout(md)?,
+    }))
+}
+
+impl Handler for SsHandler {
+    async fn handle(&self, conn: BoxConn, session: Session) -> Result<()> {
+        let mut ss = SsConn::server(conn, self.cipher.clone(), self.salts.clone())?;
+        let mut buf = Vec::new();
+        let target = gost_x_rt::timeout(
+            self.read_timeout,
+            "ss: target address",
+            read_decoded(&mut ss, &mut buf, MAX_ADDR, gost_proto::addr::decode_addr),
+        )
+        .await
+        .map_err(|e| {
+            // No reply: the connection just ends.
+            tracing::debug!(sid = session.id, "ss: refused: {e}");
+            e.wrap(ErrorKind::Auth, "ss: no valid request")
+        })?;
+        if let Some(b) = &self.bypass
+            && b.contains(Network::Tcp, target.clone()).await
+        {
+            return Err(Error::new(ErrorKind::Denied, format!("ss: {target} is bypassed")));
+        }
+        let mut upstream = self.router.dial(Network::Tcp, target.clone()).await?;
+        tracing::debug!(sid = session.id, %target, "ss: connected");
+        let mut ss = rewind(Box::new(ss), buf);
+        gost_x_rt::relay(&mut ss, &mut upstream).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{options, outcome, ping_pong_origin};
+    use gost_core::io::{flush, read_exact, write_all};
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn client_conn(addr: std::net::SocketAddr) -> BoxConn {
+        Box::new(gost_x_rt::TokioConn::tcp(TcpStream::connect(addr).await.unwrap()))
+    }
+
+    #[tokio::test]
+    async fn relays_to_the_target_and_refuses_a_wrong_password() {
+        let origin = ping_pong_origin().await;
+        let mut opts = options();
+        opts.credentials = Some(("chacha20-ietf-poly1305".into(), "secret".into()));
+        let h = new(opts, &Metadata::new()).unwrap();
+        let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = front.local_addr().unwrap();
+        let mut header = Vec::new();
+        gost_proto::addr::encode_addr(&gost_core::Address::Ip(origin), &mut header).unwrap();
+        for (password, ok) in [("secret", true), ("wrong", false)] {
+            let cipher = Cipher::new("chacha20-ietf-poly1305", password, None).unwrap();
+            let mut client = SsConn::client(client_conn(addr).await, cipher, &header).unwrap();
+            let (s, _) = front.accept().await.unwrap();
+            let h = h.clone();
+            let task = tokio::spawn(async move {
+                h.handle(Box::new(gost_x_rt::TokioConn::tcp(s)), Session::default()).await
+            });
+            write_all(&mut client, b"ping").await.unwrap();
+            flush(&mut client).await.unwrap();
+            let mut pong = [0u8; 4];
+            let got = read_exact(&mut client, &mut pong).await;
+            if ok {
+                got.unwrap();
+                assert_eq!(&pong, b"pong");
+                drop(client);
+                outcome(task).await.unwrap();
+            } else {
+                assert!(got.is_err(), "no answer to a wrong password");
+                assert_eq!(outcome(task).await.unwrap_err().kind(), ErrorKind::Auth);
+            }
+        }
+        let mut no_auth = options();
+        no_auth.credentials = None;
+        assert!(new(no_auth, &Metadata::new()).is_err());
+    }
+}

@@ -1,0 +1,264 @@
+//! # gost-x-ss
+//!
+//! Shadowsocks as gost speaks it: the cipher names gost accepts, the keys they derive from a
+//! password, and the AEAD byte stream (SIP004) over any gost connection ([`SsConn`]).
+//!
+//! * Methods: `aes-128-gcm`, `aes-256-gcm`, `chacha20-ietf-poly1305` (also go-shadowsocks2's
+//!   `AEAD_AES_128_GCM`, `AEAD_AES_256_GCM`, `AEAD_CHACHA20_POLY1305`, and `chacha20-poly1305`),
+//!   and `none` / `dummy` / `plain` (the framing without encryption). Names are case-insensitive.
+//! * Key: OpenSSL's `EVP_BytesToKey` with MD5 over the password (no salt), or a `key` given
+//!   directly; per direction a random salt (as long as the key; 16 bytes for `none`) and the
+//!   subkey HKDF-SHA1(key, salt, `"ss-subkey"`).
+//! * Stream: `salt | chunk*`, chunk = `seal(len u16 BE) | seal(payload)`, payload at most 0x3FFF
+//!   bytes, nonce a 12-byte little-endian counter from 0, one step per seal. The client's first
+//!   plaintext is the target address (`ATYP ADDR PORT`).
+//!
+//! The ciphers are `ring`'s (AES-GCM on the CPU's AES instructions). Shadowsocks 2022 (SIP022)
+//! and UDP are not here yet.
+
+mod aead;
+mod conn;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use gost_core::{Error, Result};
+
+pub use aead::{Opener, Sealer, TAG_LEN};
+pub use conn::SsConn;
+
+/// The largest payload of one chunk.
+pub const MAX_PAYLOAD: usize = 0x3FFF;
+
+/// A cipher method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `aes-128-gcm`.
+    Aes128Gcm,
+    /// `aes-256-gcm`.
+    Aes256Gcm,
+    /// `chacha20-ietf-poly1305`.
+    Chacha20Poly1305,
+    /// `none`: the framing without encryption.
+    None,
+}
+
+/// The method names this build takes, for error messages.
+pub const METHODS: &str = "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, none";
+
+impl Method {
+    /// The method called `name` (case-insensitive), or an error listing the supported ones.
+    pub fn parse(name: &str) -> Result<Method> {
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
+            "aes-128-gcm" | "aead_aes_128_gcm" => Method::Aes128Gcm,
+            "aes-256-gcm" | "aead_aes_256_gcm" => Method::Aes256Gcm,
+            "chacha20-ietf-poly1305" | "chacha20-poly1305" | "aead_chacha20_poly1305" => {
+                Method::Chacha20Poly1305
+            }
+            "none" | "dummy" | "plain" => Method::None,
+            other if other.starts_with("2022-") => {
+                return Err(Error::unsupported(format!(
+                    "shadowsocks method {name:?} (2022) is not supported yet; supported: {METHODS}"
+                )));
+            }
+            _ => {
+                return Err(Error::config(format!(
+                    "unknown shadowsocks method {name:?}; supported: {METHODS}"
+                )));
+            }
+        })
+    }
+
+    /// The key (and salt) length.
+    pub fn key_len(self) -> usize {
+        match self {
+            Method::Aes128Gcm | Method::None => 16,
+            Method::Aes256Gcm | Method::Chacha20Poly1305 => 32,
+        }
+    }
+
+    fn algorithm(self) -> Option<&'static ring::aead::Algorithm> {
+        match self {
+            Method::Aes128Gcm => Some(&ring::aead::AES_128_GCM),
+            Method::Aes256Gcm => Some(&ring::aead::AES_256_GCM),
+            Method::Chacha20Poly1305 => Some(&ring::aead::CHACHA20_POLY1305),
+            Method::None => None,
+        }
+    }
+
+    /// The tag length of a sealed chunk (none for `none`).
+    pub fn tag_len(self) -> usize {
+        if self == Method::None { 0 } else { TAG_LEN }
+    }
+}
+
+/// A method and its master key.
+#[derive(Clone)]
+pub struct Cipher {
+    method: Method,
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cipher").field("method", &self.method).finish()
+    }
+}
+
+impl Cipher {
+    /// The cipher for `method` with `password`, or with `key` when given (gost's `key`
+    /// metadata: the raw master key, as many bytes as the method's key).
+    pub fn new(method: &str, password: &str, key: Option<&str>) -> Result<Cipher> {
+        let method = Method::parse(method)?;
+        let key = match key.filter(|k| !k.is_empty()) {
+            Some(k) if k.len() == method.key_len() => k.as_bytes().to_vec(),
+            Some(k) => {
+                return Err(Error::config(format!(
+                    "shadowsocks key has {} bytes, the method needs {}",
+                    k.len(),
+                    method.key_len()
+                )));
+            }
+            None => {
+                if password.is_empty() && method != Method::None {
+                    return Err(Error::config("shadowsocks needs a password (method:password)"));
+                }
+                bytes_to_key(password.as_bytes(), method.key_len())
+            }
+        };
+        Ok(Cipher { method, key })
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The salt length of a stream.
+    pub fn salt_len(&self) -> usize {
+        self.method.key_len()
+    }
+
+    /// The sealer of a direction that starts with `salt`.
+    pub fn sealer(&self, salt: &[u8]) -> Result<Sealer> {
+        Sealer::new(self.method, &self.subkey(salt)?)
+    }
+
+    /// The opener of a direction that starts with `salt`.
+    pub fn opener(&self, salt: &[u8]) -> Result<Opener> {
+        Opener::new(self.method, &self.subkey(salt)?)
+    }
+
+    fn subkey(&self, salt: &[u8]) -> Result<Vec<u8>> {
+        struct Len(usize);
+        impl ring::hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                self.0
+            }
+        }
+        let mut out = vec![0u8; self.key.len()];
+        ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA1_FOR_LEGACY_USE_ONLY, salt)
+            .extract(&self.key)
+            .expand(&[b"ss-subkey"], Len(out.len()))
+            .and_then(|okm| okm.fill(&mut out))
+            .map_err(|_| Error::protocol("shadowsocks: subkey derivation failed"))?;
+        Ok(out)
+    }
+}
+
+/// OpenSSL's `EVP_BytesToKey` with MD5 and no salt: `D_i = MD5(D_{i-1} | password)`, as many
+/// as `len` needs.
+fn bytes_to_key(password: &[u8], len: usize) -> Vec<u8> {
+    use md5::Digest;
+    let mut out = Vec::with_capacity(len + 16);
+    let mut prev: Vec<u8> = Vec::new();
+    while out.len() < len {
+        let mut h = md5::Md5::new();
+        h.update(&prev);
+        h.update(password);
+        prev = h.finalize().to_vec();
+        out.extend_from_slice(&prev);
+    }
+    out.truncate(len);
+    out
+}
+
+/// Fills `out` with random bytes (salts).
+pub fn random(out: &mut [u8]) -> Result<()> {
+    use ring::rand::SecureRandom;
+    ring::rand::SystemRandom::new()
+        .fill(out)
+        .map_err(|_| Error::new(gost_core::ErrorKind::Io, "no randomness for a salt"))
+}
+
+/// Salts seen recently, so that a recorded stream replayed to the server is refused (as Go's
+/// bloom filter does). Bounded: the oldest are forgotten first.
+#[derive(Debug, Clone)]
+pub struct SaltFilter(Arc<Mutex<Salts>>);
+
+/// The salts remembered, and the order to forget them in.
+type Salts = (HashSet<Vec<u8>>, VecDeque<Vec<u8>>);
+
+/// How many salts a filter remembers.
+const SALTS_KEPT: usize = 32 * 1024;
+
+impl Default for SaltFilter {
+    fn default() -> Self {
+        SaltFilter(Arc::new(Mutex::new((HashSet::new(), VecDeque::new()))))
+    }
+}
+
+impl SaltFilter {
+    /// Records `salt`; false when it was seen already.
+    pub fn check_and_add(&self, salt: &[u8]) -> bool {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (seen, order) = &mut *guard;
+        if seen.contains(salt) {
+            return false;
+        }
+        if order.len() >= SALTS_KEPT
+            && let Some(old) = order.pop_front()
+        {
+            seen.remove(&old);
+        }
+        seen.insert(salt.to_vec());
+        order.push_back(salt.to_vec());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_and_keys() {
+        assert_eq!(Method::parse("AES-256-GCM").unwrap(), Method::Aes256Gcm);
+        assert_eq!(Method::parse("AEAD_CHACHA20_POLY1305").unwrap(), Method::Chacha20Poly1305);
+        let err = Method::parse("rc4-md5").unwrap_err();
+        assert!(err.to_string().contains("aes-256-gcm"), "{err}");
+        assert_eq!(
+            Method::parse("2022-blake3-aes-128-gcm").unwrap_err().kind(),
+            gost_core::ErrorKind::Unsupported
+        );
+        // EVP_BytesToKey(MD5, "password"): MD5("password") = 5f4dcc3b5aa765d61d8327deb882cf99.
+        let k = bytes_to_key(b"password", 32);
+        assert_eq!(&k[..4], &[0x5f, 0x4d, 0xcc, 0x3b]);
+        assert_eq!(k.len(), 32);
+        assert!(Cipher::new("aes-128-gcm", "", None).is_err());
+        assert!(Cipher::new("aes-128-gcm", "", Some("0123456789abcdef")).is_ok());
+        assert!(Cipher::new("aes-128-gcm", "", Some("short")).is_err());
+    }
+
+    #[test]
+    fn salt_filter_refuses_repeats_and_stays_bounded() {
+        let f = SaltFilter::default();
+        assert!(f.check_and_add(b"one"));
+        assert!(!f.check_and_add(b"one"));
+        for i in 0..SALTS_KEPT + 10 {
+            f.check_and_add(&(i as u64).to_le_bytes());
+        }
+        assert!(f.0.lock().unwrap().1.len() <= SALTS_KEPT);
+        assert!(f.check_and_add(b"one"), "forgotten after enough others");
+    }
+}
