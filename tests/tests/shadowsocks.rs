@@ -1,0 +1,147 @@
+//! Shadowsocks (AEAD) through the real binary: our client and server with every method, bad
+//! input, and shadowsocks-libev (`ss-server`, `ss-local`) as a peer in both directions. (Go gost
+//! as a peer: the ss rows of tests/tests/interop_go.rs.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use gost_e2e::*;
+
+const BODY: &str = "hello through shadowsocks\n";
+const METHODS: &[&str] = &["aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305"];
+
+fn get_via(proxy: SocketAddr, origin: SocketAddr) -> (bool, String) {
+    curl(&["-x", &format!("http://{proxy}"), &format!("http://{origin}/")])
+}
+
+#[test]
+fn every_method_through_our_client_and_server() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    for method in METHODS.iter().chain(&["none"]) {
+        let server = Gost::start(&["-L", &format!("ss://{method}:pa%3Ass@127.0.0.1:0")], 1);
+        let node = format!("ss://{method}:pa%3Ass@{}", server.addr());
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let (ok, body) = get_via(client.addr(), origin);
+        assert!(ok && body == BODY, "{method}: {body:?}\n{}", server.log());
+        // And a bulk transfer both ways at once through a CONNECT tunnel.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tunnel = http_connect(client.addr(), &l.local_addr().unwrap().to_string(), None);
+        bulk_both_ways(tunnel, l, 4 << 20);
+    }
+    // SIP002's base64 userinfo (URL-safe, no padding): aes-256-gcm:secret.
+    let server = Gost::start(&["-L", "ss://YWVzLTI1Ni1nY206c2VjcmV0@127.0.0.1:0"], 1);
+    let node = format!("ss://aes-256-gcm:secret@{}", server.addr());
+    let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+    let (ok, body) = get_via(client.addr(), origin);
+    assert!(ok && body == BODY, "base64 userinfo: {body:?}");
+}
+
+#[test]
+fn wrong_passwords_and_garbage_get_no_reply_and_the_server_keeps_serving() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    let server = Gost::start(&["-L", "ss://aes-256-gcm:right@127.0.0.1:0"], 1);
+    let wrong = format!("ss://aes-256-gcm:wrong@{}", server.addr());
+    let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &wrong], 1);
+    let (ok, body) = get_via(client.addr(), origin);
+    assert!(!ok || body != BODY, "a wrong password must not get through");
+    // Garbage, a salt and a truncated chunk, and a flood of garbage: closed, nothing sent back.
+    for junk in [vec![0u8; 1], vec![0x42; 32 + 10], vec![0x17; 1 << 20]] {
+        let mut s = connect(server.addr());
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.write_all(&junk);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut back = Vec::new();
+        let _ = s.read_to_end(&mut back);
+        assert!(back.is_empty(), "{} junk bytes got {} bytes back", junk.len(), back.len());
+    }
+    // A real client is still served.
+    let right = format!("ss://aes-256-gcm:right@{}", server.addr());
+    let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &right], 1);
+    let (ok, body) = get_via(client.addr(), origin);
+    assert!(ok && body == BODY, "{body:?}");
+    // An unknown method is a start-up error that names the supported ones.
+    let (code, log) = run_to_exit(&["-L", "ss://rc4-md5:x@127.0.0.1:0"], Duration::from_secs(20));
+    assert_ne!(code, Some(0));
+    assert!(log.contains("aes-256-gcm") && log.contains("rc4-md5"), "{log}");
+}
+
+/// Sends `size` bytes through an HTTP CONNECT tunnel to an echo server while reading them
+/// back, and compares; no half-close.
+fn echo_round_trip(proxy: SocketAddr, size: usize) {
+    let echo = echo_server();
+    let mut tunnel = http_connect(proxy, &echo.to_string(), None);
+    let data = pattern(size, 9);
+    let mut w = tunnel.try_clone().unwrap();
+    let up = data.clone();
+    let writer = thread::spawn(move || w.write_all(&up).is_ok());
+    let mut back = vec![0u8; size];
+    tunnel.read_exact(&mut back).unwrap();
+    assert!(writer.join().unwrap());
+    assert_eq!(checksum(&back), checksum(&data), "the echo differs");
+}
+
+/// Waits until something accepts on `addr`.
+fn wait_accepting(addr: SocketAddr, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !accepts(addr) {
+        assert!(Instant::now() < deadline, "{what} never listened on {addr}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn shadowsocks_libev_in_both_directions() {
+    if !have("ss-server") || !have("ss-local") || !have("curl") {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "CI=true: shadowsocks-libev (ss-server, ss-local) and curl are needed");
+        eprintln!("SKIP: shadowsocks-libev (ss-server, ss-local) or curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    for method in METHODS {
+        // Our client to ss-server.
+        let port = free_port();
+        let server = Gost::spawn_command({
+            let mut c = Command::new("ss-server");
+            c.args(["-s", "127.0.0.1", "-p", &port.to_string(), "-k", "pass", "-m", method]);
+            c
+        });
+        let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_accepting(server_addr, "ss-server");
+        let node = format!("ss://{method}:pass@{server_addr}");
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let (ok, body) = get_via(client.addr(), origin);
+        assert!(ok && body == BODY, "ours → ss-server {method}: {body:?}\n{}", server.log());
+        // ss-libev drops what it still holds for the target when the client half-closes, so
+        // this transfer is an echo that ends with a full close.
+        echo_round_trip(client.addr(), 4 << 20);
+        drop(server);
+
+        // ss-local to our server.
+        let ours = Gost::start(&["-L", &format!("ss://{method}:pass@127.0.0.1:0")], 1);
+        let local_port = free_port();
+        let local = Gost::spawn_command({
+            let mut c = Command::new("ss-local");
+            c.args(["-s", "127.0.0.1", "-p", &ours.addr().port().to_string()]);
+            c.args(["-l", &local_port.to_string(), "-b", "127.0.0.1", "-k", "pass", "-m", method]);
+            c
+        });
+        let local_addr = SocketAddr::from(([127, 0, 0, 1], local_port));
+        wait_accepting(local_addr, "ss-local");
+        let (ok, body) =
+            curl(&["--socks5-hostname", &local_addr.to_string(), &format!("http://{origin}/")]);
+        assert!(ok && body == BODY, "ss-local → ours {method}: {body:?}\n{}", local.log());
+    }
+}
