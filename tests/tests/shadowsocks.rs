@@ -145,3 +145,72 @@ fn shadowsocks_libev_in_both_directions() {
         assert!(ok && body == BODY, "ss-local → ours {method}: {body:?}\n{}", local.log());
     }
 }
+
+#[test]
+fn ss_local_udp_through_our_ssu_server() {
+    if !have("ss-local") {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "CI=true: shadowsocks-libev (ss-local) is needed");
+        eprintln!("SKIP: shadowsocks-libev (ss-local) is not installed");
+        return;
+    }
+    let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let echo_addr = echo.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok((n, from)) = echo.recv_from(&mut buf) {
+            let _ = echo.send_to(&buf[..n], from);
+        }
+    });
+    for method in METHODS {
+        // ss-local sends TCP and UDP to one port: ss on TCP and ssu on UDP, same number.
+        let port = free_port();
+        let ours = Gost::start(
+            &[
+                "-L",
+                &format!("ss://{method}:pass@127.0.0.1:{port}"),
+                "-L",
+                &format!("ssu://{method}:pass@127.0.0.1:{port}"),
+            ],
+            2,
+        );
+        let local_port = free_port();
+        let local = Gost::spawn_command({
+            let mut c = Command::new("ss-local");
+            c.args(["-s", "127.0.0.1", "-p", &port.to_string(), "-u"]);
+            c.args(["-l", &local_port.to_string(), "-b", "127.0.0.1", "-k", "pass", "-m", method]);
+            c
+        });
+        let local_addr = SocketAddr::from(([127, 0, 0, 1], local_port));
+        wait_accepting(local_addr, "ss-local");
+        let (rep, relay, _control) =
+            socks5_request(local_addr, 3, "0.0.0.0:0".parse().unwrap(), None);
+        assert_eq!(rep, 0);
+        let relay = if relay.ip().is_unspecified() {
+            SocketAddr::new(local_addr.ip(), relay.port())
+        } else {
+            relay
+        };
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let SocketAddr::V4(echo4) = echo_addr else { unreachable!() };
+        for i in 0..5u8 {
+            let mut d = vec![0, 0, 0, 1];
+            d.extend_from_slice(&echo4.ip().octets());
+            d.extend_from_slice(&echo4.port().to_be_bytes());
+            d.extend_from_slice(&[i; 100]);
+            let mut answered = false;
+            for _ in 0..3 {
+                sock.send_to(&d, relay).unwrap();
+                let mut buf = [0u8; 2048];
+                if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    assert_eq!(&buf[..10], &d[..10], "{method}: the answer names the echo server");
+                    assert_eq!(&buf[10..n], &[i; 100]);
+                    answered = true;
+                    break;
+                }
+            }
+            assert!(answered, "{method}: datagram {i} unanswered\n{}\n{}", local.log(), ours.log());
+        }
+    }
+}

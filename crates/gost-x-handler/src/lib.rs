@@ -21,6 +21,8 @@ pub mod socks4;
 pub mod socks5;
 #[cfg(feature = "ss")]
 pub mod ss;
+#[cfg(feature = "ss")]
+pub mod ssu;
 #[cfg(feature = "forward")]
 pub mod udp;
 #[cfg(any(
@@ -73,6 +75,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(relay::NAME, relay::new)?;
     #[cfg(feature = "ss")]
     r.handlers.register(ss::NAME, ss::new)?;
+    #[cfg(feature = "ss")]
+    r.handlers.register(ssu::NAME, ssu::new)?;
     let _ = r;
     Ok(())
 }

@@ -77,42 +77,10 @@ impl Handler for UdpForwardHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{Direct, WAIT};
-    use gost_core::{Address, Node, io};
-    use std::pin::Pin;
+    use crate::test_support::{Datagrams, Direct, WAIT};
+    use gost_core::{Address, Node};
     use std::sync::Arc;
-    use std::task::{Context, Poll};
     use tokio::net::UdpSocket;
-
-    /// A connected UDP socket as a datagram connection (what the `udp` listener hands over).
-    struct Datagrams(UdpSocket);
-    impl io::Read for Datagrams {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut [u8],
-        ) -> Poll<std::io::Result<usize>> {
-            let mut rb = tokio::io::ReadBuf::new(buf);
-            std::task::ready!(self.0.poll_recv(cx, &mut rb))?;
-            Poll::Ready(Ok(rb.filled().len()))
-        }
-    }
-    impl io::Write for Datagrams {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            self.0.poll_send(cx, buf)
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-    impl io::Conn for Datagrams {}
 
     struct One(Arc<Node>);
     impl Hop for One {

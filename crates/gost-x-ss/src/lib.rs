@@ -13,11 +13,15 @@
 //!   bytes, nonce a 12-byte little-endian counter from 0, one step per seal. The client's first
 //!   plaintext is the target address (`ATYP ADDR PORT`).
 //!
+//! * Datagrams: `salt | seal(ATYP ADDR PORT | payload)` with a fresh salt each and the nonce
+//!   at zero ([`seal_packet`], [`open_packet`]).
+//!
 //! The ciphers are `ring`'s (AES-GCM on the CPU's AES instructions). Shadowsocks 2022 (SIP022)
-//! and UDP are not here yet.
+//! is not here yet.
 
 mod aead;
 mod conn;
+mod packet;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,6 +30,7 @@ use gost_core::{Error, Result};
 
 pub use aead::{Opener, Sealer, TAG_LEN};
 pub use conn::SsConn;
+pub use packet::{open_packet, seal_packet};
 
 /// The largest payload of one chunk.
 pub const MAX_PAYLOAD: usize = 0x3FFF;
