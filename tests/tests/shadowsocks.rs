@@ -214,3 +214,80 @@ fn ss_local_udp_through_our_ssu_server() {
         }
     }
 }
+
+/// A SOCKS5 UDP ASSOCIATE at `proxy`, then five datagrams to `echo` and back.
+fn socks5_udp_round_trips(proxy: SocketAddr, echo: SocketAddr, what: &str) {
+    let (rep, relay, _control) = socks5_request(proxy, 3, "0.0.0.0:0".parse().unwrap(), None);
+    assert_eq!(rep, 0, "{what}");
+    let relay =
+        if relay.ip().is_unspecified() { SocketAddr::new(proxy.ip(), relay.port()) } else { relay };
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let SocketAddr::V4(echo4) = echo else { unreachable!() };
+    for i in 0..5u8 {
+        let mut d = vec![0, 0, 0, 1];
+        d.extend_from_slice(&echo4.ip().octets());
+        d.extend_from_slice(&echo4.port().to_be_bytes());
+        d.extend_from_slice(&[i; 300]);
+        let mut answered = false;
+        for _ in 0..3 {
+            sock.send_to(&d, relay).unwrap();
+            let mut buf = [0u8; 2048];
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                assert_eq!(&buf[..10], &d[..10], "{what}: the answer names the echo server");
+                assert_eq!(&buf[10..n], &[i; 300], "{what}");
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "{what}: datagram {i} unanswered");
+    }
+}
+
+fn udp_echo() -> SocketAddr {
+    let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = echo.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok((n, from)) = echo.recv_from(&mut buf) {
+            let _ = echo.send_to(&buf[..n], from);
+        }
+    });
+    addr
+}
+
+#[test]
+fn udp_through_an_ssu_node_to_our_server_and_to_ss_server() {
+    let echo = udp_echo();
+    for method in METHODS.iter().chain(&["none"]) {
+        let server = Gost::start(&["-L", &format!("ssu://{method}:pass@127.0.0.1:0")], 1);
+        let node = format!("ssu://{method}:pass@{}", server.addr());
+        let edge = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true", "-F", &node], 1);
+        socks5_udp_round_trips(edge.addr(), echo, &format!("ours → ours {method}"));
+        // A UDP port forwarder through the same node.
+        let fwd = Gost::start(&["-L", &format!("udp://127.0.0.1:0/{echo}"), "-F", &node], 1);
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        sock.send_to(b"forwarded", fwd.addr()).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, _) = sock.recv_from(&mut buf).expect("the forwarded datagram's answer");
+        assert_eq!(&buf[..n], b"forwarded");
+    }
+    if !have("ss-server") {
+        eprintln!("SKIP the ss-server cells: shadowsocks-libev is not installed");
+        return;
+    }
+    for method in METHODS {
+        let port = free_udp_port();
+        let server = Gost::spawn_command({
+            let mut c = Command::new("ss-server");
+            c.args(["-s", "127.0.0.1", "-p", &port.to_string(), "-k", "pass", "-m", method, "-U"]);
+            c
+        });
+        thread::sleep(Duration::from_millis(300));
+        let node = format!("ssu://{method}:pass@127.0.0.1:{port}");
+        let edge = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true", "-F", &node], 1);
+        socks5_udp_round_trips(edge.addr(), echo, &format!("ours → ss-server {method}"));
+        drop(server);
+    }
+}

@@ -21,6 +21,8 @@ pub mod socks4;
 pub mod socks5;
 #[cfg(feature = "ss")]
 pub mod ss;
+#[cfg(feature = "ss")]
+pub mod ssu;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod udp_bind;
 
@@ -46,6 +48,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.connectors.register(relay::NAME, relay::new)?;
     #[cfg(feature = "ss")]
     r.connectors.register(ss::NAME, ss::new)?;
+    #[cfg(feature = "ss")]
+    r.connectors.register(ssu::NAME, ssu::new)?;
     let _ = r;
     Ok(())
 }

@@ -17,6 +17,8 @@ pub mod mwss;
 pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "udp")]
+pub mod udp;
 #[cfg(feature = "ws")]
 pub mod ws;
 #[cfg(feature = "ws")]
@@ -38,6 +40,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.dialers.register(mwss::NAME, mwss::new)?;
     #[cfg(feature = "mux")]
     r.dialers.register(mtls::NAME, mtls::new)?;
+    #[cfg(feature = "udp")]
+    r.dialers.register(udp::NAME, udp::new)?;
     let _ = r;
     Ok(())
 }

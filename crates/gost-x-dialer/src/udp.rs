@@ -1,0 +1,112 @@
+//! `udp`: reaches a node over UDP (gost's dialer for `ssu` nodes): a socket connected to the
+//! node, as a connection whose every read is one datagram from the node and every write one
+//! datagram to it. Only the node can answer (the kernel drops other senders).
+//!
+//! Metadata: none.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use gost_core::io::{Conn, Read, Write};
+use gost_core::{
+    Address, BoxConn, BoxDialer, DialOptions, Dialer, DialerOptions, Error, ErrorKind, Metadata,
+    Network, Result,
+};
+use tokio::net::UdpSocket;
+
+/// The registry name.
+pub const NAME: &str = "udp";
+
+struct UdpDialer;
+
+/// Builds the dialer.
+pub fn new(_opts: DialerOptions, _md: &Metadata) -> Result<BoxDialer> {
+    Ok(BoxDialer::new(UdpDialer))
+}
+
+impl Dialer for UdpDialer {
+    async fn dial(&self, addr: Address, _opts: DialOptions) -> Result<BoxConn> {
+        let peers = gost_x_rt::net::resolve(&addr, Network::Udp).await?;
+        let Some(&peer) = peers.first() else {
+            return Err(Error::new(ErrorKind::Dial, format!("no address for {addr}")));
+        };
+        let any: SocketAddr =
+            if peer.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+        let socket = UdpSocket::bind(any)
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "open a UDP socket", e))?;
+        socket
+            .connect(peer)
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Dial, format!("connect to {peer}"), e))?;
+        Ok(Box::new(ConnectedUdp { local: socket.local_addr().ok(), peer, socket }))
+    }
+}
+
+/// A connected UDP socket as a connection of datagrams.
+struct ConnectedUdp {
+    socket: UdpSocket,
+    local: Option<SocketAddr>,
+    peer: SocketAddr,
+}
+
+impl Read for ConnectedUdp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut rb = tokio::io::ReadBuf::new(buf);
+        ready!(self.socket.poll_recv(cx, &mut rb))?;
+        Poll::Ready(Ok(rb.filled().len()))
+    }
+}
+
+impl Write for ConnectedUdp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.socket.poll_send(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Conn for ConnectedUdp {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        Some(self.peer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gost_core::io::{read, write_all};
+
+    #[tokio::test]
+    async fn datagrams_to_the_node_and_back() {
+        let node = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let d = new(DialerOptions::default(), &Metadata::new()).unwrap();
+        let mut c =
+            d.dial(Address::Ip(node.local_addr().unwrap()), DialOptions::default()).await.unwrap();
+        write_all(&mut c, b"one").await.unwrap();
+        let mut b = [0u8; 16];
+        let (n, from) = node.recv_from(&mut b).await.unwrap();
+        assert_eq!(&b[..n], b"one");
+        node.send_to(b"two", from).await.unwrap();
+        let n = read(&mut c, &mut b).await.unwrap();
+        assert_eq!(&b[..n], b"two");
+        assert_eq!(c.peer_addr(), Some(node.local_addr().unwrap()));
+    }
+}
