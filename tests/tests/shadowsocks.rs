@@ -66,6 +66,20 @@ fn wrong_passwords_and_garbage_get_no_reply_and_the_server_keeps_serving() {
         let _ = s.read_to_end(&mut back);
         assert!(back.is_empty(), "{} junk bytes got {} bytes back", junk.len(), back.len());
     }
+    // A probe that sends a bad request and waits learns nothing from when the server closes:
+    // not at once (as if it had taken exactly the bytes it needed), only at `readTimeout`.
+    let probed = Gost::start(&["-L", "ss://aes-256-gcm:right@127.0.0.1:0?readTimeout=2s"], 1);
+    let mut s = connect(probed.addr());
+    s.write_all(&[0x42; 100]).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1000))).unwrap();
+    let mut one = [0u8; 1];
+    let early = s.read(&mut one);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "the server ended a bad request early: {early:?}"
+    );
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(matches!(s.read(&mut one), Ok(0) | Err(_)), "closed at the deadline, nothing sent");
     // A real client is still served.
     let right = format!("ss://aes-256-gcm:right@{}", server.addr());
     let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &right], 1);

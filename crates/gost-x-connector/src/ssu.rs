@@ -62,7 +62,6 @@ impl Connector for SsuConnector {
             conn,
             cipher: self.cipher.clone(),
             out: Vec::with_capacity(1024),
-            sending: false,
             inbuf: vec![0u8; MAX_DATAGRAM],
         }))
     }
@@ -72,10 +71,9 @@ impl Connector for SsuConnector {
 struct SsuPackets {
     conn: BoxConn,
     cipher: Cipher,
-    /// The sealed datagram being sent (kept while the socket is not ready, so a retried send
-    /// does not seal again).
+    /// The sealed datagram being sent (sealed again on every poll: a send dropped while
+    /// pending must not send old bytes on the next call).
     out: Vec<u8>,
-    sending: bool,
     inbuf: Vec<u8>,
 }
 
@@ -87,9 +85,14 @@ impl PacketConn for SsuPackets {
     ) -> Poll<io::Result<(usize, Address)>> {
         let this = self.get_mut();
         loop {
-            let n = ready!(Pin::new(&mut this.conn).poll_read(cx, &mut this.inbuf))?;
+            let n = match ready!(Pin::new(&mut this.conn).poll_read(cx, &mut this.inbuf)) {
+                Ok(n) => n,
+                // An ICMP unreachable on the connected socket: the server may come (back).
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
             if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+                continue; // an empty datagram carries nothing
             }
             match open_packet(&this.cipher, &mut this.inbuf[..n]) {
                 Ok((from, payload)) => {
@@ -111,15 +114,10 @@ impl PacketConn for SsuPackets {
         target: &Address,
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !this.sending {
-            this.out.clear();
-            seal_packet(&this.cipher, target, buf, &mut this.out)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            this.sending = true;
-        }
-        let sent = ready!(Pin::new(&mut this.conn).poll_write(cx, &this.out));
-        this.sending = false;
-        sent?;
+        this.out.clear();
+        seal_packet(&this.cipher, target, buf, &mut this.out)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        ready!(Pin::new(&mut this.conn).poll_write(cx, &this.out))?;
         Poll::Ready(Ok(buf.len()))
     }
 

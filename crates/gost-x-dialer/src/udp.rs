@@ -19,6 +19,9 @@ use tokio::net::UdpSocket;
 /// The registry name.
 pub const NAME: &str = "udp";
 
+/// Bound on resolving the node's name when the caller sets none.
+const DEFAULT_RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct UdpDialer;
 
 /// Builds the dialer.
@@ -27,8 +30,11 @@ pub fn new(_opts: DialerOptions, _md: &Metadata) -> Result<BoxDialer> {
 }
 
 impl Dialer for UdpDialer {
-    async fn dial(&self, addr: Address, _opts: DialOptions) -> Result<BoxConn> {
-        let peers = gost_x_rt::net::resolve(&addr, Network::Udp).await?;
+    async fn dial(&self, addr: Address, opts: DialOptions) -> Result<BoxConn> {
+        let limit = opts.timeout.unwrap_or(DEFAULT_RESOLVE_TIMEOUT);
+        let what = format!("resolve {addr}");
+        let peers =
+            gost_x_rt::timeout(limit, &what, gost_x_rt::net::resolve(&addr, Network::Udp)).await?;
         let Some(&peer) = peers.first() else {
             return Err(Error::new(ErrorKind::Dial, format!("no address for {addr}")));
         };

@@ -4,9 +4,10 @@
 //! (`username`) and the password.
 //!
 //! The client's first plaintext is the target (`ATYP ADDR PORT`); then the stream is relayed.
-//! A wrong password, a tampered, truncated or replayed stream, or a bad address ends the
-//! connection without a reply (nothing that would tell a prober one failure from another); it
-//! is logged at debug.
+//! A wrong password, a tampered, truncated or replayed stream, or a bad address gets no reply:
+//! the server reads on and drops what comes until the client closes or `readTimeout` (from the
+//! accept) runs out, whatever the failure, so a prober learns nothing from the bytes it takes
+//! or from when the connection ends. It is logged at debug.
 //!
 //! Metadata: `key` (the raw master key instead of one derived from the password), `readTimeout`
 //! (15s: for the target address).
@@ -52,19 +53,28 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
 
 impl Handler for SsHandler {
     async fn handle(&self, conn: BoxConn, session: Session) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.read_timeout;
         let mut ss = SsConn::server(conn, self.cipher.clone(), self.salts.clone())?;
         let mut buf = Vec::new();
-        let target = gost_x_rt::timeout(
-            self.read_timeout,
-            "ss: target address",
+        let request = tokio::time::timeout_at(
+            deadline,
             read_decoded(&mut ss, &mut buf, MAX_ADDR, gost_proto::addr::decode_addr),
         )
-        .await
-        .map_err(|e| {
-            // No reply: the connection just ends.
-            tracing::debug!(sid = session.id, "ss: refused: {e}");
-            e.wrap(ErrorKind::Auth, "ss: no valid request")
-        })?;
+        .await;
+        let target = match request {
+            Ok(Ok(target)) => target,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no request in time".to_owned(),
+                };
+                tracing::debug!(sid = session.id, "ss: refused: {why}");
+                // No reply, and no telling close: read on (and drop) until the client gives up
+                // or the deadline passes, whatever the failure was.
+                drain_until(ss.into_inner(), deadline).await;
+                return Err(Error::new(ErrorKind::Auth, format!("ss: no valid request: {why}")));
+            }
+        };
         if let Some(b) = &self.bypass
             && b.contains(Network::Tcp, target.clone()).await
         {
@@ -76,6 +86,14 @@ impl Handler for SsHandler {
         gost_x_rt::relay(&mut ss, &mut upstream).await?;
         Ok(())
     }
+}
+
+/// Reads and drops what `conn` sends until it closes or `deadline` passes.
+async fn drain_until(mut conn: BoxConn, deadline: tokio::time::Instant) {
+    let mut sink = [0u8; 4096];
+    let drain =
+        async { while gost_core::io::read(&mut conn, &mut sink).await.is_ok_and(|n| n > 0) {} };
+    let _ = tokio::time::timeout_at(deadline, drain).await;
 }
 
 #[cfg(test)]
@@ -94,7 +112,8 @@ mod tests {
         let origin = ping_pong_origin().await;
         let mut opts = options();
         opts.credentials = Some(("chacha20-ietf-poly1305".into(), "secret".into()));
-        let h = new(opts, &Metadata::new()).unwrap();
+        // A refused client is drained until this deadline: short here.
+        let h = new(opts, &Metadata::new().with("readTimeout", "1s")).unwrap();
         let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = front.local_addr().unwrap();
         let mut header = Vec::new();

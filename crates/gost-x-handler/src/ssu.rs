@@ -5,7 +5,10 @@
 //! and the chain apply as for SOCKS5 UDP).
 //!
 //! A datagram that fails to open (wrong password, tampered, truncated) is dropped without a
-//! reply and logged at debug; the session goes on.
+//! reply and logged at debug; the session goes on. Nothing (no outbound socket, no chain dial)
+//! is set up for a client before its first datagram opens. The listener's `readBufferSize`
+//! (4096 by default, as Go's) bounds the datagrams a client can send; set it higher for larger
+//! ones.
 //!
 //! Metadata: `key` (the raw master key), `udpBufferSize` / `udp.bufferSize` (the largest
 //! datagram, 4096... 65535; default 65535).
@@ -45,8 +48,21 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
 
 impl Handler for SsuHandler {
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
-        let mut outbound = self.router.dial_packet(None).await?;
         let mut from_client = vec![0u8; self.buffer_size];
+        // Nothing is set up for a client until one of its datagrams opens with the key: a
+        // flood of garbage from spoofed sources costs a read each, not a socket each.
+        let n = read(&mut conn, &mut from_client).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let first = match open_packet(&self.cipher, &mut from_client[..n]) {
+            Ok(opened) => opened,
+            Err(e) => {
+                return Err(e.wrap(gost_core::ErrorKind::Auth, "ssu: the first datagram"));
+            }
+        };
+        let mut outbound = self.router.dial_packet(None).await?;
+        self.forward(&mut outbound, &from_client, first, &session).await;
         let mut from_target = vec![0u8; self.buffer_size];
         let mut packet = Vec::with_capacity(self.buffer_size + 300);
         loop {
@@ -57,30 +73,46 @@ impl Handler for SsuHandler {
                     if n == 0 {
                         return Ok(());
                     }
-                    let (target, payload) = match open_packet(&self.cipher, &mut from_client[..n]) {
-                        Ok(opened) => opened,
-                        Err(e) => {
-                            tracing::debug!(sid = session.id, "ssu: dropped a datagram: {e}");
-                            continue;
-                        }
-                    };
-                    if let Some(b) = &self.bypass
-                        && b.contains(Network::Udp, target.clone()).await
-                    {
-                        tracing::debug!(sid = session.id, %target, "ssu: bypassed");
-                        continue;
-                    }
-                    if let Err(e) = send_to(&mut outbound, &from_client[payload], &target).await {
-                        tracing::debug!(sid = session.id, %target, "ssu: send: {e}");
+                    match open_packet(&self.cipher, &mut from_client[..n]) {
+                        Ok(opened) => self.forward(&mut outbound, &from_client, opened, &session).await,
+                        Err(e) => tracing::debug!(sid = session.id, "ssu: dropped a datagram: {e}"),
                     }
                 }
                 got = recv_from(&mut outbound, &mut from_target) => {
                     let (n, from) = got.map_err(Error::from)?;
                     packet.clear();
-                    seal_packet(&self.cipher, &from, &from_target[..n], &mut packet)?;
-                    write_all(&mut conn, &packet).await?;
+                    // An answer that cannot go back (too big, a send error) is dropped, as UDP
+                    // drops; the session goes on.
+                    let sent = match seal_packet(&self.cipher, &from, &from_target[..n], &mut packet) {
+                        Ok(()) => write_all(&mut conn, &packet).await.map_err(Error::from),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = sent {
+                        tracing::debug!(sid = session.id, %from, "ssu: answer dropped: {e}");
+                    }
                 }
             }
+        }
+    }
+}
+
+impl SsuHandler {
+    /// Sends an opened datagram's payload to its target, unless the bypass refuses it.
+    async fn forward(
+        &self,
+        outbound: &mut gost_core::BoxPacketConn,
+        datagram: &[u8],
+        (target, payload): (gost_core::Address, std::ops::Range<usize>),
+        session: &Session,
+    ) {
+        if let Some(b) = &self.bypass
+            && b.contains(Network::Udp, target.clone()).await
+        {
+            tracing::debug!(sid = session.id, %target, "ssu: bypassed");
+            return;
+        }
+        if let Err(e) = send_to(outbound, &datagram[payload], &target).await {
+            tracing::debug!(sid = session.id, %target, "ssu: send: {e}");
         }
     }
 }
@@ -109,11 +141,14 @@ mod tests {
         let side = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         client.connect(side.local_addr().unwrap()).await.unwrap();
         side.connect(client.local_addr().unwrap()).await.unwrap();
-        tokio::spawn(async move { h.handle(Box::new(Datagrams(side)), Session::default()).await });
+        let h2 = h.clone();
+        tokio::spawn(async move { h2.handle(Box::new(Datagrams(side)), Session::default()).await });
         let cipher = Cipher::new("aes-128-gcm", "pw", None).unwrap();
-        // Garbage first: dropped, the session goes on.
-        client.send(b"not a shadowsocks datagram at all").await.unwrap();
         for i in 0..5u8 {
+            if i == 1 {
+                // Garbage in the middle: dropped, the session goes on.
+                client.send(b"not a shadowsocks datagram at all").await.unwrap();
+            }
             let mut d = Vec::new();
             seal_packet(&cipher, &Address::Ip(echo_addr), &[i; 3], &mut d).unwrap();
             client.send(&d).await.unwrap();
@@ -123,5 +158,13 @@ mod tests {
             assert_eq!(from, Address::Ip(echo_addr), "answers name their source");
             assert_eq!(&b[payload], &[i; 3]);
         }
+        // A session whose first datagram does not open ends at once, having set nothing up.
+        let spoofed = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let side = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        spoofed.connect(side.local_addr().unwrap()).await.unwrap();
+        side.connect(spoofed.local_addr().unwrap()).await.unwrap();
+        spoofed.send(b"garbage").await.unwrap();
+        let err = h.handle(Box::new(Datagrams(side)), Session::default()).await.unwrap_err();
+        assert_eq!(err.kind(), gost_core::ErrorKind::Auth);
     }
 }

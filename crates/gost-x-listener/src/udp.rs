@@ -220,17 +220,24 @@ impl Read for UdpSession {
         if this.done.load(Ordering::Acquire) {
             return Poll::Ready(Ok(0));
         }
-        let datagram = match this.pending.take() {
-            Some(d) => d,
-            None => match this.rx.poll_recv(cx) {
-                Poll::Ready(Some(d)) => d,
-                Poll::Ready(None) => return Poll::Ready(Ok(0)),
-                Poll::Pending => {
-                    // Idle for `ttl`: the session is over.
-                    ready!(this.idle.as_mut().poll(cx));
-                    return Poll::Ready(Ok(0));
-                }
-            },
+        let datagram = loop {
+            let datagram = match this.pending.take() {
+                Some(d) => d,
+                None => match this.rx.poll_recv(cx) {
+                    Poll::Ready(Some(d)) => d,
+                    Poll::Ready(None) => return Poll::Ready(Ok(0)),
+                    Poll::Pending => {
+                        // Idle for `ttl`: the session is over.
+                        ready!(this.idle.as_mut().poll(cx));
+                        return Poll::Ready(Ok(0));
+                    }
+                },
+            };
+            // An empty datagram cannot be a read (0 is the end of the session): dropped, so
+            // that nobody ends a session (or one in a spoofed client's name) with one.
+            if !datagram.is_empty() {
+                break datagram;
+            }
         };
         this.touch();
         let n = datagram.len().min(buf.len());
@@ -319,6 +326,21 @@ mod tests {
         let mut sb2 = l.accept().await.unwrap();
         let n = read(&mut sb2, &mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"b2");
+    }
+
+    #[tokio::test]
+    async fn an_empty_datagram_does_not_end_a_session() {
+        let mut l = new(ListenerOptions::new("127.0.0.1:0"), &Metadata::new()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.send_to(b"a1", addr).await.unwrap();
+        let mut sa = l.accept().await.unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(read(&mut sa, &mut buf).await.unwrap(), 2);
+        a.send_to(b"", addr).await.unwrap();
+        a.send_to(b"a2", addr).await.unwrap();
+        let n = read(&mut sa, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"a2", "the empty one was skipped, the session lives on");
     }
 
     #[tokio::test]

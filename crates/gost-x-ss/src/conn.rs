@@ -26,6 +26,11 @@ pub struct SsConn {
     cipher: Cipher,
     /// Server side: the salts seen, to refuse a replayed stream.
     salts: Option<SaltFilter>,
+    /// The peer's salt, recorded in `salts` once its first chunk opens (a probe's random bytes
+    /// must not fill the filter, nor learn from a quick close that a salt was seen).
+    peer_salt: Option<Vec<u8>>,
+    /// This side's salt: a peer sending it back is reflecting our own stream.
+    own_salt: Vec<u8>,
     opener: Option<Opener>,
     next: Next,
     /// Bytes read and not used yet are `rbuf[rstart..rend]`; none is held while waiting.
@@ -76,6 +81,8 @@ impl SsConn {
             inner,
             cipher,
             salts,
+            peer_salt: None,
+            own_salt: salt.clone(),
             opener: None,
             next: Next::Salt,
             rbuf: Vec::new(),
@@ -87,6 +94,12 @@ impl SsConn {
             wbuf: salt,
             wpos: 0,
         })
+    }
+
+    /// The connection underneath (bytes held or buffered are dropped): a server that refuses a
+    /// client goes on reading from it, so that a prober learns nothing from when it closes.
+    pub fn into_inner(self) -> BoxConn {
+        self.inner
     }
 
     /// Makes `rbuf[rstart..]` hold at least `need` bytes. `Ok(false)`: the peer closed before
@@ -172,13 +185,14 @@ impl Read for SsConn {
                         return Poll::Ready(Ok(0));
                     }
                     let salt = &this.rbuf[this.rstart..this.rstart + len];
-                    if let Some(f) = &this.salts
-                        && !f.check_and_add(salt)
-                    {
+                    if salt == this.own_salt.as_slice() {
                         return Poll::Ready(Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            "shadowsocks: a replayed salt",
+                            "shadowsocks: our own stream sent back",
                         )));
+                    }
+                    if this.salts.is_some() {
+                        this.peer_salt = Some(salt.to_vec());
                     }
                     this.opener = Some(this.cipher.opener(salt).map_err(invalid)?);
                     this.rstart += len;
@@ -194,6 +208,15 @@ impl Read for SsConn {
                     let sealed = &mut this.rbuf[this.rstart..this.rstart + 2 + tag];
                     opener.open(sealed).map_err(invalid)?;
                     let len = usize::from(u16::from_be_bytes([sealed[0], sealed[1]])) & MAX_PAYLOAD;
+                    // The first chunk opened: the peer has the key; now its salt counts.
+                    if let (Some(salt), Some(f)) = (this.peer_salt.take(), &this.salts)
+                        && !f.check_and_add(&salt)
+                    {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "shadowsocks: a replayed salt",
+                        )));
+                    }
                     this.rstart += 2 + tag;
                     this.next = Next::Payload(len);
                 }

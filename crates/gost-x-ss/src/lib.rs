@@ -23,7 +23,6 @@ mod aead;
 mod conn;
 mod packet;
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use gost_core::{Error, Result};
@@ -197,37 +196,89 @@ pub fn random(out: &mut [u8]) -> Result<()> {
 }
 
 /// Salts seen recently, so that a recorded stream replayed to the server is refused (as Go's
-/// bloom filter does). Bounded: the oldest are forgotten first.
-#[derive(Debug, Clone)]
-pub struct SaltFilter(Arc<Mutex<Salts>>);
+/// bloom ring does): two generations of a bloom filter, each for [`SALTS_PER_GENERATION`]
+/// salts with about one false alarm in a million; when the newer one is full the older one is
+/// cleared and takes its place. About 3.6 MB, allocated at the first salt.
+#[derive(Clone)]
+pub struct SaltFilter(Arc<Mutex<BloomRing>>);
 
-/// The salts remembered, and the order to forget them in.
-type Salts = (HashSet<Vec<u8>>, VecDeque<Vec<u8>>);
+impl std::fmt::Debug for SaltFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SaltFilter")
+    }
+}
 
-/// How many salts a filter remembers.
-const SALTS_KEPT: usize = 32 * 1024;
+/// Salts per generation.
+const SALTS_PER_GENERATION: usize = 500_000;
+/// Bits per generation for a false-alarm rate of 1e-6 (n · ln(1/p) / ln(2)²), and hashes.
+const BLOOM_BITS: usize = 14_377_588;
+const BLOOM_HASHES: u64 = 20;
+
+struct BloomRing {
+    keys: std::collections::hash_map::RandomState,
+    generations: [Vec<u64>; 2],
+    current: usize,
+    count: usize,
+}
 
 impl Default for SaltFilter {
     fn default() -> Self {
-        SaltFilter(Arc::new(Mutex::new((HashSet::new(), VecDeque::new()))))
+        SaltFilter(Arc::new(Mutex::new(BloomRing {
+            keys: std::collections::hash_map::RandomState::new(),
+            generations: [Vec::new(), Vec::new()],
+            current: 0,
+            count: 0,
+        })))
+    }
+}
+
+impl BloomRing {
+    /// The bit positions of `salt` (double hashing over a randomly keyed hasher).
+    fn positions(&self, salt: &[u8]) -> impl Iterator<Item = usize> {
+        use std::hash::{BuildHasher, Hasher};
+        let hash = |seed: u8| {
+            let mut h = self.keys.build_hasher();
+            h.write_u8(seed);
+            h.write(salt);
+            h.finish()
+        };
+        let (h1, h2) = (hash(0), hash(1) | 1);
+        (0..BLOOM_HASHES)
+            .map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % BLOOM_BITS as u64) as usize)
+    }
+
+    fn contains(&self, salt: &[u8]) -> bool {
+        self.generations.iter().any(|bits| {
+            !bits.is_empty() && self.positions(salt).all(|p| bits[p / 64] & (1 << (p % 64)) != 0)
+        })
+    }
+
+    fn insert(&mut self, salt: &[u8]) {
+        if self.count >= SALTS_PER_GENERATION {
+            self.current ^= 1;
+            self.generations[self.current].iter_mut().for_each(|w| *w = 0);
+            self.count = 0;
+        }
+        let positions: Vec<usize> = self.positions(salt).collect();
+        let bits = &mut self.generations[self.current];
+        if bits.is_empty() {
+            bits.resize(BLOOM_BITS.div_ceil(64), 0);
+        }
+        for p in positions {
+            bits[p / 64] |= 1 << (p % 64);
+        }
+        self.count += 1;
     }
 }
 
 impl SaltFilter {
     /// Records `salt`; false when it was seen already.
     pub fn check_and_add(&self, salt: &[u8]) -> bool {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (seen, order) = &mut *guard;
-        if seen.contains(salt) {
+        let mut ring = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if ring.contains(salt) {
             return false;
         }
-        if order.len() >= SALTS_KEPT
-            && let Some(old) = order.pop_front()
-        {
-            seen.remove(&old);
-        }
-        seen.insert(salt.to_vec());
-        order.push_back(salt.to_vec());
+        ring.insert(salt);
         true
     }
 }
@@ -256,14 +307,21 @@ mod tests {
     }
 
     #[test]
-    fn salt_filter_refuses_repeats_and_stays_bounded() {
+    fn salt_filter_refuses_repeats_and_forgets_old_generations() {
         let f = SaltFilter::default();
         assert!(f.check_and_add(b"one"));
         assert!(!f.check_and_add(b"one"));
-        for i in 0..SALTS_KEPT + 10 {
-            f.check_and_add(&(i as u64).to_le_bytes());
+        let mut false_alarms = 0;
+        for i in 0..SALTS_PER_GENERATION as u64 + 10 {
+            if !f.check_and_add(&i.to_le_bytes()) {
+                false_alarms += 1;
+            }
         }
-        assert!(f.0.lock().unwrap().1.len() <= SALTS_KEPT);
-        assert!(f.check_and_add(b"one"), "forgotten after enough others");
+        assert!(false_alarms < 5, "{false_alarms} false alarms");
+        assert!(!f.check_and_add(b"one"), "still in the older generation");
+        for i in 0..SALTS_PER_GENERATION as u64 {
+            f.check_and_add(&(i + (1 << 40)).to_le_bytes());
+        }
+        assert!(f.check_and_add(b"one"), "forgotten two generations later");
     }
 }
