@@ -401,11 +401,43 @@ async fn http_serve(mut s: TcpStream, first: u8) -> io::Result<()> {
 // ports, wait
 
 /// Prints `n` loopback ports that were free a moment ago (all bound at once, so distinct).
+/// Prints `N` free ports for proxies to listen on. They come from below the kernel's ephemeral
+/// range: a port the kernel hands out itself (bind to 0) is soon some outgoing connection's
+/// local port again under the connection benchmarks, and the proxy started on it a moment later
+/// would find it taken.
 fn ports(opts: &Opts) -> io::Result<()> {
+    use std::hash::{BuildHasher, Hasher};
     let n: usize = opts.pos.first().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let ls = (0..n).map(|_| StdTcpListener::bind("127.0.0.1:0")).collect::<io::Result<Vec<_>>>()?;
-    for l in &ls {
-        println!("{}", l.local_addr()?.port());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|v| v.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (from, to) = if low > 12000 { (10000u16, low) } else { (0, 0) };
+    let mut held = Vec::with_capacity(n);
+    let seed = std::collections::hash_map::RandomState::new();
+    for attempt in 0u64..10_000 {
+        if held.len() == n {
+            break;
+        }
+        let l = if to > from {
+            let mut h = seed.build_hasher();
+            h.write_u64(attempt);
+            let port = from + (h.finish() % u64::from(to - from)) as u16;
+            match StdTcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => l,
+                Err(_) => continue,
+            }
+        } else {
+            StdTcpListener::bind("127.0.0.1:0")?
+        };
+        held.push(l);
+    }
+    let ports =
+        held.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<io::Result<Vec<_>>>()?;
+    // Closed before printing: the script starts a proxy on them as soon as it reads them.
+    drop(held);
+    for port in ports {
+        println!("{port}");
     }
     Ok(())
 }

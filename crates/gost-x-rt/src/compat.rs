@@ -47,13 +47,12 @@ impl<T> TokioConn<T> {
 
 impl TokioConn<TcpStream> {
     /// Wraps a TCP socket with TCP_NODELAY on (interactive traffic through a proxy must not
-    /// wait for Nagle's algorithm) and Go's default keepalive ([`crate::net::KeepAlive`]).
+    /// wait for Nagle's algorithm). Keepalive is the socket's already: dialed sockets get it in
+    /// [`crate::net::connect_tcp`], accepted ones inherit it from [`crate::net::listen_tcp`]'s
+    /// listening socket.
     pub fn tcp(stream: TcpStream) -> Self {
         // A failure to set NODELAY only costs latency; the connection still works.
         let _ = stream.set_nodelay(true);
-        // Go's default keepalive on every TCP socket, accepted or dialed; without it a peer
-        // that vanished holds the socket (and its relay task) forever.
-        let _ = crate::net::KeepAlive::default().apply(&stream);
         // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; report them as IPv4, as
         // Go does, so replies and logs carry plain IPv4 addresses.
         let canonical = |sa: SocketAddr| SocketAddr::new(sa.ip().to_canonical(), sa.port());

@@ -53,12 +53,15 @@ impl KeepAlive {
     /// Turns keepalive on for `stream` with these settings. The kernel takes whole seconds
     /// (at least 1) and bounds them; a value it refuses is clamped rather than an error.
     pub fn apply(&self, stream: &TcpStream) -> std::io::Result<()> {
+        socket2::SockRef::from(stream).set_tcp_keepalive(&self.config())
+    }
+
+    fn config(&self) -> socket2::TcpKeepalive {
         let secs = |d: Duration| Duration::from_secs(d.as_secs().clamp(1, 32_767));
-        let cfg = socket2::TcpKeepalive::new()
+        socket2::TcpKeepalive::new()
             .with_time(secs(self.idle))
             .with_interval(secs(self.interval))
-            .with_retries(self.count.clamp(1, 127));
-        socket2::SockRef::from(stream).set_tcp_keepalive(&cfg)
+            .with_retries(self.count.clamp(1, 127))
     }
 }
 
@@ -124,6 +127,9 @@ async fn connect_first(addrs: &[SocketAddr], addr: &Address) -> Result<TcpStream
             Ok(stream) => {
                 // NODELAY failing only costs latency.
                 let _ = stream.set_nodelay(true);
+                // Go's default keepalive: without it a peer that vanished holds the socket
+                // (and its relay task) forever.
+                let _ = KeepAlive::default().apply(&stream);
                 return Ok(stream);
             }
             Err(e) => last = Some(e),
@@ -180,6 +186,9 @@ fn bind_tcp(sa: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
         socket.set_only_v6(false)?;
     }
     socket.set_nonblocking(true)?;
+    // Accepted sockets inherit keepalive from the listening one (Linux copies these options
+    // to each connection it accepts): Go's default, without four syscalls per connection.
+    let _ = socket.set_tcp_keepalive(&KeepAlive::default().config());
     socket.bind(&sa.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     TcpListener::from_std(socket.into())
@@ -296,6 +305,15 @@ mod tests {
         };
         let go = (true, Duration::from_secs(15), Duration::from_secs(15), 9);
         assert_eq!(settings(dialed.get_ref()), go);
+        // Without a custom setting an accepted socket has Go's default, from the listener.
+        let mut plain = TcpAcceptor::new(listen_tcp("127.0.0.1:0", DEFAULT_BACKLOG).unwrap());
+        let plain_addr = Address::Ip(plain.local_addr().unwrap());
+        let _client = connect_tcp(&plain_addr, Network::Tcp, Duration::from_secs(5)).await.unwrap();
+        let inherited = plain.accept().await.unwrap();
+        let inherited = (&*inherited as &dyn std::any::Any)
+            .downcast_ref::<TokioConn<TcpStream>>()
+            .expect("a TCP connection");
+        assert_eq!(settings(inherited.get_ref()), go, "inherited from the listening socket");
         assert_eq!(
             settings(accepted.get_ref()),
             (true, Duration::from_secs(30), Duration::from_secs(5), 3)
