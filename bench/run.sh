@@ -28,7 +28,7 @@ GO_GOST=${GO_GOST:-}
 BULK_SECS=120 # bound on one bulk transfer (each direction)
 CONNS_SECS=30 # bound on one connection-rate measurement
 
-BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss}
+BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss ss-aes ss-chacha}
 CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss}
 IDLE_PATHS=${BENCH_IDLE_PATHS:-tcp socks5 http mwss}
 
@@ -175,6 +175,15 @@ setup() {
         start "$impl-$path-server" "$bin" -L "relay://127.0.0.1:$s"
         PROCS=("$LAST_PID")
         start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "relay://127.0.0.1:$s"
+        PROCS+=("$LAST_PID")
+        VIA=tcp:127.0.0.1:$p
+        ;;
+    ss-aes | ss-chacha) # a shadowsocks client + server pair (AEAD)
+        local method=aes-256-gcm
+        [ "$path" = ss-chacha ] && method=chacha20-ietf-poly1305
+        start "$impl-$path-server" "$bin" -L "ss://$method:bench@127.0.0.1:$s"
+        PROCS=("$LAST_PID")
+        start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "ss://$method:bench@127.0.0.1:$s"
         PROCS+=("$LAST_PID")
         VIA=tcp:127.0.0.1:$p
         ;;
@@ -397,6 +406,8 @@ label() {
     http) echo "http CONNECT" ;;
     relay) echo "relay (pair)" ;;
     tls | wss | mwss) echo "$1 (pair)" ;;
+    ss-aes) echo "ss aes-256-gcm (pair)" ;;
+    ss-chacha) echo "ss chacha20-ietf-poly1305 (pair)" ;;
     *) echo "$1" ;;
     esac
 }
@@ -415,6 +426,7 @@ label() {
         tcp | counted) g=">=1.5" d=">=0.9" ;;
         socks5 | http | relay) g=">=1.5" d= ;;
         wss | mwss) g=">=2" d= ;;
+        ss-aes | ss-chacha) g=">=1.5" d= ;;
         *) g= d= ;;
         esac
         row "$(label "$path") ↑ Gbit/s" "up.$path" up.direct.ours 2 "$g" "$d"
