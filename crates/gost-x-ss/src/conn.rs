@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use gost_core::BoxConn;
 use gost_core::io::{Conn, Read, Write};
 
-use crate::{Cipher, MAX_PAYLOAD, Opener, SaltFilter, Sealer};
+use crate::{Cipher, MAX_PAYLOAD, Opener, SaltFilter, Sealer, TAG_LEN};
 
 /// What the reader waits for next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,9 @@ pub struct SsConn {
 fn max_chunk(tag: usize) -> usize {
     2 + tag + MAX_PAYLOAD + tag
 }
+
+/// Chunks moved per read or write call at most: one syscall for several chunks in bulk.
+const CHUNKS_PER_CALL: usize = 4;
 
 fn invalid(e: gost_core::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
@@ -111,7 +114,7 @@ impl SsConn {
                 self.rbuf.copy_within(self.rstart..self.rend, 0);
                 self.rend -= self.rstart;
                 self.rstart = 0;
-                let room = need.max(max_chunk(self.cipher.method().tag_len()));
+                let room = need.max(CHUNKS_PER_CALL * max_chunk(self.cipher.method().tag_len()));
                 if self.rbuf.len() < room {
                     self.rbuf.resize(room, 0);
                 }
@@ -151,7 +154,12 @@ impl SsConn {
             }
             self.wpos += n;
         }
-        self.wbuf.clear();
+        if self.wbuf.capacity() > max_chunk(TAG_LEN) {
+            // A burst's buffer goes back: an idle connection holds no write buffer.
+            self.wbuf = Vec::new();
+        } else {
+            self.wbuf.clear();
+        }
         self.wpos = 0;
         Poll::Ready(Ok(()))
     }
@@ -246,9 +254,9 @@ impl Read for SsConn {
 }
 
 impl Write for SsConn {
-    /// Takes up to 16 KiB of `buf` as one chunk; Ready once it is sealed and buffered (it goes
-    /// out with the next write, flush or shutdown); Pending only while an earlier chunk is
-    /// still on its way, and then nothing of `buf` was taken.
+    /// Takes up to 64 KiB of `buf` as chunks of at most 16 KiB; Ready once they are sealed and
+    /// buffered (they go out with the next write, flush or shutdown); Pending only while
+    /// earlier chunks are still on their way, and then nothing of `buf` was taken.
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -259,8 +267,12 @@ impl Write for SsConn {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(MAX_PAYLOAD);
-        this.sealer.seal_chunk(&buf[..n], &mut this.wbuf).map_err(invalid)?;
+        // Several chunks at once when there is that much: one write for all of them.
+        let n = buf.len().min(CHUNKS_PER_CALL * MAX_PAYLOAD);
+        this.wbuf.reserve(n + n.div_ceil(MAX_PAYLOAD) * (2 + 2 * TAG_LEN));
+        for chunk in buf[..n].chunks(MAX_PAYLOAD) {
+            this.sealer.seal_chunk(chunk, &mut this.wbuf).map_err(invalid)?;
+        }
         if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
             return Poll::Ready(Err(e));
         }
