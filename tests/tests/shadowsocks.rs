@@ -36,6 +36,23 @@ fn every_method_through_our_client_and_server() {
         let tunnel = http_connect(client.addr(), &l.local_addr().unwrap().to_string(), None);
         bulk_both_ways(tunnel, l, 4 << 20);
     }
+    // Shadowsocks 2022: the password is a base64 key of the method's length.
+    for (method, key) in [
+        ("2022-blake3-aes-128-gcm", "MTIzNDU2Nzg5MDEyMzQ1Ng"),
+        ("2022-blake3-aes-256-gcm", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI"),
+    ] {
+        let server = Gost::start(&["-L", &format!("ss://{method}:{key}@127.0.0.1:0")], 1);
+        let node = format!("ss://{method}:{key}@{}", server.addr());
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let (ok, body) = get_via(client.addr(), origin);
+        assert!(ok && body == BODY, "{method}: {body:?}\n{}", server.log());
+        echo_round_trip(client.addr(), 4 << 20);
+    }
+    let (code, log) = run_to_exit(
+        &["-L", "ss://2022-blake3-aes-128-gcm:short@127.0.0.1:0"],
+        Duration::from_secs(20),
+    );
+    assert_ne!(code, Some(0), "a 2022 password that is not a 16-byte base64 key: {log}");
     // SIP002's base64 userinfo (URL-safe, no padding): aes-256-gcm:secret.
     let server = Gost::start(&["-L", "ss://YWVzLTI1Ni1nY206c2VjcmV0@127.0.0.1:0"], 1);
     let node = format!("ss://aes-256-gcm:secret@{}", server.addr());

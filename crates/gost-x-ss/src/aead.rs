@@ -31,11 +31,16 @@ impl Counter {
 pub struct Sealer {
     key: Option<LessSafeKey>,
     nonce: Counter,
+    max_payload: usize,
 }
 
 impl Sealer {
     pub(crate) fn new(method: Method, subkey: &[u8]) -> Result<Sealer> {
-        Ok(Sealer { key: key(method, subkey)?, nonce: Counter::default() })
+        Ok(Sealer {
+            key: key(method, subkey)?,
+            nonce: Counter::default(),
+            max_payload: method.max_payload(),
+        })
     }
 
     /// Seals `out[start..]` in place and appends the tag.
@@ -49,12 +54,19 @@ impl Sealer {
         Ok(())
     }
 
-    /// Appends one chunk carrying `payload` (at most [`crate::MAX_PAYLOAD`] bytes): the sealed
-    /// length, then the sealed payload.
+    /// Appends `data` sealed as one piece (a header).
+    pub fn seal_piece(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        out.extend_from_slice(data);
+        self.seal(out, start)
+    }
+
+    /// Appends one chunk carrying `payload` (at most the method's largest payload: 0x3FFF, or
+    /// 0xFFFF for 2022): the sealed length, then the sealed payload.
     pub fn seal_chunk(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let len = u16::try_from(payload.len())
             .ok()
-            .filter(|n| usize::from(*n) <= crate::MAX_PAYLOAD)
+            .filter(|n| usize::from(*n) <= self.max_payload)
             .ok_or_else(|| Error::protocol("shadowsocks: chunk too long"))?;
         let start = out.len();
         out.extend_from_slice(&len.to_be_bytes());

@@ -16,6 +16,29 @@ enum Next {
     Salt,
     Length,
     Payload(usize),
+    /// 2022, server: the request's fixed header (type, timestamp, length).
+    Fixed,
+    /// 2022, server: the request's variable header of that length (address, padding, payload).
+    Variable(usize),
+    /// 2022, client: the response header (type, timestamp, request salt, length).
+    Response,
+}
+
+/// SIP022 header types and limits.
+const REQUEST_TYPE: u8 = 0;
+const RESPONSE_TYPE: u8 = 1;
+const MAX_CLOCK_SKEW: u64 = 30;
+const MAX_PADDING: usize = 900;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn check_timestamp(ts: u64) -> io::Result<()> {
+    if now_secs().abs_diff(ts) > MAX_CLOCK_SKEW {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "shadowsocks 2022: bad timestamp"));
+    }
+    Ok(())
 }
 
 /// A shadowsocks AEAD stream: what is written goes out sealed in chunks after a random salt;
@@ -31,6 +54,10 @@ pub struct SsConn {
     peer_salt: Option<Vec<u8>>,
     /// This side's salt: a peer sending it back is reflecting our own stream.
     own_salt: Vec<u8>,
+    /// 2022, server: the client's salt, echoed in the response header; `None` once sent.
+    request_salt: Option<Vec<u8>>,
+    /// 2022, server: the response header has gone out with the first write.
+    responded: bool,
     opener: Option<Opener>,
     next: Next,
     /// Bytes read and not used yet are `rbuf[rstart..rend]`; none is held while waiting.
@@ -64,8 +91,34 @@ impl SsConn {
     /// is sent by the next write or flush.
     pub fn client(inner: BoxConn, cipher: Cipher, header: &[u8]) -> gost_core::Result<SsConn> {
         let mut conn = SsConn::new(inner, cipher, None)?;
-        conn.sealer.seal_chunk(header, &mut conn.wbuf)?;
+        if conn.cipher.method().is_2022() {
+            conn.request_header_2022(header)?;
+        } else {
+            conn.sealer.seal_chunk(header, &mut conn.wbuf)?;
+        }
         Ok(conn)
+    }
+
+    /// SIP022's request: `seal(type 0, timestamp, length) | seal(address, padding length,
+    /// padding)`, padding 1..=899 random bytes (no initial payload rides in it).
+    fn request_header_2022(&mut self, address: &[u8]) -> gost_core::Result<()> {
+        let mut pad = [0u8; 2];
+        crate::random(&mut pad)?;
+        let pad_len = 1 + usize::from(u16::from_be_bytes(pad)) % (MAX_PADDING - 1);
+        let mut variable = Vec::with_capacity(address.len() + 2 + pad_len);
+        variable.extend_from_slice(address);
+        variable.extend_from_slice(&(pad_len as u16).to_be_bytes());
+        let start = variable.len();
+        variable.resize(start + pad_len, 0);
+        crate::random(&mut variable[start..])?;
+        let len = u16::try_from(variable.len())
+            .map_err(|_| gost_core::Error::protocol("shadowsocks 2022: request too long"))?;
+        let mut fixed = [0u8; 11];
+        fixed[0] = REQUEST_TYPE;
+        fixed[1..9].copy_from_slice(&now_secs().to_be_bytes());
+        fixed[9..11].copy_from_slice(&len.to_be_bytes());
+        self.sealer.seal_piece(&fixed, &mut self.wbuf)?;
+        self.sealer.seal_piece(&variable, &mut self.wbuf)
     }
 
     /// The server side: `salts` refuses a client salt seen before (and records this side's).
@@ -86,6 +139,8 @@ impl SsConn {
             salts,
             peer_salt: None,
             own_salt: salt.clone(),
+            request_salt: None,
+            responded: false,
             opener: None,
             next: Next::Salt,
             rbuf: Vec::new(),
@@ -203,8 +258,104 @@ impl Read for SsConn {
                         this.peer_salt = Some(salt.to_vec());
                     }
                     this.opener = Some(this.cipher.opener(salt).map_err(invalid)?);
+                    this.next = if !this.cipher.method().is_2022() {
+                        Next::Length
+                    } else if this.salts.is_some() {
+                        this.request_salt = Some(salt.to_vec());
+                        Next::Fixed
+                    } else {
+                        Next::Response
+                    };
                     this.rstart += len;
+                }
+                Next::Fixed => {
+                    if !ready!(this.poll_fill(cx, 11 + tag))? {
+                        return Poll::Ready(Ok(0));
+                    }
+                    let Some(opener) = this.opener.as_mut() else {
+                        return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
+                    };
+                    let sealed = &mut this.rbuf[this.rstart..this.rstart + 11 + tag];
+                    opener.open(sealed).map_err(invalid)?;
+                    if sealed[0] != REQUEST_TYPE {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "shadowsocks 2022: not a request",
+                        )));
+                    }
+                    let mut ts = [0u8; 8];
+                    ts.copy_from_slice(&sealed[1..9]);
+                    check_timestamp(u64::from_be_bytes(ts))?;
+                    let len = usize::from(u16::from_be_bytes([sealed[9], sealed[10]]));
+                    if let (Some(salt), Some(f)) = (this.peer_salt.take(), &this.salts)
+                        && !f.check_and_add(&salt)
+                    {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "shadowsocks: a replayed salt",
+                        )));
+                    }
+                    this.rstart += 11 + tag;
+                    this.next = Next::Variable(len);
+                }
+                Next::Variable(len) => {
+                    if !ready!(this.poll_fill(cx, len + tag))? {
+                        return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+                    }
+                    let Some(opener) = this.opener.as_mut() else {
+                        return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
+                    };
+                    let start = this.rstart;
+                    let n =
+                        opener.open(&mut this.rbuf[start..start + len + tag]).map_err(invalid)?;
+                    let plain = &this.rbuf[start..start + n];
+                    let bad = |what: &str| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("shadowsocks 2022: {what}"),
+                        )
+                    };
+                    let addr_len = match gost_proto::addr::decode_addr(plain) {
+                        Ok(Some((_, used))) => used,
+                        _ => return Poll::Ready(Err(bad("a bad address"))),
+                    };
+                    let Some(pad) = plain.get(addr_len..addr_len + 2) else {
+                        return Poll::Ready(Err(bad("no padding length")));
+                    };
+                    let pad = usize::from(u16::from_be_bytes([pad[0], pad[1]]));
+                    let payload_at = addr_len + 2 + pad;
+                    if pad > MAX_PADDING || payload_at > n || (pad == 0 && payload_at == n) {
+                        return Poll::Ready(Err(bad("bad padding")));
+                    }
+                    // Hand out the address and the initial payload, back to back.
+                    this.rbuf.copy_within(start + payload_at..start + n, start + addr_len);
+                    this.plain = (start, start + addr_len + (n - payload_at));
+                    this.after = start + len + tag;
                     this.next = Next::Length;
+                }
+                Next::Response => {
+                    let salt_len = this.cipher.salt_len();
+                    let head = 1 + 8 + salt_len + 2;
+                    if !ready!(this.poll_fill(cx, head + tag))? {
+                        return Poll::Ready(Ok(0));
+                    }
+                    let Some(opener) = this.opener.as_mut() else {
+                        return Poll::Ready(Err(io::ErrorKind::InvalidData.into()));
+                    };
+                    let sealed = &mut this.rbuf[this.rstart..this.rstart + head + tag];
+                    opener.open(sealed).map_err(invalid)?;
+                    let mut ts = [0u8; 8];
+                    ts.copy_from_slice(&sealed[1..9]);
+                    if sealed[0] != RESPONSE_TYPE || sealed[9..9 + salt_len] != this.own_salt[..] {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "shadowsocks 2022: not the response to our request",
+                        )));
+                    }
+                    check_timestamp(u64::from_be_bytes(ts))?;
+                    let len = usize::from(u16::from_be_bytes([sealed[head - 2], sealed[head - 1]]));
+                    this.rstart += head + tag;
+                    this.next = Next::Payload(len);
                 }
                 Next::Length => {
                     if !ready!(this.poll_fill(cx, 2 + tag))? {
@@ -215,7 +366,8 @@ impl Read for SsConn {
                     };
                     let sealed = &mut this.rbuf[this.rstart..this.rstart + 2 + tag];
                     opener.open(sealed).map_err(invalid)?;
-                    let len = usize::from(u16::from_be_bytes([sealed[0], sealed[1]])) & MAX_PAYLOAD;
+                    let len = usize::from(u16::from_be_bytes([sealed[0], sealed[1]]))
+                        & this.cipher.method().max_payload();
                     // The first chunk opened: the peer has the key; now its salt counts.
                     if let (Some(salt), Some(f)) = (this.peer_salt.take(), &this.salts)
                         && !f.check_and_add(&salt)
@@ -267,12 +419,34 @@ impl Write for SsConn {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        let max = this.cipher.method().max_payload();
+        let mut rest = buf;
+        if this.cipher.method().is_2022() && this.salts.is_some() && !this.responded {
+            // SIP022: the server's first write carries the response header and one payload.
+            let Some(request_salt) = this.request_salt.take() else {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "shadowsocks 2022: an answer before the request",
+                )));
+            };
+            let first = rest.len().min(max);
+            let mut head = Vec::with_capacity(1 + 8 + request_salt.len() + 2);
+            head.push(RESPONSE_TYPE);
+            head.extend_from_slice(&now_secs().to_be_bytes());
+            head.extend_from_slice(&request_salt);
+            head.extend_from_slice(&(first as u16).to_be_bytes());
+            this.sealer.seal_piece(&head, &mut this.wbuf).map_err(invalid)?;
+            this.sealer.seal_piece(&rest[..first], &mut this.wbuf).map_err(invalid)?;
+            this.responded = true;
+            rest = &rest[first..];
+        }
         // Several chunks at once when there is that much: one write for all of them.
-        let n = buf.len().min(CHUNKS_PER_CALL * MAX_PAYLOAD);
-        this.wbuf.reserve(n + n.div_ceil(MAX_PAYLOAD) * (2 + 2 * TAG_LEN));
-        for chunk in buf[..n].chunks(MAX_PAYLOAD) {
+        let n = rest.len().min(CHUNKS_PER_CALL * MAX_PAYLOAD);
+        this.wbuf.reserve(n + n.div_ceil(max) * (2 + 2 * TAG_LEN));
+        for chunk in rest[..n].chunks(max) {
             this.sealer.seal_chunk(chunk, &mut this.wbuf).map_err(invalid)?;
         }
+        let n = buf.len() - rest.len() + n;
         if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
             return Poll::Ready(Err(e));
         }
@@ -316,9 +490,18 @@ mod tests {
         (Box::new(TokioConn::tcp(c)), s)
     }
 
+    /// A password for `method`: 2022 takes a base64 key of the right length.
+    fn password(method: &str) -> &'static str {
+        match method {
+            "2022-blake3-aes-128-gcm" => "MTIzNDU2Nzg5MDEyMzQ1Ng==",
+            "2022-blake3-aes-256-gcm" => "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=",
+            _ => "pass",
+        }
+    }
+
     async fn ss_pair(method: &str) -> (SsConn, SsConn) {
         let (c, s) = pair().await;
-        let cipher = Cipher::new(method, "pass", None).unwrap();
+        let cipher = Cipher::new(method, password(method), None).unwrap();
         let client = SsConn::client(c, cipher.clone(), b"\x01\x7f\x00\x00\x01\x00\x50").unwrap();
         let server =
             SsConn::server(Box::new(TokioConn::tcp(s)), cipher, SaltFilter::default()).unwrap();
@@ -327,7 +510,14 @@ mod tests {
 
     #[tokio::test]
     async fn both_ways_with_half_close_for_every_method() {
-        for method in ["aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305", "none"] {
+        for method in [
+            "aes-128-gcm",
+            "aes-256-gcm",
+            "chacha20-ietf-poly1305",
+            "none",
+            "2022-blake3-aes-128-gcm",
+            "2022-blake3-aes-256-gcm",
+        ] {
             let (mut client, mut server) = ss_pair(method).await;
             let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
             let up = big.clone();
@@ -357,6 +547,30 @@ mod tests {
             assert_eq!(&back, b"answer");
             assert_eq!(read(&mut client, &mut chunk).await.unwrap(), 0);
         }
+    }
+
+    #[tokio::test]
+    async fn a_2022_request_with_a_stale_timestamp_is_refused() {
+        let method = "2022-blake3-aes-128-gcm";
+        let cipher = Cipher::new(method, password(method), None).unwrap();
+        let (c, s) = pair().await;
+        let mut client =
+            SsConn::client(c, cipher.clone(), b"\x01\x7f\x00\x00\x01\x00\x50").unwrap();
+        // Rewrite the request with a timestamp a minute old.
+        client.wbuf.truncate(cipher.salt_len());
+        let salt = client.wbuf.clone();
+        let mut sealer = cipher.sealer(&salt).unwrap();
+        let mut fixed = [0u8; 11];
+        fixed[1..9].copy_from_slice(&(now_secs() - 60).to_be_bytes());
+        fixed[9..11].copy_from_slice(&10u16.to_be_bytes());
+        sealer.seal_piece(&fixed, &mut client.wbuf).unwrap();
+        sealer.seal_piece(b"\x01\x7f\x00\x00\x01\x00\x50\x00\x01\x00", &mut client.wbuf).unwrap();
+        flush(&mut client).await.unwrap();
+        let mut server =
+            SsConn::server(Box::new(TokioConn::tcp(s)), cipher, SaltFilter::default()).unwrap();
+        let mut buf = [0u8; 16];
+        let err = read(&mut server, &mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     }
 
     #[tokio::test]

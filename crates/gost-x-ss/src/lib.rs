@@ -45,10 +45,15 @@ pub enum Method {
     Chacha20Poly1305,
     /// `none`: the framing without encryption.
     None,
+    /// `2022-blake3-aes-128-gcm` (SIP022).
+    Blake3Aes128Gcm,
+    /// `2022-blake3-aes-256-gcm` (SIP022).
+    Blake3Aes256Gcm,
 }
 
 /// The method names this build takes, for error messages.
-pub const METHODS: &str = "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, none";
+pub const METHODS: &str = "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, none, \
+                           2022-blake3-aes-128-gcm, 2022-blake3-aes-256-gcm";
 
 impl Method {
     /// The method called `name` (case-insensitive), or an error listing the supported ones.
@@ -60,6 +65,8 @@ impl Method {
                 Method::Chacha20Poly1305
             }
             "none" | "dummy" | "plain" => Method::None,
+            "2022-blake3-aes-128-gcm" => Method::Blake3Aes128Gcm,
+            "2022-blake3-aes-256-gcm" => Method::Blake3Aes256Gcm,
             other if other.starts_with("2022-") => {
                 return Err(Error::unsupported(format!(
                     "shadowsocks method {name:?} (2022) is not supported yet; supported: {METHODS}"
@@ -76,15 +83,25 @@ impl Method {
     /// The key (and salt) length.
     pub fn key_len(self) -> usize {
         match self {
-            Method::Aes128Gcm | Method::None => 16,
-            Method::Aes256Gcm | Method::Chacha20Poly1305 => 32,
+            Method::Aes128Gcm | Method::None | Method::Blake3Aes128Gcm => 16,
+            Method::Aes256Gcm | Method::Chacha20Poly1305 | Method::Blake3Aes256Gcm => 32,
         }
+    }
+
+    /// Whether this is a Shadowsocks 2022 method.
+    pub fn is_2022(self) -> bool {
+        matches!(self, Method::Blake3Aes128Gcm | Method::Blake3Aes256Gcm)
+    }
+
+    /// The largest payload of one chunk.
+    pub fn max_payload(self) -> usize {
+        if self.is_2022() { 0xFFFF } else { MAX_PAYLOAD }
     }
 
     fn algorithm(self) -> Option<&'static ring::aead::Algorithm> {
         match self {
-            Method::Aes128Gcm => Some(&ring::aead::AES_128_GCM),
-            Method::Aes256Gcm => Some(&ring::aead::AES_256_GCM),
+            Method::Aes128Gcm | Method::Blake3Aes128Gcm => Some(&ring::aead::AES_128_GCM),
+            Method::Aes256Gcm | Method::Blake3Aes256Gcm => Some(&ring::aead::AES_256_GCM),
             Method::Chacha20Poly1305 => Some(&ring::aead::CHACHA20_POLY1305),
             Method::None => None,
         }
@@ -123,6 +140,7 @@ impl Cipher {
                     method.key_len()
                 )));
             }
+            None if method.is_2022() => psk_2022(password, method.key_len())?,
             None => {
                 if password.is_empty() && method != Method::None {
                     return Err(Error::config("shadowsocks needs a password (method:password)"));
@@ -154,6 +172,15 @@ impl Cipher {
     }
 
     fn subkey(&self, salt: &[u8]) -> Result<Vec<u8>> {
+        if self.method.is_2022() {
+            // SIP022: BLAKE3 derive_key over the key and the salt, as long as the key.
+            let mut hasher = blake3::Hasher::new_derive_key("shadowsocks 2022 session subkey");
+            hasher.update(&self.key);
+            hasher.update(salt);
+            let mut out = vec![0u8; self.key.len()];
+            hasher.finalize_xof().fill(&mut out);
+            return Ok(out);
+        }
         struct Len(usize);
         impl ring::hkdf::KeyType for Len {
             fn len(&self) -> usize {
@@ -168,6 +195,37 @@ impl Cipher {
             .map_err(|_| Error::protocol("shadowsocks: subkey derivation failed"))?;
         Ok(out)
     }
+}
+
+/// A Shadowsocks 2022 key: the password is the key, base64 (standard or URL-safe), exactly
+/// as long as the method's key. Several keys (`iPSK:uPSK`, identity headers) are not supported
+/// yet.
+fn psk_2022(password: &str, len: usize) -> Result<Vec<u8>> {
+    if password.contains(':') {
+        return Err(Error::unsupported(
+            "shadowsocks 2022 with several keys (identity headers) is not supported yet",
+        ));
+    }
+    let std_form: String = password
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let padded = format!("{std_form}{}", "=".repeat((4 - std_form.len() % 4) % 4));
+    let key = gost_proto::http::base64_decode(padded.as_bytes()).ok_or_else(|| {
+        Error::config("a shadowsocks 2022 password is a base64 key (e.g. openssl rand -base64 16)")
+    })?;
+    if key.len() != len {
+        return Err(Error::config(format!(
+            "the shadowsocks 2022 key has {} bytes, the method needs {len}",
+            key.len()
+        )));
+    }
+    Ok(key)
 }
 
 /// OpenSSL's `EVP_BytesToKey` with MD5 and no salt: `D_i = MD5(D_{i-1} | password)`, as many
@@ -294,9 +352,16 @@ mod tests {
         let err = Method::parse("rc4-md5").unwrap_err();
         assert!(err.to_string().contains("aes-256-gcm"), "{err}");
         assert_eq!(
-            Method::parse("2022-blake3-aes-128-gcm").unwrap_err().kind(),
+            Method::parse("2022-blake3-chacha20-poly1305").unwrap_err().kind(),
             gost_core::ErrorKind::Unsupported
         );
+        assert!(Method::parse("2022-blake3-aes-128-gcm").unwrap().is_2022());
+        // 2022 keys are base64 of the right length.
+        assert!(Cipher::new("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==", None).is_ok());
+        assert!(Cipher::new("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA", None).is_ok());
+        assert!(Cipher::new("2022-blake3-aes-256-gcm", "AAAAAAAAAAAAAAAAAAAAAA==", None).is_err());
+        assert!(Cipher::new("2022-blake3-aes-128-gcm", "not base64!", None).is_err());
+        assert!(Cipher::new("2022-blake3-aes-128-gcm", "a:b", None).is_err());
         // EVP_BytesToKey(MD5, "password"): MD5("password") = 5f4dcc3b5aa765d61d8327deb882cf99.
         let k = bytes_to_key(b"password", 32);
         assert_eq!(&k[..4], &[0x5f, 0x4d, 0xcc, 0x3b]);
