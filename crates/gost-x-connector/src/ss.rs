@@ -1,4 +1,4 @@
-//! `ss`: reaches the next hop through a shadowsocks server (AEAD, SIP004; see `gost-x-ss`), as
+//! `ss`: reaches the next hop through a shadowsocks server (AEAD, SIP004, and Shadowsocks 2022 over TCP, SIP022; see `gost-x-ss`), as
 //! Go gost's connector: `-F ss://aes-256-gcm:password@server:8388` (or SIP002's base64
 //! userinfo). The target goes first, as its own chunk, sent at once (so that protocols where
 //! the server speaks first work too).

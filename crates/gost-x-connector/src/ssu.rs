@@ -37,6 +37,10 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
     })?;
     let key = md.get_string(&["key"])?;
     let cipher = Cipher::new(&method, &opts.password.unwrap_or_default(), key.as_deref())?;
+    if cipher.method().is_2022() {
+        // SIP022's datagrams (separate header, session ids) are not here yet.
+        return Err(Error::unsupported("shadowsocks 2022 over UDP (ssu)"));
+    }
     Ok(BoxConnector::new(SsuConnector { cipher }))
 }
 

@@ -1,4 +1,4 @@
-//! `ss`: a shadowsocks server for TCP (AEAD, SIP004; see `gost-x-ss`), as Go gost's:
+//! `ss`: a shadowsocks server for TCP (AEAD, SIP004, and Shadowsocks 2022 over TCP, SIP022; see `gost-x-ss`), as Go gost's:
 //! `-L ss://chacha20-ietf-poly1305:password@:8388`, or SIP002's base64 userinfo
 //! (`-L ss://YWVzLTI1Ni1nY206cGFzcw@:8388`); in YAML the handler's `auth` holds the method
 //! (`username`) and the password.
