@@ -84,6 +84,8 @@ fn max_chunk(tag: usize) -> usize {
 
 /// Chunks moved per read or write call at most: one syscall for several chunks in bulk.
 const CHUNKS_PER_CALL: usize = 4;
+/// The write buffer kept across a flush: enough for interactive traffic.
+const KEPT_WRITE_BUFFER: usize = 4096;
 
 fn invalid(e: gost_core::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
@@ -210,8 +212,8 @@ impl SsConn {
         Poll::Ready(Ok(true))
     }
 
-    /// Writes the sealed bytes held.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Writes the sealed bytes held; `release`: a big buffer goes back once they are out.
+    fn poll_drain(&mut self, cx: &mut Context<'_>, release: bool) -> Poll<io::Result<()>> {
         while self.wpos < self.wbuf.len() {
             let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.wbuf[self.wpos..]))?;
             if n == 0 {
@@ -219,8 +221,9 @@ impl SsConn {
             }
             self.wpos += n;
         }
-        if self.wbuf.capacity() > max_chunk(TAG_LEN) {
-            // A burst's buffer goes back: an idle connection holds no write buffer.
+        if release && self.wbuf.capacity() > KEPT_WRITE_BUFFER {
+            // Flushed: the writer has nothing more for now (the relay flushes when its source
+            // waits), so a connection idle after a burst holds no big write buffer.
             self.wbuf = Vec::new();
         } else {
             self.wbuf.clear();
@@ -428,7 +431,7 @@ impl Write for SsConn {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if !this.salt_only {
-            ready!(this.poll_drain(cx))?;
+            ready!(this.poll_drain(cx, false))?;
         }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -462,7 +465,7 @@ impl Write for SsConn {
             this.sealer.seal_chunk(chunk, &mut this.wbuf).map_err(invalid)?;
         }
         let n = buf.len() - rest.len() + n;
-        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx, false) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(n))
@@ -470,13 +473,13 @@ impl Write for SsConn {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(this.poll_drain(cx, true))?;
         Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(this.poll_drain(cx, true))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
@@ -562,6 +565,28 @@ mod tests {
             assert_eq!(&back, b"answer");
             assert_eq!(read(&mut client, &mut chunk).await.unwrap(), 0);
         }
+    }
+
+    #[tokio::test]
+    async fn no_big_buffer_is_kept_once_a_burst_is_out() {
+        let (mut client, mut server) = ss_pair("aes-256-gcm").await;
+        let reader = tokio::spawn(async move {
+            let mut sink = vec![0u8; 65536];
+            let mut total = 0;
+            while total < 7 + 12288 + 100 {
+                total += read(&mut server, &mut sink).await.unwrap();
+            }
+            (server, total)
+        });
+        // A 12 KiB write (less than a whole chunk), then a flush (write_all's): its buffer must
+        // not stay behind.
+        write_all(&mut client, &[0u8; 12288]).await.unwrap();
+        assert_eq!(client.wbuf.capacity(), 0, "after a 12 KiB write");
+        write_all(&mut client, &[1u8; 100]).await.unwrap();
+        assert!(client.wbuf.capacity() <= KEPT_WRITE_BUFFER, "after a small write");
+        let (_server, total) = reader.await.unwrap();
+        assert_eq!(total, 7 + 12288 + 100);
+        assert_eq!(client.rbuf.capacity(), 0, "no read buffer without a read");
     }
 
     #[tokio::test]
