@@ -145,8 +145,9 @@ calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # setup IMPL PATH: starts the proxy (or client + server pair) of PATH, with IMPL's binary
-# (ours|go); sets VIA (how gost-bench reaches the origin) and PROCS (the proxy processes whose
-# CPU and memory count). Returns non-zero when it did not come up.
+# (ours|go; libev: shadowsocks-libev, ss paths only); sets VIA (how gost-bench reaches the
+# origin) and PROCS (the proxy processes whose CPU and memory count). Returns non-zero when it
+# did not come up.
 setup() {
     local impl=$1 path=$2 bin p s
     bin=$OURS
@@ -181,6 +182,18 @@ setup() {
     ss-aes | ss-chacha) # a shadowsocks client + server pair (AEAD)
         local method=aes-256-gcm
         [ "$path" = ss-chacha ] && method=chacha20-ietf-poly1305
+        if [ "$impl" = libev ]; then
+            # shadowsocks-libev: ss-server, and ss-tunnel as the port-forwarding client.
+            start "$impl-$path-server" ss-server -s 127.0.0.1 -p "$s" -k bench -m "$method" -n 65535
+            PROCS=("$LAST_PID")
+            start "$impl-$path-client" ss-tunnel -s 127.0.0.1 -p "$s" -b 127.0.0.1 -l "$p" \
+                -L "$ORIGIN" -k bench -m "$method" -n 65535
+            PROCS+=("$LAST_PID")
+            VIA=tcp:127.0.0.1:$p
+            "$TOOL" wait "127.0.0.1:$s" --secs 15 || return 1
+            "$TOOL" wait "127.0.0.1:$p" --secs 15 || return 1
+            return 0
+        fi
         start "$impl-$path-server" "$bin" -L "ss://$method:bench@127.0.0.1:$s"
         PROCS=("$LAST_PID")
         start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "ss://$method:bench@127.0.0.1:$s"
@@ -206,6 +219,10 @@ teardown() { [ "${#PROCS[@]}" -gt 0 ] && stop "${PROCS[@]}"; PROCS=(); }
 declare -A R
 
 skip_impl() { [ "$1" = go ] && [ "$HAVE_GO" = 0 ]; }
+# has_libev PATH: shadowsocks-libev is a third implementation of the ss paths, when installed.
+HAVE_LIBEV=0
+command -v ss-server >/dev/null && command -v ss-tunnel >/dev/null && HAVE_LIBEV=1
+has_libev() { [ "$HAVE_LIBEV" = 1 ] && case $1 in ss-aes | ss-chacha) true ;; *) false ;; esac; }
 
 run_bulk() {
     local impl=$1 path=$2 c0 c1 out i ups=() downs=() moved=0
@@ -337,6 +354,7 @@ case " $ONLY " in *" bulk "*)
     for path in $BULK_PATHS; do
         run_bulk ours "$path"
         run_bulk go "$path"
+        has_libev "$path" && run_bulk libev "$path"
     done
     ;;
 esac
@@ -346,6 +364,7 @@ case " $ONLY " in *" conns "*)
     for path in $CONNS_PATHS; do
         run_conns ours "$path"
         run_conns go "$path"
+        has_libev "$path" && run_conns libev "$path"
     done
     ;;
 esac
@@ -354,6 +373,7 @@ case " $ONLY " in *" idle "*)
     for path in $IDLE_PATHS; do
         run_idle ours "$path"
         run_idle go "$path"
+        has_libev "$path" && run_idle libev "$path"
     done
     ;;
 esac
@@ -375,10 +395,10 @@ verdict() {
         'BEGIN { ok = (op == ">=") ? (r >= x) : (r <= x); printf "%s", ok ? "yes" : "**no**" }'
 }
 
-# row LABEL KEY.PATH DIRECT_KEY DECIMALS GOAL_VS_GO GOAL_VS_DIRECT
+# row LABEL KEY.PATH DIRECT_KEY DECIMALS GOAL_VS_GO GOAL_VS_DIRECT [GOAL_VS_LIBEV]
 row() {
-    local label=$1 key=$2 dkey=$3 dec=$4 ggo=$5 gdir=$6
-    local ours=${R[$key.ours]:-} go=${R[$key.go]:-} direct=
+    local label=$1 key=$2 dkey=$3 dec=$4 ggo=$5 gdir=$6 glib=${7:-}
+    local ours=${R[$key.ours]:-} go=${R[$key.go]:-} libev=${R[$key.libev]:-} direct=
     [ -n "$dkey" ] && direct=${R[$dkey]:-}
     local rgo rdir
     rgo=$(ratio "$ours" "$go")
@@ -388,15 +408,25 @@ row() {
     local goal=
     [ -n "$ggo" ] && goal="us/Go ${ggo:0:2} ${ggo:2}"
     [ -n "$gdir" ] && goal="${goal:+$goal, }us/direct ${gdir:0:2} ${gdir:2}"
+    # The libev columns only mean something on the ss rows (and when it is installed).
+    local lcol=– rlib=–
+    if has_libev "${key#*.}"; then
+        lcol=$(fmt "$libev" "$dec")
+        rlib=$(ratio "$ours" "$libev")
+        [ -n "$glib" ] && goal="${goal:+$goal, }us/libev ${glib:0:2} ${glib:2}"
+    else
+        glib=
+    fi
     local met=–
-    if [ -n "$ggo" ] || [ -n "$gdir" ]; then
+    if [ -n "$ggo" ] || [ -n "$gdir" ] || [ -n "$glib" ]; then
         met=
         [ -n "$ggo" ] && met=$(verdict "$rgo" "$ggo")
         [ -n "$gdir" ] && met="${met:+$met, }$(verdict "$rdir" "$gdir")"
+        [ -n "$glib" ] && met="${met:+$met, }$(verdict "$rlib" "$glib")"
     fi
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
         "$([ -n "$dkey" ] && fmt "$direct" "$dec" || printf '–')" \
-        "$(fmt "$ours" "$dec")" "$(fmt "$go" "$dec")" "$rgo" "$rdir" "${goal:-–}" "$met"
+        "$(fmt "$ours" "$dec")" "$(fmt "$go" "$dec")" "$lcol" "$rgo" "$rlib" "$rdir" "${goal:-–}" "$met"
 }
 
 label() {
@@ -416,11 +446,12 @@ label() {
     echo
     echo "gost-bench run $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)), $((T1 - T0)) s"
     echo "ours: $("$OURS" -V 2>&1 | head -1); Go: $([ "$HAVE_GO" = 1 ] && "$GO_GOST" -V 2>&1 | head -1 || echo n/a)"
+    [ "$HAVE_LIBEV" = 1 ] && echo "libev (ss rows): $(ss-server -h 2>&1 | grep -m1 -i shadowsocks-libev)"
     echo "bulk $BYTES per direction; $CONNS short connections, $CONC at a time; $IDLE idle connections;"
     echo "bulk and connection figures: median of $REPEAT runs"
     echo
-    echo "| measure | direct | ours | Go | us/Go | us/direct | goal | met |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| measure | direct | ours | Go | libev | us/Go | us/libev | us/direct | goal | met |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
     ran bulk && for path in $BULK_PATHS; do
         case $path in
         tcp | counted) g=">=1.5" d=">=0.9" ;;
@@ -429,11 +460,11 @@ label() {
         ss-aes | ss-chacha) g=">=1.5" d= ;;
         *) g= d= ;;
         esac
-        row "$(label "$path") ↑ Gbit/s" "up.$path" up.direct.ours 2 "$g" "$d"
-        row "$(label "$path") ↓ Gbit/s" "down.$path" down.direct.ours 2 "$g" "$d"
+        row "$(label "$path") ↑ Gbit/s" "up.$path" up.direct.ours 2 "$g" "$d" ">=2"
+        row "$(label "$path") ↓ Gbit/s" "down.$path" down.direct.ours 2 "$g" "$d" ">=2"
     done
     ran bulk && for path in $BULK_PATHS; do
-        row "$(label "$path") CPU s/GB" "cpu.$path" "" 3 "<=0.5" ""
+        row "$(label "$path") CPU s/GB" "cpu.$path" "" 3 "<=0.5" "" "<=0.5"
     done
     ran conns && for path in $CONNS_PATHS; do
         row "$(label "$path") conn/s" "rate.$path" rate.direct.ours 0 ">=2" ""
