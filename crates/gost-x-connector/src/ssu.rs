@@ -163,36 +163,8 @@ mod tests {
 
     /// A connected UDP socket to `server`, as the `udp` dialer gives.
     async fn gost_x_dialer_udp(server: SocketAddr) -> BoxConn {
-        struct D(tokio::net::UdpSocket);
-        impl gost_core::io::Read for D {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                let mut rb = tokio::io::ReadBuf::new(buf);
-                ready!(self.0.poll_recv(cx, &mut rb))?;
-                Poll::Ready(Ok(rb.filled().len()))
-            }
-        }
-        impl gost_core::io::Write for D {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.0.poll_send(cx, buf)
-            }
-            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-            fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-        }
-        impl gost_core::io::Conn for D {}
         let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         s.connect(server).await.unwrap();
-        Box::new(D(s))
+        Box::new(gost_x_rt::UdpConn::new(s).unwrap())
     }
 }

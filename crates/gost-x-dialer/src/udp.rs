@@ -4,12 +4,8 @@
 //!
 //! Metadata: none.
 
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 
-use gost_core::io::{Conn, Read, Write};
 use gost_core::{
     Address, BoxConn, BoxDialer, DialOptions, Dialer, DialerOptions, Error, ErrorKind, Metadata,
     Network, Result,
@@ -47,51 +43,9 @@ impl Dialer for UdpDialer {
             .connect(peer)
             .await
             .map_err(|e| Error::with_source(ErrorKind::Dial, format!("connect to {peer}"), e))?;
-        Ok(Box::new(ConnectedUdp { local: socket.local_addr().ok(), peer, socket }))
-    }
-}
-
-/// A connected UDP socket as a connection of datagrams.
-struct ConnectedUdp {
-    socket: UdpSocket,
-    local: Option<SocketAddr>,
-    peer: SocketAddr,
-}
-
-impl Read for ConnectedUdp {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut rb = tokio::io::ReadBuf::new(buf);
-        ready!(self.socket.poll_recv(cx, &mut rb))?;
-        Poll::Ready(Ok(rb.filled().len()))
-    }
-}
-
-impl Write for ConnectedUdp {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.socket.poll_send(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl Conn for ConnectedUdp {
-    fn local_addr(&self) -> Option<SocketAddr> {
-        self.local
-    }
-    fn peer_addr(&self) -> Option<SocketAddr> {
-        Some(self.peer)
+        let conn = gost_x_rt::UdpConn::new(socket)
+            .map_err(|e| Error::with_source(ErrorKind::Dial, format!("connect to {peer}"), e))?;
+        Ok(Box::new(conn))
     }
 }
 

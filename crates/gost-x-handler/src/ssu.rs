@@ -129,7 +129,7 @@ impl SsuHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{Datagrams, WAIT, options};
+    use crate::test_support::{WAIT, datagrams, options};
     use gost_core::Address;
     use tokio::net::UdpSocket;
 
@@ -151,7 +151,7 @@ mod tests {
         client.connect(side.local_addr().unwrap()).await.unwrap();
         side.connect(client.local_addr().unwrap()).await.unwrap();
         let h2 = h.clone();
-        tokio::spawn(async move { h2.handle(Box::new(Datagrams(side)), Session::default()).await });
+        tokio::spawn(async move { h2.handle(Box::new(datagrams(side)), Session::default()).await });
         let cipher = Cipher::new("aes-128-gcm", "pw", None).unwrap();
         for i in 0..5u8 {
             if i == 1 {
@@ -173,7 +173,7 @@ mod tests {
         spoofed.connect(side.local_addr().unwrap()).await.unwrap();
         side.connect(spoofed.local_addr().unwrap()).await.unwrap();
         spoofed.send(b"garbage").await.unwrap();
-        let err = h.handle(Box::new(Datagrams(side)), Session::default()).await.unwrap_err();
+        let err = h.handle(Box::new(datagrams(side)), Session::default()).await.unwrap_err();
         assert_eq!(err.kind(), gost_core::ErrorKind::Auth);
         // 2022 over UDP is refused at start-up rather than spoken wrongly.
         let mut opts = options();

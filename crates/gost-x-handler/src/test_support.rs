@@ -123,37 +123,6 @@ pub fn port_bytes(addr: SocketAddr) -> [u8; 2] {
 }
 
 /// A connected UDP socket as a datagram connection (what the `udp` listener hands over).
-pub struct Datagrams(pub tokio::net::UdpSocket);
-impl gost_core::io::Read for Datagrams {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut [u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        let mut rb = tokio::io::ReadBuf::new(buf);
-        std::task::ready!(self.0.poll_recv(cx, &mut rb))?;
-        std::task::Poll::Ready(Ok(rb.filled().len()))
-    }
+pub fn datagrams(socket: tokio::net::UdpSocket) -> gost_x_rt::UdpConn {
+    gost_x_rt::UdpConn::new(socket).unwrap()
 }
-impl gost_core::io::Write for Datagrams {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        self.0.poll_send(cx, buf)
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-impl gost_core::io::Conn for Datagrams {}

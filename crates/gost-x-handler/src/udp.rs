@@ -77,7 +77,7 @@ impl Handler for UdpForwardHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{Datagrams, Direct, WAIT};
+    use crate::test_support::{Direct, WAIT, datagrams};
     use gost_core::{Address, Node};
     use std::sync::Arc;
     use tokio::net::UdpSocket;
@@ -111,7 +111,7 @@ mod tests {
         let side = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         client.connect(side.local_addr().unwrap()).await.unwrap();
         side.connect(client.local_addr().unwrap()).await.unwrap();
-        tokio::spawn(async move { h.handle(Box::new(Datagrams(side)), Session::default()).await });
+        tokio::spawn(async move { h.handle(Box::new(datagrams(side)), Session::default()).await });
         for i in 0..50u32 {
             let msg = format!("datagram {i}");
             client.send(msg.as_bytes()).await.unwrap();

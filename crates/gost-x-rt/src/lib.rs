@@ -18,10 +18,12 @@ pub mod limited;
 pub mod mux;
 pub mod net;
 mod udp;
+mod udp_conn;
 
 pub use compat::{Compat, TokioConn};
 pub use limited::LimitedConn;
 pub use udp::UdpPacketConn;
+pub use udp_conn::UdpConn;
 
 use std::future::Future;
 use std::io;
