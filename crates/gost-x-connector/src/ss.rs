@@ -41,7 +41,9 @@ impl Connector for SsConnector {
         _opts: ConnectOptions,
     ) -> Result<BoxConn> {
         if network.is_udp() {
-            return Err(Error::unsupported("UDP through an ss node (ssu is not supported yet)"));
+            return Err(Error::unsupported(
+                "UDP through an ss node: use an ssu node (-F ssu://method:pass@host:port)",
+            ));
         }
         let mut header = Vec::with_capacity(gost_proto::addr::encoded_addr_len(&target));
         gost_proto::addr::encode_addr(&target, &mut header)?;
