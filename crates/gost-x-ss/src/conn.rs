@@ -16,6 +16,8 @@ enum Next {
     Salt,
     Length,
     Payload(usize),
+    /// 2022, server with users: the identity header naming the client's key.
+    Identity,
     /// 2022, server: the request's fixed header (type, timestamp, length).
     Fixed,
     /// 2022, server: the request's variable header of that length (address, padding, payload).
@@ -58,6 +60,8 @@ pub struct SsConn {
     request_salt: Option<Vec<u8>>,
     /// 2022, server: the response header has gone out with the first write.
     responded: bool,
+    /// 2022, server with users: the user the client's identity header named.
+    user: Option<String>,
     /// Nothing but this side's salt is buffered and nothing was sent yet: the first write
     /// joins it, so the salt never leaves in a packet of its own.
     salt_only: bool,
@@ -98,6 +102,8 @@ impl SsConn {
         let mut conn = SsConn::new(inner, cipher, None)?;
         conn.salt_only = false;
         if conn.cipher.method().is_2022() {
+            let salt = conn.own_salt.clone();
+            conn.cipher.identity_headers(Some(&salt), &[0; 16], &mut conn.wbuf)?;
             conn.request_header_2022(header)?;
         } else {
             conn.sealer.seal_chunk(header, &mut conn.wbuf)?;
@@ -152,6 +158,7 @@ impl SsConn {
             own_salt: salt.clone(),
             request_salt: None,
             responded: false,
+            user: None,
             salt_only: true,
             opener: None,
             next: Next::Salt,
@@ -170,6 +177,11 @@ impl SsConn {
     /// client goes on reading from it, so that a prober learns nothing from when it closes.
     pub fn into_inner(self) -> BoxConn {
         self.inner
+    }
+
+    /// 2022, server with users: the user the client named, once its request is read.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// Makes `rbuf[rstart..]` hold at least `need` bytes. `Ok(false)`: the peer closed before
@@ -270,16 +282,38 @@ impl Read for SsConn {
                     if this.salts.is_some() {
                         this.peer_salt = Some(salt.to_vec());
                     }
-                    this.opener = Some(this.cipher.opener(salt).map_err(invalid)?);
-                    this.next = if !this.cipher.method().is_2022() {
+                    let is_2022 = this.cipher.method().is_2022();
+                    let server = this.salts.is_some();
+                    // With users, the key comes with the identity header that follows.
+                    if !(is_2022 && server && this.cipher.has_users()) {
+                        this.opener = Some(this.cipher.opener(salt).map_err(invalid)?);
+                    }
+                    this.next = if !is_2022 {
                         Next::Length
-                    } else if this.salts.is_some() {
+                    } else if server {
                         this.request_salt = Some(salt.to_vec());
-                        Next::Fixed
+                        if this.opener.is_some() { Next::Fixed } else { Next::Identity }
                     } else {
                         Next::Response
                     };
                     this.rstart += len;
+                }
+                Next::Identity => {
+                    if !ready!(this.poll_fill(cx, 16))? {
+                        return Poll::Ready(Ok(0));
+                    }
+                    let mut identity = [0u8; 16];
+                    identity.copy_from_slice(&this.rbuf[this.rstart..this.rstart + 16]);
+                    let salt = this.request_salt.clone().unwrap_or_default();
+                    let user =
+                        this.cipher.find_user(&identity, Some(&salt), &[0; 16]).map_err(invalid)?;
+                    let (cipher, name) = this.cipher.for_user(user);
+                    this.user = Some(name.to_owned());
+                    this.opener = Some(cipher.opener(&salt).map_err(invalid)?);
+                    this.sealer = cipher.sealer(&this.own_salt).map_err(invalid)?;
+                    this.cipher = cipher;
+                    this.rstart += 16;
+                    this.next = Next::Fixed;
                 }
                 Next::Fixed => {
                     if !ready!(this.poll_fill(cx, 11 + tag))? {
@@ -587,6 +621,45 @@ mod tests {
         let (_server, total) = reader.await.unwrap();
         assert_eq!(total, 7 + 12288 + 100);
         assert_eq!(client.rbuf.capacity(), 0, "no read buffer without a read");
+    }
+
+    #[tokio::test]
+    async fn identity_headers_name_the_user_whose_key_the_stream_takes() {
+        let method = "2022-blake3-aes-256-gcm";
+        let ipsk = password(method);
+        let alice = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let server_cipher = Cipher::new(method, ipsk, None)
+            .unwrap()
+            .with_users([("bob", "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="), ("alice", alice)])
+            .unwrap();
+        for (user_key, ok) in
+            [(alice, true), ("AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=", false)]
+        {
+            let (c, s) = pair().await;
+            let client_cipher = Cipher::new(method, &format!("{ipsk}:{user_key}"), None).unwrap();
+            let mut client =
+                SsConn::client(c, client_cipher, b"\x01\x7f\x00\x00\x01\x00\x50").unwrap();
+            let mut server = SsConn::server(
+                Box::new(TokioConn::tcp(s)),
+                server_cipher.clone(),
+                SaltFilter::default(),
+            )
+            .unwrap();
+            write_all(&mut client, b"hi").await.unwrap();
+            let mut got = [0u8; 9];
+            if !ok {
+                let err = read_exact(&mut server, &mut got).await.unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::InvalidData, "an unknown user: {err}");
+                continue;
+            }
+            read_exact(&mut server, &mut got).await.unwrap();
+            assert_eq!(&got, b"\x01\x7f\x00\x00\x01\x00\x50hi");
+            assert_eq!(server.user(), Some("alice"));
+            write_all(&mut server, b"back").await.unwrap();
+            let mut back = [0u8; 4];
+            read_exact(&mut client, &mut back).await.unwrap();
+            assert_eq!(&back, b"back", "the answer under alice's key");
+        }
     }
 
     #[tokio::test]

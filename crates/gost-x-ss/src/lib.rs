@@ -29,6 +29,8 @@
 mod aead;
 mod conn;
 mod packet;
+mod packet2022;
+mod udp;
 
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +39,10 @@ use gost_core::{Error, Result};
 pub use aead::{Opener, Sealer, TAG_LEN};
 pub use conn::SsConn;
 pub use packet::{open_packet, seal_packet};
+pub use packet2022::{
+    Opened2022, ReplayWindow, open_request, open_response, seal_request, seal_response,
+};
+pub use udp::{MAX_SESSIONS, ReplyTo, SESSION_IDLE, UdpClient, UdpServer};
 
 /// The largest payload of one chunk.
 pub const MAX_PAYLOAD: usize = 0x3FFF;
@@ -124,7 +130,46 @@ impl Method {
 #[derive(Clone)]
 pub struct Cipher {
     method: Method,
+    /// This side's key: a client's (user) key, a server's key, or a user's once identified.
     key: Vec<u8>,
+    /// 2022, client: every key given (`iPSK:...:uPSK`, the last is `key`); an identity header
+    /// goes out for each but the last.
+    psks: Arc<Vec<Vec<u8>>>,
+    /// 2022, server: the users an identity header may name (`users` metadata).
+    users: Arc<Vec<User>>,
+}
+
+/// A Shadowsocks 2022 user: a name and its key, known by the key's BLAKE3 hash.
+struct User {
+    name: String,
+    key: Vec<u8>,
+    hash: [u8; 16],
+}
+
+/// The first 16 bytes of BLAKE3(key): how an identity header names a key.
+fn key_hash(key: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&blake3::hash(key).as_bytes()[..16]);
+    out
+}
+
+/// One AES block (ECB) with a 16- or 32-byte key, in place: SIP022's identity headers and
+/// separate headers.
+pub(crate) fn aes_block(key: &[u8], block: &mut [u8; 16], encrypt: bool) -> Result<()> {
+    use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
+    let b = aes::Block::from_mut_slice(block);
+    let bad = |_| Error::config("shadowsocks 2022: an AES key is 16 or 32 bytes");
+    match key.len() {
+        16 => {
+            let c = aes::Aes128::new_from_slice(key).map_err(bad)?;
+            if encrypt { c.encrypt_block(b) } else { c.decrypt_block(b) }
+        }
+        _ => {
+            let c = aes::Aes256::new_from_slice(key).map_err(bad)?;
+            if encrypt { c.encrypt_block(b) } else { c.decrypt_block(b) }
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Cipher {
@@ -152,7 +197,14 @@ impl Cipher {
                     method.key_len()
                 )));
             }
-            None if method.is_2022() => psk_2022(password, method.key_len())?,
+            None if method.is_2022() => {
+                let psks = password
+                    .split(':')
+                    .map(|p| psk_2022(p, method.key_len()))
+                    .collect::<Result<Vec<_>>>()?;
+                let key = psks.last().cloned().unwrap_or_default();
+                return Ok(Cipher { method, key, psks: Arc::new(psks), users: Arc::default() });
+            }
             None => {
                 if password.is_empty() && method != Method::None {
                     return Err(Error::config("shadowsocks needs a password (method:password)"));
@@ -160,7 +212,114 @@ impl Cipher {
                 bytes_to_key(password.as_bytes(), method.key_len())
             }
         };
-        Ok(Cipher { method, key })
+        Ok(Cipher { method, psks: Arc::new(vec![key.clone()]), key, users: Arc::default() })
+    }
+
+    /// A 2022 server's cipher that takes the users given (name, base64 key), each known by
+    /// the identity header its client sends (`users` metadata, as Go gost's): a client
+    /// without one of them is refused. Other methods have no users (Go ignores them too):
+    /// an error says so, for the caller to report.
+    pub fn with_users<'a>(
+        mut self,
+        users: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Cipher> {
+        let mut table = Vec::new();
+        for (name, password) in users {
+            let key = psk_2022(password, self.method.key_len())
+                .map_err(|e| e.wrap(gost_core::ErrorKind::Config, format!("user {name:?}")))?;
+            table.push(User { name: name.to_owned(), hash: key_hash(&key), key });
+        }
+        if !table.is_empty() && !self.method.is_2022() {
+            return Err(Error::config(
+                "shadowsocks users (identity headers) need a 2022 method; ignored",
+            ));
+        }
+        self.users = Arc::new(table);
+        Ok(self)
+    }
+
+    /// Whether a 2022 server expects identity headers (it has users).
+    pub fn has_users(&self) -> bool {
+        !self.users.is_empty()
+    }
+
+    /// The user an identity header names (an index for [`Cipher::for_user`]). `identity` is
+    /// the header as received; `salt`: the stream's salt (TCP), or `None` for a datagram,
+    /// whose header is XORed with `separate` (its plain separate header).
+    pub(crate) fn find_user(
+        &self,
+        identity: &[u8; 16],
+        salt: Option<&[u8]>,
+        separate: &[u8; 16],
+    ) -> Result<usize> {
+        let mut block = *identity;
+        match salt {
+            Some(salt) => aes_block(&self.identity_subkey(&self.key, salt), &mut block, false)?,
+            None => {
+                aes_block(&self.key, &mut block, false)?;
+                block.iter_mut().zip(separate).for_each(|(b, s)| *b ^= s);
+            }
+        }
+        self.users
+            .iter()
+            .position(|u| u.hash == block)
+            .ok_or_else(|| Error::new(gost_core::ErrorKind::Auth, "shadowsocks 2022: no such user"))
+    }
+
+    /// The cipher of a stream from `user` (its key), and the user's name.
+    pub(crate) fn for_user(&self, user: usize) -> (Cipher, &str) {
+        let mut cipher = self.clone();
+        if let Some(u) = self.users.get(user) {
+            cipher.key = u.key.clone();
+        }
+        (cipher, self.users.get(user).map_or("", |u| u.name.as_str()))
+    }
+
+    /// The key of `user`, or this side's key.
+    pub(crate) fn user_key(&self, user: Option<usize>) -> &[u8] {
+        user.and_then(|i| self.users.get(i)).map_or(&self.key, |u| u.key.as_slice())
+    }
+
+    /// The identity headers a 2022 client sends (none with one key): for each key but the
+    /// last, the next key's hash encrypted with this one (TCP: with a subkey from `salt`; a
+    /// datagram: the key itself, over the hash XOR `separate`).
+    pub(crate) fn identity_headers(
+        &self,
+        salt: Option<&[u8]>,
+        separate: &[u8; 16],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for pair in self.psks.windows(2) {
+            let mut block = key_hash(&pair[1]);
+            match salt {
+                Some(salt) => aes_block(&self.identity_subkey(&pair[0], salt), &mut block, true)?,
+                None => {
+                    block.iter_mut().zip(separate).for_each(|(b, s)| *b ^= s);
+                    aes_block(&pair[0], &mut block, true)?;
+                }
+            }
+            out.extend_from_slice(&block);
+        }
+        Ok(())
+    }
+
+    /// The first key given (a 2022 client's separate headers are encrypted with it).
+    pub(crate) fn first_key(&self) -> &[u8] {
+        self.psks.first().map_or(&self.key, |k| k.as_slice())
+    }
+
+    /// This side's key.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    fn identity_subkey(&self, key: &[u8], salt: &[u8]) -> Vec<u8> {
+        let mut hasher = blake3::Hasher::new_derive_key("shadowsocks 2022 identity subkey");
+        hasher.update(key);
+        hasher.update(salt);
+        let mut out = vec![0u8; key.len()];
+        hasher.finalize_xof().fill(&mut out);
+        out
     }
 
     /// The method.
@@ -209,15 +368,8 @@ impl Cipher {
     }
 }
 
-/// A Shadowsocks 2022 key: the password is the key, base64 (standard or URL-safe), exactly
-/// as long as the method's key. Several keys (`iPSK:uPSK`, identity headers) are not supported
-/// yet.
+/// A Shadowsocks 2022 key: base64 (standard or URL-safe), exactly as long as the method's key.
 fn psk_2022(password: &str, len: usize) -> Result<Vec<u8>> {
-    if password.contains(':') {
-        return Err(Error::unsupported(
-            "shadowsocks 2022 with several keys (identity headers) is not supported yet",
-        ));
-    }
     let std_form: String = password
         .trim()
         .chars()
@@ -374,6 +526,16 @@ mod tests {
         assert!(Cipher::new("2022-blake3-aes-256-gcm", "AAAAAAAAAAAAAAAAAAAAAA==", None).is_err());
         assert!(Cipher::new("2022-blake3-aes-128-gcm", "not base64!", None).is_err());
         assert!(Cipher::new("2022-blake3-aes-128-gcm", "a:b", None).is_err());
+        let two = "AAAAAAAAAAAAAAAAAAAAAA==:AQEBAQEBAQEBAQEBAQEBAQ==";
+        let c = Cipher::new("2022-blake3-aes-128-gcm", two, None).unwrap();
+        assert_eq!((c.first_key(), c.key()), (&[0u8; 16][..], &[1u8; 16][..]));
+        // Users are for 2022 servers; their keys are checked.
+        let server =
+            Cipher::new("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA", None).unwrap();
+        assert!(server.clone().with_users([("u", "AQEBAQEBAQEBAQEBAQEBAQ")]).is_ok());
+        assert!(server.with_users([("u", "AQEB")]).is_err());
+        let aead = Cipher::new("aes-128-gcm", "pw", None).unwrap();
+        assert!(aead.with_users([("u", "AQEBAQEBAQEBAQEBAQEBAQ")]).is_err());
         // EVP_BytesToKey(MD5, "password"): MD5("password") = 5f4dcc3b5aa765d61d8327deb882cf99.
         let k = bytes_to_key(b"password", 32);
         assert_eq!(&k[..4], &[0x5f, 0x4d, 0xcc, 0x3b]);

@@ -1,0 +1,244 @@
+//! Both ends of a shadowsocks UDP relay over either framing: AEAD datagrams ([`crate::seal_packet`])
+//! or Shadowsocks 2022's (sessions, packet ids, a replay window; [`crate::seal_request`]).
+//! Sans-I/O: datagrams are opened in and sealed into caller buffers.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gost_core::{Address, Error, ErrorKind, Result};
+
+use crate::packet2022::{open_request, open_response, seal_request, seal_response};
+use crate::{Cipher, ReplayWindow, open_packet, seal_packet};
+
+/// Where a server's answer goes: the 2022 client session it answers (none for AEAD).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyTo(Option<u64>);
+
+/// A shadowsocks UDP server's view of its clients' datagrams. Clones share the 2022 sessions,
+/// so a datagram replayed from another address (or another port) is still refused.
+#[derive(Clone)]
+pub struct UdpServer {
+    cipher: Cipher,
+    sessions: Arc<Mutex<Sessions>>,
+}
+
+/// 2022 client sessions by id: kept while active and [`SESSION_IDLE`] after, so that their
+/// packets are refused as replays for longer than a timestamp stays valid (30 s).
+struct Sessions {
+    by_id: HashMap<u64, ServerSession>,
+    limit: usize,
+}
+
+struct ServerSession {
+    /// This server's id for its answers, and the next answer's packet id.
+    answer_id: u64,
+    next_packet: u64,
+    window: ReplayWindow,
+    user: Option<usize>,
+    last: Instant,
+}
+
+/// How long a quiet 2022 session is remembered (Go: its UDP timeout, a minute).
+pub const SESSION_IDLE: Duration = Duration::from_secs(60);
+/// The 2022 sessions a server keeps at most (about 300 bytes each): a new one past this is
+/// refused until old ones expire. Only key holders can open sessions.
+pub const MAX_SESSIONS: usize = 65536;
+
+impl UdpServer {
+    /// A server with `cipher` (and its users, for 2022).
+    pub fn new(cipher: Cipher) -> UdpServer {
+        UdpServer::with_limit(cipher, MAX_SESSIONS)
+    }
+
+    fn with_limit(cipher: Cipher, limit: usize) -> UdpServer {
+        let sessions = Sessions { by_id: HashMap::new(), limit };
+        UdpServer { cipher, sessions: Arc::new(Mutex::new(sessions)) }
+    }
+
+    /// The cipher.
+    pub fn cipher(&self) -> &Cipher {
+        &self.cipher
+    }
+
+    /// Opens a client's datagram in place: its target, where its payload is, and where an
+    /// answer goes. A datagram that does not open, or (2022) a replay, is an error.
+    pub fn open(&self, datagram: &mut [u8]) -> Result<(Address, Range<usize>, ReplyTo)> {
+        if !self.cipher.method().is_2022() {
+            let (addr, payload) = open_packet(&self.cipher, datagram)?;
+            return Ok((addr, payload, ReplyTo(None)));
+        }
+        let opened = open_request(&self.cipher, datagram)?;
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if !sessions.by_id.contains_key(&opened.session_id) {
+            if sessions.by_id.len() >= sessions.limit {
+                sessions.by_id.retain(|_, s| now.duration_since(s.last) < SESSION_IDLE);
+            }
+            if sessions.by_id.len() >= sessions.limit {
+                return Err(Error::new(ErrorKind::Denied, "shadowsocks 2022: too many sessions"));
+            }
+            let mut id = [0u8; 8];
+            crate::random(&mut id)?;
+            sessions.by_id.insert(
+                opened.session_id,
+                ServerSession {
+                    answer_id: u64::from_be_bytes(id),
+                    next_packet: 0,
+                    window: ReplayWindow::default(),
+                    user: opened.user,
+                    last: now,
+                },
+            );
+        }
+        let session = sessions
+            .by_id
+            .get_mut(&opened.session_id)
+            .ok_or_else(|| Error::protocol("shadowsocks 2022: no session"))?;
+        if session.user != opened.user {
+            return Err(Error::protocol("shadowsocks 2022: a session changed its user"));
+        }
+        if !session.window.accept(opened.packet_id) {
+            return Err(Error::protocol("shadowsocks 2022: a replayed or too old packet"));
+        }
+        session.last = now;
+        Ok((opened.addr, opened.payload, ReplyTo(Some(opened.session_id))))
+    }
+
+    /// Appends the datagram answering `to` with `payload` from `source`.
+    pub fn seal(
+        &self,
+        to: ReplyTo,
+        source: &Address,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let Some(client_session) = to.0 else {
+            return seal_packet(&self.cipher, source, payload, out);
+        };
+        let (answer_id, packet, user) = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let s = sessions
+                .by_id
+                .get_mut(&client_session)
+                .ok_or_else(|| Error::protocol("shadowsocks 2022: the session expired"))?;
+            s.next_packet += 1;
+            (s.answer_id, s.next_packet - 1, s.user)
+        };
+        seal_response(&self.cipher, user, answer_id, packet, client_session, source, payload, out)
+    }
+}
+
+/// A shadowsocks UDP client: seals datagrams to targets and opens the server's answers. With
+/// 2022 each client is one session (a random id, packet ids from 0).
+pub struct UdpClient {
+    cipher: Cipher,
+    session_id: u64,
+    next_packet: u64,
+    /// The server session last heard from, and its packet ids seen.
+    server: Option<(u64, ReplayWindow)>,
+}
+
+impl UdpClient {
+    /// A client with `cipher`.
+    pub fn new(cipher: Cipher) -> Result<UdpClient> {
+        let mut id = [0u8; 8];
+        crate::random(&mut id)?;
+        Ok(UdpClient { cipher, session_id: u64::from_be_bytes(id), next_packet: 0, server: None })
+    }
+
+    /// Appends the datagram carrying `payload` to `target`.
+    pub fn seal(&mut self, target: &Address, payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        if !self.cipher.method().is_2022() {
+            return seal_packet(&self.cipher, target, payload, out);
+        }
+        self.next_packet += 1;
+        seal_request(&self.cipher, self.session_id, self.next_packet - 1, target, payload, out)
+    }
+
+    /// Opens a server's datagram in place: its source and where its payload is. One that does
+    /// not open, answers another session, or (2022) repeats a packet is an error.
+    pub fn open(&mut self, datagram: &mut [u8]) -> Result<(Address, Range<usize>)> {
+        if !self.cipher.method().is_2022() {
+            return open_packet(&self.cipher, datagram);
+        }
+        let opened = open_response(&self.cipher, datagram)?;
+        if opened.client_session_id != self.session_id {
+            return Err(Error::protocol("shadowsocks 2022: an answer to another session"));
+        }
+        let server = match &mut self.server {
+            Some((id, window)) if *id == opened.session_id => window,
+            // A new server session (the server restarted, or the first answer).
+            other => &mut other.insert((opened.session_id, ReplayWindow::default())).1,
+        };
+        if !server.accept(opened.packet_id) {
+            return Err(Error::protocol("shadowsocks 2022: a replayed answer"));
+        }
+        Ok((opened.addr, opened.payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(method: &str, password: &str) {
+        let cipher = Cipher::new(method, password, None).unwrap();
+        let server = UdpServer::new(cipher.clone());
+        let mut client = UdpClient::new(cipher).unwrap();
+        let target = Address::Ip("127.0.0.1:7".parse().unwrap());
+        for i in 0..3u8 {
+            let mut d = Vec::new();
+            client.seal(&target, &[i; 5], &mut d).unwrap();
+            let recorded = d.clone();
+            let (to, payload, reply) = server.open(&mut d).unwrap();
+            assert_eq!((&to, &d[payload]), (&target, &[i; 5][..]));
+            if cipher_is_2022(method) {
+                // The same datagram again (from anywhere: clones share sessions) is a replay.
+                assert!(server.clone().open(&mut recorded.clone()).is_err(), "{method}");
+            }
+            let mut answer = Vec::new();
+            server.seal(reply, &target, &[i; 2], &mut answer).unwrap();
+            let again = answer.clone();
+            let (from, payload) = client.open(&mut answer).unwrap();
+            assert_eq!((&from, &answer[payload]), (&target, &[i; 2][..]));
+            if cipher_is_2022(method) {
+                assert!(client.open(&mut again.clone()).is_err(), "{method}: a repeated answer");
+            }
+        }
+    }
+
+    fn cipher_is_2022(method: &str) -> bool {
+        method.starts_with("2022")
+    }
+
+    #[test]
+    fn aead_and_2022_datagrams_both_ways() {
+        round_trip("aes-256-gcm", "pw");
+        round_trip("chacha20-ietf-poly1305", "pw");
+        round_trip("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==");
+        round_trip("2022-blake3-aes-256-gcm", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    }
+
+    #[test]
+    fn sessions_are_bounded_and_answers_to_other_sessions_refused() {
+        let cipher =
+            Cipher::new("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==", None).unwrap();
+        let server = UdpServer::with_limit(cipher.clone(), 2);
+        let target = Address::Ip("127.0.0.1:7".parse().unwrap());
+        let mut replies = Vec::new();
+        for _ in 0..2 {
+            let mut d = Vec::new();
+            UdpClient::new(cipher.clone()).unwrap().seal(&target, b"x", &mut d).unwrap();
+            replies.push(server.open(&mut d).unwrap().2);
+        }
+        let mut d = Vec::new();
+        UdpClient::new(cipher.clone()).unwrap().seal(&target, b"x", &mut d).unwrap();
+        assert_eq!(server.open(&mut d).unwrap_err().kind(), ErrorKind::Denied, "a third session");
+        // An answer to the first session does not open in another client's.
+        let mut answer = Vec::new();
+        server.seal(replies[0], &target, b"y", &mut answer).unwrap();
+        assert!(UdpClient::new(cipher).unwrap().open(&mut answer).is_err());
+    }
+}
