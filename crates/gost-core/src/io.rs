@@ -177,6 +177,12 @@ pub trait Conn: Read + Write + Any + Send + Unpin {
     fn peer_addr(&self) -> Option<SocketAddr> {
         None
     }
+    /// Whether each read gives one whole datagram and each write sends one (a UDP socket or a
+    /// UDP session), rather than bytes of a stream: protocols that frame differently over
+    /// datagrams (shadowsocks' `ssu`) ask. Wrappers forward it.
+    fn is_datagram(&self) -> bool {
+        false
+    }
 }
 
 /// A type-erased connection. Boxed once per connection, never per read.
@@ -197,6 +203,9 @@ impl Conn for BoxConn {
     }
     fn peer_addr(&self) -> Option<SocketAddr> {
         (**self).peer_addr()
+    }
+    fn is_datagram(&self) -> bool {
+        (**self).is_datagram()
     }
 }
 
@@ -437,6 +446,9 @@ impl<C: Conn> Conn for Rewind<C> {
     }
     fn peer_addr(&self) -> Option<SocketAddr> {
         self.inner.peer_addr()
+    }
+    fn is_datagram(&self) -> bool {
+        self.inner.is_datagram()
     }
 }
 

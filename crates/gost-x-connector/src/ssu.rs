@@ -1,10 +1,14 @@
-//! `ssu`: UDP through a shadowsocks UDP relay (AEAD datagrams, SIP004; see `gost-x-ss`), as Go
-//! gost's `-F ssu://aes-256-gcm:password@server:8388` (with the `udp` dialer): each datagram
-//! goes sealed with its target; answers come back sealed with their source. SOCKS5 UDP clients
-//! at the edge and `udp` forwarders reach their targets this way.
+//! `ssu`: UDP through a shadowsocks UDP relay, as Go gost's `-F ssu://aes-256-gcm:password@
+//! server:8388` (with the `udp` dialer): each datagram goes sealed with its target; answers
+//! come back sealed with their source. AEAD datagrams (SIP004) or Shadowsocks 2022's (SIP022:
+//! one session per connection, identity headers with `iPSK:uPSK`; see `gost-x-ss`). SOCKS5 UDP
+//! clients at the edge and `udp` forwarders reach their targets this way.
+//!
+//! Over a stream transport (`-F ssu+tcp://...`, `ssu+tls`, `ssu+ws`...) it is Go's "UDP over
+//! TCP": a shadowsocks stream (its address the first target) carrying gost's UDP-tun frames.
 //!
 //! Metadata: `key` (the raw master key). Datagrams only (a stream through an ssu node is an
-//! error; ssu over a stream transport is not supported yet).
+//! error).
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +20,9 @@ use gost_core::{
     Address, BoxConnector, BoxPacketConn, ConnectOptions, Connector, ConnectorOptions, Error,
     Metadata, Network, Result,
 };
-use gost_x_ss::{Cipher, open_packet, seal_packet};
+use gost_x_ss::{Cipher, SsConn, UdpClient};
+
+use crate::datagram::{FramedPacketConn, Framing};
 
 /// The registry name.
 pub const NAME: &str = "ssu";
@@ -37,10 +43,6 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
     })?;
     let key = md.get_string(&["key"])?;
     let cipher = Cipher::new(&method, &opts.password.unwrap_or_default(), key.as_deref())?;
-    if cipher.method().is_2022() {
-        // SIP022's datagrams (separate header, session ids) are not here yet.
-        return Err(Error::unsupported("shadowsocks 2022 over UDP (ssu)"));
-    }
     Ok(BoxConnector::new(SsuConnector { cipher }))
 }
 
@@ -60,11 +62,18 @@ impl Connector for SsuConnector {
     async fn connect_packet(
         &self,
         conn: BoxConn,
-        _target: Option<Address>,
+        target: Option<Address>,
     ) -> Result<BoxPacketConn> {
+        if !conn.is_datagram() {
+            let first = target.unwrap_or(Address::Ip(SocketAddr::from(([0, 0, 0, 0], 0))));
+            let mut header = Vec::with_capacity(32);
+            gost_proto::addr::encode_addr(&first, &mut header)?;
+            let stream = SsConn::client(conn, self.cipher.clone(), &header)?;
+            return Ok(Box::new(FramedPacketConn::new(Box::new(stream), Framing::UdpTun)));
+        }
         Ok(Box::new(SsuPackets {
             conn,
-            cipher: self.cipher.clone(),
+            client: UdpClient::new(self.cipher.clone())?,
             out: Vec::with_capacity(1024),
             inbuf: vec![0u8; MAX_DATAGRAM],
         }))
@@ -74,9 +83,8 @@ impl Connector for SsuConnector {
 /// Datagrams sealed over a datagram connection to the ssu server.
 struct SsuPackets {
     conn: BoxConn,
-    cipher: Cipher,
-    /// The sealed datagram being sent (sealed again on every poll: a send dropped while
-    /// pending must not send old bytes on the next call).
+    client: UdpClient,
+    /// The sealed datagram being sent.
     out: Vec<u8>,
     inbuf: Vec<u8>,
 }
@@ -98,14 +106,14 @@ impl PacketConn for SsuPackets {
             if n == 0 {
                 continue; // an empty datagram carries nothing
             }
-            match open_packet(&this.cipher, &mut this.inbuf[..n]) {
+            match this.client.open(&mut this.inbuf[..n]) {
                 Ok((from, payload)) => {
                     let data = &this.inbuf[payload];
                     let len = data.len().min(buf.len());
                     buf[..len].copy_from_slice(&data[..len]);
                     return Poll::Ready(Ok((len, from)));
                 }
-                // Not from the server with our key (or damaged): dropped, as UDP is.
+                // Not from the server with our key (or damaged, or repeated): dropped, as UDP is.
                 Err(e) => tracing::debug!("ssu: dropped a datagram: {e}"),
             }
         }
@@ -118,8 +126,11 @@ impl PacketConn for SsuPackets {
         target: &Address,
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        // Sealed again on every poll (a 2022 packet id skipped this way is harmless): a send
+        // dropped while pending must not send old bytes on the next call.
         this.out.clear();
-        seal_packet(&this.cipher, target, buf, &mut this.out)
+        this.client
+            .seal(target, buf, &mut this.out)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         ready!(Pin::new(&mut this.conn).poll_write(cx, &this.out))?;
         Poll::Ready(Ok(buf.len()))
@@ -133,32 +144,75 @@ impl PacketConn for SsuPackets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gost_core::io::{recv_from, send_to};
+    use gost_core::io::{read, recv_from, send_to, write_all};
+    use gost_x_ss::{SaltFilter, UdpServer};
+
+    fn connector(method: &str, password: &str) -> BoxConnector {
+        let mut opts = ConnectorOptions::default();
+        opts.username = Some(method.into());
+        opts.password = Some(password.into());
+        new(opts, &Metadata::new()).unwrap()
+    }
 
     #[tokio::test]
     async fn datagrams_are_sealed_with_their_target_and_answers_opened() {
-        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let dialer = gost_x_dialer_udp(server.local_addr().unwrap()).await;
-        let mut opts = ConnectorOptions::default();
-        opts.username = Some("chacha20-ietf-poly1305".into());
-        opts.password = Some("pw".into());
-        let c = new(opts, &Metadata::new()).unwrap();
-        let mut pc = c.connect_packet(dialer, None).await.unwrap();
-        let target = Address::Domain("dns.test".into(), 53);
-        send_to(&mut pc, b"query", &target).await.unwrap();
-        let cipher = Cipher::new("chacha20-ietf-poly1305", "pw", None).unwrap();
-        let mut b = vec![0u8; 2048];
-        let (n, from) = server.recv_from(&mut b).await.unwrap();
-        let (to, payload) = open_packet(&cipher, &mut b[..n]).unwrap();
-        assert_eq!((to, &b[payload]), (target.clone(), &b"query"[..]));
-        // Garbage first, then the answer.
-        server.send_to(b"junk", from).await.unwrap();
-        let mut answer = Vec::new();
-        seal_packet(&cipher, &target, b"answer", &mut answer).unwrap();
-        server.send_to(&answer, from).await.unwrap();
-        let mut got = [0u8; 64];
-        let (n, src) = recv_from(&mut pc, &mut got).await.unwrap();
-        assert_eq!((&got[..n], src), (&b"answer"[..], target));
+        for (method, password) in [
+            ("chacha20-ietf-poly1305", "pw"),
+            ("2022-blake3-aes-128-gcm", "MTIzNDU2Nzg5MDEyMzQ1Ng"),
+        ] {
+            let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let dialer = gost_x_dialer_udp(server.local_addr().unwrap()).await;
+            let c = connector(method, password);
+            let mut pc = c.connect_packet(dialer, None).await.unwrap();
+            let target = Address::Domain("dns.test".into(), 53);
+            send_to(&mut pc, b"query", &target).await.unwrap();
+            let ss = UdpServer::new(Cipher::new(method, password, None).unwrap());
+            let mut b = vec![0u8; 2048];
+            let (n, from) = server.recv_from(&mut b).await.unwrap();
+            let (to, payload, reply) = ss.open(&mut b[..n]).unwrap();
+            assert_eq!((to, &b[payload]), (target.clone(), &b"query"[..]), "{method}");
+            // Garbage first, then the answer.
+            server.send_to(b"junk", from).await.unwrap();
+            let mut answer = Vec::new();
+            ss.seal(reply, &target, b"answer", &mut answer).unwrap();
+            server.send_to(&answer, from).await.unwrap();
+            let mut got = [0u8; 64];
+            let (n, src) = recv_from(&mut pc, &mut got).await.unwrap();
+            assert_eq!((&got[..n], src), (&b"answer"[..], target), "{method}");
+        }
+    }
+
+    #[tokio::test]
+    async fn over_a_stream_it_is_a_shadowsocks_stream_of_udp_tun_frames() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (accepted, _) = l.accept().await.unwrap();
+        let c = connector("aes-256-gcm", "pw");
+        let mut pc =
+            c.connect_packet(Box::new(gost_x_rt::TokioConn::tcp(tcp)), None).await.unwrap();
+        let target = Address::Ip("127.0.0.1:9".parse().unwrap());
+        send_to(&mut pc, b"ping", &target).await.unwrap();
+        let cipher = Cipher::new("aes-256-gcm", "pw", None).unwrap();
+        let mut server = SsConn::server(
+            Box::new(gost_x_rt::TokioConn::tcp(accepted)),
+            cipher,
+            SaltFilter::default(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 256];
+        // The first address, then one frame: LEN(4) FF 01 127.0.0.1 9 "ping".
+        let want = b"\x01\0\0\0\0\0\0\0\x04\xff\x01\x7f\0\0\x01\0\x09ping";
+        while got.len() < want.len() {
+            let n = read(&mut server, &mut b).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&b[..n]);
+        }
+        assert_eq!(&got[..], &want[..]);
+        write_all(&mut server, b"\0\x04\xff\x01\x7f\0\0\x01\0\x09pong").await.unwrap();
+        gost_core::io::flush(&mut server).await.unwrap();
+        let (n, from) = recv_from(&mut pc, &mut b).await.unwrap();
+        assert_eq!((&b[..n], from), (&b"pong"[..], target));
     }
 
     /// A connected UDP socket to `server`, as the `udp` dialer gives.

@@ -157,4 +157,7 @@ impl Conn for PeerSession {
     fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer.as_socket_addr()
     }
+    fn is_datagram(&self) -> bool {
+        true
+    }
 }

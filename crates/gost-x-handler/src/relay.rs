@@ -21,7 +21,6 @@ use gost_core::{
     SelectRequest, Session,
 };
 use gost_proto::relay::{self, Feature, Request, Response};
-use gost_proto::udp_tun::FrameHeader;
 
 use crate::util;
 
@@ -226,36 +225,15 @@ impl RelayHandler {
             .encode(&mut out)?;
         write_all(&mut conn, &out).await?;
         tracing::debug!(sid = session.id, "relay: udp associate");
-        let decode_frame = |b: &[u8]| -> Result<Option<(FrameHeader, usize)>> {
-            let Some((header, used)) = FrameHeader::decode(b)? else { return Ok(None) };
-            Ok((b.len() >= used + usize::from(header.len)).then_some((header, used)))
-        };
-        let mut from_target = vec![0u8; self.udp_buffer_size];
-        let mut frame = Vec::with_capacity(self.udp_buffer_size + 262);
-        loop {
-            tokio::select! {
-                got = read_decoded(&mut conn, &mut buf, 262 + 65535, decode_frame) => {
-                    let header = match got {
-                        Ok(h) => h,
-                        Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
-                        Err(e) => return Err(e),
-                    };
-                    let len = usize::from(header.len).min(buf.len());
-                    if !util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await {
-                        let _ = send_to(&mut outbound, &buf[..len], &header.addr).await;
-                    }
-                    buf.drain(..len);
-                }
-                got = recv_from(&mut outbound, &mut from_target) => {
-                    let (n, from) = got.map_err(Error::from)?;
-                    frame.clear();
-                    let len = u16::try_from(n).unwrap_or(u16::MAX);
-                    FrameHeader { len, addr: from }.encode(&mut frame)?;
-                    frame.extend_from_slice(from_target.get(..n).unwrap_or(&[]));
-                    write_all(&mut conn, &frame).await?;
-                }
-            }
-        }
+        util::relay_udp_tun(
+            &mut conn,
+            &mut buf,
+            &mut outbound,
+            self.bypass.as_ref(),
+            self.udp_buffer_size,
+            session,
+        )
+        .await
     }
 }
 

@@ -20,7 +20,6 @@ use gost_core::{
 use gost_proto::socks5::{
     self, Greeting, MethodSelection, Reply, Request, UdpHeader, UserPassReply, UserPassRequest,
 };
-use gost_proto::udp_tun::FrameHeader;
 use tokio::net::UdpSocket;
 
 use crate::util;
@@ -352,47 +351,16 @@ impl Socks5Handler {
         };
         reply(&mut conn, socks5::REP_SUCCEEDED, outbound.local_addr()).await?;
         tracing::debug!(sid = session.id, "socks5: udp tunnel");
-        let mut from_target = vec![0u8; self.config.udp_buffer_size];
-        let mut frame = Vec::with_capacity(self.config.udp_buffer_size + 262);
-        loop {
-            tokio::select! {
-                got = read_decoded(&mut conn, &mut buf, MAX_TUN_FRAME, decode_tun_frame) => {
-                    let header = match got {
-                        Ok(h) => h,
-                        Err(e) if e.kind() == ErrorKind::Closed && buf.is_empty() => return Ok(()),
-                        Err(e) => return Err(e),
-                    };
-                    let len = usize::from(header.len).min(buf.len());
-                    if !util::bypassed(self.bypass.as_ref(), Network::Udp, &header.addr).await
-                        && let Err(e) = send_to(&mut outbound, &buf[..len], &header.addr).await
-                    {
-                        tracing::debug!(sid = session.id, to = %header.addr, "socks5: udp send: {e}");
-                    }
-                    buf.drain(..len);
-                }
-                got = recv_from(&mut outbound, &mut from_target) => {
-                    let (n, from) = got.map_err(Error::from)?;
-                    let payload = from_target.get(..n).unwrap_or(&[]);
-                    frame.clear();
-                    let len = u16::try_from(n).unwrap_or(u16::MAX);
-                    FrameHeader { len, addr: from }.encode(&mut frame)?;
-                    frame.extend_from_slice(payload);
-                    write_all(&mut conn, &frame).await?;
-                }
-            }
-        }
+        util::relay_udp_tun(
+            &mut conn,
+            &mut buf,
+            &mut outbound,
+            self.bypass.as_ref(),
+            self.config.udp_buffer_size,
+            session,
+        )
+        .await
     }
-}
-
-/// A UDP-tun frame is a header (at most 262 bytes) and up to 65535 bytes of payload.
-const MAX_TUN_FRAME: usize = 262 + 65535;
-
-/// Decodes a frame header once its whole payload is buffered too; consumes only the header, so
-/// the payload is the front of the buffer afterwards (no copy per datagram).
-fn decode_tun_frame(b: &[u8]) -> Result<Option<(FrameHeader, usize)>> {
-    let Some((header, used)) = FrameHeader::decode(b)? else { return Ok(None) };
-    let complete = b.len() >= used + usize::from(header.len);
-    Ok(complete.then_some((header, used)))
 }
 
 impl Handler for Socks5Handler {

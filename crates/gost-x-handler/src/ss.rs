@@ -10,7 +10,9 @@
 //! or from when the connection ends. It is logged at debug.
 //!
 //! Metadata: `key` (the raw master key instead of one derived from the password), `readTimeout`
-//! (15s: for the target address).
+//! (15s: for the target address), `users` (2022: a map of user name to base64 key; each client
+//! then sends an identity header naming its key, `-F ss://2022-...:iPSK:uPSK@...`, and one that
+//! names no user is refused; with other methods Go ignores it, and so do we, with a warning).
 
 use gost_core::io::{read_decoded, rewind};
 use gost_core::{
@@ -37,11 +39,7 @@ struct SsHandler {
 
 /// Builds the handler; it needs the method and the password.
 pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
-    let (method, password) = opts.credentials.clone().ok_or_else(|| {
-        Error::config("ss handler needs a method and a password (-L ss://aes-256-gcm:pass@:8388)")
-    })?;
-    let key = md.get_string(&["key"])?;
-    let cipher = Cipher::new(&method, &password, key.as_deref())?;
+    let cipher = server_cipher(NAME, &opts, md)?;
     Ok(BoxHandler::new(SsHandler {
         router: opts.router,
         bypass: opts.bypass,
@@ -49,6 +47,27 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         salts: SaltFilter::default(),
         read_timeout: util::read_timeout(md)?,
     }))
+}
+
+/// The cipher of an `ss` or `ssu` server: the method and password (`auth`), the `key` and
+/// `users` metadata.
+pub(crate) fn server_cipher(name: &str, opts: &HandlerOptions, md: &Metadata) -> Result<Cipher> {
+    let (method, password) = opts.credentials.clone().ok_or_else(|| {
+        Error::config(format!(
+            "{name} handler needs a method and a password (-L {name}://aes-256-gcm:pass@:8388)"
+        ))
+    })?;
+    let key = md.get_string(&["key"])?;
+    let cipher = Cipher::new(&method, &password, key.as_deref())?;
+    let users = md.get_string_map(&["users"])?.unwrap_or_default();
+    if users.is_empty() {
+        return Ok(cipher);
+    }
+    if !cipher.method().is_2022() {
+        tracing::warn!("{name}: `users` needs a 2022 method; ignored with {method}");
+        return Ok(cipher);
+    }
+    cipher.with_users(users.iter().map(|(n, k)| (n.as_str(), k.as_str())))
 }
 
 impl Handler for SsHandler {
@@ -80,6 +99,9 @@ impl Handler for SsHandler {
         {
             return Err(Error::new(ErrorKind::Denied, format!("ss: {target} is bypassed")));
         }
+        if let Some(user) = ss.user() {
+            tracing::debug!(sid = session.id, user, "ss: client identified");
+        }
         let mut upstream = self.router.dial(Network::Tcp, target.clone()).await?;
         tracing::debug!(sid = session.id, %target, "ss: connected");
         let mut ss = rewind(Box::new(ss), buf);
@@ -89,7 +111,7 @@ impl Handler for SsHandler {
 }
 
 /// Reads and drops what `conn` sends until it closes or `deadline` passes.
-async fn drain_until(mut conn: BoxConn, deadline: tokio::time::Instant) {
+pub(crate) async fn drain_until(mut conn: BoxConn, deadline: tokio::time::Instant) {
     let mut sink = [0u8; 4096];
     let drain =
         async { while gost_core::io::read(&mut conn, &mut sink).await.is_ok_and(|n| n > 0) {} };

@@ -287,6 +287,9 @@ impl Conn for UdpSession {
     fn peer_addr(&self) -> Option<SocketAddr> {
         Some(self.peer)
     }
+    fn is_datagram(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

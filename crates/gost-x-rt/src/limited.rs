@@ -135,6 +135,9 @@ impl Conn for LimitedConn {
     fn peer_addr(&self) -> Option<SocketAddr> {
         self.inner.peer_addr()
     }
+    fn is_datagram(&self) -> bool {
+        self.inner.is_datagram()
+    }
 }
 
 #[cfg(test)]

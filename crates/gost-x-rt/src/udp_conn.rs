@@ -61,6 +61,9 @@ impl Conn for UdpConn {
     fn peer_addr(&self) -> Option<SocketAddr> {
         Some(self.peer)
     }
+    fn is_datagram(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

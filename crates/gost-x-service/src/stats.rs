@@ -165,4 +165,7 @@ impl<S: Stats + 'static> Conn for CountedConn<S> {
     fn peer_addr(&self) -> Option<SocketAddr> {
         self.inner.peer_addr()
     }
+    fn is_datagram(&self) -> bool {
+        self.inner.is_datagram()
+    }
 }
