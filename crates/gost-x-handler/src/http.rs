@@ -458,7 +458,8 @@ impl HttpHandler {
                         .map(Some);
                 }
                 // Waiting for 100: the origin's next answer, or the client's body.
-                let mut probe = [0u8; 1024];
+                // On the heap: an array here would be part of every connection's handler future.
+                let mut probe = vec![0u8; 1024];
                 tokio::select! {
                     head = read_decoded(&mut upstream, &mut ubuf, wire::MAX_HEAD, ResponseHead::decode) => head.map(Some),
                     n = read(&mut conn, &mut probe) => match n? {

@@ -180,7 +180,8 @@ impl Socks5Handler {
         // the client sends meanwhile is kept for the peer, up to MAX_BIND_EARLY bytes: a BIND
         // client (FTP's active mode) has nothing to say before the peer comes, so more ends the
         // bind (the port and the task are not held for a client that cannot be read any more).
-        let mut probe = [0u8; 512];
+        // On the heap: an array here would be part of every connection's handler future.
+        let mut probe = vec![0u8; 512];
         let mut peer = loop {
             tokio::select! {
                 accepted = listener.accept() => break accepted?,

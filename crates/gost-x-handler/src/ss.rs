@@ -39,14 +39,17 @@ struct SsHandler {
 
 /// Builds the handler; it needs the method and the password.
 pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
-    let cipher = server_cipher(NAME, &opts, md)?;
-    Ok(BoxHandler::new(SsHandler {
+    Ok(BoxHandler::new(handler(opts, md)?))
+}
+
+fn handler(opts: HandlerOptions, md: &Metadata) -> Result<SsHandler> {
+    Ok(SsHandler {
+        cipher: server_cipher(NAME, &opts, md)?,
         router: opts.router,
         bypass: opts.bypass,
-        cipher,
         salts: SaltFilter::default(),
         read_timeout: util::read_timeout(md)?,
-    }))
+    })
 }
 
 /// The cipher of an `ss` or `ssu` server: the method and password (`auth`), the `key` and
@@ -73,7 +76,8 @@ pub(crate) fn server_cipher(name: &str, opts: &HandlerOptions, md: &Metadata) ->
 impl Handler for SsHandler {
     async fn handle(&self, conn: BoxConn, session: Session) -> Result<()> {
         let deadline = tokio::time::Instant::now() + self.read_timeout;
-        let mut ss = SsConn::server(conn, self.cipher.clone(), self.salts.clone())?;
+        // Boxed at once: the future holds a pointer, not a second copy of the keys.
+        let mut ss = Box::new(SsConn::server(conn, self.cipher.clone(), self.salts.clone())?);
         let mut buf = Vec::new();
         let request = tokio::time::timeout_at(
             deadline,
@@ -104,7 +108,7 @@ impl Handler for SsHandler {
         }
         let mut upstream = self.router.dial(Network::Tcp, target.clone()).await?;
         tracing::debug!(sid = session.id, %target, "ss: connected");
-        let mut ss = rewind(Box::new(ss), buf);
+        let mut ss = rewind(ss, buf);
         gost_x_rt::relay(&mut ss, &mut upstream).await?;
         Ok(())
     }
@@ -112,7 +116,8 @@ impl Handler for SsHandler {
 
 /// Reads and drops what `conn` sends until it closes or `deadline` passes.
 pub(crate) async fn drain_until(mut conn: BoxConn, deadline: tokio::time::Instant) {
-    let mut sink = [0u8; 4096];
+    // On the heap: an array here would be part of every connection's handler future.
+    let mut sink = vec![0u8; 4096];
     let drain =
         async { while gost_core::io::read(&mut conn, &mut sink).await.is_ok_and(|n| n > 0) {} };
     let _ = tokio::time::timeout_at(deadline, drain).await;
@@ -165,5 +170,18 @@ mod tests {
         let mut no_auth = options();
         no_auth.credentials = None;
         assert!(new(no_auth, &Metadata::new()).is_err());
+    }
+
+    /// An idle connection costs its handler future (boxed per connection): no buffer may sit
+    /// in it (the bad-request drain once held 4 KiB there, on every connection).
+    #[tokio::test]
+    async fn the_handler_future_stays_small() {
+        let mut opts = options();
+        opts.credentials = Some(("aes-256-gcm".into(), "pw".into()));
+        let h = handler(opts, &Metadata::new()).unwrap();
+        let (a, _b) = tokio::io::duplex(64);
+        let fut = h.handle(Box::new(gost_x_rt::TokioConn::new(a)), Session::default());
+        let size = std::mem::size_of_val(&fut);
+        assert!(size <= 2048, "the ss handler's future is {size} bytes");
     }
 }

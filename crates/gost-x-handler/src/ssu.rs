@@ -147,7 +147,8 @@ impl SsuHandler {
     /// reply, as with `ss`.
     async fn handle_stream(&self, conn: BoxConn, session: Session) -> Result<()> {
         let deadline = tokio::time::Instant::now() + self.read_timeout;
-        let mut ss = SsConn::server(conn, self.server.cipher().clone(), self.salts.clone())?;
+        let mut ss =
+            Box::new(SsConn::server(conn, self.server.cipher().clone(), self.salts.clone())?);
         let mut buf = Vec::new();
         let first = tokio::time::timeout_at(
             deadline,
