@@ -912,34 +912,63 @@ fn rtcp_bind_session_follows_mux_version_on_the_url() {
     single_cell("rtcp via relay", "mws v2", Dir::GoToRust);
 }
 
-/// A Go client's UDP through our `ssu` server: Go `-L socks5://…?udp=true -F ssu://…` against
-/// our `-L ssu://…`, every AEAD method, against both Go versions.
-///
-/// Known incompatibility, on Go's side: Go gost's ssu client (go-gost/go-shadowsocks2) expects
-/// the server's datagrams without the source address that SIP004 puts in them (its own ssu
-/// server leaves it out), so it hands the address to its SOCKS5 client as part of the payload.
-/// It does the same against shadowsocks-libev's `ss-server -u`; our server follows SIP004 as
-/// ss-libev does (and `ss-local -u` works with it: tests/tests/shadowsocks.rs). The datagrams
-/// do reach their target.
+/// `ssu` with AEAD methods against Go gost, every method: Go's ssu server leaves the source
+/// address out of its answers and its client expects that (go-gost/go-shadowsocks2
+/// `shadowaead/session_manager.go`), where SIP004 and shadowsocks-libev put it in; our side
+/// takes `answerAddr=false` for Go peers. Both ways with 3.3.0; with v3.2.6 only our client
+/// against its server: v3.2.6's ssu client names 0.0.0.0:0 as every datagram's target (it
+/// fails against its own server too; see `go_3_2_6_ssu_client_against_our_ssu_server`).
 #[test]
-#[ignore = "Go gost's ssu client is not SIP004 (see above)"]
-fn go_ssu_client_against_our_ssu_server() {
+fn ssu_aead_against_go() {
+    let mut failed = Vec::new();
+    let mut cells = 0;
     for version in [GoVersion::Release, GoVersion::Nightly] {
         let Some(go_bin) = go_gost(version) else { continue };
-        for method in ["aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305"] {
-            let ours = Gost::start(&["-L", &format!("ssu://{method}:pass@127.0.0.1:0")], 1);
-            let node = format!("ssu://{method}:pass@{}", ours.addr());
-            let go = start_go(&go_bin, &["-L", "socks5://127.0.0.1:0?udp=true", "-F", &node], 1);
-            if let Err(e) = socks5_udp_echo(go.addr()) {
-                panic!(
-                    "Go {} ssu {method} client → our server: {e}\n--- Go:\n{}\n--- ours:\n{}",
-                    version.label(),
-                    tail(&go.log(), 15),
-                    tail(&ours.log(), 15)
-                );
+        let dirs: &[Dir] = match version {
+            GoVersion::Release => &[Dir::RustToGo],
+            GoVersion::Nightly => &[Dir::RustToGo, Dir::GoToRust],
+        };
+        for &dir in dirs {
+            for method in ["aes-128-gcm", "aes-256-gcm", "chacha20-ietf-poly1305"] {
+                cells += 1;
+                let (server, node) = match dir {
+                    Dir::RustToGo => (
+                        format!("ssu://{method}:pass@127.0.0.1:0?{GO_UDP_KEEPALIVE}"),
+                        format!("ssu://{method}:pass@{{}}?answerAddr=false"),
+                    ),
+                    Dir::GoToRust => (
+                        format!("ssu://{method}:pass@127.0.0.1:0?answerAddr=false"),
+                        format!("ssu://{method}:pass@{{}}"),
+                    ),
+                };
+                if let Err(e) = guarded(|| ssu_cell(&go_bin, dir, &server, &node)) {
+                    failed.push(format!("{} ssu {method} ({}): {e}", version.label(), dir.label()));
+                }
             }
         }
     }
+    assert!(
+        failed.is_empty(),
+        "{} of {cells} ssu cells failed:\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
+}
+
+/// Go v3.2.6's ssu client against our server: its datagrams name 0.0.0.0:0 as their target
+/// (go-gost/x v0.8.1 `connector/ss/udp`), so nothing reaches the echo server; the same happens
+/// against a v3.2.6 server. Kept to show it, not run.
+#[test]
+#[ignore = "Go gost v3.2.6's ssu client sends every datagram to 0.0.0.0:0 (see above)"]
+fn go_3_2_6_ssu_client_against_our_ssu_server() {
+    let Some(go_bin) = go_gost(GoVersion::Release) else { return };
+    let r = ssu_cell(
+        &go_bin,
+        Dir::GoToRust,
+        "ssu://aes-256-gcm:pass@127.0.0.1:0?answerAddr=false",
+        "ssu://aes-256-gcm:pass@{}",
+    );
+    r.unwrap();
 }
 
 /// Keepalive for Go's udp listener: without it a session ends after one answer, and a datagram

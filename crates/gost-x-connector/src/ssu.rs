@@ -7,8 +7,9 @@
 //! Over a stream transport (`-F ssu+tcp://...`, `ssu+tls`, `ssu+ws`...) it is Go's "UDP over
 //! TCP": a shadowsocks stream (its address the first target) carrying gost's UDP-tun frames.
 //!
-//! Metadata: `key` (the raw master key). Datagrams only (a stream through an ssu node is an
-//! error).
+//! Metadata: `key` (the raw master key), `answerAddr` (true; `false` for a Go gost 3.3 ssu
+//! server, whose AEAD answers carry no source address: they are taken as from the last target,
+//! as Go's client does). Datagrams only (a stream through an ssu node is an error).
 
 use std::io;
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ const MAX_DATAGRAM: usize = 65535;
 
 struct SsuConnector {
     cipher: Cipher,
+    /// AEAD answers carry their source address (SIP004), or not (a Go gost 3.3 ssu server).
+    answer_addr: bool,
 }
 
 /// Builds the connector; it needs the method (user) and the password.
@@ -43,7 +46,8 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
     })?;
     let key = md.get_string(&["key"])?;
     let cipher = Cipher::new(&method, &opts.password.unwrap_or_default(), key.as_deref())?;
-    Ok(BoxConnector::new(SsuConnector { cipher }))
+    let answer_addr = md.get_bool(&["answerAddr"])?.unwrap_or(true);
+    Ok(BoxConnector::new(SsuConnector { cipher, answer_addr }))
 }
 
 impl Connector for SsuConnector {
@@ -73,7 +77,11 @@ impl Connector for SsuConnector {
         }
         Ok(Box::new(SsuPackets {
             conn,
-            client: UdpClient::new(self.cipher.clone())?,
+            client: if self.answer_addr {
+                UdpClient::new(self.cipher.clone())?
+            } else {
+                UdpClient::new(self.cipher.clone())?.without_answer_addr()
+            },
             out: Vec::with_capacity(1024),
             inbuf: vec![0u8; MAX_DATAGRAM],
         }))

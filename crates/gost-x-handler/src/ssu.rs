@@ -14,7 +14,12 @@
 //! `readBufferSize` (4096 by default, as Go's) bounds the datagrams a client can send; set it
 //! higher for larger ones.
 //!
-//! Metadata: `key` (the raw master key), `users` (2022, as `ss`), `udpBufferSize` /
+//! Go gost 3.3's ssu leaves the source address out of its AEAD answers (its client expects
+//! that); `answerAddr=false` answers its clients that way (SIP004 clients such as
+//! shadowsocks-libev's need the default).
+//!
+//! Metadata: `key` (the raw master key), `users` (2022, as `ss`), `answerAddr` (true),
+//! `udpBufferSize` /
 //! `udp.bufferSize` (the largest datagram, 4096... 65535; default 65535), `readTimeout` (a
 //! stream's first request, 15s).
 
@@ -48,7 +53,11 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
     Ok(BoxHandler::new(SsuHandler {
         router: opts.router,
         bypass: opts.bypass,
-        server: UdpServer::new(cipher),
+        server: if md.get_bool(&["answerAddr"])?.unwrap_or(true) {
+            UdpServer::new(cipher)
+        } else {
+            UdpServer::new(cipher).without_answer_addr()
+        },
         salts: SaltFilter::default(),
         buffer_size,
         read_timeout: util::read_timeout(md)?,

@@ -22,6 +22,8 @@ pub struct ReplyTo(Option<u64>);
 pub struct UdpServer {
     cipher: Cipher,
     sessions: Arc<Mutex<Sessions>>,
+    /// AEAD: answers carry their source address (SIP004), or not (Go gost 3.3's ssu).
+    answer_addr: bool,
 }
 
 /// 2022 client sessions by id: kept while active and [`SESSION_IDLE`] after, so that their
@@ -54,7 +56,14 @@ impl UdpServer {
 
     fn with_limit(cipher: Cipher, limit: usize) -> UdpServer {
         let sessions = Sessions { by_id: HashMap::new(), limit };
-        UdpServer { cipher, sessions: Arc::new(Mutex::new(sessions)) }
+        UdpServer { cipher, sessions: Arc::new(Mutex::new(sessions)), answer_addr: true }
+    }
+
+    /// AEAD answers without their source address, as Go gost 3.3's ssu server sends them and
+    /// its client expects (SIP004 and shadowsocks-libev put it in; 2022 always has it).
+    pub fn without_answer_addr(mut self) -> UdpServer {
+        self.answer_addr = false;
+        self
     }
 
     /// The cipher.
@@ -115,6 +124,9 @@ impl UdpServer {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let Some(client_session) = to.0 else {
+            if !self.answer_addr {
+                return seal_bare(&self.cipher, payload, out);
+            }
             return seal_packet(&self.cipher, source, payload, out);
         };
         let (answer_id, packet, user) = {
@@ -138,6 +150,9 @@ pub struct UdpClient {
     next_packet: u64,
     /// The server session last heard from, and its packet ids seen.
     server: Option<(u64, ReplayWindow)>,
+    /// AEAD answers without an address (Go gost 3.3's ssu server): they are taken as from the
+    /// last target sent to, as Go's client takes them.
+    bare_answers: Option<Address>,
 }
 
 impl UdpClient {
@@ -145,12 +160,31 @@ impl UdpClient {
     pub fn new(cipher: Cipher) -> Result<UdpClient> {
         let mut id = [0u8; 8];
         crate::random(&mut id)?;
-        Ok(UdpClient { cipher, session_id: u64::from_be_bytes(id), next_packet: 0, server: None })
+        Ok(UdpClient {
+            cipher,
+            session_id: u64::from_be_bytes(id),
+            next_packet: 0,
+            server: None,
+            bare_answers: None,
+        })
+    }
+
+    /// Takes AEAD answers without their source address (a Go gost 3.3 ssu server's).
+    pub fn without_answer_addr(mut self) -> UdpClient {
+        if !self.cipher.method().is_2022() {
+            self.bare_answers = Some(Address::Ip(std::net::SocketAddr::from(([0, 0, 0, 0], 0))));
+        }
+        self
     }
 
     /// Appends the datagram carrying `payload` to `target`.
     pub fn seal(&mut self, target: &Address, payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
         if !self.cipher.method().is_2022() {
+            if let Some(last) = &mut self.bare_answers
+                && last != target
+            {
+                *last = target.clone();
+            }
             return seal_packet(&self.cipher, target, payload, out);
         }
         self.next_packet += 1;
@@ -161,6 +195,9 @@ impl UdpClient {
     /// not open, answers another session, or (2022) repeats a packet is an error.
     pub fn open(&mut self, datagram: &mut [u8]) -> Result<(Address, Range<usize>)> {
         if !self.cipher.method().is_2022() {
+            if let Some(from) = &self.bare_answers {
+                return Ok((from.clone(), open_bare(&self.cipher, datagram)?));
+            }
             return open_packet(&self.cipher, datagram);
         }
         let opened = open_response(&self.cipher, datagram)?;
@@ -177,6 +214,28 @@ impl UdpClient {
         }
         Ok((opened.addr, opened.payload))
     }
+}
+
+/// An AEAD datagram without an address: `salt | seal(payload)`.
+fn seal_bare(cipher: &Cipher, payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let salt_start = out.len();
+    out.resize(salt_start + cipher.salt_len(), 0);
+    crate::random(&mut out[salt_start..])?;
+    let mut sealer = cipher.sealer(&out[salt_start..])?;
+    let start = out.len();
+    out.extend_from_slice(payload);
+    sealer.seal(out, start)
+}
+
+/// Opens an AEAD datagram without an address in place: where its payload is.
+fn open_bare(cipher: &Cipher, datagram: &mut [u8]) -> Result<Range<usize>> {
+    let salt_len = cipher.salt_len();
+    if datagram.len() < salt_len + cipher.method().tag_len() {
+        return Err(Error::protocol("shadowsocks: a datagram too short"));
+    }
+    let (salt, sealed) = datagram.split_at_mut(salt_len);
+    let n = cipher.opener(salt)?.open(sealed)?;
+    Ok(salt_len..salt_len + n)
 }
 
 #[cfg(test)]
@@ -219,6 +278,24 @@ mod tests {
         round_trip("chacha20-ietf-poly1305", "pw");
         round_trip("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==");
         round_trip("2022-blake3-aes-256-gcm", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    }
+
+    #[test]
+    fn go_style_answers_carry_no_address() {
+        let cipher = Cipher::new("aes-128-gcm", "pw", None).unwrap();
+        let server = UdpServer::new(cipher.clone()).without_answer_addr();
+        let mut client = UdpClient::new(cipher.clone()).unwrap().without_answer_addr();
+        let target = Address::Domain("example.com".into(), 53);
+        let mut d = Vec::new();
+        client.seal(&target, b"q", &mut d).unwrap();
+        let (_, _, reply) = server.open(&mut d).unwrap();
+        let mut answer = Vec::new();
+        let source = Address::Ip("127.0.0.1:53".parse().unwrap());
+        server.seal(reply, &source, b"answer", &mut answer).unwrap();
+        // The plaintext is the payload alone: a SIP004 client reads garbage as an address.
+        assert!(open_packet(&cipher, &mut answer.clone()).map(|(a, _)| a).ok() != Some(source));
+        let (from, payload) = client.open(&mut answer).unwrap();
+        assert_eq!((from, &answer[payload]), (target, &b"answer"[..]), "as from the target");
     }
 
     #[test]
