@@ -40,6 +40,7 @@ fn every_method_through_our_client_and_server() {
     for (method, key) in [
         ("2022-blake3-aes-128-gcm", "MTIzNDU2Nzg5MDEyMzQ1Ng"),
         ("2022-blake3-aes-256-gcm", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI"),
+        ("2022-blake3-chacha20-poly1305", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI"),
     ] {
         let server = Gost::start(&["-L", &format!("ss://{method}:{key}@127.0.0.1:0")], 1);
         let node = format!("ss://{method}:{key}@{}", server.addr());
@@ -296,6 +297,7 @@ fn methods_and_passwords() -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<_> = METHODS.iter().chain(&["none"]).map(|m| (*m, "pass")).collect();
     all.push(("2022-blake3-aes-128-gcm", KEY128));
     all.push(("2022-blake3-aes-256-gcm", KEY256));
+    all.push(("2022-blake3-chacha20-poly1305", KEY256));
     all
 }
 

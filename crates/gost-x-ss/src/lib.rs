@@ -66,11 +66,14 @@ pub enum Method {
     Blake3Aes128Gcm,
     /// `2022-blake3-aes-256-gcm` (SIP022).
     Blake3Aes256Gcm,
+    /// `2022-blake3-chacha20-poly1305` (SIP022's optional method; Go gost does not have it).
+    Blake3Chacha20Poly1305,
 }
 
 /// The method names this build takes, for error messages.
 pub const METHODS: &str = "aes-128-gcm, aes-256-gcm, chacha20-ietf-poly1305, none, \
-                           2022-blake3-aes-128-gcm, 2022-blake3-aes-256-gcm";
+                           2022-blake3-aes-128-gcm, 2022-blake3-aes-256-gcm, \
+                           2022-blake3-chacha20-poly1305";
 
 impl Method {
     /// The method called `name` (case-insensitive), or an error listing the supported ones.
@@ -84,6 +87,7 @@ impl Method {
             "none" | "dummy" | "plain" => Method::None,
             "2022-blake3-aes-128-gcm" => Method::Blake3Aes128Gcm,
             "2022-blake3-aes-256-gcm" => Method::Blake3Aes256Gcm,
+            "2022-blake3-chacha20-poly1305" => Method::Blake3Chacha20Poly1305,
             other if other.starts_with("2022-") => {
                 return Err(Error::unsupported(format!(
                     "shadowsocks method {name:?} (2022) is not supported yet; supported: {METHODS}"
@@ -101,12 +105,24 @@ impl Method {
     pub fn key_len(self) -> usize {
         match self {
             Method::Aes128Gcm | Method::None | Method::Blake3Aes128Gcm => 16,
-            Method::Aes256Gcm | Method::Chacha20Poly1305 | Method::Blake3Aes256Gcm => 32,
+            Method::Aes256Gcm
+            | Method::Chacha20Poly1305
+            | Method::Blake3Aes256Gcm
+            | Method::Blake3Chacha20Poly1305 => 32,
         }
     }
 
     /// Whether this is a Shadowsocks 2022 method.
     pub fn is_2022(self) -> bool {
+        matches!(
+            self,
+            Method::Blake3Aes128Gcm | Method::Blake3Aes256Gcm | Method::Blake3Chacha20Poly1305
+        )
+    }
+
+    /// Whether this is a 2022 method on AES (identity headers and SIP022's UDP separate
+    /// header exist only for those).
+    pub fn is_2022_aes(self) -> bool {
         matches!(self, Method::Blake3Aes128Gcm | Method::Blake3Aes256Gcm)
     }
 
@@ -119,7 +135,9 @@ impl Method {
         match self {
             Method::Aes128Gcm | Method::Blake3Aes128Gcm => Some(&ring::aead::AES_128_GCM),
             Method::Aes256Gcm | Method::Blake3Aes256Gcm => Some(&ring::aead::AES_256_GCM),
-            Method::Chacha20Poly1305 => Some(&ring::aead::CHACHA20_POLY1305),
+            Method::Chacha20Poly1305 | Method::Blake3Chacha20Poly1305 => {
+                Some(&ring::aead::CHACHA20_POLY1305)
+            }
             Method::None => None,
         }
     }
@@ -206,6 +224,11 @@ impl Cipher {
                     .split(':')
                     .map(|p| psk_2022(p, method.key_len()))
                     .collect::<Result<Vec<_>>>()?;
+                if psks.len() > 1 && !method.is_2022_aes() {
+                    return Err(Error::config(
+                        "several shadowsocks 2022 keys (identity headers) need an AES method",
+                    ));
+                }
                 let key = psks.last().cloned().unwrap_or_default();
                 return Ok(Cipher { method, key, psks: Arc::new(psks), users: Arc::default() });
             }
@@ -233,9 +256,10 @@ impl Cipher {
                 .map_err(|e| e.wrap(gost_core::ErrorKind::Config, format!("user {name:?}")))?;
             table.push(User { name: name.to_owned(), hash: key_hash(&key), key });
         }
-        if !table.is_empty() && !self.method.is_2022() {
+        if !table.is_empty() && !self.method.is_2022_aes() {
             return Err(Error::config(
-                "shadowsocks users (identity headers) need a 2022 method; ignored",
+                "shadowsocks users (identity headers) need a 2022 AES method \
+                 (2022-blake3-aes-128-gcm or 2022-blake3-aes-256-gcm)",
             ));
         }
         self.users = Arc::new(table);
@@ -425,8 +449,25 @@ pub fn random(out: &mut [u8]) -> Result<()> {
 /// bloom ring does): two generations of a bloom filter, each for [`SALTS_PER_GENERATION`]
 /// salts with about one false alarm in a million; when the newer one is full the older one is
 /// cleared and takes its place. About 3.6 MB, allocated at the first salt.
+///
+/// Shadowsocks 2022 requests, whose timestamps are checked, go to an exact record instead
+/// ([`SaltFilter::check_and_add_recent`]): SIP022 forbids a filter with false alarms.
 #[derive(Clone)]
-pub struct SaltFilter(Arc<Mutex<BloomRing>>);
+pub struct SaltFilter(Arc<Mutex<BloomRing>>, Arc<Mutex<RecentSalts>>);
+
+/// 2022 salts seen in the last [`RECENT_SALT_SECS`] seconds (a request's timestamp is within 30 s
+/// either way, so an older salt cannot come back), each with when it expires.
+#[derive(Default)]
+struct RecentSalts {
+    expiry: std::collections::HashMap<([u8; 32], u8), u64>,
+    swept: u64,
+}
+
+/// How long a 2022 salt is remembered (SIP022: 60 s).
+pub const RECENT_SALT_SECS: u64 = 60;
+/// The 2022 salts remembered at most (about 80 bytes each): a new stream past this is refused
+/// until old salts expire (a million new streams a minute).
+pub const MAX_RECENT_SALTS: usize = 1 << 20;
 
 impl std::fmt::Debug for SaltFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -449,12 +490,15 @@ struct BloomRing {
 
 impl Default for SaltFilter {
     fn default() -> Self {
-        SaltFilter(Arc::new(Mutex::new(BloomRing {
-            keys: std::collections::hash_map::RandomState::new(),
-            generations: [Vec::new(), Vec::new()],
-            current: 0,
-            count: 0,
-        })))
+        SaltFilter(
+            Arc::new(Mutex::new(BloomRing {
+                keys: std::collections::hash_map::RandomState::new(),
+                generations: [Vec::new(), Vec::new()],
+                current: 0,
+                count: 0,
+            })),
+            Arc::default(),
+        )
     }
 }
 
@@ -498,6 +542,31 @@ impl BloomRing {
 }
 
 impl SaltFilter {
+    /// Records a 2022 `salt` (at most 32 bytes) for [`RECENT_SALT_SECS`]; false when it was
+    /// seen in that time, or when [`MAX_RECENT_SALTS`] are remembered already.
+    pub fn check_and_add_recent(&self, salt: &[u8]) -> bool {
+        let mut key = [0u8; 32];
+        let len = salt.len().min(32);
+        key[..len].copy_from_slice(&salt[..len]);
+        let key = (key, len as u8);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut recent = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        if now.saturating_sub(recent.swept) >= 10 || recent.expiry.len() >= MAX_RECENT_SALTS {
+            recent.expiry.retain(|_, expires| *expires > now);
+            recent.swept = now;
+        }
+        if recent.expiry.get(&key).is_some_and(|expires| *expires > now) {
+            return false;
+        }
+        if recent.expiry.len() >= MAX_RECENT_SALTS {
+            return false;
+        }
+        recent.expiry.insert(key, now + RECENT_SALT_SECS);
+        true
+    }
+
     /// Records `salt`; false when it was seen already.
     pub fn check_and_add(&self, salt: &[u8]) -> bool {
         let mut ring = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -520,7 +589,11 @@ mod tests {
         let err = Method::parse("rc4-md5").unwrap_err();
         assert!(err.to_string().contains("aes-256-gcm"), "{err}");
         assert_eq!(
-            Method::parse("2022-blake3-chacha20-poly1305").unwrap_err().kind(),
+            Method::parse("2022-blake3-chacha20-poly1305").unwrap(),
+            Method::Blake3Chacha20Poly1305
+        );
+        assert_eq!(
+            Method::parse("2022-blake3-chacha8-poly1305").unwrap_err().kind(),
             gost_core::ErrorKind::Unsupported
         );
         assert!(Method::parse("2022-blake3-aes-128-gcm").unwrap().is_2022());
@@ -547,6 +620,20 @@ mod tests {
         assert!(Cipher::new("aes-128-gcm", "", None).is_err());
         assert!(Cipher::new("aes-128-gcm", "", Some("0123456789abcdef")).is_ok());
         assert!(Cipher::new("aes-128-gcm", "", Some("short")).is_err());
+    }
+
+    #[test]
+    fn recent_salts_are_exact() {
+        let f = SaltFilter::default();
+        for i in 0..10_000u64 {
+            assert!(f.check_and_add_recent(&i.to_le_bytes()), "no false alarm");
+        }
+        assert!(!f.check_and_add_recent(&7u64.to_le_bytes()));
+        // A 16-byte salt and a 32-byte one that starts with it are different salts.
+        assert!(f.check_and_add_recent(&[1u8; 16]));
+        let mut long = [0u8; 32];
+        long[..16].copy_from_slice(&[1u8; 16]);
+        assert!(f.check_and_add_recent(&long));
     }
 
     #[test]

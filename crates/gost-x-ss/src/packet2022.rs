@@ -9,6 +9,10 @@
 //! u16 | padding | ATYP ADDR PORT | payload`; of a response: `type 1 | timestamp | client session
 //! id u64 | padding length | padding | address | payload`. Timestamps within 30 s.
 //!
+//! `2022-blake3-chacha20-poly1305` (SIP022's optional method) seals the whole datagram with
+//! XChaCha20-Poly1305 under the key itself and a random 24-byte nonce: `nonce | seal(session id
+//! | packet id | main header | payload)`, and has no identity headers.
+//!
 //! Go's session subkey takes the session id as 8 *little-endian* bytes where SIP022 (and
 //! sing-box, shadowsocks-rust) take the header's big-endian bytes; we match Go gost (see
 //! docs/compat-go.md).
@@ -89,11 +93,11 @@ pub fn seal_request(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let separate = separate_header(session_id, packet_id);
-    let mut block = separate;
-    aes_block(cipher.first_key(), &mut block, true)?;
-    out.extend_from_slice(&block);
-    cipher.identity_headers(None, &separate, out)?;
-    let body = out.len();
+    let body = start_packet(cipher, cipher.first_key(), &separate, out)?;
+    if cipher.method().is_2022_aes() {
+        cipher.identity_headers(None, &separate, out)?;
+    }
+    let body = if cipher.method().is_2022_aes() { out.len() } else { body };
     out.push(REQUEST_TYPE);
     out.extend_from_slice(&now_secs().to_be_bytes());
     let pad = if target.port() == 53 {
@@ -127,10 +131,7 @@ pub fn seal_response(
 ) -> Result<()> {
     let key = cipher.user_key(user);
     let separate = separate_header(session_id, packet_id);
-    let mut block = separate;
-    aes_block(key, &mut block, true)?;
-    out.extend_from_slice(&block);
-    let body = out.len();
+    let body = start_packet(cipher, key, &separate, out)?;
     out.push(RESPONSE_TYPE);
     out.extend_from_slice(&now_secs().to_be_bytes());
     out.extend_from_slice(&client_session_id.to_be_bytes());
@@ -140,6 +141,29 @@ pub fn seal_response(
     seal_body(cipher, key, &separate, out, body)
 }
 
+/// Appends what goes before the main header: the separate header encrypted with `key` (AES),
+/// or the random nonce and the plain separate header, which the seal covers (ChaCha). Returns
+/// where the sealed part starts.
+fn start_packet(
+    cipher: &Cipher,
+    key: &[u8],
+    separate: &[u8; BLOCK],
+    out: &mut Vec<u8>,
+) -> Result<usize> {
+    if cipher.method().is_2022_aes() {
+        let mut block = *separate;
+        aes_block(key, &mut block, true)?;
+        out.extend_from_slice(&block);
+        return Ok(out.len());
+    }
+    let at = out.len();
+    out.resize(at + XNONCE, 0);
+    crate::random(&mut out[at..])?;
+    out.extend_from_slice(separate);
+    Ok(at + XNONCE)
+}
+
+/// Seals `out[body..]` and appends the tag.
 fn seal_body(
     cipher: &Cipher,
     key: &[u8],
@@ -147,6 +171,16 @@ fn seal_body(
     out: &mut Vec<u8>,
     body: usize,
 ) -> Result<()> {
+    if !cipher.method().is_2022_aes() {
+        use chacha20poly1305::aead::AeadInPlace;
+        let (nonce, sealed) = out.split_at_mut(body);
+        let nonce = chacha20poly1305::XNonce::from_slice(&nonce[body - XNONCE..]);
+        let tag = xchacha(key)?
+            .encrypt_in_place_detached(nonce, b"", sealed)
+            .map_err(|_| Error::protocol("shadowsocks 2022: seal failed"))?;
+        out.extend_from_slice(&tag);
+        return Ok(());
+    }
     let session_id = u64::from_be_bytes(separate[..8].try_into().unwrap_or_default());
     let tag = session_key(cipher, key, session_id)?
         .seal_in_place_separate_tag(nonce(separate), Aad::empty(), &mut out[body..])
@@ -155,21 +189,60 @@ fn seal_body(
     Ok(())
 }
 
+/// The nonce of a ChaCha datagram.
+const XNONCE: usize = 24;
+
+fn xchacha(key: &[u8]) -> Result<chacha20poly1305::XChaCha20Poly1305> {
+    use chacha20poly1305::KeyInit;
+    chacha20poly1305::XChaCha20Poly1305::new_from_slice(key)
+        .map_err(|_| Error::config("shadowsocks 2022: a ChaCha key is 32 bytes"))
+}
+
+/// Opens a ChaCha datagram in place: its separate header, and where its main header starts
+/// and its plaintext ends.
+fn open_xchacha(key: &[u8], datagram: &mut [u8]) -> Result<([u8; BLOCK], usize, usize)> {
+    use chacha20poly1305::aead::AeadInPlace;
+    if datagram.len() < XNONCE + BLOCK + 1 + 8 + 2 + TAG_LEN {
+        return Err(short());
+    }
+    let end = datagram.len() - TAG_LEN;
+    let (nonce, rest) = datagram.split_at_mut(XNONCE);
+    let (sealed, tag) = rest.split_at_mut(end - XNONCE);
+    xchacha(key)?
+        .decrypt_in_place_detached(
+            chacha20poly1305::XNonce::from_slice(nonce),
+            b"",
+            sealed,
+            chacha20poly1305::Tag::from_slice(tag),
+        )
+        .map_err(|_| {
+            Error::new(ErrorKind::Auth, "shadowsocks 2022: a datagram failed authentication")
+        })?;
+    let mut separate = [0u8; BLOCK];
+    separate.copy_from_slice(&datagram[XNONCE..XNONCE + BLOCK]);
+    Ok((separate, XNONCE + BLOCK, end))
+}
+
 /// Opens a client's datagram in place (a server's view). A wrong key, an unknown user, a
 /// tampered or malformed datagram, or a timestamp off by more than 30 s is an error.
 pub fn open_request(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> {
-    let identity = if cipher.has_users() { BLOCK } else { 0 };
-    let (separate, rest) = open_separate(cipher.key(), datagram)?;
-    let (user, body_at) = if identity > 0 {
-        let mut id = [0u8; BLOCK];
-        id.copy_from_slice(rest.get(..BLOCK).ok_or_else(short)?);
-        (Some(cipher.find_user(&id, None, &separate)?), BLOCK * 2)
+    let (separate, user, body_at, end) = if cipher.method().is_2022_aes() {
+        let (separate, rest) = open_separate(cipher.key(), datagram)?;
+        let (user, body_at) = if cipher.has_users() {
+            let mut id = [0u8; BLOCK];
+            id.copy_from_slice(rest.get(..BLOCK).ok_or_else(short)?);
+            (Some(cipher.find_user(&id, None, &separate)?), BLOCK * 2)
+        } else {
+            (None, BLOCK)
+        };
+        let key = cipher.user_key(user);
+        let plain = open_body(cipher, key, &separate, &mut datagram[body_at..])?;
+        (separate, user, body_at, body_at + plain)
     } else {
-        (None, BLOCK)
+        let (separate, body_at, end) = open_xchacha(cipher.key(), datagram)?;
+        (separate, None, body_at, end)
     };
-    let key = cipher.user_key(user);
-    let plain = open_body(cipher, key, &separate, &mut datagram[body_at..])?;
-    let body = &datagram[body_at..body_at + plain];
+    let body = &datagram[body_at..end];
     if body.first() != Some(&REQUEST_TYPE) {
         return Err(Error::protocol("shadowsocks 2022: not a request"));
     }
@@ -186,9 +259,14 @@ pub fn open_request(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> 
 
 /// Opens a server's datagram in place (a client's view).
 pub fn open_response(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> {
-    let (separate, _) = open_separate(cipher.key(), datagram)?;
-    let plain = open_body(cipher, cipher.key(), &separate, &mut datagram[BLOCK..])?;
-    let body = &datagram[BLOCK..BLOCK + plain];
+    let (separate, body_at, end) = if cipher.method().is_2022_aes() {
+        let (separate, _) = open_separate(cipher.key(), datagram)?;
+        let plain = open_body(cipher, cipher.key(), &separate, &mut datagram[BLOCK..])?;
+        (separate, BLOCK, BLOCK + plain)
+    } else {
+        open_xchacha(cipher.key(), datagram)?
+    };
+    let body = &datagram[body_at..end];
     if body.first() != Some(&RESPONSE_TYPE) || body.len() < 17 {
         return Err(Error::protocol("shadowsocks 2022: not a response"));
     }
@@ -200,7 +278,7 @@ pub fn open_response(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022>
         client_session_id,
         user: None,
         addr,
-        payload: BLOCK + payload.start..BLOCK + payload.end,
+        payload: body_at + payload.start..body_at + payload.end,
     })
 }
 
@@ -357,6 +435,31 @@ mod tests {
         let o = open_response(&client, &mut r).unwrap();
         assert_eq!((o.session_id, o.client_session_id, &o.addr), (9, 7, &src));
         assert_eq!(&r[o.payload], b"answer");
+    }
+
+    #[test]
+    fn chacha_datagrams_are_one_xchacha_seal_with_the_key() {
+        let m = "2022-blake3-chacha20-poly1305";
+        let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let cipher = Cipher::new(m, key, None).unwrap();
+        let target = Address::Ip("127.0.0.1:9".parse().unwrap());
+        let mut d = Vec::new();
+        seal_request(&cipher, 7, 3, &target, b"hi", &mut d).unwrap();
+        // nonce(24) | seal(16-byte separate header | type, timestamp, padding length, address
+        // (7) | payload) | tag
+        assert_eq!(d.len(), 24 + 16 + 1 + 8 + 2 + 7 + 2 + 16);
+        let o = open_request(&cipher, &mut d.clone()).unwrap();
+        assert_eq!((o.session_id, o.packet_id, &o.addr), (7, 3, &target));
+        let mut t = d.clone();
+        t[30] ^= 1;
+        assert!(open_request(&cipher, &mut t).is_err());
+        let mut r = Vec::new();
+        seal_response(&cipher, None, 9, 1, 7, &target, b"yo", &mut r).unwrap();
+        let o = open_response(&cipher, &mut r).unwrap();
+        assert_eq!((o.session_id, o.packet_id, o.client_session_id), (9, 1, 7));
+        assert_eq!(&r[o.payload], b"yo");
+        // No identity headers with ChaCha.
+        assert!(Cipher::new(m, &format!("{key}:{key}"), None).is_err());
     }
 
     #[test]

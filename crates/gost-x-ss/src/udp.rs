@@ -278,6 +278,7 @@ mod tests {
         round_trip("chacha20-ietf-poly1305", "pw");
         round_trip("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==");
         round_trip("2022-blake3-aes-256-gcm", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        round_trip("2022-blake3-chacha20-poly1305", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     }
 
     #[test]
