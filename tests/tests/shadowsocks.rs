@@ -537,3 +537,84 @@ fn ssu_2022_refuses_replayed_and_forged_datagrams() {
     let grown = rss_kib(server.pid()).saturating_sub(before);
     assert!(grown < 16 * 1024, "the server grew {grown} KiB under the flood");
 }
+
+/// shadowsocks-rust's `ssserver` and `sslocal`, from $SSRUST_BIN (tests/interop/fetch-ssrust.sh;
+/// .ci/run sets it), or None when it is not there (outside CI, the test is skipped).
+fn ssrust_bin() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("SSRUST_BIN").map(std::path::PathBuf::from).or_else(|| {
+        let dir = std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/ssrust/bin");
+        dir.join("ssserver").exists().then_some(dir)
+    });
+    if dir.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI: shadowsocks-rust is missing (tests/interop/fetch-ssrust.sh)"
+        );
+        eprintln!("SKIP: shadowsocks-rust is not built (tests/interop/fetch-ssrust.sh)");
+    }
+    dir
+}
+
+/// Shadowsocks 2022 against shadowsocks-rust (SIP022's reference implementation), every 2022
+/// method, TCP and UDP, both ways. Our ssu client needs `sip022=true` for its AES datagrams
+/// (the default derives the subkey as Go gost does); our server takes both.
+#[test]
+fn shadowsocks_rust_2022_in_both_directions() {
+    let Some(bin) = ssrust_bin() else { return };
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server(BODY);
+    let echo = udp_echo();
+    for (method, key) in [
+        ("2022-blake3-aes-128-gcm", KEY128),
+        ("2022-blake3-aes-256-gcm", KEY256),
+        ("2022-blake3-chacha20-poly1305", KEY256),
+    ] {
+        // Our client (TCP and UDP) to ssserver.
+        let port = free_port();
+        let server = Gost::spawn_command({
+            let mut c = Command::new(bin.join("ssserver"));
+            c.args(["-s", &format!("127.0.0.1:{port}"), "-m", method, "-k", key, "-U"]);
+            c
+        });
+        wait_accepting(format!("127.0.0.1:{port}").parse().unwrap(), "ssserver");
+        let node = format!("ss://{method}:{key}@127.0.0.1:{port}");
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let (ok, body) = get_via(client.addr(), origin);
+        assert!(ok && body == BODY, "ours → ssserver {method}: {body:?}\n{}", server.log());
+        echo_round_trip(client.addr(), 1 << 20);
+        let node = format!("ssu://{method}:{key}@127.0.0.1:{port}?sip022=true");
+        let edge = Gost::start(&["-L", "socks5://127.0.0.1:0?udp=true", "-F", &node], 1);
+        socks5_udp_round_trips(edge.addr(), echo, &format!("ours → ssserver {method} UDP"));
+        drop(server);
+        // sslocal (a SOCKS5 proxy, TCP and UDP) to our ss + ssu server on one port.
+        let ours = Gost::start(&["-L", &format!("ss://{method}:{key}@127.0.0.1:0")], 1);
+        let port = ours.addr().port();
+        let ours_udp = Gost::start(&["-L", &format!("ssu://{method}:{key}@127.0.0.1:{port}")], 1);
+        let local_port = free_port();
+        let local = Gost::spawn_command({
+            let mut c = Command::new(bin.join("sslocal"));
+            c.args([
+                "-b",
+                &format!("127.0.0.1:{local_port}"),
+                "-s",
+                &format!("127.0.0.1:{port}"),
+                "-m",
+                method,
+                "-k",
+                key,
+                "-U",
+            ]);
+            c
+        });
+        let local_addr: SocketAddr = format!("127.0.0.1:{local_port}").parse().unwrap();
+        wait_accepting(local_addr, "sslocal");
+        let (ok, body) =
+            curl(&["-x", &format!("socks5h://{local_addr}"), &format!("http://{origin}/")]);
+        assert!(ok && body == BODY, "sslocal → ours {method}: {body:?}\n{}", local.log());
+        socks5_udp_round_trips(local_addr, echo, &format!("sslocal → ours {method} UDP"));
+        drop((ours, ours_udp));
+    }
+}

@@ -9,7 +9,9 @@
 //!
 //! Metadata: `key` (the raw master key), `answerAddr` (true; `false` for a Go gost 3.3 ssu
 //! server, whose AEAD answers carry no source address: they are taken as from the last target,
-//! as Go's client does). Datagrams only (a stream through an ssu node is an error).
+//! as Go's client does), `sip022` (false: 2022 AES datagrams derive their subkey as Go gost
+//! does; `true` as SIP022 says, for shadowsocks-rust, sing-box or Xray servers; our server takes
+//! both). Datagrams only (a stream through an ssu node is an error).
 
 use std::io;
 use std::net::SocketAddr;
@@ -45,7 +47,10 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
         )
     })?;
     let key = md.get_string(&["key"])?;
-    let cipher = Cipher::new(&method, &opts.password.unwrap_or_default(), key.as_deref())?;
+    let mut cipher = Cipher::new(&method, &opts.password.unwrap_or_default(), key.as_deref())?;
+    if md.get_bool(&["sip022"])?.unwrap_or(false) {
+        cipher = cipher.with_standard_udp();
+    }
     let answer_addr = md.get_bool(&["answerAddr"])?.unwrap_or(true);
     Ok(BoxConnector::new(SsuConnector { cipher, answer_addr }))
 }

@@ -159,6 +159,9 @@ pub struct Cipher {
     psks: Arc<Vec<Vec<u8>>>,
     /// 2022, server: the users an identity header may name (`users` metadata).
     users: Arc<Vec<User>>,
+    /// 2022 AES datagrams sent with SIP022's subkey (the session id's big-endian bytes) rather
+    /// than Go gost's (little-endian).
+    standard_udp: bool,
 }
 
 /// A Shadowsocks 2022 user: a name and its key, known by the key's BLAKE3 hash.
@@ -230,7 +233,13 @@ impl Cipher {
                     ));
                 }
                 let key = psks.last().cloned().unwrap_or_default();
-                return Ok(Cipher { method, key, psks: Arc::new(psks), users: Arc::default() });
+                return Ok(Cipher {
+                    method,
+                    key,
+                    psks: Arc::new(psks),
+                    users: Arc::default(),
+                    standard_udp: false,
+                });
             }
             None => {
                 if password.is_empty() && method != Method::None {
@@ -239,7 +248,13 @@ impl Cipher {
                 bytes_to_key(password.as_bytes(), method.key_len())
             }
         };
-        Ok(Cipher { method, psks: Arc::new(vec![key.clone()]), key, users: Arc::default() })
+        Ok(Cipher {
+            method,
+            psks: Arc::new(vec![key.clone()]),
+            key,
+            users: Arc::default(),
+            standard_udp: false,
+        })
     }
 
     /// A 2022 server's cipher that takes the users given (name, base64 key), each known by
@@ -264,6 +279,18 @@ impl Cipher {
         }
         self.users = Arc::new(table);
         Ok(self)
+    }
+
+    /// A 2022 client's AES datagrams derive their subkey as SIP022 says (the session id's
+    /// big-endian bytes: shadowsocks-rust, sing-box, Xray) instead of as Go gost does
+    /// (little-endian), which is the default. A server takes both.
+    pub fn with_standard_udp(mut self) -> Cipher {
+        self.standard_udp = true;
+        self
+    }
+
+    pub(crate) fn standard_udp(&self) -> bool {
+        self.standard_udp
     }
 
     /// Whether a 2022 server expects identity headers (it has users).

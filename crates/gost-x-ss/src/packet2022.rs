@@ -46,6 +46,9 @@ pub struct Opened2022 {
     pub addr: Address,
     /// Where the payload is in the datagram.
     pub payload: Range<usize>,
+    /// AES: the session subkey took the session id's big-endian bytes (SIP022's, as
+    /// shadowsocks-rust and sing-box do) rather than Go gost's little-endian ones.
+    pub standard: bool,
 }
 
 fn now_secs() -> u64 {
@@ -60,14 +63,19 @@ fn separate_header(session_id: u64, packet_id: u64) -> [u8; BLOCK] {
 }
 
 /// The AEAD of a session (see the module doc for Go's byte order of the id).
-fn session_key(cipher: &Cipher, key: &[u8], session_id: u64) -> Result<LessSafeKey> {
+fn session_key(
+    cipher: &Cipher,
+    key: &[u8],
+    session_id: u64,
+    standard: bool,
+) -> Result<LessSafeKey> {
     let alg = cipher
         .method()
         .algorithm()
         .ok_or_else(|| Error::config("shadowsocks 2022 datagrams need a 2022 method"))?;
     let mut hasher = blake3::Hasher::new_derive_key("shadowsocks 2022 session subkey");
     hasher.update(key);
-    hasher.update(&session_id.to_le_bytes());
+    hasher.update(&if standard { session_id.to_be_bytes() } else { session_id.to_le_bytes() });
     let mut subkey = [0u8; 32];
     let subkey = &mut subkey[..key.len().min(32)];
     hasher.finalize_xof().fill(subkey);
@@ -113,14 +121,16 @@ pub fn seal_request(
     crate::random(&mut out[at..])?;
     gost_proto::addr::encode_addr(target, out)?;
     out.extend_from_slice(payload);
-    seal_body(cipher, cipher.key(), &separate, out, body)
+    seal_body(cipher, cipher.key(), &separate, out, body, cipher.standard_udp())
 }
 
 /// Appends a server's datagram answering client session `client_session_id` with `payload`
-/// from `source`, under `user`'s key (or the server's).
+/// from `source`, under `user`'s key (or the server's), with the subkey byte order the client
+/// used (`standard`: see [`Opened2022::standard`]).
 #[allow(clippy::too_many_arguments)]
 pub fn seal_response(
     cipher: &Cipher,
+    standard: bool,
     user: Option<usize>,
     session_id: u64,
     packet_id: u64,
@@ -138,7 +148,7 @@ pub fn seal_response(
     out.extend_from_slice(&0u16.to_be_bytes());
     gost_proto::addr::encode_addr(source, out)?;
     out.extend_from_slice(payload);
-    seal_body(cipher, key, &separate, out, body)
+    seal_body(cipher, key, &separate, out, body, standard)
 }
 
 /// Appends what goes before the main header: the separate header encrypted with `key` (AES),
@@ -170,6 +180,7 @@ fn seal_body(
     separate: &[u8; BLOCK],
     out: &mut Vec<u8>,
     body: usize,
+    standard: bool,
 ) -> Result<()> {
     if !cipher.method().is_2022_aes() {
         use chacha20poly1305::aead::AeadInPlace;
@@ -182,7 +193,7 @@ fn seal_body(
         return Ok(());
     }
     let session_id = u64::from_be_bytes(separate[..8].try_into().unwrap_or_default());
-    let tag = session_key(cipher, key, session_id)?
+    let tag = session_key(cipher, key, session_id, standard)?
         .seal_in_place_separate_tag(nonce(separate), Aad::empty(), &mut out[body..])
         .map_err(|_| Error::protocol("shadowsocks 2022: seal failed"))?;
     out.extend_from_slice(tag.as_ref());
@@ -225,7 +236,15 @@ fn open_xchacha(key: &[u8], datagram: &mut [u8]) -> Result<([u8; BLOCK], usize, 
 
 /// Opens a client's datagram in place (a server's view). A wrong key, an unknown user, a
 /// tampered or malformed datagram, or a timestamp off by more than 30 s is an error.
-pub fn open_request(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> {
+///
+/// `known` says which subkey byte order a session uses, once its first datagram told
+/// (`Some(standard)`); for a new session both are tried, Go's first.
+pub fn open_request(
+    cipher: &Cipher,
+    datagram: &mut [u8],
+    known: impl Fn(u64) -> Option<bool>,
+) -> Result<Opened2022> {
+    let mut standard = false;
     let (separate, user, body_at, end) = if cipher.method().is_2022_aes() {
         let (separate, rest) = open_separate(cipher.key(), datagram)?;
         let (user, body_at) = if cipher.has_users() {
@@ -236,7 +255,26 @@ pub fn open_request(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> 
             (None, BLOCK)
         };
         let key = cipher.user_key(user);
-        let plain = open_body(cipher, key, &separate, &mut datagram[body_at..])?;
+        let session_id = u64::from_be_bytes(separate[..8].try_into().unwrap_or_default());
+        let plain = match known(session_id) {
+            Some(order) => {
+                standard = order;
+                open_body(cipher, key, &separate, &mut datagram[body_at..], order)?
+            }
+            None => {
+                // A failed open leaves the buffer changed: the second try needs a copy (once
+                // per session).
+                let copy = datagram[body_at..].to_vec();
+                match open_body(cipher, key, &separate, &mut datagram[body_at..], false) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        datagram[body_at..].copy_from_slice(&copy);
+                        standard = true;
+                        open_body(cipher, key, &separate, &mut datagram[body_at..], true)?
+                    }
+                }
+            }
+        };
         (separate, user, body_at, body_at + plain)
     } else {
         let (separate, body_at, end) = open_xchacha(cipher.key(), datagram)?;
@@ -254,6 +292,7 @@ pub fn open_request(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> 
         user,
         addr,
         payload: body_at + payload.start..body_at + payload.end,
+        standard,
     })
 }
 
@@ -261,7 +300,8 @@ pub fn open_request(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> 
 pub fn open_response(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022> {
     let (separate, body_at, end) = if cipher.method().is_2022_aes() {
         let (separate, _) = open_separate(cipher.key(), datagram)?;
-        let plain = open_body(cipher, cipher.key(), &separate, &mut datagram[BLOCK..])?;
+        let standard = cipher.standard_udp();
+        let plain = open_body(cipher, cipher.key(), &separate, &mut datagram[BLOCK..], standard)?;
         (separate, BLOCK, BLOCK + plain)
     } else {
         open_xchacha(cipher.key(), datagram)?
@@ -279,6 +319,7 @@ pub fn open_response(cipher: &Cipher, datagram: &mut [u8]) -> Result<Opened2022>
         user: None,
         addr,
         payload: body_at + payload.start..body_at + payload.end,
+        standard: cipher.standard_udp(),
     })
 }
 
@@ -302,12 +343,13 @@ fn open_body(
     key: &[u8],
     separate: &[u8; BLOCK],
     sealed: &mut [u8],
+    standard: bool,
 ) -> Result<usize> {
     if sealed.len() < TAG_LEN {
         return Err(short());
     }
     let session_id = u64::from_be_bytes(separate[..8].try_into().unwrap_or_default());
-    session_key(cipher, key, session_id)?
+    session_key(cipher, key, session_id, standard)?
         .open_in_place(nonce(separate), Aad::empty(), sealed)
         .map(|p| p.len())
         .map_err(|_| {
@@ -403,6 +445,30 @@ impl ReplayWindow {
 mod tests {
     use super::*;
 
+    fn open_request_any(cipher: &Cipher, d: &mut [u8]) -> Result<Opened2022> {
+        open_request(cipher, d, |_| None)
+    }
+
+    #[test]
+    fn a_server_takes_both_subkey_orders_and_a_client_sends_the_one_it_is_told() {
+        let go = Cipher::new(M, K0, None).unwrap();
+        let standard = go.clone().with_standard_udp();
+        let target = Address::Ip("127.0.0.1:9".parse().unwrap());
+        for (client, want) in [(&go, false), (&standard, true)] {
+            let mut d = Vec::new();
+            seal_request(client, 7, 0, &target, b"x", &mut d).unwrap();
+            let o = open_request_any(&go, &mut d.clone()).unwrap();
+            assert_eq!(o.standard, want);
+            // A known session's order is the only one tried.
+            assert!(open_request(&go, &mut d.clone(), |_| Some(!want)).is_err());
+            let mut r = Vec::new();
+            seal_response(&go, o.standard, None, 9, 0, 7, &target, b"y", &mut r).unwrap();
+            assert!(open_response(client, &mut r.clone()).is_ok());
+            let other = if want { &go } else { &standard };
+            assert!(open_response(other, &mut r).is_err());
+        }
+    }
+
     const K0: &str = "AAAAAAAAAAAAAAAAAAAAAA==";
     const K1: &str = "AQEBAQEBAQEBAQEBAQEBAQ==";
     const M: &str = "2022-blake3-aes-128-gcm";
@@ -414,24 +480,24 @@ mod tests {
         let target = Address::Domain("example.com".into(), 53);
         let mut d = Vec::new();
         seal_request(&client, 7, 3, &target, b"query", &mut d).unwrap();
-        let o = open_request(&server, &mut d.clone()).unwrap();
+        let o = open_request_any(&server, &mut d.clone()).unwrap();
         assert_eq!((o.session_id, o.packet_id, o.user, &o.addr), (7, 3, None, &target));
         let mut opened = d.clone();
-        let o = open_request(&server, &mut opened).unwrap();
+        let o = open_request_any(&server, &mut opened).unwrap();
         assert_eq!(&opened[o.payload], b"query");
         // Tampered, truncated, the wrong key, or a response where a request is due.
         for i in [0, 20, d.len() - 1] {
             let mut t = d.clone();
             t[i] ^= 1;
-            assert!(open_request(&server, &mut t).is_err(), "byte {i}");
+            assert!(open_request_any(&server, &mut t).is_err(), "byte {i}");
         }
-        assert!(open_request(&server, &mut d[..20].to_vec()).is_err());
+        assert!(open_request_any(&server, &mut d[..20].to_vec()).is_err());
         let wrong = Cipher::new(M, K1, None).unwrap();
-        assert!(open_request(&wrong, &mut d.clone()).is_err());
+        assert!(open_request_any(&wrong, &mut d.clone()).is_err());
         let mut r = Vec::new();
         let src = Address::Ip("127.0.0.1:53".parse().unwrap());
-        seal_response(&server, None, 9, 0, 7, &src, b"answer", &mut r).unwrap();
-        assert!(open_request(&server, &mut r.clone()).is_err());
+        seal_response(&server, false, None, 9, 0, 7, &src, b"answer", &mut r).unwrap();
+        assert!(open_request_any(&server, &mut r.clone()).is_err());
         let o = open_response(&client, &mut r).unwrap();
         assert_eq!((o.session_id, o.client_session_id, &o.addr), (9, 7, &src));
         assert_eq!(&r[o.payload], b"answer");
@@ -448,13 +514,13 @@ mod tests {
         // nonce(24) | seal(16-byte separate header | type, timestamp, padding length, address
         // (7) | payload) | tag
         assert_eq!(d.len(), 24 + 16 + 1 + 8 + 2 + 7 + 2 + 16);
-        let o = open_request(&cipher, &mut d.clone()).unwrap();
+        let o = open_request_any(&cipher, &mut d.clone()).unwrap();
         assert_eq!((o.session_id, o.packet_id, &o.addr), (7, 3, &target));
         let mut t = d.clone();
         t[30] ^= 1;
-        assert!(open_request(&cipher, &mut t).is_err());
+        assert!(open_request_any(&cipher, &mut t).is_err());
         let mut r = Vec::new();
-        seal_response(&cipher, None, 9, 1, 7, &target, b"yo", &mut r).unwrap();
+        seal_response(&cipher, false, None, 9, 1, 7, &target, b"yo", &mut r).unwrap();
         let o = open_response(&cipher, &mut r).unwrap();
         assert_eq!((o.session_id, o.packet_id, o.client_session_id), (9, 1, 7));
         assert_eq!(&r[o.payload], b"yo");
@@ -472,18 +538,18 @@ mod tests {
         let target = Address::Ip("127.0.0.1:9".parse().unwrap());
         let mut d = Vec::new();
         seal_request(&client, 1, 0, &target, b"hi", &mut d).unwrap();
-        let o = open_request(&server, &mut d).unwrap();
+        let o = open_request_any(&server, &mut d).unwrap();
         assert_eq!(o.user, Some(1));
         assert_eq!(&d[o.payload], b"hi");
         // The answer goes under alice's key, which the client opens with its last key.
         let mut r = Vec::new();
-        seal_response(&server, o.user, 5, 0, 1, &target, b"yo", &mut r).unwrap();
+        seal_response(&server, false, o.user, 5, 0, 1, &target, b"yo", &mut r).unwrap();
         assert!(open_response(&client, &mut r).is_ok());
         // A client whose key is no user's is refused.
         let stranger = Cipher::new(M, &format!("{K0}:AwMDAwMDAwMDAwMDAwMDAw"), None).unwrap();
         let mut d = Vec::new();
         seal_request(&stranger, 1, 0, &target, b"hi", &mut d).unwrap();
-        assert_eq!(open_request(&server, &mut d).unwrap_err().kind(), ErrorKind::Auth);
+        assert_eq!(open_request_any(&server, &mut d).unwrap_err().kind(), ErrorKind::Auth);
     }
 
     #[test]

@@ -39,6 +39,8 @@ struct ServerSession {
     next_packet: u64,
     window: ReplayWindow,
     user: Option<usize>,
+    /// The subkey byte order the client uses (see [`crate::Opened2022::standard`]).
+    standard: bool,
     last: Instant,
 }
 
@@ -78,7 +80,10 @@ impl UdpServer {
             let (addr, payload) = open_packet(&self.cipher, datagram)?;
             return Ok((addr, payload, ReplyTo(None)));
         }
-        let opened = open_request(&self.cipher, datagram)?;
+        let opened = open_request(&self.cipher, datagram, |id| {
+            let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            sessions.by_id.get(&id).map(|s| s.standard)
+        })?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if !sessions.by_id.contains_key(&opened.session_id) {
@@ -97,6 +102,7 @@ impl UdpServer {
                     next_packet: 0,
                     window: ReplayWindow::default(),
                     user: opened.user,
+                    standard: opened.standard,
                     last: now,
                 },
             );
@@ -129,16 +135,27 @@ impl UdpServer {
             }
             return seal_packet(&self.cipher, source, payload, out);
         };
-        let (answer_id, packet, user) = {
+        let ids = {
             let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
             let s = sessions
                 .by_id
                 .get_mut(&client_session)
                 .ok_or_else(|| Error::protocol("shadowsocks 2022: the session expired"))?;
             s.next_packet += 1;
-            (s.answer_id, s.next_packet - 1, s.user)
+            (s.answer_id, s.next_packet - 1, s.user, s.standard)
         };
-        seal_response(&self.cipher, user, answer_id, packet, client_session, source, payload, out)
+        let (answer_id, packet, user, standard) = ids;
+        seal_response(
+            &self.cipher,
+            standard,
+            user,
+            answer_id,
+            packet,
+            client_session,
+            source,
+            payload,
+            out,
+        )
     }
 }
 
