@@ -354,11 +354,21 @@ where
             return Err(crate::Error::protocol(format!("message larger than {max} bytes")));
         }
         let old = buf.len();
-        // Read into a separate chunk so that a cancelled read leaves `buf` exactly as it was.
-        let mut chunk = [0u8; CHUNK];
         let want = CHUNK.min(max - old);
-        let n = read(r, &mut chunk[..want]).await?;
-        buf.extend_from_slice(&chunk[..n]);
+        // Read into `buf`'s tail, grown and cut back within one poll: a cancelled read leaves
+        // `buf` exactly as it was, and no chunk array lives in this future (it would, in every
+        // handler's future, for the whole connection).
+        let n = poll_fn(|cx| {
+            buf.resize(old + want, 0);
+            let polled = Pin::new(&mut *r).poll_read(cx, &mut buf[old..]);
+            let n = match &polled {
+                Poll::Ready(Ok(n)) => (*n).min(want),
+                _ => 0,
+            };
+            buf.truncate(old + n);
+            polled.map(|res| res.map(|n| n.min(want)))
+        })
+        .await?;
         if n == 0 {
             let what = if old == 0 { "connection closed" } else { "connection closed mid-message" };
             return Err(crate::Error::new(crate::ErrorKind::Closed, what));
@@ -878,6 +888,8 @@ mod tests {
             let mut buf = Vec::new();
             {
                 let fut = read_decoded(&mut b, &mut buf, 64, decode);
+                // It lives in every handler's future for the whole connection: no buffer in it.
+                assert!(std::mem::size_of_val(&fut) <= 256, "{}", std::mem::size_of_val(&fut));
                 let mut fut = std::pin::pin!(fut);
                 // Reads "ab", then waits for more: drop it there.
                 let pending = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await;
