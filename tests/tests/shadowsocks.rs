@@ -328,6 +328,21 @@ fn udp_through_an_ssu_node_to_our_server_and_to_ss_server() {
             socks5_udp_round_trips(edge.addr(), echo, &format!("ssu+{transport} {method}"));
         }
     }
+    // An ssu node behind another hop: as in Go, later hops are reached through the one before
+    // by TCP, so the ssu node speaks over that stream (its server on a stream listener).
+    let relay = Gost::start(&["-L", "relay://127.0.0.1:0"], 1);
+    let server = Gost::start(&["-L", "ssu+tcp://aes-128-gcm:pass@127.0.0.1:0"], 1);
+    let hops = [
+        "-L".to_owned(),
+        "socks5://127.0.0.1:0?udp=true".to_owned(),
+        "-F".to_owned(),
+        format!("relay://{}", relay.addr()),
+        "-F".to_owned(),
+        format!("ssu://aes-128-gcm:pass@{}", server.addr()),
+    ];
+    let hops: Vec<&str> = hops.iter().map(String::as_str).collect();
+    let edge = Gost::start(&hops, 1);
+    socks5_udp_round_trips(edge.addr(), echo, "a relay hop, then ssu over its stream");
     if !have("ss-server") {
         eprintln!("SKIP the ss-server cells: shadowsocks-libev is not installed");
         return;
