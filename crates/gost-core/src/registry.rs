@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handler::NewHandler;
 use crate::hop::{BoxHop, Hop};
 use crate::hosts::{BoxHostMapper, HostMapper};
+use crate::ingress::{BoxIngress, Ingress, IngressRule};
 use crate::limiter::{
     ConnLimit, ConnLimiter, RateLimit, RateLimiter, TrafficLimit, TrafficLimiter,
 };
@@ -27,6 +28,7 @@ use crate::listener::NewListener;
 use crate::observer::BoxObserver;
 use crate::recorder::BoxRecorder;
 use crate::resolver::{BoxResolver, Resolver};
+use crate::sd::{BoxSd, Sd, SdService};
 use crate::selector::SelectRequest;
 use crate::service::BoxService;
 
@@ -237,6 +239,34 @@ impl HostMapper for Named<BoxHostMapper> {
     }
 }
 
+impl Ingress for Named<BoxIngress> {
+    async fn get_rule(&self, host: String) -> Option<IngressRule> {
+        self.current()?.get_rule(host).await
+    }
+    async fn set_rule(&self, rule: IngressRule) -> bool {
+        match self.current() {
+            Some(i) => i.set_rule(rule).await,
+            None => false,
+        }
+    }
+}
+
+/// A missing SD (not defined yet, or removed) fails each call.
+impl Sd for Named<BoxSd> {
+    async fn register(&self, service: SdService) -> Result<()> {
+        self.current().ok_or_else(|| self.missing())?.register(service).await
+    }
+    async fn deregister(&self, service: SdService) -> Result<()> {
+        self.current().ok_or_else(|| self.missing())?.deregister(service).await
+    }
+    async fn renew(&self, service: SdService) -> Result<()> {
+        self.current().ok_or_else(|| self.missing())?.renew(service).await
+    }
+    async fn get(&self, name: String) -> Result<Vec<SdService>> {
+        self.current().ok_or_else(|| self.missing())?.get(name).await
+    }
+}
+
 impl ConnLimiter for Named<Arc<dyn ConnLimiter>> {
     fn limiter(&self, key: &str) -> Option<Arc<dyn ConnLimit>> {
         self.current()?.limiter(key)
@@ -286,6 +316,10 @@ pub struct Registries {
     pub resolvers: Registry<BoxResolver>,
     /// Host mappers by name.
     pub hosts: Registry<BoxHostMapper>,
+    /// Ingresses by name.
+    pub ingresses: Registry<BoxIngress>,
+    /// Service discoveries by name.
+    pub sds: Registry<BoxSd>,
     /// Connection limiters by name.
     pub conn_limiters: Registry<Arc<dyn ConnLimiter>>,
     /// Request rate limiters by name.
@@ -320,6 +354,8 @@ impl Registries {
             bypasses: Registry::new("bypass"),
             resolvers: Registry::new("resolver"),
             hosts: Registry::new("hosts"),
+            ingresses: Registry::new("ingress"),
+            sds: Registry::new("sd"),
             conn_limiters: Registry::new("climiter"),
             rate_limiters: Registry::new("rlimiter"),
             traffic_limiters: Registry::new("limiter"),
