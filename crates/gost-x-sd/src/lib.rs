@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 
 use gost_core::{Error, ErrorKind, Result, Sd, SdService};
 
-/// Instances by service name and id, with when each was last renewed.
+/// The instances of one service by id, with when each was last renewed.
+type Instances = HashMap<String, (SdService, Instant)>;
+
+/// Instances by service name.
 #[derive(Debug)]
 pub struct MemorySd {
     ttl: Duration,
-    services: Mutex<HashMap<String, HashMap<String, (SdService, Instant)>>>,
+    services: Mutex<HashMap<String, Instances>>,
 }
 
 /// How long an instance lives without a renewal (gost's tunnel servers renew every 15 s
