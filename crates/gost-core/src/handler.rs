@@ -11,8 +11,10 @@ use crate::bypass::BoxBypass;
 use crate::chain::BoxRouter;
 use crate::error::Result;
 use crate::hop::BoxHop;
+use crate::ingress::BoxIngress;
 use crate::io::BoxConn;
 use crate::metadata::Metadata;
+use crate::sd::BoxSd;
 
 /// Facts about one accepted connection, passed to the handler with it.
 #[non_exhaustive]
@@ -63,6 +65,10 @@ pub struct HandlerOptions {
     /// The service's inline credentials as written (`user`, `password`), for protocols that
     /// take a key rather than a login (shadowsocks: the method and the password).
     pub credentials: Option<(String, String)>,
+    /// Host name → tunnel rules (the handler's `ingress` metadata), for tunnel servers.
+    pub ingress: Option<BoxIngress>,
+    /// Service discovery (the handler's `sd` metadata), for tunnel servers.
+    pub sd: Option<BoxSd>,
 }
 
 impl HandlerOptions {
@@ -75,6 +81,8 @@ impl HandlerOptions {
             bypass: None,
             service: String::new(),
             credentials: None,
+            ingress: None,
+            sd: None,
         }
     }
 }
@@ -86,6 +94,8 @@ impl fmt::Debug for HandlerOptions {
             .field("auther", &self.auther.is_some())
             .field("bypass", &self.bypass.is_some())
             .field("service", &self.service)
+            .field("ingress", &self.ingress.is_some())
+            .field("sd", &self.sd.is_some())
             .finish()
     }
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_core::{
-    Address, BoxAuther, BoxChainer, BoxHandler, BoxHop, BoxHostMapper, BoxResolver, BoxRouter,
-    BoxService, ConnectorOptions, DialerOptions, Error, ErrorKind, HandlerOptions, ListenerOptions,
-    Metadata, Node, Registries, Registry, Result, Transport,
+    Address, BoxAuther, BoxChainer, BoxHandler, BoxHop, BoxHostMapper, BoxIngress, BoxResolver,
+    BoxRouter, BoxSd, BoxService, ConnectorOptions, DialerOptions, Error, ErrorKind,
+    HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry, Result, Transport,
 };
 use gost_x_auth::Users;
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadata};
@@ -429,6 +429,15 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
         hopts.auther = Some(BoxAuther::new(users));
     }
     hopts.bypass = policy::bypasses(&policy::names(svc.bypass.as_ref(), &svc.bypasses), r)?;
+    // gost: the tunnel handler names its ingress and SD in its metadata (late-bound, as gost's
+    // registry lookups are).
+    let named = to_metadata(&svc.handler.metadata);
+    if let Some(name) = named.get_string(&["ingress"])?.filter(|n| !n.is_empty()) {
+        hopts.ingress = Some(BoxIngress::new(r.ingresses.named(&name)));
+    }
+    if let Some(name) = named.get_string(&["sd"])?.filter(|n| !n.is_empty()) {
+        hopts.sd = Some(BoxSd::new(r.sds.named(&name)));
+    }
     if let Some(fwd) = &svc.forwarder {
         let mut nodes = Vec::with_capacity(fwd.nodes.len());
         for node in &fwd.nodes {

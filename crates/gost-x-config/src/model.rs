@@ -92,11 +92,11 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rlimiters: Vec<LimiterConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ingresses: Vec<ConfigValue>,
+    pub ingresses: Vec<IngressConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routers: Vec<ConfigValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sds: Vec<ConfigValue>,
+    pub sds: Vec<SdConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observers: Vec<ConfigValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -574,6 +574,42 @@ pub struct HostsConfig {
     pub plugin: Option<ConfigValue>,
 }
 
+/// `ingresses[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IngressConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<IngressRuleConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `ingresses[].rules[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IngressRuleConfig {
+    pub hostname: String,
+    pub endpoint: String,
+}
+
+/// `sds[]`: without a plugin, an in-memory registry shared by the services of this process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SdConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
 /// `limiters[]`, `climiters[]`, `rlimiters[]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -681,10 +717,8 @@ impl Config {
     /// Names the first part of the configuration whose feature this build does not have yet,
     /// so that nothing starts half-way. Duplicate names are errors too.
     pub fn check_supported(&self) -> Result<()> {
-        let sections: [(&str, bool); 10] = [
-            ("`ingresses`", !self.ingresses.is_empty()),
+        let sections: [(&str, bool); 8] = [
             ("`routers`", !self.routers.is_empty()),
-            ("`sds`", !self.sds.is_empty()),
             ("`observers`", !self.observers.is_empty()),
             ("`recorders`", !self.recorders.is_empty()),
             ("`rewriters`", !self.rewriters.is_empty()),
@@ -696,6 +730,16 @@ impl Config {
         for (what, used) in sections {
             if used {
                 return not_yet(what);
+            }
+        }
+        for i in &self.ingresses {
+            if i.redis.is_some() || i.http.is_some() || i.plugin.is_some() {
+                return not_yet(&format!("ingress {:?}: `redis`, `http` and `plugin`", i.name));
+            }
+        }
+        for sd in &self.sds {
+            if sd.plugin.is_some() {
+                return not_yet(&format!("sd {:?}: `plugin`", sd.name));
             }
         }
         unique("service", self.services.iter().map(|s| s.name.as_str()))?;

@@ -11,19 +11,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gost_core::{
-    BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxResolver, ConnLimiter, Error, ErrorKind,
-    Metadata, Named, RateLimiter, Registries, Registry, Result, TrafficLimiter, Value,
+    BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxIngress, BoxResolver, BoxSd, ConnLimiter,
+    Error, ErrorKind, Metadata, Named, RateLimiter, Registries, Registry, Result, TrafficLimiter,
+    Value,
 };
 use gost_x_admission::{AdmissionGroup, ListAdmission};
 use gost_x_auth::{AutherGroup, Users};
 use gost_x_bypass::{BypassGroup, ListBypass};
 use gost_x_hosts::StaticHosts;
+use gost_x_ingress::RuleIngress;
 use gost_x_limiter::{ConnLimits, RateLimits, TrafficLimits};
 use gost_x_resolver::{DnsResolver, Family, NameServerOptions};
+use gost_x_sd::MemorySd;
 
 use crate::model::{
-    AutherConfig, Config, ConfigValue, HostsConfig, LimiterConfig, MatcherListConfig,
-    ResolverConfig,
+    AutherConfig, Config, ConfigValue, HostsConfig, IngressConfig, LimiterConfig,
+    MatcherListConfig, ResolverConfig, SdConfig,
 };
 
 type Apply = Box<dyn Fn(&[String]) -> Result<()> + Send + Sync>;
@@ -228,6 +231,16 @@ pub(crate) fn build(config: &Config, r: &Registries, rl: &Reloaders) -> Result<(
     for h in &config.hosts {
         r.hosts.replace(&h.name, hosts(h, rl)?);
     }
+    for i in &config.ingresses {
+        r.ingresses.replace(&i.name, ingress(i, rl)?);
+    }
+    for sd in &config.sds {
+        // An SD keeps what tunnel servers registered in it: a reload that keeps the name keeps
+        // the registry.
+        if !r.sds.contains(&sd.name) {
+            r.sds.replace(&sd.name, self::sd(sd)?);
+        }
+    }
     for l in &config.limiters {
         r.traffic_limiters.replace(&l.name, traffic_limiter(l, rl)?);
     }
@@ -331,6 +344,32 @@ pub(crate) fn hosts(h: &HostsConfig, rl: &Reloaders) -> Result<BoxHostMapper> {
     });
     with_file(rl, what, inline, file, period, apply)?;
     Ok(BoxHostMapper::new(hosts))
+}
+
+/// An `ingresses[]` entry: its rules, and its file's lines (`hostname endpoint`).
+pub(crate) fn ingress(i: &IngressConfig, rl: &Reloaders) -> Result<BoxIngress> {
+    let what = format!("ingress {}", i.name);
+    unsupported_loaders(&what, i.redis.as_ref(), i.http.as_ref(), i.plugin.as_ref())?;
+    let inline: Vec<String> =
+        i.rules.iter().map(|r| format!("{} {}", r.hostname, r.endpoint)).collect();
+    let ingress = Arc::new(RuleIngress::default());
+    let target = ingress.clone();
+    let file = file_path(i.file.as_ref(), &what)?;
+    let period = duration(i.reload.as_ref(), "reload", &what)?;
+    let apply: Apply = Box::new(move |l: &[String]| {
+        target.set_rules(gost_x_ingress::parse_lines(l));
+        Ok(())
+    });
+    with_file(rl, what, inline, file, period, apply)?;
+    Ok(BoxIngress::new(ingress))
+}
+
+/// An `sds[]` entry: an in-memory registry (a plugin is refused before this).
+pub(crate) fn sd(sd: &SdConfig) -> Result<BoxSd> {
+    if sd.plugin.is_some() {
+        return Err(Error::unsupported(format!("sd {}: `plugin` is not supported yet", sd.name)));
+    }
+    Ok(BoxSd::new(MemorySd::default()))
 }
 
 /// A `limiters[]` entry.
@@ -549,6 +588,38 @@ mod tests {
         assert_eq!(mapping_line(&v).unwrap(), "127.0.0.1 a.test b.test");
         let bad: ConfigValue = serde_yaml::from_str("{ip: nope, hostname: a}").unwrap();
         assert!(mapping_line(&bad).is_err());
+    }
+
+    #[tokio::test]
+    async fn ingresses_and_sds_from_a_config() {
+        use gost_core::{Ingress, Sd, SdService};
+        let dir = std::env::temp_dir().join(format!("gost-ingress-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rules.txt");
+        std::fs::write(&path, "file.test  tid-2\n").unwrap();
+        let yaml = format!(
+            "ingresses:\n- name: ing\n  rules:\n  - {{hostname: '*.a.test', endpoint: tid-1}}\n  \
+             file: {{path: {}}}\nsds:\n- name: sd-0\n",
+            path.display()
+        );
+        let config: Config = serde_yaml::from_str(&yaml).unwrap();
+        config.check_supported().unwrap();
+        let r = Registries::new();
+        build(&config, &r, &Reloaders::default()).unwrap();
+        let ing = r.ingresses.get("ing").unwrap();
+        let rule = ing.get_rule("x.a.test:443".into()).await.unwrap();
+        assert_eq!((rule.hostname.as_str(), rule.endpoint.as_str()), ("*.a.test", "tid-1"));
+        assert_eq!(ing.get_rule("file.test".into()).await.unwrap().endpoint, "tid-2");
+        assert!(ing.get_rule("b.test".into()).await.is_none());
+        let sd = r.sds.get("sd-0").unwrap();
+        let svc = SdService { id: "1".into(), name: "t".into(), ..Default::default() };
+        sd.register(svc.clone()).await.unwrap();
+        assert_eq!(sd.get("t".into()).await.unwrap(), vec![svc]);
+        // A plugin-backed one is refused up front.
+        let plugin: Config =
+            serde_yaml::from_str("sds:\n- name: p\n  plugin: {addr: 127.0.0.1:1}\n").unwrap();
+        assert!(plugin.check_supported().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

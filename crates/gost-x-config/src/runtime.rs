@@ -41,6 +41,10 @@ pub enum Kind {
     Resolvers,
     /// `hosts`
     Hosts,
+    /// `ingresses`
+    Ingresses,
+    /// `sds`
+    Sds,
     /// `limiters` (traffic)
     Limiters,
     /// `climiters`
@@ -51,7 +55,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order the API document lists them.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Services,
         Kind::Chains,
         Kind::Hops,
@@ -60,6 +64,8 @@ impl Kind {
         Kind::Bypasses,
         Kind::Resolvers,
         Kind::Hosts,
+        Kind::Ingresses,
+        Kind::Sds,
         Kind::Limiters,
         Kind::ConnLimiters,
         Kind::RateLimiters,
@@ -81,6 +87,8 @@ impl Kind {
             Kind::Bypasses => "bypasses",
             Kind::Resolvers => "resolvers",
             Kind::Hosts => "hosts",
+            Kind::Ingresses => "ingresses",
+            Kind::Sds => "sds",
             Kind::Limiters => "limiters",
             Kind::ConnLimiters => "climiters",
             Kind::RateLimiters => "rlimiters",
@@ -98,6 +106,8 @@ impl Kind {
             Kind::Bypasses => "bypass",
             Kind::Resolvers => "resolver",
             Kind::Hosts => "hosts",
+            Kind::Ingresses => "ingress",
+            Kind::Sds => "sd",
             Kind::Limiters => "limiter",
             Kind::ConnLimiters => "climiter",
             Kind::RateLimiters => "rlimiter",
@@ -278,6 +288,8 @@ impl Runtime {
             Kind::Bypasses => drop(r.bypasses.unregister(name)),
             Kind::Resolvers => drop(r.resolvers.unregister(name)),
             Kind::Hosts => drop(r.hosts.unregister(name)),
+            Kind::Ingresses => drop(r.ingresses.unregister(name)),
+            Kind::Sds => drop(r.sds.unregister(name)),
             Kind::Limiters => drop(r.traffic_limiters.unregister(name)),
             Kind::ConnLimiters => drop(r.conn_limiters.unregister(name)),
             Kind::RateLimiters => drop(r.rate_limiters.unregister(name)),
@@ -299,6 +311,8 @@ impl Runtime {
             Kind::Bypasses => r.bypasses.contains(name),
             Kind::Resolvers => r.resolvers.contains(name),
             Kind::Hosts => r.hosts.contains(name),
+            Kind::Ingresses => r.ingresses.contains(name),
+            Kind::Sds => r.sds.contains(name),
             Kind::Limiters => r.traffic_limiters.contains(name),
             Kind::ConnLimiters => r.conn_limiters.contains(name),
             Kind::RateLimiters => r.rate_limiters.contains(name),
@@ -372,6 +386,14 @@ impl Runtime {
             Kind::Hosts => {
                 let h = parse(&body, kind)?;
                 r.hosts.replace(name, policy::hosts(&h, rl).map_err(failed)?);
+            }
+            Kind::Ingresses => {
+                let i = parse(&body, kind)?;
+                r.ingresses.replace(name, policy::ingress(&i, rl).map_err(failed)?);
+            }
+            Kind::Sds => {
+                let sd = parse(&body, kind)?;
+                r.sds.replace(name, policy::sd(&sd).map_err(failed)?);
             }
             Kind::Limiters => {
                 let l = parse(&body, kind)?;
@@ -508,10 +530,17 @@ impl Runtime {
         r.bypasses.clear();
         r.resolvers.clear();
         r.hosts.clear();
+        r.ingresses.clear();
         r.traffic_limiters.clear();
         r.conn_limiters.clear();
         r.rate_limiters.clear();
         self.env.reloaders.clear();
+        // SDs are kept (what tunnel servers registered in them lives on) unless they are gone.
+        for (name, sd) in r.sds.clear() {
+            if new.sds.iter().any(|s| s.name == name) {
+                r.sds.replace(&name, sd);
+            }
+        }
         *self.config() = new.clone();
         build::build_objects(&new, r, &self.env)?;
         self.start_missing()
@@ -566,6 +595,8 @@ fn section_json(config: &Config, kind: Kind) -> Vec<serde_json::Value> {
         Kind::Bypasses => all(&config.bypasses),
         Kind::Resolvers => all(&config.resolvers),
         Kind::Hosts => all(&config.hosts),
+        Kind::Ingresses => all(&config.ingresses),
+        Kind::Sds => all(&config.sds),
         Kind::Limiters => all(&config.limiters),
         Kind::ConnLimiters => all(&config.climiters),
         Kind::RateLimiters => all(&config.rlimiters),
@@ -593,6 +624,8 @@ fn edit_section(config: &mut Config, kind: Kind, edit: impl FnOnce(&mut Vec<serd
         Kind::Bypasses => put(list, &mut config.bypasses),
         Kind::Resolvers => put(list, &mut config.resolvers),
         Kind::Hosts => put(list, &mut config.hosts),
+        Kind::Ingresses => put(list, &mut config.ingresses),
+        Kind::Sds => put(list, &mut config.sds),
         Kind::Limiters => put(list, &mut config.limiters),
         Kind::ConnLimiters => put(list, &mut config.climiters),
         Kind::RateLimiters => put(list, &mut config.rlimiters),
