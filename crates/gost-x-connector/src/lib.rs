@@ -5,7 +5,7 @@
 
 use gost_core::{Registries, Result};
 
-#[cfg(any(feature = "socks5", feature = "relay"))]
+#[cfg(any(feature = "socks5", feature = "relay", feature = "tunnel"))]
 mod bind;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod datagram;
@@ -23,6 +23,8 @@ pub mod socks5;
 pub mod ss;
 #[cfg(feature = "ss")]
 pub mod ssu;
+#[cfg(feature = "tunnel")]
+pub mod tunnel;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod udp_bind;
 
@@ -50,6 +52,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.connectors.register(ss::NAME, ss::new)?;
     #[cfg(feature = "ss")]
     r.connectors.register(ssu::NAME, ssu::new)?;
+    #[cfg(feature = "tunnel")]
+    r.connectors.register(tunnel::NAME, tunnel::new)?;
     let _ = r;
     Ok(())
 }

@@ -1,0 +1,216 @@
+//! `tunnel`: the client of gost's reverse-proxy tunnel (`-F tunnel://server:8421?tunnel.id=
+//! UUID`), over the relay protocol. See docs/tunnel.md.
+//!
+//! * Registration (`-L rtcp://:0/127.0.0.1:8000 -F tunnel://...`): relay BIND with `Addr(src)`,
+//!   `Addr(dst)` (the address asked for; an empty host is sent as 0.0.0.0) and `Tunnel(id)`;
+//!   the server answers with the address it advertises and a connector id, then the connection
+//!   carries an smux session in which the *server* opens a stream per visitor (this side is
+//!   the smux server), each starting with a relay response naming the visitor and its target.
+//!   The rtcp listener binds again when the session ends (a server restart).
+//! * Visiting (`-L tcp://:9000/example.com:80 -F tunnel://...`): relay CONNECT with
+//!   `Addr(src)`, `Addr(dst)` and `Tunnel(id)`, the response read at once.
+//!
+//! Metadata: `tunnel.id` / `tunnelID` (a random id when absent, as gost's), `tunnel.weight`
+//! (1-255; 255 takes the tunnel's traffic exclusively), `mux.*` (smux v2 with a 1 MiB stream
+//! buffer by default, as gost's tunnel; both ends must agree).
+
+use std::net::SocketAddr;
+
+use gost_core::io::{read_decoded, rewind, write_all};
+use gost_core::{
+    Address, BindOptions, BoxConn, BoxConnector, BoxListener, ConnectOptions, Connector,
+    ConnectorOptions, Error, ErrorKind, Metadata, Network, Result,
+};
+use gost_proto::relay::{self, Feature, Request, Response};
+use gost_proto::tunnel_id::TunnelId;
+
+/// The registry name.
+pub const NAME: &str = "tunnel";
+
+const MAX_RESPONSE: usize = 4 + 65535;
+
+struct TunnelConnector {
+    node: String,
+    credentials: Option<(String, String)>,
+    id: TunnelId,
+    mux: gost_smux::Config,
+}
+
+/// Builds the connector.
+pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
+    let id = match md.get_string(&["tunnel.id", "tunnelID"])?.filter(|s| !s.is_empty()) {
+        Some(text) => TunnelId::parse(&text)
+            .ok_or_else(|| Error::config(format!("tunnel.id {text:?} is not a UUID")))?,
+        None => TunnelId::new(random_uuid(), 0, 0),
+    };
+    let weight = md.get_int(&["tunnel.weight"])?.unwrap_or(0);
+    let id = TunnelId::new(id.uuid(), 0, (weight.clamp(0, 255)) as u8);
+    Ok(BoxConnector::new(TunnelConnector {
+        node: opts.node,
+        credentials: opts.username.map(|u| (u, opts.password.unwrap_or_default())),
+        id,
+        mux: mux_config(md)?,
+    }))
+}
+
+/// gost's tunnel defaults (smux v2, 1 MiB per stream) under the `mux.*` keys.
+pub(crate) fn mux_config(md: &Metadata) -> Result<gost_smux::Config> {
+    let mut defaults =
+        Metadata::new().with("mux.version", 2i64).with("mux.maxStreamBuffer", 1i64 << 20);
+    for (k, v) in md.iter() {
+        defaults = defaults.with(k, v.clone());
+    }
+    gost_x_rt::mux::config(&defaults)
+}
+
+/// A random (version 4) UUID: unique, not secret.
+fn random_uuid() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut u = [0u8; 16];
+    for half in u.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    u
+}
+
+fn status_error(node: &str, what: &str, status: u8) -> Error {
+    let kind = match status {
+        relay::STATUS_UNAUTHORIZED => ErrorKind::Auth,
+        relay::STATUS_FORBIDDEN => ErrorKind::Denied,
+        _ => ErrorKind::Connect,
+    };
+    Error::new(kind, format!("tunnel node {node}: {what} refused (status {status})"))
+}
+
+impl TunnelConnector {
+    /// `[Network udp] [UserAuth] Addr(src) Addr(dst) Tunnel(id)`, as gost orders them.
+    fn features(&self, udp: bool, src: Address, dst: Address) -> Vec<Feature> {
+        let mut f = Vec::with_capacity(5);
+        if udp {
+            f.push(Feature::Network(relay::NETWORK_UDP));
+        }
+        if let Some((user, pass)) = &self.credentials {
+            f.push(Feature::UserAuth { username: user.clone(), password: pass.clone() });
+        }
+        f.push(Feature::Addr(src));
+        f.push(Feature::Addr(dst));
+        f.push(Feature::Tunnel(self.id.0));
+        f
+    }
+
+    /// Sends `req` and reads the response; the connection with what was read past it.
+    async fn exchange(
+        &self,
+        mut conn: BoxConn,
+        req: Request,
+        what: &str,
+    ) -> Result<(BoxConn, Response)> {
+        let mut out = Vec::with_capacity(96);
+        req.encode(&mut out)?;
+        write_all(&mut conn, &out).await?;
+        let mut buf = Vec::new();
+        let resp = read_decoded(&mut conn, &mut buf, MAX_RESPONSE, Response::decode).await?;
+        if resp.status != relay::STATUS_OK {
+            return Err(status_error(&self.node, what, resp.status));
+        }
+        Ok((rewind(conn, buf), resp))
+    }
+}
+
+fn unspecified() -> Address {
+    Address::Ip(SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+impl Connector for TunnelConnector {
+    /// A visitor: CONNECT to `target` through the tunnel.
+    async fn connect(
+        &self,
+        conn: BoxConn,
+        network: Network,
+        target: Address,
+        _opts: ConnectOptions,
+    ) -> Result<BoxConn> {
+        if network.is_udp() {
+            return Err(Error::unsupported("UDP visitors through a tunnel node (not yet)"));
+        }
+        let src = conn.local_addr().map_or_else(unspecified, Address::Ip);
+        let req = Request {
+            cmd: relay::CMD_CONNECT,
+            features: self.features(false, src, target.clone()),
+        };
+        let (conn, _) =
+            self.exchange(conn, req, &format!("visit {target} through tunnel {}", self.id)).await?;
+        Ok(conn)
+    }
+
+    /// Registration: BIND with the tunnel id, then the streams the server opens.
+    async fn bind(
+        &self,
+        conn: BoxConn,
+        network: Network,
+        addr: Address,
+        _opts: BindOptions,
+    ) -> Result<BoxListener> {
+        if network.is_udp() {
+            return Err(Error::unsupported("UDP (rudp) through a tunnel (not yet)"));
+        }
+        // gost sends an empty bind host as 0.0.0.0.
+        let dst = match &addr {
+            Address::Domain(host, port) if host.is_empty() => {
+                Address::Ip(SocketAddr::from(([0, 0, 0, 0], *port)))
+            }
+            other => other.clone(),
+        };
+        let src = conn.local_addr().map_or_else(unspecified, Address::Ip);
+        let req = Request { cmd: relay::CMD_BIND, features: self.features(false, src, dst) };
+        let (conn, resp) =
+            self.exchange(conn, req, &format!("register tunnel {}", self.id)).await?;
+        let advertised = resp.addr().cloned();
+        tracing::info!(
+            tunnel = %self.id,
+            endpoint = ?advertised.as_ref().map(ToString::to_string),
+            "tunnel: registered"
+        );
+        crate::bind::listener(
+            conn,
+            crate::bind::StreamHeader::Relay,
+            advertised.as_ref().and_then(Address::as_socket_addr),
+            self.mux.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_weights_and_mux_defaults() {
+        let md = Metadata::new()
+            .with("tunnel.id", "4d21094e-b74c-4916-86c1-d9fa36ea677b")
+            .with("tunnel.weight", 255i64);
+        let c = TunnelConnector {
+            node: "n".into(),
+            credentials: None,
+            id: TunnelId::default(),
+            mux: mux_config(&md).unwrap(),
+        };
+        assert_eq!((c.mux.version, c.mux.max_stream_buffer), (2, 1 << 20));
+        assert!(new(ConnectorOptions::default(), &md).is_ok());
+        let bad = Metadata::new().with("tunnel.id", "not-a-uuid");
+        assert!(new(ConnectorOptions::default(), &bad).is_err());
+        let a = random_uuid();
+        assert_ne!(a, random_uuid());
+        assert_eq!(a[6] >> 4, 4, "version 4");
+        let f = c.features(false, unspecified(), Address::Domain("x.test".into(), 80));
+        assert!(matches!(&f[..], [Feature::Addr(_), Feature::Addr(_), Feature::Tunnel(_)]));
+    }
+}
