@@ -35,6 +35,7 @@ pub mod http;
 pub mod relay;
 pub mod socks4;
 pub mod socks5;
+pub mod tls;
 pub mod tunnel_id;
 pub mod udp_tun;
 pub mod ws;

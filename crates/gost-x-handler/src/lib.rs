@@ -23,6 +23,8 @@ pub mod socks5;
 pub mod ss;
 #[cfg(feature = "ss")]
 pub mod ssu;
+#[cfg(feature = "tunnel")]
+pub mod tunnel;
 #[cfg(feature = "forward")]
 pub mod udp;
 #[cfg(any(
@@ -77,6 +79,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(ss::NAME, ss::new)?;
     #[cfg(feature = "ss")]
     r.handlers.register(ssu::NAME, ssu::new)?;
+    #[cfg(feature = "tunnel")]
+    r.handlers.register(tunnel::NAME, tunnel::new)?;
     let _ = r;
     Ok(())
 }

@@ -1,0 +1,233 @@
+//! A tunnel server's public entrypoint (`entrypoint=:80`): each visitor is routed through the
+//! ingress by what its first bytes say. `0x01`: a relay CONNECT naming a tunnel id (taken as
+//! it is, as gost does); `0x16`: TLS, by the ClientHello's server name (port 443); anything
+//! else: HTTP, by the `Host` of the first request (port 80), answered 502 (no route, or a
+//! private tunnel) or 503 (no connector, or a request that already went through this node)
+//! with an empty body, as gost's.
+//!
+//! Unlike gost (which proxies HTTP request by request), a visitor's connection goes to the
+//! tunnel its first request names, and later requests on it follow.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gost_core::io::{read, read_decoded, write_all};
+use gost_core::{Address, BoxConn, Error, ErrorKind, Ingress, Result};
+use gost_proto::http::RequestHead;
+use gost_proto::relay::{self, Request};
+use gost_proto::tunnel_id::TunnelId;
+
+use super::{Inner, Route};
+
+/// The running accept loop: stopped when dropped (with the handler).
+pub(crate) struct Running(tokio::task::JoinHandle<()>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The largest request head or ClientHello read before routing.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Binds `addr` now (an error if it cannot be bound) and serves it in the background.
+pub(crate) fn start(inner: Arc<Inner>, addr: &str, service: &str) -> Result<Running> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|_| Error::config("tunnel entrypoint: no runtime to serve it"))?;
+    let listener = {
+        let _guard = runtime.enter();
+        gost_x_rt::net::listen_tcp(addr, 1024)?
+    };
+    let name = format!("{service}-ep-{addr}");
+    tracing::info!(entrypoint = %addr, service = %name, "tunnel: entrypoint listening");
+    Ok(Running(runtime.spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(service = %name, "tunnel entrypoint: accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                let conn: BoxConn = Box::new(gost_x_rt::TokioConn::tcp(stream));
+                if let Err(e) = serve(&inner, conn, peer).await {
+                    tracing::debug!(%peer, "tunnel entrypoint: {e}");
+                }
+            });
+        }
+    })))
+}
+
+async fn serve(inner: &Inner, mut conn: BoxConn, peer: SocketAddr) -> Result<()> {
+    let mut buf = vec![0u8; 1];
+    if read(&mut conn, &mut buf).await? == 0 {
+        return Ok(());
+    }
+    match buf[0] {
+        relay::VERSION => by_tunnel_id(inner, conn, buf, peer).await,
+        0x16 => by_server_name(inner, conn, buf, peer).await,
+        _ => by_host(inner, conn, buf, peer).await,
+    }
+}
+
+/// The tunnel the ingress gives `host` (`host:port`): `Err(true)` for a private one.
+async fn route(inner: &Inner, host: &str) -> std::result::Result<TunnelId, bool> {
+    let Some(ingress) = &inner.ingress else { return Err(false) };
+    let rule = ingress.get_rule(host.to_owned()).await.ok_or(false)?;
+    let tid = TunnelId::parse(&rule.endpoint).ok_or(false)?;
+    if tid.is_private() {
+        return Err(true);
+    }
+    Ok(tid)
+}
+
+/// `0x01`: a relay CONNECT with a tunnel id, no ingress check (gost's entrypoint).
+async fn by_tunnel_id(
+    inner: &Inner,
+    mut conn: BoxConn,
+    mut buf: Vec<u8>,
+    peer: SocketAddr,
+) -> Result<()> {
+    let req = read_decoded(&mut conn, &mut buf, 4 + 65535, Request::decode).await?;
+    let conn = gost_core::io::rewind(conn, buf);
+    let p = super::parts(&req);
+    let tid = TunnelId::new(p.tunnel.uuid(), 0, 0);
+    if tid.is_zero() {
+        return super::refuse(conn, relay::STATUS_BAD_REQUEST, "no tunnel id".into()).await;
+    }
+    let Some(dst) = p.dst.clone() else {
+        return super::refuse(conn, relay::STATUS_BAD_REQUEST, "no target address".into()).await;
+    };
+    let src = p.src.clone().or(Some(Address::Ip(peer)));
+    let session = gost_core::Session::default();
+    inner.visit(conn, tid, p.udp, src, dst, Some(&req), &session).await
+}
+
+/// Reads until `decode` has what it needs (at most [`MAX_HEAD`] bytes).
+async fn read_until<T>(
+    conn: &mut BoxConn,
+    buf: &mut Vec<u8>,
+    decode: impl Fn(&[u8]) -> Result<Option<T>>,
+) -> Result<T> {
+    let mut chunk = vec![0u8; 4096];
+    loop {
+        if let Some(found) = decode(buf)? {
+            return Ok(found);
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(Error::protocol("tunnel entrypoint: head too long"));
+        }
+        let n = read(conn, &mut chunk).await?;
+        if n == 0 {
+            return Err(Error::new(ErrorKind::Closed, "tunnel entrypoint: closed before routing"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// `0x16`: TLS, routed by the ClientHello's server name; nothing is answered on failure.
+async fn by_server_name(
+    inner: &Inner,
+    mut conn: BoxConn,
+    mut buf: Vec<u8>,
+    peer: SocketAddr,
+) -> Result<()> {
+    let sni = read_until(&mut conn, &mut buf, |b| {
+        Ok(gost_proto::tls::client_hello_sni(b)?.map(|(sni, _)| sni))
+    })
+    .await?;
+    let Some(name) = sni.filter(|n| !n.is_empty()) else {
+        return Err(Error::protocol("tunnel entrypoint: TLS without a server name"));
+    };
+    let host = if name.contains(':') { name.clone() } else { format!("{name}:443") };
+    let tid = route(inner, &host).await.map_err(|_| {
+        Error::new(ErrorKind::Denied, format!("tunnel entrypoint: no route to {host}"))
+    })?;
+    let dst = Address::parse(&host).unwrap_or(Address::Domain(name, 443));
+    carry(inner, conn, buf, tid, Address::Ip(peer), dst).await
+}
+
+/// HTTP, routed by the first request's `Host`.
+async fn by_host(
+    inner: &Inner,
+    mut conn: BoxConn,
+    mut buf: Vec<u8>,
+    peer: SocketAddr,
+) -> Result<()> {
+    let (mut head, used) = read_until(&mut conn, &mut buf, RequestHead::decode).await?;
+    let answer = |status: &'static str| {
+        format!("HTTP/1.{} {status}\r\nContent-Length: 0\r\n\r\n", head.version)
+    };
+    let Some(host) = head.header_str("Host").map(str::to_owned).filter(|h| !h.is_empty()) else {
+        write_all(&mut conn, answer("503 Service Unavailable").as_bytes()).await?;
+        return Err(Error::protocol("tunnel entrypoint: a request without Host"));
+    };
+    let looped = head
+        .header_str("Gost-Forwarded-Node")
+        .is_some_and(|v| v.split(',').any(|n| n.trim() == inner.node_id));
+    if looped {
+        write_all(&mut conn, answer("503 Service Unavailable").as_bytes()).await?;
+        return Err(Error::protocol("tunnel entrypoint: a request that looped back"));
+    }
+    let host = if host.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        && !host.ends_with(']')
+    {
+        host
+    } else {
+        format!("{host}:80")
+    };
+    let tid = match route(inner, &host).await {
+        Ok(tid) => tid,
+        Err(_) => {
+            write_all(&mut conn, answer("502 Bad Gateway").as_bytes()).await?;
+            return Err(Error::new(
+                ErrorKind::Denied,
+                format!("tunnel entrypoint: no route to {host}"),
+            ));
+        }
+    };
+    head.remove_header("Gost-Record");
+    if head.header("Gost-Sid").is_none() {
+        let sid = TunnelId::new(super::pool::random_uuid(), 0, 0).uuid_string();
+        head.set_header("Gost-Sid", sid.as_bytes());
+    }
+    head.set_header("Gost-Forwarded-Node", inner.node_id.as_bytes());
+    let mut rewritten = Vec::with_capacity(buf.len() + 96);
+    head.encode(&mut rewritten);
+    rewritten.extend_from_slice(&buf[used..]);
+    let dst = Address::parse(&host).unwrap_or_else(|_| Address::Domain(host.clone(), 80));
+    carry(inner, conn, rewritten, tid, Address::Ip(peer), dst).await
+}
+
+/// Opens the tunnel and passes `first` (what the visitor sent, as rewritten), then relays. A
+/// tunnel with no connector gets HTTP visitors a 503.
+async fn carry(
+    inner: &Inner,
+    mut conn: BoxConn,
+    first: Vec<u8>,
+    tid: TunnelId,
+    src: Address,
+    dst: Address,
+) -> Result<()> {
+    let is_http = first.first().is_some_and(|b| *b != 0x16);
+    let mut stream = match inner.open(&tid, false, Some(src), dst).await {
+        Ok(Route::Local(s)) | Ok(Route::Remote(s)) => s,
+        Err(e) => {
+            if is_http {
+                write_all(
+                    &mut conn,
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+                )
+                .await?;
+            }
+            return Err(e);
+        }
+    };
+    write_all(&mut stream, &first).await?;
+    gost_x_rt::relay(&mut conn, &mut stream).await?;
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! The connectors of each tunnel: smux sessions registered by tunnel clients, picked by weight
+//! for each visitor (gost's rules: one connector is used whatever its network; otherwise only
+//! those of the visitor's network, a weight of 255 taking the traffic exclusively).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use gost_core::{BoxConn, Error, ErrorKind, Result};
+use gost_proto::tunnel_id::TunnelId;
+use gost_smux::Session;
+
+/// Connectors one tunnel may have at once, and connectors in all: registrations past these are
+/// refused (a registration flood holds no more).
+pub const MAX_PER_TUNNEL: usize = 256;
+pub const MAX_CONNECTORS: usize = 65536;
+
+/// A registered tunnel client.
+pub struct Connector {
+    pub id: TunnelId,
+    pub session: Session,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+}
+
+/// Tunnels by UUID.
+#[derive(Default)]
+pub struct Pool {
+    tunnels: Mutex<HashMap<[u8; 16], Vec<Arc<Connector>>>>,
+}
+
+impl Pool {
+    /// Adds `c` to `tunnel`; an error when the limits are reached.
+    pub fn add(&self, tunnel: &TunnelId, c: Arc<Connector>) -> Result<()> {
+        let mut all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
+        for list in all.values_mut() {
+            list.retain(|c| !c.session.is_closed());
+        }
+        all.retain(|_, l| !l.is_empty());
+        let total: usize = all.values().map(Vec::len).sum();
+        let list = all.entry(tunnel.uuid()).or_default();
+        if list.len() >= MAX_PER_TUNNEL || total >= MAX_CONNECTORS {
+            return Err(Error::new(
+                ErrorKind::Denied,
+                format!("tunnel {tunnel}: too many connectors"),
+            ));
+        }
+        list.push(c);
+        Ok(())
+    }
+
+    /// Removes the connector `id` of `tunnel`.
+    pub fn remove(&self, tunnel: &TunnelId, id: &TunnelId) {
+        let mut all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = all.get_mut(&tunnel.uuid()) {
+            list.retain(|c| !c.id.same(id));
+            if list.is_empty() {
+                all.remove(&tunnel.uuid());
+            }
+        }
+    }
+
+    /// A live connector of `tunnel` for a visitor of `udp` (or not).
+    pub fn pick(&self, tunnel: &TunnelId, udp: bool) -> Option<Arc<Connector>> {
+        let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
+        let list = all.get(&tunnel.uuid())?;
+        let live: Vec<&Arc<Connector>> = list.iter().filter(|c| !c.session.is_closed()).collect();
+        if list.len() == 1 {
+            return live.first().map(|c| Arc::clone(c));
+        }
+        let mut candidates: Vec<&Arc<Connector>> = Vec::new();
+        let mut exclusive = false;
+        for c in live.into_iter().filter(|c| c.id.is_udp() == udp) {
+            match (exclusive, c.id.weight() == 255) {
+                (false, true) => {
+                    exclusive = true;
+                    candidates.clear();
+                    candidates.push(c);
+                }
+                (true, false) => {}
+                _ => candidates.push(c),
+            }
+        }
+        let weight = |c: &Arc<Connector>| u64::from(c.id.weight().max(1));
+        let total: u64 = candidates.iter().map(|c| weight(c)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut r = random_u64() % total;
+        for c in candidates {
+            if r < weight(c) {
+                return Some(Arc::clone(c));
+            }
+            r -= weight(c);
+        }
+        None
+    }
+
+    /// Opens a stream to a connector of `tunnel`, trying up to three connectors.
+    pub async fn open(&self, tunnel: &TunnelId, udp: bool) -> Result<BoxConn> {
+        let mut last = None;
+        for _ in 0..3 {
+            let Some(c) = self.pick(tunnel, udp) else { break };
+            match gost_x_rt::mux::open(&c.session, c.local, c.peer).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    c.session.close();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::new(ErrorKind::Dial, format!("tunnel {tunnel} is not available"))
+        }))
+    }
+}
+
+/// A random number for weighted picks (not secret).
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// A random (version 4) UUID.
+pub fn random_uuid() -> [u8; 16] {
+    let mut u = [0u8; 16];
+    u[..8].copy_from_slice(&random_u64().to_le_bytes());
+    u[8..].copy_from_slice(&random_u64().to_le_bytes());
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    u
+}
