@@ -1,0 +1,197 @@
+//! Reverse-proxy tunnels through the real binary: a tunnel server with an entrypoint, tunnel
+//! clients that only connect out (`-L rtcp://:0/origin -F tunnel://server?tunnel.id=...`),
+//! visitors by Host (entrypoint) and by tunnel id, refusals, load sharing, and re-registration
+//! after the server restarts. (Go gost as a peer: tests/tests/interop_go.rs.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use gost_e2e::*;
+
+const ID: &str = "4d21094e-b74c-4916-86c1-d9fa36ea677b";
+
+fn get(entry: SocketAddr, host: &str) -> (bool, String) {
+    curl(&["--max-time", "5", "-H", &format!("Host: {host}"), &format!("http://{entry}/")])
+}
+
+fn status(entry: SocketAddr, host: &str) -> String {
+    let (_, code) = curl(&[
+        "--max-time",
+        "5",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        &format!("Host: {host}"),
+        &format!("http://{entry}/"),
+    ]);
+    code
+}
+
+/// Retries `get` until it answers `want` or `limit` passes (a client registers some time after
+/// it starts); the last answer.
+fn eventually(entry: SocketAddr, host: &str, want: &str, limit: Duration) -> (bool, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (ok, body) = get(entry, host);
+        if (ok && body == want) || Instant::now() > deadline {
+            return (ok, body);
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A tunnel server on `port` (0: any) with an entrypoint on `entry`, `example.test` mapped to
+/// the tunnel ID; the server and the entrypoint address.
+fn server(port: u16, entry: SocketAddr, extra: &str) -> Gost {
+    let url = format!(
+        "tunnel://127.0.0.1:{port}?entrypoint={entry}&tunnel=example.test:{ID},.wild.test:{ID}{extra}"
+    );
+    Gost::start(&["-L", &url], 1)
+}
+
+fn client(server: SocketAddr, origin: SocketAddr, extra: &str) -> Gost {
+    Gost::spawn(&[
+        "-L",
+        &format!("rtcp://:0/{origin}"),
+        "-F",
+        &format!("tunnel://{server}?tunnel.id={ID}{extra}"),
+    ])
+}
+
+#[test]
+fn visitors_reach_a_tunnel_client_by_host_and_by_id() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server("behind the NAT\n");
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = server(0, entry, "");
+    let _c = client(srv.addr(), origin, "");
+    let (ok, body) = eventually(entry, "example.test", "behind the NAT\n", Duration::from_secs(10));
+    assert!(ok && body == "behind the NAT\n", "by Host: {body:?}\n{}", srv.log());
+    let (ok, body) = get(entry, "a.b.wild.test:80");
+    assert!(ok && body == "behind the NAT\n", "by a wildcard rule: {body:?}");
+    assert_eq!(status(entry, "unmapped.test"), "502", "an unmapped host");
+    // A visitor by tunnel id: the target's host must map to the tunnel.
+    let visitor = Gost::start(
+        &[
+            "-L",
+            "tcp://127.0.0.1:0/example.test:80",
+            "-F",
+            &format!("tunnel://{}?tunnel.id={ID}", srv.addr()),
+        ],
+        1,
+    );
+    let (ok, body) = curl(&["--max-time", "5", &format!("http://{}/", visitor.addr())]);
+    assert!(ok && body == "behind the NAT\n", "by id: {body:?}");
+    let stranger = Gost::start(
+        &[
+            "-L",
+            "tcp://127.0.0.1:0/elsewhere.test:80",
+            "-F",
+            &format!("tunnel://{}?tunnel.id={ID}", srv.addr()),
+        ],
+        1,
+    );
+    let (ok, _) = curl(&["--max-time", "5", &format!("http://{}/", stranger.addr())]);
+    assert!(!ok, "a host the ingress does not give to the tunnel is refused");
+    // A relay CONNECT on the entrypoint names the tunnel id and needs no rule.
+    let via_entry = Gost::start(
+        &[
+            "-L",
+            "tcp://127.0.0.1:0/elsewhere.test:80",
+            "-F",
+            &format!("tunnel://{entry}?tunnel.id={ID}"),
+        ],
+        1,
+    );
+    let (ok, body) = curl(&["--max-time", "5", &format!("http://{}/", via_entry.addr())]);
+    assert!(ok && body == "behind the NAT\n", "by id on the entrypoint: {body:?}");
+    // With tunnel.direct, an id alone is enough on the tunnel port too.
+    let entry2 = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let direct = server(0, entry2, "&tunnel.direct=true");
+    let _c2 = client(direct.addr(), origin, "");
+    eventually(entry2, "example.test", "behind the NAT\n", Duration::from_secs(10));
+    let visitor = Gost::start(
+        &[
+            "-L",
+            "tcp://127.0.0.1:0/elsewhere.test:80",
+            "-F",
+            &format!("tunnel://{}?tunnel.id={ID}", direct.addr()),
+        ],
+        1,
+    );
+    let (ok, body) = curl(&["--max-time", "5", &format!("http://{}/", visitor.addr())]);
+    assert!(ok && body == "behind the NAT\n", "tunnel.direct: {body:?}");
+}
+
+#[test]
+fn two_clients_share_a_tunnel_and_a_restarted_server_gets_them_back() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let a = http_server("a\n");
+    let b = http_server("b\n");
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let port = free_port();
+    let srv = server(port, entry, "");
+    let _ca = client(srv.addr(), a, "");
+    let _cb = client(srv.addr(), b, "");
+    eventually(entry, "example.test", "a\n", Duration::from_secs(10));
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        let (ok, body) = get(entry, "example.test");
+        assert!(ok, "{body:?}");
+        seen.insert(body);
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "both clients serve the tunnel: {seen:?}");
+    // The server goes away and comes back on the same port: the clients register again.
+    drop(srv);
+    assert_eq!(status(entry, "example.test"), "000", "no entrypoint while the server is down");
+    let srv = server(port, entry, "");
+    let (ok, body) = eventually(entry, "example.test", "a\n", Duration::from_secs(15));
+    let (ok2, body2) = eventually(entry, "example.test", "b\n", Duration::from_secs(15));
+    assert!(ok && ok2, "after the restart: {body:?} {body2:?}\n{}", srv.log());
+}
+
+#[test]
+fn garbage_and_bad_registrations_are_refused_and_the_server_keeps_serving() {
+    use std::io::{Read, Write};
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server("ok\n");
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = server(0, entry, "");
+    // Not a relay request; a relay BIND without a tunnel id (status 1).
+    for junk in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[1, 2, 0, 0][..]] {
+        let mut s = connect(srv.addr());
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(junk).unwrap();
+        let mut back = Vec::new();
+        let _ = s.read_to_end(&mut back);
+        assert!(back.is_empty() || back == [1, 1, 0, 0], "{junk:?} got {back:?}");
+    }
+    // Garbage on the entrypoint: a bad HTTP head, a TLS record that is not a ClientHello.
+    for junk in [&b"\x00\x00\x00\r\n\r\n"[..], &[0x16, 3, 1, 0, 4, 2, 0, 0, 0][..]] {
+        let mut s = connect(entry);
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(junk).unwrap();
+        let mut back = Vec::new();
+        let _ = s.read_to_end(&mut back);
+    }
+    // A registered tunnel is still served.
+    let _c = client(srv.addr(), origin, "");
+    let (ok, body) = eventually(entry, "example.test", "ok\n", Duration::from_secs(10));
+    assert!(ok && body == "ok\n", "{body:?}");
+}
