@@ -1110,3 +1110,84 @@ fn ss_2022_users_against_go_3_3_0() {
         }
     }
 }
+
+/// Reverse-proxy tunnels against Go gost, both ways: a tunnel server of one implementation
+/// with an entrypoint (`tunnel=example.test:ID`), a tunnel client of the other
+/// (`-L rtcp://:0/origin -F tunnel://...`), a visitor by Host on the entrypoint, and visitors by
+/// tunnel id of both implementations.
+#[test]
+fn tunnels_against_go() {
+    const ID: &str = "4d21094e-b74c-4916-86c1-d9fa36ea677b";
+    let mut failed = Vec::new();
+    let mut cells = 0;
+    for version in [GoVersion::Release, GoVersion::Nightly] {
+        let Some(go_bin) = go_gost(version) else { continue };
+        for dir in [Dir::RustToGo, Dir::GoToRust] {
+            cells += 1;
+            let r = guarded(|| {
+                let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                let url =
+                    format!("tunnel://127.0.0.1:0?entrypoint={entry}&tunnel=example.test:{ID}");
+                let server = match dir {
+                    Dir::RustToGo => start_go(&go_bin, &["-L", &url], 1),
+                    Dir::GoToRust => Gost::start(&["-L", &url], 1),
+                };
+                let node = format!("tunnel://{}?tunnel.id={ID}", server.addr());
+                let client_args = ["-L", &format!("rtcp://:0/{}", origin()), "-F", &node];
+                let client = match dir {
+                    Dir::RustToGo => Gost::spawn(&client_args),
+                    Dir::GoToRust => {
+                        let mut c = Command::new(&go_bin);
+                        let home = go_home(&go_bin);
+                        c.args(client_args).current_dir(&home).env("HOME", &home);
+                        Gost::spawn_command(c)
+                    }
+                };
+                let deadline = Instant::now() + Duration::from_secs(15);
+                let (mut ok, mut body) = (false, String::new());
+                while Instant::now() < deadline {
+                    (ok, body) = curl(&[
+                        "--max-time",
+                        "3",
+                        "-H",
+                        "Host: example.test",
+                        &format!("http://{entry}/"),
+                    ]);
+                    if ok && body == BODY {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(300));
+                }
+                if !(ok && body == BODY) {
+                    return Err(format!(
+                        "by Host: ok={ok} {body:?}\n--- server:\n{}\n--- client:\n{}",
+                        tail(&server.log(), 15),
+                        tail(&client.log(), 15)
+                    ));
+                }
+                // Visitors by tunnel id, of each implementation.
+                let visit = ["-L", "tcp://127.0.0.1:0/example.test:80", "-F", &node];
+                let ours = Gost::start(&visit, 1);
+                let go = start_go(&go_bin, &visit, 1);
+                for (who, v) in [("our", &ours), ("Go", &go)] {
+                    let (ok, body) = curl(&["--max-time", "5", &format!("http://{}/", v.addr())]);
+                    if !(ok && body == BODY) {
+                        return Err(format!("{who} visitor by id: ok={ok} {body:?}"));
+                    }
+                    bulk(connect(v.addr()), SMALL)
+                        .map_err(|e| format!("{who} visitor by id, bulk: {e}"))?;
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                failed.push(format!("{} tunnel ({}): {e}", version.label(), dir.label()));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {cells} tunnel cells failed:\n{}",
+        failed.len(),
+        failed.join("\n\n")
+    );
+}
