@@ -195,3 +195,49 @@ fn garbage_and_bad_registrations_are_refused_and_the_server_keeps_serving() {
     let (ok, body) = eventually(entry, "example.test", "ok\n", Duration::from_secs(10));
     assert!(ok && body == "ok\n", "{body:?}");
 }
+
+/// An ingress named by the tunnel server (`ingress=ing`) but created at run time through the
+/// Web API: visitors follow it as soon as it exists, and follow its replacement.
+#[test]
+fn an_ingress_created_through_the_web_api_routes_visitors() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server("via the api\n");
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = Gost::start(
+        &[
+            "-L",
+            &format!("tunnel://127.0.0.1:0?entrypoint={entry}&ingress=ing"),
+            "-api",
+            &api.to_string(),
+        ],
+        1,
+    );
+    let _c = client(srv.addr(), origin, "");
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(entry, "api.test"), "502", "no ingress yet");
+    let rule = |host: &str| {
+        format!(r#"{{"name":"ing","rules":[{{"hostname":"{host}","endpoint":"{ID}"}}]}}"#)
+    };
+    let (ok, out) =
+        curl(&["-X", "POST", "-d", &rule("api.test"), &format!("http://{api}/config/ingresses")]);
+    assert!(ok && out.contains("OK"), "{out}");
+    let (ok, body) = eventually(entry, "api.test", "via the api\n", Duration::from_secs(10));
+    assert!(ok && body == "via the api\n", "{body:?}\n{}", srv.log());
+    let (ok, out) = curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        &rule("*.renamed.test"),
+        &format!("http://{api}/config/ingresses/ing"),
+    ]);
+    assert!(ok && out.contains("OK"), "{out}");
+    assert_eq!(status(entry, "api.test"), "502", "the old rule is gone");
+    let (ok, body) = get(entry, "x.renamed.test");
+    assert!(ok && body == "via the api\n", "{body:?}");
+    let (_, list) = curl(&[&format!("http://{api}/config/ingresses")]);
+    assert!(list.contains("renamed.test"), "{list}");
+}
