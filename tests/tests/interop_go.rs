@@ -1177,6 +1177,35 @@ fn tunnels_against_go() {
                     bulk(connect(v.addr()), SMALL)
                         .map_err(|e| format!("{who} visitor by id, bulk: {e}"))?;
                 }
+                // UDP: an rudp client of the same side as the tunnel client, a UDP visitor of
+                // the other.
+                let rudp_args = ["-L", &format!("rudp://:0/{}", udp_echo()), "-F", &node];
+                let udp_visit = ["-L", "udp://127.0.0.1:0/example.test:53", "-F", &node];
+                // The visitor comes once the UDP connector is there (before, its datagrams
+                // would find only the TCP one and be refused).
+                let (rudp, visitor) = match dir {
+                    Dir::RustToGo => {
+                        let rudp = Gost::spawn(&rudp_args);
+                        rudp.wait_log("tunnel: registered", Duration::from_secs(10));
+                        (rudp, start_go(&go_bin, &udp_visit, 1))
+                    }
+                    Dir::GoToRust => {
+                        let mut c = Command::new(&go_bin);
+                        let home = go_home(&go_bin);
+                        c.args(rudp_args).current_dir(&home).env("HOME", &home);
+                        let rudp = Gost::spawn_command(c);
+                        rudp.wait_log("create tunnel", Duration::from_secs(10));
+                        (rudp, Gost::start(&udp_visit, 1))
+                    }
+                };
+                udp_forward_echo(visitor.addr()).map_err(|e| {
+                    format!(
+                        "UDP through the tunnel: {e}\n--- server:\n{}\n--- rudp client:\n{}\n--- visitor:\n{}",
+                        tail(&server.log(), 10),
+                        tail(&rudp.log(), 10),
+                        tail(&visitor.log(), 10)
+                    )
+                })?;
                 Ok(())
             });
             if let Err(e) = r {

@@ -241,3 +241,51 @@ fn an_ingress_created_through_the_web_api_routes_visitors() {
     let (_, list) = curl(&[&format!("http://{api}/config/ingresses")]);
     assert!(list.contains("renamed.test"), "{list}");
 }
+
+/// UDP through a tunnel: `-L rudp://:0/echo -F tunnel://...` registers a UDP connector; a UDP
+/// visitor (`-L udp://:port/example.test:53 -F tunnel://...`) reaches the echo server through it.
+#[test]
+fn udp_through_a_tunnel() {
+    let echo = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let echo_addr = echo.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut b = [0u8; 2048];
+        while let Ok((n, from)) = echo.recv_from(&mut b) {
+            let _ = echo.send_to(&b[..n], from);
+        }
+    });
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = server(0, entry, "");
+    let _c = Gost::spawn(&[
+        "-L",
+        &format!("rudp://:0/{echo_addr}"),
+        "-F",
+        &format!("tunnel://{}?tunnel.id={ID}", srv.addr()),
+    ]);
+    let visitor = Gost::start(
+        &[
+            "-L",
+            "udp://127.0.0.1:0/example.test:53",
+            "-F",
+            &format!("tunnel://{}?tunnel.id={ID}", srv.addr()),
+        ],
+        1,
+    );
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut answered = 0;
+    for i in 0..200u32 {
+        if answered == 5 || Instant::now() > deadline {
+            break;
+        }
+        let d = format!("datagram {i} ").repeat(30);
+        sock.send_to(d.as_bytes(), visitor.addr()).unwrap();
+        let mut b = [0u8; 2048];
+        if let Ok((n, _)) = sock.recv_from(&mut b) {
+            assert_eq!(&b[..n], d.as_bytes());
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 5, "datagrams answered through the tunnel\n{}", srv.log());
+}

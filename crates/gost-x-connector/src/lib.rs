@@ -7,12 +7,14 @@ use gost_core::{Registries, Result};
 
 #[cfg(any(feature = "socks5", feature = "relay", feature = "tunnel"))]
 mod bind;
-#[cfg(any(feature = "socks5", feature = "relay"))]
+#[cfg(any(feature = "socks5", feature = "relay", feature = "tunnel"))]
 mod datagram;
 #[cfg(feature = "forward")]
 pub mod forward;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "tunnel")]
+mod len_datagrams;
 #[cfg(feature = "relay")]
 pub mod relay;
 #[cfg(feature = "socks4")]

@@ -139,7 +139,9 @@ impl Connector for TunnelConnector {
         _opts: ConnectOptions,
     ) -> Result<BoxConn> {
         if network.is_udp() {
-            return Err(Error::unsupported("UDP visitors through a tunnel node (not yet)"));
+            return Err(Error::unsupported(
+                "tunnel connector: datagrams go through connect_packet",
+            ));
         }
         let src = conn.local_addr().map_or_else(unspecified, Address::Ip);
         let req = Request {
@@ -159,9 +161,7 @@ impl Connector for TunnelConnector {
         addr: Address,
         _opts: BindOptions,
     ) -> Result<BoxListener> {
-        if network.is_udp() {
-            return Err(Error::unsupported("UDP (rudp) through a tunnel (not yet)"));
-        }
+        let udp = network.is_udp();
         // gost sends an empty bind host as 0.0.0.0.
         let dst = match &addr {
             Address::Domain(host, port) if host.is_empty() => {
@@ -170,7 +170,8 @@ impl Connector for TunnelConnector {
             other => other.clone(),
         };
         let src = conn.local_addr().map_or_else(unspecified, Address::Ip);
-        let req = Request { cmd: relay::CMD_BIND, features: self.features(false, src, dst) };
+        let cmd = if udp { relay::CMD_BIND | relay::FLAG_UDP } else { relay::CMD_BIND };
+        let req = Request { cmd, features: self.features(udp, src, dst) };
         let (conn, resp) =
             self.exchange(conn, req, &format!("register tunnel {}", self.id)).await?;
         let advertised = resp.addr().cloned();
@@ -179,12 +180,56 @@ impl Connector for TunnelConnector {
             endpoint = ?advertised.as_ref().map(ToString::to_string),
             "tunnel: registered"
         );
-        crate::bind::listener(
+        let streams = crate::bind::listener(
             conn,
             crate::bind::StreamHeader::Relay,
             advertised.as_ref().and_then(Address::as_socket_addr),
             self.mux.clone(),
-        )
+        )?;
+        if !udp {
+            return Ok(streams);
+        }
+        // rudp: each stream is one visitor's datagrams, `LEN | payload` framed.
+        Ok(BoxListener::new(DatagramStreams(streams)))
+    }
+
+    /// A UDP visitor: CONNECT with the UDP network to `target`, then `LEN | payload` frames.
+    async fn connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> Result<gost_core::BoxPacketConn> {
+        let Some(target) = target else {
+            return Err(Error::unsupported(
+                "UDP through a tunnel needs a target (udp://:port/host:port)",
+            ));
+        };
+        let src = conn.local_addr().map_or_else(unspecified, Address::Ip);
+        let req = Request {
+            cmd: relay::CMD_CONNECT | relay::FLAG_UDP,
+            features: self.features(true, src, target.clone()),
+        };
+        let (conn, _) = self
+            .exchange(conn, req, &format!("visit udp {target} through tunnel {}", self.id))
+            .await?;
+        Ok(Box::new(crate::datagram::FramedPacketConn::new(
+            conn,
+            crate::datagram::Framing::LengthPrefixed(target),
+        )))
+    }
+}
+
+/// The streams of a UDP registration, each a datagram connection.
+struct DatagramStreams(BoxListener);
+
+impl gost_core::Listener for DatagramStreams {
+    async fn accept(&mut self) -> Result<BoxConn> {
+        let stream = self.0.accept().await?;
+        Ok(Box::new(crate::len_datagrams::LenDatagrams::new(stream)))
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.0.local_addr()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The connectors of each tunnel: smux sessions registered by tunnel clients, picked by weight
-//! for each visitor (gost's rules: one connector is used whatever its network; otherwise only
-//! those of the visitor's network, a weight of 255 taking the traffic exclusively).
+//! for each visitor among those of the visitor's network (TCP or UDP), a weight of 255 taking
+//! the traffic exclusively, as gost's.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,13 +64,12 @@ impl Pool {
     pub fn pick(&self, tunnel: &TunnelId, udp: bool) -> Option<Arc<Connector>> {
         let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
         let list = all.get(&tunnel.uuid())?;
-        let live: Vec<&Arc<Connector>> = list.iter().filter(|c| !c.session.is_closed()).collect();
-        if list.len() == 1 {
-            return live.first().map(|c| Arc::clone(c));
-        }
+        // (gost takes a tunnel's only connector whatever its network; a UDP visitor on a TCP
+        // connector cannot work, so here the network always has to match.)
+        let live = list.iter().filter(|c| !c.session.is_closed());
         let mut candidates: Vec<&Arc<Connector>> = Vec::new();
         let mut exclusive = false;
-        for c in live.into_iter().filter(|c| c.id.is_udp() == udp) {
+        for c in live.filter(|c| c.id.is_udp() == udp) {
             match (exclusive, c.id.weight() == 255) {
                 (false, true) => {
                     exclusive = true;
