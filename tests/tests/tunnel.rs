@@ -289,3 +289,60 @@ fn udp_through_a_tunnel() {
     }
     assert_eq!(answered, 5, "datagrams answered through the tunnel\n{}", srv.log());
 }
+
+/// Two tunnel servers sharing an SD (one process, the in-memory SD): a client registers with
+/// one; visitors of the other reach it, by Host on its entrypoint and by tunnel id, through the
+/// first server's entrypoint (what the SD says).
+#[test]
+fn a_second_server_finds_the_tunnel_through_the_sd() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server("found through the sd\n");
+    let (ea, eb) = (
+        SocketAddr::from(([127, 0, 0, 1], free_port())),
+        SocketAddr::from(([127, 0, 0, 1], free_port())),
+    );
+    let service = |name: &str, entry: SocketAddr| {
+        format!(
+            r#"{{"name": "{name}", "addr": "127.0.0.1:0", "listener": {{"type": "tcp"}},
+                "handler": {{"type": "tunnel", "metadata": {{"entrypoint": "{entry}", "sd": "sd-0",
+                  "ingress": "ing", "tunnel.direct": true}}}}}}"#
+        )
+    };
+    let config = format!(
+        r#"{{"services": [{}, {}],
+            "sds": [{{"name": "sd-0"}}],
+            "ingresses": [{{"name": "ing", "rules": [{{"hostname": "example.test", "endpoint": "{ID}"}}]}}]}}"#,
+        service("service-0", ea),
+        service("service-1", eb)
+    );
+    let servers = Gost::start(&["-C", &config], 2);
+    let (a, b) = (servers.addrs[0], servers.addrs[1]);
+    let _c = client(a, origin, "");
+    let (ok, body) =
+        eventually(ea, "example.test", "found through the sd\n", Duration::from_secs(10));
+    assert!(ok && body == "found through the sd\n", "on the first server: {body:?}");
+    let (ok, body) = get(eb, "example.test");
+    assert!(
+        ok && body == "found through the sd\n",
+        "by Host on the second: {body:?}\n{}",
+        servers.log()
+    );
+    let visitor = Gost::start(
+        &[
+            "-L",
+            "tcp://127.0.0.1:0/elsewhere.test:80",
+            "-F",
+            &format!("tunnel://{b}?tunnel.id={ID}"),
+        ],
+        1,
+    );
+    let (ok, body) = curl(&["--max-time", "5", &format!("http://{}/", visitor.addr())]);
+    assert!(
+        ok && body == "found through the sd\n",
+        "by id on the second: {body:?}\n{}",
+        servers.log()
+    );
+}
