@@ -346,3 +346,88 @@ fn a_second_server_finds_the_tunnel_through_the_sd() {
         servers.log()
     );
 }
+
+/// A relay BIND registering tunnel `ID` (src and dst 127.0.0.1:0 / 0.0.0.0:0).
+fn bind_request() -> Vec<u8> {
+    let mut f = vec![2, 0, 7, 1, 127, 0, 0, 1, 0, 0];
+    f.extend_from_slice(&[2, 0, 7, 1, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&[3, 0, 20]);
+    let hex: String = ID.chars().filter(|c| *c != '-').collect();
+    for i in 0..16 {
+        f.push(u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap());
+    }
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    let mut req = vec![1, 2];
+    req.extend_from_slice(&(f.len() as u16).to_be_bytes());
+    req.extend_from_slice(&f);
+    req
+}
+
+/// A hostile crowd: registrations of one tunnel id until the server refuses them (a tunnel
+/// holds at most 256 clients), visitors that connect to the tunnel port or the entrypoint and
+/// send nothing or half a head (dropped after `readTimeout` / `entrypoint.readTimeout`). Memory
+/// stays bounded and a visitor of another tunnel is still served.
+#[test]
+fn a_registration_flood_is_bounded_and_silent_visitors_are_dropped() {
+    use std::io::{Read, Write};
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    const OTHER: &str = "0b0c0d0e-0000-4000-8000-000000000001";
+    let origin = http_server("still served\n");
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = Gost::start(
+        &[
+            "-L",
+            &format!(
+                "tunnel://127.0.0.1:0?entrypoint={entry}&tunnel=flood.test:{ID},ok.test:{OTHER}\
+                 &readTimeout=1s&entrypoint.readTimeout=1s"
+            ),
+        ],
+        1,
+    );
+    let before = rss_kib(srv.pid());
+    let mut held = Vec::new();
+    let mut accepted = 0;
+    for _ in 0..300 {
+        let mut s = connect(srv.addr());
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(&bind_request()).unwrap();
+        let mut head = [0u8; 4];
+        if s.read_exact(&mut head).is_ok() && head[1] == 0 {
+            let mut features = vec![0u8; usize::from(u16::from_be_bytes([head[2], head[3]]))];
+            s.read_exact(&mut features).unwrap();
+            accepted += 1;
+        }
+        held.push(s);
+    }
+    assert_eq!(accepted, 256, "registrations past the limit are refused");
+    // Silent visitors: closed after the read timeouts.
+    let started = Instant::now();
+    let mut silent = vec![connect(srv.addr()), connect(entry)];
+    let mut half = connect(entry);
+    half.write_all(b"GET / HTTP/1.1\r\nHost: ok.te").unwrap();
+    silent.push(half);
+    for s in &mut silent {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut b = [0u8; 16];
+        assert!(matches!(s.read(&mut b), Ok(0) | Err(_)));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "silent visitors held {:?}",
+        started.elapsed()
+    );
+    let grown = rss_kib(srv.pid()).saturating_sub(before);
+    assert!(grown < 96 * 1024, "256 registrations grew the server by {grown} KiB");
+    // Another tunnel is served meanwhile.
+    let _c = Gost::spawn(&[
+        "-L",
+        &format!("rtcp://:0/{origin}"),
+        "-F",
+        &format!("tunnel://{}?tunnel.id={OTHER}", srv.addr()),
+    ]);
+    let (ok, body) = eventually(entry, "ok.test", "still served\n", Duration::from_secs(10));
+    assert!(ok && body == "still served\n", "{body:?}");
+}

@@ -63,15 +63,23 @@ pub(crate) fn start(inner: Arc<Inner>, addr: &str, service: &str) -> Result<Runn
 }
 
 async fn serve(inner: &Inner, mut conn: BoxConn, peer: SocketAddr) -> Result<()> {
+    // What routes a visitor must come within `entrypoint.readTimeout` (a visitor that sends
+    // nothing, or a head a byte at a time, holds nothing for long).
+    let deadline = tokio::time::Instant::now() + inner.head_timeout;
     let mut buf = vec![0u8; 1];
-    if read(&mut conn, &mut buf).await? == 0 {
+    let first = tokio::time::timeout_at(deadline, read(&mut conn, &mut buf));
+    if first.await.map_err(|_| timed_out())?? == 0 {
         return Ok(());
     }
     match buf[0] {
-        relay::VERSION => by_tunnel_id(inner, conn, buf, peer).await,
-        0x16 => by_server_name(inner, conn, buf, peer).await,
-        _ => by_host(inner, conn, buf, peer).await,
+        relay::VERSION => by_tunnel_id(inner, conn, buf, peer, deadline).await,
+        0x16 => by_server_name(inner, conn, buf, peer, deadline).await,
+        _ => by_host(inner, conn, buf, peer, deadline).await,
     }
+}
+
+fn timed_out() -> Error {
+    Error::new(ErrorKind::Timeout, "tunnel entrypoint: nothing to route by in time")
 }
 
 /// The tunnel the ingress gives `host` (`host:port`): `Err(true)` for a private one.
@@ -91,8 +99,10 @@ async fn by_tunnel_id(
     mut conn: BoxConn,
     mut buf: Vec<u8>,
     peer: SocketAddr,
+    deadline: tokio::time::Instant,
 ) -> Result<()> {
-    let req = read_decoded(&mut conn, &mut buf, 4 + 65535, Request::decode).await?;
+    let read = read_decoded(&mut conn, &mut buf, 4 + 65535, Request::decode);
+    let req = tokio::time::timeout_at(deadline, read).await.map_err(|_| timed_out())??;
     let conn = gost_core::io::rewind(conn, buf);
     let p = super::parts(&req);
     let tid = TunnelId::new(p.tunnel.uuid(), 0, 0);
@@ -135,11 +145,12 @@ async fn by_server_name(
     mut conn: BoxConn,
     mut buf: Vec<u8>,
     peer: SocketAddr,
+    deadline: tokio::time::Instant,
 ) -> Result<()> {
-    let sni = read_until(&mut conn, &mut buf, |b| {
+    let hello = read_until(&mut conn, &mut buf, |b| {
         Ok(gost_proto::tls::client_hello_sni(b)?.map(|(sni, _)| sni))
-    })
-    .await?;
+    });
+    let sni = tokio::time::timeout_at(deadline, hello).await.map_err(|_| timed_out())??;
     let Some(name) = sni.filter(|n| !n.is_empty()) else {
         return Err(Error::protocol("tunnel entrypoint: TLS without a server name"));
     };
@@ -157,8 +168,11 @@ async fn by_host(
     mut conn: BoxConn,
     mut buf: Vec<u8>,
     peer: SocketAddr,
+    deadline: tokio::time::Instant,
 ) -> Result<()> {
-    let (mut head, used) = read_until(&mut conn, &mut buf, RequestHead::decode).await?;
+    let head = read_until(&mut conn, &mut buf, RequestHead::decode);
+    let (mut head, used) =
+        tokio::time::timeout_at(deadline, head).await.map_err(|_| timed_out())??;
     let answer = |status: &'static str| {
         format!("HTTP/1.{} {status}\r\nContent-Length: 0\r\n\r\n", head.version)
     };

@@ -39,6 +39,8 @@ pub const NAME: &str = "tunnel";
 const MAX_REQUEST: usize = 4 + 65535;
 /// How often a registration is renewed in the SD (gost's `tunnel.ttl`).
 const DEFAULT_TTL: Duration = Duration::from_secs(15);
+/// Bound on reading a request or an entrypoint visitor's head.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the handler and its entrypoints share.
 pub(crate) struct Inner {
@@ -54,7 +56,10 @@ pub(crate) struct Inner {
     entrypoint: String,
     mux: gost_smux::Config,
     pool: Pool,
-    read_timeout: Option<Duration>,
+    /// Bound on a connection's relay request (gost has none; its clients send at once).
+    read_timeout: Duration,
+    /// Bound on an entrypoint visitor's first bytes (its HTTP head or ClientHello).
+    head_timeout: Duration,
     ttl: Duration,
 }
 
@@ -98,7 +103,14 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         entrypoint: md.get_string(&["entrypoint"])?.unwrap_or_default(),
         mux: mux_config(md)?,
         pool: Pool::default(),
-        read_timeout: md.get_duration(&["readTimeout"])?.filter(|d| !d.is_zero()),
+        read_timeout: md
+            .get_duration(&["readTimeout"])?
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_READ_TIMEOUT),
+        head_timeout: md
+            .get_duration(&["entrypoint.readTimeout"])?
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_READ_TIMEOUT),
         ttl: md.get_duration(&["tunnel.ttl"])?.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_TTL),
     });
     let running = if inner.entrypoint.is_empty() {
@@ -179,10 +191,7 @@ impl Handler for TunnelHandler {
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
         let mut buf = Vec::new();
         let read = read_decoded(&mut conn, &mut buf, MAX_REQUEST, Request::decode);
-        let req = match self.inner.read_timeout {
-            Some(t) => gost_x_rt::timeout(t, "tunnel request", read).await?,
-            None => read.await?,
-        };
+        let req = gost_x_rt::timeout(self.inner.read_timeout, "tunnel request", read).await?;
         let p = parts(&req);
         if p.tunnel.is_zero() {
             return refuse(conn, relay::STATUS_BAD_REQUEST, "no tunnel id".into()).await;
@@ -212,6 +221,14 @@ fn endpoint_name(tunnel: &TunnelId) -> String {
 impl Inner {
     /// A tunnel client registers: answer, then serve its session until it ends.
     async fn bind(&self, mut conn: BoxConn, p: Parts, session: &Session) -> Result<()> {
+        if !self.pool.has_room(&p.tunnel) {
+            return refuse(
+                conn,
+                relay::STATUS_SERVICE_UNAVAILABLE,
+                format!("tunnel {}: too many clients", p.tunnel),
+            )
+            .await;
+        }
         let flags = if p.udp { FLAG_UDP } else { 0 };
         let connector_id = TunnelId::new(pool::random_uuid(), flags, p.tunnel.weight());
         let endpoint = endpoint_name(&p.tunnel);

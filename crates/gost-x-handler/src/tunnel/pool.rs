@@ -13,7 +13,7 @@ use gost_smux::Session;
 /// Connectors one tunnel may have at once, and connectors in all: registrations past these are
 /// refused (a registration flood holds no more).
 pub const MAX_PER_TUNNEL: usize = 256;
-pub const MAX_CONNECTORS: usize = 65536;
+pub const MAX_CONNECTORS: usize = 16384;
 
 /// A registered tunnel client.
 pub struct Connector {
@@ -47,6 +47,14 @@ impl Pool {
         }
         list.push(c);
         Ok(())
+    }
+
+    /// Whether `tunnel` may take another connector.
+    pub fn has_room(&self, tunnel: &TunnelId) -> bool {
+        let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
+        let live = |l: &Vec<Arc<Connector>>| l.iter().filter(|c| !c.session.is_closed()).count();
+        let total: usize = all.values().map(live).sum();
+        total < MAX_CONNECTORS && all.get(&tunnel.uuid()).map_or(0, live) < MAX_PER_TUNNEL
     }
 
     /// Removes the connector `id` of `tunnel`.
