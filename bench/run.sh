@@ -28,8 +28,8 @@ GO_GOST=${GO_GOST:-}
 BULK_SECS=120 # bound on one bulk transfer (each direction)
 CONNS_SECS=30 # bound on one connection-rate measurement
 
-BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss ss-aes ss-chacha ss-2022}
-CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss}
+BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss ss-aes ss-chacha ss-2022 tunnel}
+CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss tunnel}
 IDLE_PATHS=${BENCH_IDLE_PATHS:-tcp socks5 http mwss}
 
 say() { printf '%s\n' "$*" >&2; }
@@ -201,6 +201,20 @@ setup() {
         start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "ss://$method:$pass@127.0.0.1:$s"
         PROCS+=("$LAST_PID")
         VIA=tcp:127.0.0.1:$p
+        ;;
+    tunnel) # a reverse tunnel: visitor -> tunnel server -> tunnel client (rtcp) -> origin
+        local id=4d21094e-b74c-4916-86c1-d9fa36ea677b
+        start "$impl-$path-server" "$bin" -L "tunnel://127.0.0.1:$s?tunnel=bench.test:$id"
+        PROCS=("$LAST_PID")
+        "$TOOL" wait "127.0.0.1:$s" --secs 15 || return 1
+        start "$impl-$path-client" "$bin" -L "rtcp://:0/$ORIGIN" -F "tunnel://127.0.0.1:$s?tunnel.id=$id"
+        PROCS+=("$LAST_PID")
+        start "$impl-$path-visitor" "$bin" -L "tcp://127.0.0.1:$p/bench.test:80" -F "tunnel://127.0.0.1:$s?tunnel.id=$id"
+        PROCS+=("$LAST_PID")
+        VIA=tcp:127.0.0.1:$p
+        "$TOOL" wait "127.0.0.1:$p" --secs 15 || return 1
+        sleep 1 # the client registers
+        return 0
         ;;
     tls | wss | mwss)
         start "$impl-$path-server" "$bin" -L "$path://127.0.0.1:$s/$ORIGIN"
@@ -441,6 +455,7 @@ label() {
     ss-aes) echo "ss aes-256-gcm (pair)" ;;
     ss-chacha) echo "ss chacha20-ietf-poly1305 (pair)" ;;
     ss-2022) echo "ss 2022-blake3-aes-128-gcm (pair)" ;;
+    tunnel) echo "reverse tunnel (visitor, server, client)" ;;
     *) echo "$1" ;;
     esac
 }
@@ -460,7 +475,7 @@ label() {
         tcp | counted) g=">=1.5" d=">=0.9" ;;
         socks5 | http | relay) g=">=1.5" d= ;;
         wss | mwss) g=">=2" d= ;;
-        ss-aes | ss-chacha | ss-2022) g=">=1.5" d= ;;
+        ss-aes | ss-chacha | ss-2022 | tunnel) g=">=1.5" d= ;;
         *) g= d= ;;
         esac
         row "$(label "$path") ↑ Gbit/s" "up.$path" up.direct.ours 2 "$g" "$d" ">=2"

@@ -41,7 +41,7 @@ pub(crate) fn listener(
     mux: gost_smux::Config,
 ) -> Result<BoxListener> {
     let (session, local, _) = gost_x_rt::mux::server(conn, mux)?;
-    Ok(BoxListener::new(BindListener { session, local, bound, header }))
+    Ok(BoxListener::new(BindListener { session, local, bound, header, pending: None }))
 }
 
 struct BindListener {
@@ -49,19 +49,29 @@ struct BindListener {
     local: Option<SocketAddr>,
     bound: Option<SocketAddr>,
     header: StreamHeader,
+    /// A stream accepted whose header is still being read, and the bytes read so far: kept
+    /// here, not in the accept future, because the service drops that future whenever another
+    /// event comes first (a lost stream would end its visitor's connection unanswered).
+    pending: Option<(TokioConn<gost_smux::Stream>, Vec<u8>)>,
 }
 
 impl Listener for BindListener {
     async fn accept(&mut self) -> Result<BoxConn> {
-        let stream =
-            self.session.accept_stream().await.map_err(|e| {
+        if self.pending.is_none() {
+            let stream = self.session.accept_stream().await.map_err(|e| {
                 Error::with_source(ErrorKind::Closed, "remote bind session ended", e)
             })?;
-        let mut conn = TokioConn::new(stream);
-        let mut buf = Vec::new();
+            self.pending = Some((TokioConn::new(stream), Vec::new()));
+        }
         let header = self.header;
-        let peer = read_decoded(&mut conn, &mut buf, 4 + 65535, |b| header.decode(b)).await?;
-        let peer = peer.and_then(|a| a.as_socket_addr());
+        let peer = match self.pending.as_mut() {
+            Some((conn, buf)) => read_decoded(conn, buf, 4 + 65535, |b| header.decode(b)).await,
+            None => return Err(Error::new(ErrorKind::Closed, "remote bind: no stream")),
+        };
+        let Some((conn, buf)) = self.pending.take() else {
+            return Err(Error::new(ErrorKind::Closed, "remote bind: no stream"));
+        };
+        let peer = peer?.and_then(|a| a.as_socket_addr());
         Ok(rewind(Box::new(TokioConn::with_addrs(conn.into_inner(), self.local, peer)), buf))
     }
 

@@ -42,10 +42,14 @@ pub(crate) async fn serve(
                 };
                 let head = header(inbound.peer_addr())?;
                 tokio::spawn(async move {
-                    if !head.is_empty() && write_all(&mut stream, &head).await.is_err() {
+                    if !head.is_empty() && let Err(e) = write_all(&mut stream, &head).await {
+                        tracing::debug!("bind: stream header: {e}");
                         return;
                     }
-                    let _ = gost_x_rt::relay(&mut stream, &mut inbound).await;
+                    match gost_x_rt::relay(&mut stream, &mut inbound).await {
+                        Ok(st) => tracing::debug!(?st, "bind: relayed"),
+                        Err(e) => tracing::debug!("bind: relay: {e}"),
+                    }
                 });
             }
             () = session.closed() => return Ok(()),

@@ -48,8 +48,12 @@ pub(crate) fn remote(
         bind,
         current: None,
         retry: Duration::ZERO,
+        binding: None,
     })
 }
+
+/// A bind in progress (the wait before it, then the bind through the chain).
+type Binding = std::pin::Pin<Box<dyn std::future::Future<Output = Result<BoxListener>> + Send>>;
 
 struct RemoteListener {
     router: BoxRouter,
@@ -58,6 +62,9 @@ struct RemoteListener {
     bind: BindOptions,
     current: Option<BoxListener>,
     retry: Duration,
+    /// Kept across calls: the service drops an accept future whenever another event comes
+    /// first, and a bind must not start over (or be lost half-way) each time.
+    binding: Option<Binding>,
 }
 
 impl Listener for RemoteListener {
@@ -66,11 +73,24 @@ impl Listener for RemoteListener {
             let listener = match self.current.as_mut() {
                 Some(l) => l,
                 None => {
-                    if !self.retry.is_zero() {
-                        tokio::time::sleep(self.retry).await;
-                    }
-                    match self.router.bind(self.network, self.addr.clone(), self.bind.clone()).await
-                    {
+                    let binding = self.binding.get_or_insert_with(|| {
+                        let (router, network, addr, bind, wait) = (
+                            self.router.clone(),
+                            self.network,
+                            self.addr.clone(),
+                            self.bind.clone(),
+                            self.retry,
+                        );
+                        Box::pin(async move {
+                            if !wait.is_zero() {
+                                tokio::time::sleep(wait).await;
+                            }
+                            router.bind(network, addr, bind).await
+                        })
+                    });
+                    let bound = binding.await;
+                    self.binding = None;
+                    match bound {
                         Ok(l) => {
                             tracing::info!(addr = %self.addr, network = %self.network, "remote bind: bound through the chain");
                             self.retry = Duration::ZERO;
