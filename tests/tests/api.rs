@@ -178,7 +178,7 @@ fn api_life_cycle_with_curl() {
     let (code, out) = call("GET", &url("/config/services/proxy"), &auth);
     assert_eq!((code, out.as_str()), (200, "{}"));
     // Kinds gost has and this build does not: empty lists.
-    let (code, out) = call("GET", &url("/config/ingresses"), &auth);
+    let (code, out) = call("GET", &url("/config/routers"), &auth);
     assert_eq!((code, json(&out)["data"]["count"].clone()), (200, 0.into()));
     // The access log saw the requests.
     g.wait_log("DELETE  /config/services/proxy", WAIT);

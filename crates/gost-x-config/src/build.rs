@@ -576,11 +576,8 @@ mod tests {
         let err = build(&cfg, &r).unwrap_err();
         assert!(err.to_string().contains("unknown handler type \"nope\""), "{err}");
         let p =
-            parse_cli(&["tcp://127.0.0.1:0/h:1".into()], &["tunnel://127.0.0.1:1".into()]).unwrap();
+            parse_cli(&["tcp://127.0.0.1:0/h:1".into()], &["sshd://127.0.0.1:1".into()]).unwrap();
         let err = build(&p.config, &registries()).unwrap_err();
-        assert!(
-            err.to_string().contains("connector type \"tunnel\" is not supported yet"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("connector type \"sshd\" is not supported yet"), "{err}");
     }
 }

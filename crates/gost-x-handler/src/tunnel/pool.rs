@@ -143,3 +143,56 @@ pub fn random_uuid() -> [u8; 16] {
     u[8] = (u[8] & 0x3f) | 0x80;
     u
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gost_proto::tunnel_id::FLAG_UDP;
+
+    /// A connector with `flags` and `weight` over a session whose peer is kept alive by the
+    /// returned task handle.
+    fn connector(n: u8, flags: u8, weight: u8) -> (Arc<Connector>, gost_smux::Session) {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let cfg = gost_smux::Config::default();
+        let session = gost_smux::Session::client(a, cfg.clone()).unwrap();
+        let peer = gost_smux::Session::server(b, cfg).unwrap();
+        let c = Connector {
+            id: TunnelId::new([n; 16], flags, weight),
+            session,
+            local: None,
+            peer: None,
+        };
+        (Arc::new(c), peer)
+    }
+
+    #[tokio::test]
+    async fn picks_by_network_and_weight_and_255_takes_all() {
+        let pool = Pool::default();
+        let tunnel = TunnelId::new([9; 16], 0, 0);
+        assert!(pool.pick(&tunnel, false).is_none(), "no connector");
+        let (tcp, _p1) = connector(1, 0, 1);
+        let (udp, _p2) = connector(2, FLAG_UDP, 1);
+        pool.add(&tunnel, tcp.clone()).unwrap();
+        assert!(pool.pick(&tunnel, true).is_none(), "a UDP visitor never gets a TCP connector");
+        pool.add(&tunnel, udp.clone()).unwrap();
+        assert!(pool.pick(&tunnel, true).unwrap().id.same(&udp.id));
+        assert!(pool.pick(&tunnel, false).unwrap().id.same(&tcp.id));
+        // Weights 1 and 3: about a quarter / three quarters.
+        let (heavy, _p3) = connector(3, 0, 3);
+        pool.add(&tunnel, heavy.clone()).unwrap();
+        let heavy_picks =
+            (0..4000).filter(|_| pool.pick(&tunnel, false).unwrap().id.same(&heavy.id)).count();
+        assert!((2600..3400).contains(&heavy_picks), "{heavy_picks} of 4000");
+        // 255 takes everything while it is there.
+        let (all, _p4) = connector(4, 0, 255);
+        pool.add(&tunnel, all.clone()).unwrap();
+        assert!((0..200).all(|_| pool.pick(&tunnel, false).unwrap().id.same(&all.id)));
+        pool.remove(&tunnel, &all.id);
+        assert!(pool.pick(&tunnel, false).is_some_and(|c| !c.id.same(&all.id)));
+        // A closed session is skipped.
+        heavy.session.close();
+        tcp.session.close();
+        assert!(pool.pick(&tunnel, false).is_none());
+        assert!(pool.has_room(&tunnel));
+    }
+}
