@@ -431,3 +431,49 @@ fn a_registration_flood_is_bounded_and_silent_visitors_are_dropped() {
     let (ok, body) = eventually(entry, "ok.test", "still served\n", Duration::from_secs(10));
     assert!(ok && body == "still served\n", "{body:?}");
 }
+
+/// TLS on the entrypoint is routed by the ClientHello's server name without being terminated:
+/// the tunnel client's target receives the visitor's ClientHello as it was sent. A private
+/// tunnel (`$id`) is not reachable by name.
+#[test]
+fn tls_visitors_are_routed_by_server_name_and_private_tunnels_are_not() {
+    use std::io::Read;
+    use std::sync::mpsc;
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let tx = std::sync::Mutex::new(tx);
+    let origin = tcp_server(move |mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = vec![0u8; 4096];
+        let n = s.read(&mut b).unwrap_or(0);
+        let _ = tx.lock().unwrap().send(b[..n].to_vec());
+    });
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let url =
+        format!("tunnel://127.0.0.1:0?entrypoint={entry}&tunnel=tls.test:{ID},hidden.test:${ID}");
+    let srv = Gost::start(&["-L", &url], 1);
+    let _c = client(srv.addr(), origin, "");
+    // curl's TLS handshake goes nowhere (the origin is no TLS server): what matters is where
+    // its ClientHello lands.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let hello = loop {
+        let _ = curl(&[
+            "--max-time",
+            "2",
+            "-k",
+            "--resolve",
+            &format!("tls.test:{}:127.0.0.1", entry.port()),
+            &format!("https://tls.test:{}/", entry.port()),
+        ]);
+        if let Ok(h) = rx.recv_timeout(Duration::from_millis(500)) {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "no ClientHello reached the target\n{}", srv.log());
+    };
+    assert_eq!(hello.first(), Some(&0x16), "a TLS record");
+    assert!(hello.windows(8).any(|w| w == b"tls.test"), "the ClientHello as sent");
+    assert_eq!(status(entry, "hidden.test"), "502", "a private tunnel by name");
+}
