@@ -77,6 +77,13 @@ fn visitors_reach_a_tunnel_client_by_host_and_by_id() {
     let (ok, body) = get(entry, "a.b.wild.test:80");
     assert!(ok && body == "behind the NAT\n", "by a wildcard rule: {body:?}");
     assert_eq!(status(entry, "unmapped.test"), "502", "an unmapped host");
+    // A host no address can carry (a label over 63 bytes, a name over 255) is refused at the
+    // entrypoint, and the tunnel client's registration is not disturbed by it.
+    let long = format!("{}.wild.test", "a".repeat(300));
+    assert_eq!(status(entry, &long), "502", "a host too long to be a name");
+    let (ok, body) = get(entry, "example.test");
+    assert!(ok && body == "behind the NAT\n", "right after: {body:?}");
+    assert!(!_c.log().contains("binding again"), "the client lost its registration:\n{}", _c.log());
     // A visitor by tunnel id: the target's host must map to the tunnel.
     let visitor = Gost::start(
         &[

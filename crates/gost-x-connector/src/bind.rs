@@ -25,9 +25,21 @@ impl StreamHeader {
             StreamHeader::Socks5 => {
                 Ok(gost_proto::socks5::Reply::decode(buf)?.map(|(r, n)| (Some(r.addr), n)))
             }
-            StreamHeader::Relay => {
-                Ok(gost_proto::relay::Response::decode(buf)?.map(|(r, n)| (r.addr().cloned(), n)))
-            }
+            // The first Addr names the peer (a tunnel server sends the visitor, then its
+            // target); a stream that is not OK is an error.
+            StreamHeader::Relay => match gost_proto::relay::Response::decode(buf)? {
+                None => Ok(None),
+                Some((r, _)) if r.status != gost_proto::relay::STATUS_OK => Err(Error::protocol(
+                    format!("remote bind: a stream refused with status {}", r.status),
+                )),
+                Some((r, n)) => {
+                    let first = r.features.iter().find_map(|f| match f {
+                        gost_proto::relay::Feature::Addr(a) => Some(a.clone()),
+                        _ => None,
+                    });
+                    Ok(Some((first, n)))
+                }
+            },
         }
     }
 }

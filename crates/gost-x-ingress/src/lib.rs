@@ -63,7 +63,8 @@ impl RuleIngress {
     pub fn lookup(&self, host: &str) -> Option<IngressRule> {
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner()).clone();
         let host = strip_port(host);
-        if host.is_empty() {
+        // No host name is longer than 255 bytes; a longer one would cost a hash per dot.
+        if host.is_empty() || host.len() > 255 {
             return None;
         }
         if let Some(rule) = rules.get(host) {
@@ -132,6 +133,7 @@ mod tests {
         assert_eq!(get("host.net"), Some("c".into()));
         assert_eq!(get("EXAMPLE.com"), None, "names are compared as written");
         assert_eq!(get(""), None);
+        assert_eq!(get(&format!("{}.net", "a.".repeat(200))), None, "too long to be a name");
         assert!(!ing.set_rule(rule("new.com", "z")).await, "no rules at run time");
         assert_eq!(
             ing.get_rule("www.example.org".into()).await.map(|r| r.hostname),

@@ -158,7 +158,8 @@ async fn by_server_name(
     let tid = route(inner, &host).await.map_err(|_| {
         Error::new(ErrorKind::Denied, format!("tunnel entrypoint: no route to {host}"))
     })?;
-    let dst = Address::parse(&host).unwrap_or(Address::Domain(name, 443));
+    let dst = Address::parse(&host)
+        .map_err(|e| e.wrap(ErrorKind::Protocol, "tunnel entrypoint: server name"))?;
     carry(inner, conn, buf, tid, Address::Ip(peer), dst).await
 }
 
@@ -173,9 +174,9 @@ async fn by_host(
     let head = read_until(&mut conn, &mut buf, RequestHead::decode);
     let (mut head, used) =
         tokio::time::timeout_at(deadline, head).await.map_err(|_| timed_out())??;
-    let answer = |status: &'static str| {
-        format!("HTTP/1.{} {status}\r\nContent-Length: 0\r\n\r\n", head.version)
-    };
+    let version = head.version;
+    let answer =
+        |status: &'static str| format!("HTTP/1.{version} {status}\r\nContent-Length: 0\r\n\r\n");
     let Some(host) = head.header_str("Host").map(str::to_owned).filter(|h| !h.is_empty()) else {
         write_all(&mut conn, answer("503 Service Unavailable").as_bytes()).await?;
         return Err(Error::protocol("tunnel entrypoint: a request without Host"));
@@ -213,7 +214,10 @@ async fn by_host(
     let mut rewritten = Vec::with_capacity(buf.len() + 96);
     head.encode(&mut rewritten);
     rewritten.extend_from_slice(&buf[used..]);
-    let dst = Address::parse(&host).unwrap_or_else(|_| Address::Domain(host.clone(), 80));
+    let Ok(dst) = Address::parse(&host) else {
+        write_all(&mut conn, answer("502 Bad Gateway").as_bytes()).await?;
+        return Err(Error::protocol(format!("tunnel entrypoint: a bad Host {host:?}")));
+    };
     carry(inner, conn, rewritten, tid, Address::Ip(peer), dst).await
 }
 

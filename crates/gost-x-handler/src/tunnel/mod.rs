@@ -262,6 +262,14 @@ impl Inner {
             mux.close();
             return Err(e);
         }
+        // However this ends (the session, or the service dropping this future), the client
+        // leaves the pool and its session closes.
+        let _registered = Registered {
+            pool: &self.pool,
+            tunnel: p.tunnel,
+            id: connector_id,
+            session: mux.clone(),
+        };
         if let Some(ingress) = &self.ingress {
             let tunnel = p.tunnel.uuid_string();
             ingress
@@ -311,7 +319,6 @@ impl Inner {
                 }
             }
         };
-        self.pool.remove(&p.tunnel, &connector_id);
         if let Some(sd) = &self.sd {
             let _ = sd.deregister(service).await;
         }
@@ -427,14 +434,19 @@ impl Inner {
         src: Option<Address>,
         dst: Address,
     ) -> Result<Route> {
+        // The stream's header is encoded before a stream is opened: one that cannot be encoded
+        // (a target no address can carry) must not reach the tunnel client, which would take
+        // a bad header for a broken session and register again.
+        let src = src.unwrap_or_else(|| Address::Ip(std::net::SocketAddr::from(([0, 0, 0, 0], 0))));
+        let mut header = Vec::with_capacity(64);
+        Response {
+            status: relay::STATUS_OK,
+            features: vec![Feature::Addr(src), Feature::Addr(dst)],
+        }
+        .encode(&mut header)?;
         match self.pool.open(tid, udp).await {
             Ok(mut stream) => {
-                let mut features = Vec::with_capacity(2);
-                features.push(Feature::Addr(src.unwrap_or_else(|| {
-                    Address::Ip(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
-                })));
-                features.push(Feature::Addr(dst));
-                respond(&mut stream, relay::STATUS_OK, features).await?;
+                write_all(&mut stream, &header).await?;
                 Ok(Route::Local(stream))
             }
             Err(local) => {
@@ -463,6 +475,21 @@ impl Inner {
                 Ok(Route::Remote(Box::new(gost_x_rt::TokioConn::tcp(stream))))
             }
         }
+    }
+}
+
+/// A registration in the pool, undone when dropped.
+struct Registered<'a> {
+    pool: &'a Pool,
+    tunnel: TunnelId,
+    id: TunnelId,
+    session: gost_smux::Session,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.pool.remove(&self.tunnel, &self.id);
+        self.session.close();
     }
 }
 
