@@ -484,3 +484,54 @@ fn tls_visitors_are_routed_by_server_name_and_private_tunnels_are_not() {
     assert!(hello.windows(8).any(|w| w == b"tls.test"), "the ClientHello as sent");
     assert_eq!(status(entry, "hidden.test"), "502", "a private tunnel by name");
 }
+
+/// Replacing a tunnel service through the Web API while a client is registered: the old one
+/// lets go of its entrypoint port and its clients at once (not after the grace period), the new
+/// one starts on the same ports, and the client registers with it.
+#[test]
+fn a_tunnel_service_replaced_through_the_api_frees_its_ports_at_once() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server("replaced\n");
+    let (port, entry, api) = (
+        free_port(),
+        SocketAddr::from(([127, 0, 0, 1], free_port())),
+        SocketAddr::from(([127, 0, 0, 1], free_port())),
+    );
+    let srv = Gost::start(
+        &[
+            "-L",
+            &format!("tunnel://127.0.0.1:{port}?entrypoint={entry}&tunnel=example.test:{ID}"),
+            "-api",
+            &api.to_string(),
+        ],
+        1,
+    );
+    let _c = client(srv.addr(), origin, "");
+    eventually(entry, "example.test", "replaced\n", Duration::from_secs(10));
+    let body = format!(
+        r#"{{"name": "service-0", "addr": "127.0.0.1:{port}", "listener": {{"type": "tcp"}},
+            "handler": {{"type": "tunnel", "metadata": {{"entrypoint": "{entry}",
+              "tunnel": "example.test:{ID}"}}}}}}"#
+    );
+    let started = Instant::now();
+    let (ok, out) = curl(&[
+        "--max-time",
+        "20",
+        "-X",
+        "PUT",
+        "-d",
+        &body,
+        &format!("http://{api}/config/services/service-0"),
+    ]);
+    assert!(ok && out.contains("OK"), "{out}\n{}", srv.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the replacement took {:?}",
+        started.elapsed()
+    );
+    let (ok, body) = eventually(entry, "example.test", "replaced\n", Duration::from_secs(15));
+    assert!(ok && body == "replaced\n", "after the replacement: {body:?}\n{}", srv.log());
+}

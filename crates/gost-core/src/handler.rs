@@ -46,6 +46,12 @@ pub trait Handler: Send + Sync + 'static {
     /// Errors are for logs and stats: EOF, timeouts and refusals by policy use the kinds for which
     /// [`crate::ErrorKind::is_normal_end`] is true.
     fn handle(&self, conn: BoxConn, session: Session) -> impl Future<Output = Result<()>> + Send;
+
+    /// The service stops taking connections: a handler that holds things of its own (a port it
+    /// listens on, long-lived sessions that are not connections being served) lets go of them
+    /// now, so that the service ends within its grace period and its ports are free at once.
+    /// Connections being served are not cut. The default does nothing.
+    fn close(&self) {}
 }
 
 /// Construction options every handler gets besides its metadata.
@@ -105,11 +111,15 @@ pub type NewHandler = fn(HandlerOptions, &Metadata) -> Result<BoxHandler>;
 
 trait DynHandler: Send + Sync + 'static {
     fn dyn_handle(&self, conn: BoxConn, session: Session) -> BoxFuture<'_, Result<()>>;
+    fn dyn_close(&self);
 }
 
 impl<T: Handler> DynHandler for T {
     fn dyn_handle(&self, conn: BoxConn, session: Session) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.handle(conn, session))
+    }
+    fn dyn_close(&self) {
+        self.close()
     }
 }
 
@@ -127,6 +137,9 @@ impl BoxHandler {
 impl Handler for BoxHandler {
     fn handle(&self, conn: BoxConn, session: Session) -> impl Future<Output = Result<()>> + Send {
         self.0.dyn_handle(conn, session)
+    }
+    fn close(&self) {
+        self.0.dyn_close()
     }
 }
 

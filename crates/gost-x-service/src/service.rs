@@ -260,6 +260,7 @@ impl Service for DefaultService {
         drop(up);
         crate::hooks::run_async(&self.name, "preDown", &self.hooks.pre_down).await;
         drop(listener);
+        self.handler.close();
         self.event(Some(State::Closed), format!("service {} is closed", self.name));
         if !tasks.is_empty() {
             tracing::info!(service = %self.name, live = tasks.len(), grace = ?self.grace, "waiting for live connections");

@@ -65,8 +65,8 @@ pub(crate) struct Inner {
 
 struct TunnelHandler {
     inner: Arc<Inner>,
-    /// The entrypoint's accept loop, stopped with the handler.
-    _entrypoint: Option<entrypoint::Running>,
+    /// The entrypoint's accept loop, stopped with the handler or when the service closes.
+    entrypoint: std::sync::Mutex<Option<entrypoint::Running>>,
 }
 
 /// Builds the handler (and binds its entrypoint, if it has one).
@@ -118,7 +118,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
     } else {
         Some(entrypoint::start(inner.clone(), &inner.entrypoint, &opts.service)?)
     };
-    Ok(BoxHandler::new(TunnelHandler { inner, _entrypoint: running }))
+    Ok(BoxHandler::new(TunnelHandler { inner, entrypoint: std::sync::Mutex::new(running) }))
 }
 
 /// gost's tunnel defaults (smux v2, 1 MiB per stream) under the `mux.*` keys.
@@ -188,6 +188,13 @@ fn host_of(a: &Address) -> String {
 }
 
 impl Handler for TunnelHandler {
+    /// The service stops: the entrypoint's port is let go and every tunnel client's session
+    /// closed (their registrations end at once; the clients register again elsewhere or later).
+    fn close(&self) {
+        drop(self.entrypoint.lock().unwrap_or_else(|e| e.into_inner()).take());
+        self.inner.pool.close_all();
+    }
+
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
         let mut buf = Vec::new();
         let read = read_decoded(&mut conn, &mut buf, MAX_REQUEST, Request::decode);

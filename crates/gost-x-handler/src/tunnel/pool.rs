@@ -57,6 +57,14 @@ impl Pool {
         total < MAX_CONNECTORS && all.get(&tunnel.uuid()).map_or(0, live) < MAX_PER_TUNNEL
     }
 
+    /// Closes every connector's session (the service stops).
+    pub fn close_all(&self) {
+        let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
+        for c in all.values().flatten() {
+            c.session.close();
+        }
+    }
+
     /// Removes the connector `id` of `tunnel`.
     pub fn remove(&self, tunnel: &TunnelId, id: &TunnelId) {
         let mut all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
