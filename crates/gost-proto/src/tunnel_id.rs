@@ -44,6 +44,9 @@ impl TunnelId {
             32 => text.to_owned(),
             _ => return None,
         };
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
         let mut uuid = [0u8; 16];
         for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
             let s = std::str::from_utf8(pair).ok()?;

@@ -64,27 +64,44 @@ struct BindListener {
     /// A stream accepted whose header is still being read, and the bytes read so far: kept
     /// here, not in the accept future, because the service drops that future whenever another
     /// event comes first (a lost stream would end its visitor's connection unanswered).
-    pending: Option<(TokioConn<gost_smux::Stream>, Vec<u8>)>,
+    pending: Option<(TokioConn<gost_smux::Stream>, Vec<u8>, tokio::time::Instant)>,
 }
+
+/// How long a stream's header may take: one that never comes must not hold up the streams
+/// behind it.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Listener for BindListener {
     async fn accept(&mut self) -> Result<BoxConn> {
-        if self.pending.is_none() {
-            let stream = self.session.accept_stream().await.map_err(|e| {
-                Error::with_source(ErrorKind::Closed, "remote bind session ended", e)
-            })?;
-            self.pending = Some((TokioConn::new(stream), Vec::new()));
+        loop {
+            if self.pending.is_none() {
+                let stream = self.session.accept_stream().await.map_err(|e| {
+                    Error::with_source(ErrorKind::Closed, "remote bind session ended", e)
+                })?;
+                let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
+                self.pending = Some((TokioConn::new(stream), Vec::new(), deadline));
+            }
+            let header = self.header;
+            let peer = match self.pending.as_mut() {
+                Some((conn, buf, deadline)) => {
+                    let read = read_decoded(conn, buf, 4 + 65535, |b| header.decode(b));
+                    tokio::time::timeout_at(*deadline, read).await
+                }
+                None => return Err(Error::new(ErrorKind::Closed, "remote bind: no stream")),
+            };
+            let Some((conn, buf, _)) = self.pending.take() else {
+                return Err(Error::new(ErrorKind::Closed, "remote bind: no stream"));
+            };
+            let Ok(peer) = peer else {
+                tracing::debug!("remote bind: a stream without its header in time; dropped");
+                continue;
+            };
+            let peer = peer?.and_then(|a| a.as_socket_addr());
+            return Ok(rewind(
+                Box::new(TokioConn::with_addrs(conn.into_inner(), self.local, peer)),
+                buf,
+            ));
         }
-        let header = self.header;
-        let peer = match self.pending.as_mut() {
-            Some((conn, buf)) => read_decoded(conn, buf, 4 + 65535, |b| header.decode(b)).await,
-            None => return Err(Error::new(ErrorKind::Closed, "remote bind: no stream")),
-        };
-        let Some((conn, buf)) = self.pending.take() else {
-            return Err(Error::new(ErrorKind::Closed, "remote bind: no stream"));
-        };
-        let peer = peer?.and_then(|a| a.as_socket_addr());
-        Ok(rewind(Box::new(TokioConn::with_addrs(conn.into_inner(), self.local, peer)), buf))
     }
 
     fn local_addr(&self) -> Option<SocketAddr> {

@@ -44,7 +44,8 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
         None => TunnelId::new(random_uuid(), 0, 0),
     };
     let weight = md.get_int(&["tunnel.weight"])?.unwrap_or(0);
-    let id = TunnelId::new(id.uuid(), 0, (weight.clamp(0, 255)) as u8);
+    // Go writes `uint8(weight)`: 256 wraps to 0 (which counts as 1), not to 255 (exclusive).
+    let id = TunnelId::new(id.uuid(), 0, (weight.max(0) % 256) as u8);
     Ok(BoxConnector::new(TunnelConnector {
         node: opts.node,
         credentials: opts.username.map(|u| (u, opts.password.unwrap_or_default())),

@@ -30,6 +30,9 @@ impl Drop for Running {
 
 /// The largest request head or ClientHello read before routing.
 const MAX_HEAD: usize = 64 * 1024;
+/// Visitors being routed at once (reading their head, at most [`MAX_HEAD`] each); more are
+/// closed at once until some are routed.
+const MAX_ROUTING: usize = 1024;
 
 /// Binds `addr` now (an error if it cannot be bound) and serves it in the background.
 pub(crate) fn start(inner: Arc<Inner>, addr: &str, service: &str) -> Result<Running> {
@@ -41,6 +44,7 @@ pub(crate) fn start(inner: Arc<Inner>, addr: &str, service: &str) -> Result<Runn
     };
     let name = format!("{service}-ep-{addr}");
     tracing::info!(entrypoint = %addr, service = %name, "tunnel: entrypoint listening");
+    let routing = Arc::new(tokio::sync::Semaphore::new(MAX_ROUTING));
     Ok(Running(runtime.spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -51,10 +55,14 @@ pub(crate) fn start(inner: Arc<Inner>, addr: &str, service: &str) -> Result<Runn
                     continue;
                 }
             };
+            let Ok(permit) = routing.clone().try_acquire_owned() else {
+                tracing::debug!(%peer, "tunnel entrypoint: too many visitors being routed; closed");
+                continue;
+            };
             let inner = inner.clone();
             tokio::spawn(async move {
                 let conn: BoxConn = Box::new(gost_x_rt::TokioConn::tcp(stream));
-                if let Err(e) = serve(&inner, conn, peer).await {
+                if let Err(e) = serve(&inner, conn, peer, permit).await {
                     tracing::debug!(%peer, "tunnel entrypoint: {e}");
                 }
             });
@@ -62,7 +70,12 @@ pub(crate) fn start(inner: Arc<Inner>, addr: &str, service: &str) -> Result<Runn
     })))
 }
 
-async fn serve(inner: &Inner, mut conn: BoxConn, peer: SocketAddr) -> Result<()> {
+async fn serve(
+    inner: &Inner,
+    mut conn: BoxConn,
+    peer: SocketAddr,
+    routing: tokio::sync::OwnedSemaphorePermit,
+) -> Result<()> {
     // What routes a visitor must come within `entrypoint.readTimeout` (a visitor that sends
     // nothing, or a head a byte at a time, holds nothing for long).
     let deadline = tokio::time::Instant::now() + inner.head_timeout;
@@ -72,9 +85,9 @@ async fn serve(inner: &Inner, mut conn: BoxConn, peer: SocketAddr) -> Result<()>
         return Ok(());
     }
     match buf[0] {
-        relay::VERSION => by_tunnel_id(inner, conn, buf, peer, deadline).await,
-        0x16 => by_server_name(inner, conn, buf, peer, deadline).await,
-        _ => by_host(inner, conn, buf, peer, deadline).await,
+        relay::VERSION => by_tunnel_id(inner, conn, buf, peer, (deadline, routing)).await,
+        0x16 => by_server_name(inner, conn, buf, peer, (deadline, routing)).await,
+        _ => by_host(inner, conn, buf, peer, (deadline, routing)).await,
     }
 }
 
@@ -99,7 +112,7 @@ async fn by_tunnel_id(
     mut conn: BoxConn,
     mut buf: Vec<u8>,
     peer: SocketAddr,
-    deadline: tokio::time::Instant,
+    (deadline, routing): (tokio::time::Instant, tokio::sync::OwnedSemaphorePermit),
 ) -> Result<()> {
     let read = read_decoded(&mut conn, &mut buf, 4 + 65535, Request::decode);
     let req = tokio::time::timeout_at(deadline, read).await.map_err(|_| timed_out())??;
@@ -114,6 +127,7 @@ async fn by_tunnel_id(
     };
     let src = p.src.clone().or(Some(Address::Ip(peer)));
     let session = gost_core::Session::default();
+    drop(routing);
     inner.visit(conn, tid, p.udp, src, dst, Some(&req), &session).await
 }
 
@@ -145,7 +159,7 @@ async fn by_server_name(
     mut conn: BoxConn,
     mut buf: Vec<u8>,
     peer: SocketAddr,
-    deadline: tokio::time::Instant,
+    (deadline, routing): (tokio::time::Instant, tokio::sync::OwnedSemaphorePermit),
 ) -> Result<()> {
     let hello = read_until(&mut conn, &mut buf, |b| {
         Ok(gost_proto::tls::client_hello_sni(b)?.map(|(sni, _)| sni))
@@ -160,6 +174,7 @@ async fn by_server_name(
     })?;
     let dst = Address::parse(&host)
         .map_err(|e| e.wrap(ErrorKind::Protocol, "tunnel entrypoint: server name"))?;
+    drop(routing);
     carry(inner, conn, buf, tid, Address::Ip(peer), dst).await
 }
 
@@ -169,7 +184,7 @@ async fn by_host(
     mut conn: BoxConn,
     mut buf: Vec<u8>,
     peer: SocketAddr,
-    deadline: tokio::time::Instant,
+    (deadline, routing): (tokio::time::Instant, tokio::sync::OwnedSemaphorePermit),
 ) -> Result<()> {
     let head = read_until(&mut conn, &mut buf, RequestHead::decode);
     let (mut head, used) =
@@ -218,6 +233,7 @@ async fn by_host(
         write_all(&mut conn, answer("502 Bad Gateway").as_bytes()).await?;
         return Err(Error::protocol(format!("tunnel entrypoint: a bad Host {host:?}")));
     };
+    drop(routing);
     carry(inner, conn, rewritten, tid, Address::Ip(peer), dst).await
 }
 

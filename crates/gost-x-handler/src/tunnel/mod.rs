@@ -460,9 +460,11 @@ impl Inner {
                 let Some(sd) = &self.sd else { return Err(local) };
                 let network = if udp { "udp" } else { "tcp" };
                 let found = sd.get(tid.uuid_string()).await?;
-                let Some(other) =
-                    found.into_iter().find(|s| s.node != self.node_id && s.network == network)
-                else {
+                // (An entry naming this server's own entrypoint, left by an earlier run of
+                // it, would send the visitor round in circles.)
+                let Some(other) = found.into_iter().find(|s| {
+                    s.node != self.node_id && s.network == network && s.address != self.entrypoint
+                }) else {
                     return Err(local);
                 };
                 if other.address.is_empty() {
