@@ -67,6 +67,15 @@ struct BindListener {
     pending: Option<(TokioConn<gost_smux::Stream>, Vec<u8>, tokio::time::Instant)>,
 }
 
+/// A listener let go (its service stops, or it failed and a new bind replaces it) ends its
+/// session, as gost's does: otherwise the server would go on sending visitors into a session
+/// nobody accepts from any more.
+impl Drop for BindListener {
+    fn drop(&mut self) {
+        self.session.close();
+    }
+}
+
 /// How long a stream's header may take: one that never comes must not hold up the streams
 /// behind it.
 const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);

@@ -165,8 +165,9 @@ pub struct UdpClient {
     cipher: Cipher,
     session_id: u64,
     next_packet: u64,
-    /// The server session last heard from, and its packet ids seen.
-    server: Option<(u64, ReplayWindow)>,
+    /// The server sessions heard from (the current one first, then the one before it), with
+    /// their packet ids seen: a replay of the previous session's answers is refused too.
+    server: [Option<(u64, ReplayWindow)>; 2],
     /// AEAD answers without an address (Go gost 3.3's ssu server): they are taken as from the
     /// last target sent to, as Go's client takes them.
     bare_answers: Option<Address>,
@@ -181,7 +182,7 @@ impl UdpClient {
             cipher,
             session_id: u64::from_be_bytes(id),
             next_packet: 0,
-            server: None,
+            server: [None, None],
             bare_answers: None,
         })
     }
@@ -221,12 +222,24 @@ impl UdpClient {
         if opened.client_session_id != self.session_id {
             return Err(Error::protocol("shadowsocks 2022: an answer to another session"));
         }
-        let server = match &mut self.server {
-            Some((id, window)) if *id == opened.session_id => window,
-            // A new server session (the server restarted, or the first answer).
-            other => &mut other.insert((opened.session_id, ReplayWindow::default())).1,
+        let known = self
+            .server
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|(id, _)| *id == opened.session_id));
+        let slot = match known {
+            Some(i) => i,
+            None => {
+                // A new server session (the server restarted, or the first answer): the current
+                // one becomes the previous one.
+                self.server.swap(0, 1);
+                self.server[0] = Some((opened.session_id, ReplayWindow::default()));
+                0
+            }
         };
-        if !server.accept(opened.packet_id) {
+        let Some((_, window)) = self.server[slot].as_mut() else {
+            return Err(Error::protocol("shadowsocks 2022: no server session"));
+        };
+        if !window.accept(opened.packet_id) {
             return Err(Error::protocol("shadowsocks 2022: a replayed answer"));
         }
         Ok((opened.addr, opened.payload))
@@ -296,6 +309,29 @@ mod tests {
         round_trip("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==");
         round_trip("2022-blake3-aes-256-gcm", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
         round_trip("2022-blake3-chacha20-poly1305", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    }
+
+    #[test]
+    fn answers_of_the_previous_server_session_are_not_taken_twice() {
+        let cipher =
+            Cipher::new("2022-blake3-aes-128-gcm", "AAAAAAAAAAAAAAAAAAAAAA==", None).unwrap();
+        let mut client = UdpClient::new(cipher.clone()).unwrap();
+        let target = Address::Ip("127.0.0.1:7".parse().unwrap());
+        let mut d = Vec::new();
+        client.seal(&target, b"q", &mut d).unwrap();
+        // Two servers (a restart): an answer from each, then the first one's again.
+        let (a, b) = (UdpServer::new(cipher.clone()), UdpServer::new(cipher));
+        let mut answers = Vec::new();
+        for server in [&a, &b] {
+            let (_, _, reply) = server.open(&mut d.clone()).unwrap();
+            let mut answer = Vec::new();
+            server.seal(reply, &target, b"x", &mut answer).unwrap();
+            answers.push(answer);
+        }
+        assert!(client.open(&mut answers[0].clone()).is_ok());
+        assert!(client.open(&mut answers[1].clone()).is_ok());
+        assert!(client.open(&mut answers[0].clone()).is_err(), "the previous session's replay");
+        assert!(client.open(&mut answers[1].clone()).is_err());
     }
 
     #[test]
