@@ -501,6 +501,8 @@ const TRANSPORTS: &[Transport] = &[
     Transport { label: "mwss", scheme: "mwss", query: "" },
     Transport { label: "mwss v2", scheme: "mwss", query: "mux.version=2" },
     Transport { label: "mtls", scheme: "mtls", query: "" },
+    Transport { label: "h2", scheme: "h2", query: "" },
+    Transport { label: "h2c", scheme: "h2c", query: "" },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -5,6 +5,8 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(feature = "h2")]
+pub mod h2;
 #[cfg(feature = "mux")]
 pub mod mtls;
 #[cfg(feature = "mux")]
@@ -42,6 +44,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.dialers.register(mtls::NAME, mtls::new)?;
     #[cfg(feature = "udp")]
     r.dialers.register(udp::NAME, udp::new)?;
+    #[cfg(feature = "h2")]
+    r.dialers.register(h2::NAME, h2::new)?;
+    #[cfg(feature = "h2")]
+    r.dialers.register(h2::NAME_CLEAR, h2::new_clear)?;
     let _ = r;
     Ok(())
 }

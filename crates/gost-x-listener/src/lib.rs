@@ -5,6 +5,8 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(feature = "h2")]
+pub mod h2;
 #[cfg(feature = "mux")]
 pub mod mtls;
 #[cfg(feature = "mux")]
@@ -21,7 +23,7 @@ pub mod tcp;
 pub mod tls;
 #[cfg(feature = "udp")]
 pub mod udp;
-#[cfg(any(feature = "tls", feature = "ws"))]
+#[cfg(any(feature = "tls", feature = "ws", feature = "h2"))]
 mod upgrade;
 #[cfg(feature = "ws")]
 pub mod ws;
@@ -50,6 +52,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(mwss::NAME, mwss::new)?;
     #[cfg(feature = "mux")]
     r.listeners.register(mtls::NAME, mtls::new)?;
+    #[cfg(feature = "h2")]
+    r.listeners.register(h2::NAME, h2::new)?;
+    #[cfg(feature = "h2")]
+    r.listeners.register(h2::NAME_CLEAR, h2::new_clear)?;
     let _ = r;
     Ok(())
 }

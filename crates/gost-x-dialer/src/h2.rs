@@ -1,0 +1,131 @@
+//! `h2` and `h2c`: gost's HTTP/2 tunnel transport on the client side (`-F socks5+h2://server:443`):
+//! one HTTP/2 connection per node, kept and reused, a stream per connection (`CONNECT` to the
+//! node, or `GET path`); a dead connection is rebuilt on the next dial. See `gost-x-h2`.
+//!
+//! Metadata: `host` (the `:authority`; the node address by default), `path` (a `GET` of this
+//! path instead of `CONNECT`), `dialTimeout` (5s), and (`h2`) every `tls` key.
+
+use std::time::Duration;
+
+use gost_core::{
+    Address, BoxConn, BoxDialer, DialOptions, Dialer, DialerOptions, HandshakeOptions, Metadata,
+    Network, Result,
+};
+use gost_x_rt::TokioConn;
+use gost_x_rt::net::connect_tcp;
+use gost_x_tls::TlsConnector;
+
+/// The registry name of the TLS form.
+pub const NAME: &str = "h2";
+/// The registry name of the cleartext form.
+pub const NAME_CLEAR: &str = "h2c";
+
+const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bound on building a connection (TCP, TLS, the HTTP/2 preface) when the caller sets none.
+const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(15);
+
+struct H2Dialer {
+    dial_timeout: Duration,
+    tls: Option<(TlsConnector, Option<String>)>,
+    host: Option<String>,
+    path: Option<String>,
+    /// The live connection; the lock is never held across an await.
+    client: std::sync::Mutex<Option<gost_x_h2::Client>>,
+    /// Held while a connection is built (one build at a time).
+    building: tokio::sync::Mutex<()>,
+}
+
+/// `h2`: HTTP/2 over TLS (ALPN `h2`).
+pub fn new(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
+    let (config, server_name) = gost_x_tls::client_config(md)?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    build(md, Some((TlsConnector::from(std::sync::Arc::new(config)), server_name)))
+}
+
+/// `h2c`: HTTP/2 in clear, with prior knowledge.
+pub fn new_clear(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
+    build(md, None)
+}
+
+fn build(md: &Metadata, tls: Option<(TlsConnector, Option<String>)>) -> Result<BoxDialer> {
+    Ok(BoxDialer::new(H2Dialer {
+        dial_timeout: md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT),
+        tls,
+        host: md.get_string(&["host"])?.filter(|h| !h.is_empty()),
+        path: md.get_string(&["path"])?.filter(|p| !p.is_empty()),
+        client: std::sync::Mutex::new(None),
+        building: tokio::sync::Mutex::new(()),
+    }))
+}
+
+impl H2Dialer {
+    fn request(&self, addr: &Address) -> gost_x_h2::Request {
+        gost_x_h2::Request {
+            host: self.host.clone().unwrap_or_else(|| addr.to_string()),
+            scheme: if self.tls.is_some() { "https" } else { "http" },
+            path: self.path.clone(),
+        }
+    }
+
+    /// TLS (for `h2`) and the HTTP/2 preface over `conn`.
+    async fn upgrade(&self, conn: BoxConn, addr: Option<&Address>) -> Result<gost_x_h2::Client> {
+        let conn = match &self.tls {
+            Some((connector, server_name)) => {
+                let host = addr.map(Address::host).unwrap_or_default();
+                let name = gost_x_tls::server_name(server_name.as_deref(), &host)?;
+                gost_x_tls::connect(connector, name, conn).await?
+            }
+            None => conn,
+        };
+        gost_x_h2::Client::handshake(conn).await
+    }
+
+    /// A stream on the live connection, if there is one that still opens streams.
+    async fn open_live(&self, addr: &Address) -> Option<BoxConn> {
+        let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let client = live.filter(gost_x_h2::Client::is_usable)?;
+        match client.open(&self.request(addr)).await {
+            Ok(conn) => Some(conn),
+            Err(err) => {
+                tracing::debug!(%addr, "h2 connection unusable, rebuilding: {err}");
+                *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                None
+            }
+        }
+    }
+}
+
+impl Dialer for H2Dialer {
+    async fn dial(&self, addr: Address, opts: DialOptions) -> Result<BoxConn> {
+        if let Some(conn) = self.open_live(&addr).await {
+            return Ok(conn);
+        }
+        let _building = self.building.lock().await;
+        if let Some(conn) = self.open_live(&addr).await {
+            return Ok(conn);
+        }
+        let limit = opts.timeout.unwrap_or(DEFAULT_BUILD_TIMEOUT);
+        let dial_timeout = opts.timeout.map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
+        let build = async {
+            let stream = connect_tcp(&addr, Network::Tcp, dial_timeout).await?;
+            self.upgrade(Box::new(TokioConn::tcp(stream)), Some(&addr)).await
+        };
+        let client = gost_x_rt::timeout(limit, &format!("h2 connection to {addr}"), build).await?;
+        let conn = client.open(&self.request(&addr)).await?;
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        Ok(conn)
+    }
+
+    /// The node is reached through earlier hops: an HTTP/2 connection of its own over that
+    /// tunnel (its stream keeps it alive).
+    async fn handshake(&self, conn: BoxConn, opts: HandshakeOptions) -> Result<BoxConn> {
+        let addr = opts.addr.clone().unwrap_or_else(|| Address::Domain(String::new(), 0));
+        let client = self.upgrade(conn, opts.addr.as_ref()).await?;
+        client.open(&self.request(&addr)).await
+    }
+
+    fn multiplex(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,321 @@
+//! # gost-x-h2
+//!
+//! gost's HTTP/2 tunnel transport (`h2` over TLS, `h2c` in clear): each proxied connection is
+//! one HTTP/2 stream. The client sends `CONNECT` with `:authority` = the node's host (or, with
+//! a `path`, a `GET` of that path); the server answers `200` and both bodies then carry the
+//! connection's bytes. A server without a `path` answers anything but `CONNECT` with `405`, and
+//! with a `path` a request for another path with `400`, as gost's.
+//!
+//! The HTTP/2 framing, HPACK and flow control are the `h2` crate's; this crate adapts a
+//! request's two bodies to a gost connection ([`H2Conn`]), serves an HTTP/2 connection's
+//! requests ([`serve`]), and opens streams on a client connection ([`Client`]).
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use gost_core::io::{Conn, Read, Write};
+use gost_core::{BoxConn, Error, ErrorKind, Result};
+use h2::{RecvStream, SendStream};
+use tokio::sync::mpsc;
+
+/// The largest chunk sent as one DATA frame's worth of capacity request.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// One HTTP/2 stream as a gost connection: reads are the peer's body, writes this side's.
+pub struct H2Conn {
+    recv: RecvStream,
+    send: SendStream<Bytes>,
+    /// Bytes received and not handed out yet.
+    held: Bytes,
+    /// This side's body ended (a half-close).
+    ended: bool,
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+}
+
+impl H2Conn {
+    /// A connection over a request's bodies.
+    pub fn new(
+        recv: RecvStream,
+        send: SendStream<Bytes>,
+        local: Option<SocketAddr>,
+        peer: Option<SocketAddr>,
+    ) -> H2Conn {
+        H2Conn { recv, send, held: Bytes::new(), ended: false, local, peer }
+    }
+}
+
+fn io_error(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        return e.into_io().unwrap_or_else(|| io::Error::other("h2"));
+    }
+    io::Error::new(io::ErrorKind::ConnectionReset, e.to_string())
+}
+
+impl Read for H2Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            if !this.held.is_empty() {
+                let n = buf.len().min(this.held.len());
+                buf[..n].copy_from_slice(&this.held.split_to(n));
+                return Poll::Ready(Ok(n));
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            match ready!(this.recv.poll_data(cx)) {
+                None => return Poll::Ready(Ok(0)),
+                Some(Err(e)) if e.reason() == Some(h2::Reason::NO_ERROR) => {
+                    return Poll::Ready(Ok(0));
+                }
+                Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
+                Some(Ok(data)) => {
+                    // The bytes are ours now: the peer may send as many again.
+                    let _ = this.recv.flow_control().release_capacity(data.len());
+                    this.held = data;
+                }
+            }
+        }
+    }
+}
+
+impl Write for H2Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.ended {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let want = buf.len().min(MAX_CHUNK);
+        this.send.reserve_capacity(want);
+        let granted = match ready!(this.send.poll_capacity(cx)) {
+            None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
+            Some(Ok(n)) => n.min(want),
+        };
+        if granted == 0 {
+            // Asked again on the next call.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        this.send
+            .send_data(Bytes::copy_from_slice(&buf[..granted]), false)
+            .map_err(io_error)?;
+        Poll::Ready(Ok(granted))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.ended {
+            this.ended = true;
+            this.send.send_data(Bytes::new(), true).map_err(io_error)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Conn for H2Conn {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
+/// What a server takes: `CONNECT` (no `path`) or a request for `path`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// The path a tunnel request must name (`path` metadata); `None`: `CONNECT`.
+    pub path: Option<String>,
+}
+
+/// Serves the HTTP/2 connection `conn`: each acceptable request becomes a connection sent on
+/// `out`; others are answered 405 / 400. Ends with the connection (or when `out` is closed).
+pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn>) -> Result<()> {
+    let (local, peer) = (conn.local_addr(), conn.peer_addr());
+    let mut h2 = h2::server::handshake(gost_x_rt::Compat::new(conn))
+        .await
+        .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
+    while let Some(accepted) = h2.accept().await {
+        let (req, mut respond) = match accepted {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(?peer, "h2: {e}");
+                break;
+            }
+        };
+        let status = match &opts.path {
+            None if req.method() != http::Method::CONNECT => 405,
+            Some(path) if req.uri().path() != path => 400,
+            _ => 200,
+        };
+        let response = match http::Response::builder().status(status).body(()) {
+            Ok(r) => r,
+            Err(_) => continue,
+        };
+        if status != 200 {
+            let _ = respond.send_response(response, true);
+            tracing::debug!(?peer, status, method = %req.method(), uri = %req.uri(), "h2: refused a request");
+            continue;
+        }
+        let send = match respond.send_response(response, false) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(?peer, "h2: {e}");
+                continue;
+            }
+        };
+        let conn: BoxConn = Box::new(H2Conn::new(req.into_body(), send, local, peer));
+        if out.try_send(conn).is_err() {
+            tracing::warn!(?peer, "h2: the accept queue is full; a stream was refused");
+        }
+    }
+    Ok(())
+}
+
+/// A client HTTP/2 connection: streams to open.
+#[derive(Clone)]
+pub struct Client {
+    send: h2::client::SendRequest<Bytes>,
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+}
+
+/// How a client asks for a stream.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `:authority` (the node's host, or the `host` metadata).
+    pub host: String,
+    /// `http` (h2c) or `https` (h2).
+    pub scheme: &'static str,
+    /// With a path, a `GET` of it; else `CONNECT`.
+    pub path: Option<String>,
+}
+
+impl Client {
+    /// Starts a client connection over `conn` (the connection is driven by a task of its own).
+    pub async fn handshake(conn: BoxConn) -> Result<Client> {
+        let (local, peer) = (conn.local_addr(), conn.peer_addr());
+        let (send, connection) = h2::client::handshake(gost_x_rt::Compat::new(conn))
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("h2 client connection: {e}");
+            }
+        });
+        Ok(Client { send, local, peer })
+    }
+
+    /// Whether the connection has not failed (it may still be at its stream limit).
+    pub fn is_usable(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        !matches!(self.send.clone().poll_ready(&mut cx), Poll::Ready(Err(_)))
+    }
+
+    /// Opens a stream: the request, then its `200`.
+    pub async fn open(&self, req: &Request) -> Result<BoxConn> {
+        let mut send = self.send.clone().ready().await.map_err(|e| {
+            Error::with_source(ErrorKind::Dial, "h2 connection unusable", e)
+        })?;
+        let builder = match &req.path {
+            Some(path) => http::Request::builder()
+                .method(http::Method::GET)
+                .uri(format!("{}://{}{}", req.scheme, req.host, path)),
+            None => http::Request::builder().method(http::Method::CONNECT).uri(req.host.as_str()),
+        };
+        let request = builder
+            .body(())
+            .map_err(|e| Error::config(format!("h2 request to {}: {e}", req.host)))?;
+        let (response, body) = send
+            .send_request(request, false)
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 request", e))?;
+        let response = response
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 response", e))?;
+        if response.status() != http::StatusCode::OK {
+            return Err(Error::new(
+                ErrorKind::Handshake,
+                format!("h2: the server answered {}", response.status()),
+            ));
+        }
+        Ok(Box::new(H2Conn::new(response.into_body(), body, self.local, self.peer)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gost_core::io::{read, read_exact, shutdown, write_all};
+
+    async fn pair(opts: ServerOptions) -> (Client, mpsc::Receiver<BoxConn>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let tx = tx.clone();
+                let opts = opts.clone();
+                tokio::spawn(serve(Box::new(gost_x_rt::TokioConn::tcp(s)), opts, tx));
+            }
+        });
+        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        (Client::handshake(Box::new(gost_x_rt::TokioConn::tcp(s))).await.unwrap(), rx)
+    }
+
+    #[tokio::test]
+    async fn streams_both_ways_with_half_close_and_refusals() {
+        let (client, mut accepted) = pair(ServerOptions::default()).await;
+        let req = Request { host: "node.test:443".into(), scheme: "http", path: None };
+        let mut a = client.open(&req).await.unwrap();
+        let mut b = accepted.recv().await.unwrap();
+        let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let up = big.clone();
+        let writer = tokio::spawn(async move {
+            write_all(&mut a, &up).await.unwrap();
+            shutdown(&mut a).await.unwrap();
+            a
+        });
+        let mut got = vec![0u8; big.len()];
+        read_exact(&mut b, &mut got).await.unwrap();
+        assert!(got == big);
+        let mut one = [0u8; 1];
+        assert_eq!(read(&mut b, &mut one).await.unwrap(), 0, "the half-close arrives");
+        write_all(&mut b, b"back").await.unwrap();
+        shutdown(&mut b).await.unwrap();
+        let mut a = writer.await.unwrap();
+        let mut back = [0u8; 4];
+        read_exact(&mut a, &mut back).await.unwrap();
+        assert_eq!(&back, b"back");
+        // A GET where CONNECT is expected: 405.
+        let get = Request { path: Some("/x".into()), ..req };
+        let err = client.open(&get).await.unwrap_err();
+        assert!(err.to_string().contains("405"), "{err}");
+        // With a path: only that path.
+        let (client, mut accepted) = pair(ServerOptions { path: Some("/tun".into()) }).await;
+        let ok = Request { host: "h".into(), scheme: "http", path: Some("/tun".into()) };
+        assert!(client.open(&ok).await.is_ok());
+        assert!(accepted.recv().await.is_some());
+        let bad = Request { path: Some("/other".into()), ..ok };
+        assert!(client.open(&bad).await.unwrap_err().to_string().contains("400"));
+    }
+}
