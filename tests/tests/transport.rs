@@ -34,7 +34,7 @@ fn http_socks5_and_relay_over_each_transport() {
         eprintln!("SKIP: curl is not installed");
         return;
     }
-    for transport in ["tls", "ws", "wss", "mws", "mwss", "mtls"] {
+    for transport in ["tls", "ws", "wss", "mws", "mwss", "mtls", "h2", "h2c"] {
         for handler in ["http", "socks5", "relay"] {
             proxy_over(transport, handler, "", "");
         }
@@ -217,4 +217,93 @@ fn websocket_path_mismatch_fails_cleanly() {
         1,
     );
     assert_eq!(curl_via(good.addr(), origin).1, BODY);
+}
+
+#[test]
+fn bulk_64_mib_over_h2() {
+    bulk_over("h2");
+}
+
+#[test]
+fn bulk_64_mib_over_h2c() {
+    bulk_over("h2c");
+}
+
+/// h2/h2c: a hundred connections at once are streams of one HTTP/2 connection; a dead one is
+/// rebuilt; with `path`, only that path is a tunnel.
+#[test]
+fn h2_streams_share_a_connection_and_a_dead_one_is_rebuilt() {
+    for transport in ["h2", "h2c"] {
+        let echo = echo_server();
+        let port = free_port();
+        let listen = format!("relay+{transport}://127.0.0.1:{port}?path=/tun");
+        let server = Gost::start(&["-L", &listen], 1);
+        let node = format!("relay+{transport}://127.0.0.1:{port}?path=/tun");
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let proxy = client.addr();
+        let workers: Vec<_> = (0..100u64)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let mut tunnel = http_connect(proxy, &echo.to_string(), None);
+                    let data = pattern(64 * 1024, i + 1);
+                    let mut w = tunnel.try_clone().unwrap();
+                    let sent = data.clone();
+                    let writer = std::thread::spawn(move || {
+                        std::io::Write::write_all(&mut w, &sent).unwrap();
+                        w.shutdown(std::net::Shutdown::Write).unwrap();
+                    });
+                    let back = read_all(&mut tunnel);
+                    writer.join().unwrap();
+                    back == data
+                })
+            })
+            .collect();
+        let ok = workers.into_iter().map(|w| w.join().unwrap()).filter(|ok| *ok).count();
+        assert_eq!(ok, 100, "{transport}\n{}", client.log());
+        assert_eq!(established_to(port), 1, "{transport}: one HTTP/2 connection");
+        // The server goes away and comes back: the next connection builds a new one.
+        drop(server);
+        let _server = Gost::start(&["-L", &listen], 1);
+        let mut tunnel = http_connect(proxy, &echo.to_string(), None);
+        std::io::Write::write_all(&mut tunnel, b"again").unwrap();
+        tunnel.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(read_all(&mut tunnel), b"again", "{transport} after a restart");
+        // Another path is no tunnel.
+        let wrong = format!("relay+{transport}://127.0.0.1:{port}?path=/other");
+        let stranger = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &wrong], 1);
+        if have("curl") {
+            let (ok, _) = curl(&[
+                "--fail",
+                "--max-time",
+                "5",
+                "-x",
+                &format!("http://{}", stranger.addr()),
+                "http://127.0.0.1:1/",
+            ]);
+            assert!(!ok, "{transport}: a wrong path got through");
+        }
+    }
+}
+
+/// Garbage on an h2c port (an HTTP/1 request, random bytes) is dropped; the port keeps serving.
+#[test]
+fn h2c_port_survives_garbage() {
+    use std::io::{Read, Write};
+    let echo = echo_server();
+    let server = Gost::start(&["-L", "relay+h2c://127.0.0.1:0"], 1);
+    for junk in [&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], &[0x55u8; 70000][..]] {
+        let mut s = connect(server.addr());
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        let _ = s.write_all(junk);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+h2c://{}", server.addr())],
+        1,
+    );
+    let mut tunnel = http_connect(client.addr(), &echo.to_string(), None);
+    tunnel.write_all(b"still").unwrap();
+    tunnel.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_all(&mut tunnel), b"still");
 }

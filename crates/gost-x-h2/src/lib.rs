@@ -112,9 +112,7 @@ impl Write for H2Conn {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        this.send
-            .send_data(Bytes::copy_from_slice(&buf[..granted]), false)
-            .map_err(io_error)?;
+        this.send.send_data(Bytes::copy_from_slice(&buf[..granted]), false).map_err(io_error)?;
         Poll::Ready(Ok(granted))
     }
 
@@ -234,9 +232,12 @@ impl Client {
 
     /// Opens a stream: the request, then its `200`.
     pub async fn open(&self, req: &Request) -> Result<BoxConn> {
-        let mut send = self.send.clone().ready().await.map_err(|e| {
-            Error::with_source(ErrorKind::Dial, "h2 connection unusable", e)
-        })?;
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))?;
         let builder = match &req.path {
             Some(path) => http::Request::builder()
                 .method(http::Method::GET)

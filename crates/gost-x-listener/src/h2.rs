@@ -43,9 +43,8 @@ pub fn new_clear(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
 fn listen(opts: ListenerOptions, md: &Metadata, tls: Option<TlsAcceptor>) -> Result<BoxListener> {
     let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
     let timeout = md.get_duration(&["handshakeTimeout"])?.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-    let server = gost_x_h2::ServerOptions {
-        path: md.get_string(&["path"])?.filter(|p| !p.is_empty()),
-    };
+    let server =
+        gost_x_h2::ServerOptions { path: md.get_string(&["path"])?.filter(|p| !p.is_empty()) };
     let listener = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
     let upgrade: Upgrade = Arc::new(move |conn, queue| {
         let (tls, server) = (tls.clone(), server.clone());
