@@ -28,8 +28,8 @@ GO_GOST=${GO_GOST:-}
 BULK_SECS=120 # bound on one bulk transfer (each direction)
 CONNS_SECS=30 # bound on one connection-rate measurement
 
-BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss ss-aes ss-chacha ss-2022 tunnel}
-CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss tunnel}
+BULK_PATHS=${BENCH_BULK_PATHS:-tcp counted socks5 http relay tls wss mwss h2 ss-aes ss-chacha ss-2022 tunnel}
+CONNS_PATHS=${BENCH_CONNS_PATHS:-tcp counted socks5 mwss h2 tunnel}
 IDLE_PATHS=${BENCH_IDLE_PATHS:-tcp socks5 http mwss}
 
 say() { printf '%s\n' "$*" >&2; }
@@ -216,7 +216,7 @@ setup() {
         sleep 1 # the client registers
         return 0
         ;;
-    tls | wss | mwss)
+    tls | wss | mwss | h2)
         start "$impl-$path-server" "$bin" -L "$path://127.0.0.1:$s/$ORIGIN"
         PROCS=("$LAST_PID")
         start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "forward+$path://127.0.0.1:$s"
@@ -451,7 +451,7 @@ label() {
     counted) echo "tcp forward + stats + metrics" ;;
     http) echo "http CONNECT" ;;
     relay) echo "relay (pair)" ;;
-    tls | wss | mwss) echo "$1 (pair)" ;;
+    tls | wss | mwss | h2) echo "$1 (pair)" ;;
     ss-aes) echo "ss aes-256-gcm (pair)" ;;
     ss-chacha) echo "ss chacha20-ietf-poly1305 (pair)" ;;
     ss-2022) echo "ss 2022-blake3-aes-128-gcm (pair)" ;;
@@ -474,7 +474,7 @@ label() {
         case $path in
         tcp | counted) g=">=1.5" d=">=0.9" ;;
         socks5 | http | relay) g=">=1.5" d= ;;
-        wss | mwss) g=">=2" d= ;;
+        wss | mwss | h2) g=">=2" d= ;;
         ss-aes | ss-chacha | ss-2022 | tunnel) g=">=1.5" d= ;;
         *) g= d= ;;
         esac

@@ -23,6 +23,11 @@ use tokio::sync::mpsc;
 
 /// The largest chunk sent as one DATA frame's worth of capacity request.
 const MAX_CHUNK: usize = 64 * 1024;
+/// Flow-control windows: what one stream, and one connection, may have in flight unread. HTTP/2's
+/// default 64 KiB holds a stream to a window per round trip; these bound what a peer can make
+/// this side buffer (per stream, and for all the streams of a connection).
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONNECTION_WINDOW: u32 = 16 << 20;
 
 /// One HTTP/2 stream as a gost connection: reads are the peer's body, writes this side's.
 pub struct H2Conn {
@@ -150,7 +155,11 @@ pub struct ServerOptions {
 /// `out`; others are answered 405 / 400. Ends with the connection (or when `out` is closed).
 pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn>) -> Result<()> {
     let (local, peer) = (conn.local_addr(), conn.peer_addr());
-    let mut h2 = h2::server::handshake(gost_x_rt::Compat::new(conn))
+    let mut h2 = h2::server::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_concurrent_streams(1024)
+        .handshake(gost_x_rt::Compat::new(conn))
         .await
         .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
     while let Some(accepted) = h2.accept().await {
@@ -213,7 +222,10 @@ impl Client {
     /// Starts a client connection over `conn` (the connection is driven by a task of its own).
     pub async fn handshake(conn: BoxConn) -> Result<Client> {
         let (local, peer) = (conn.local_addr(), conn.peer_addr());
-        let (send, connection) = h2::client::handshake(gost_x_rt::Compat::new(conn))
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
         tokio::spawn(async move {
