@@ -3,7 +3,8 @@
 //! node, or `GET path`); a dead connection is rebuilt on the next dial. See `gost-x-h2`.
 //!
 //! Metadata: `host` (the `:authority`; the node address by default), `path` (a `GET` of this
-//! path instead of `CONNECT`), `dialTimeout` (5s), and (`h2`) every `tls` key.
+//! path instead of `CONNECT`), `header` (extra request header fields, a map), `dialTimeout`
+//! (5s), and (`h2`) every `tls` key.
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ struct H2Dialer {
     tls: Option<(TlsConnector, Option<String>)>,
     host: Option<String>,
     path: Option<String>,
+    headers: Vec<(String, String)>,
     /// The live connection; the lock is never held across an await.
     client: std::sync::Mutex<Option<gost_x_h2::Client>>,
     /// Held while a connection is built (one build at a time).
@@ -49,11 +51,15 @@ pub fn new_clear(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
 }
 
 fn build(md: &Metadata, tls: Option<(TlsConnector, Option<String>)>) -> Result<BoxDialer> {
+    let headers: Vec<(String, String)> =
+        md.get_string_map(&["header"])?.unwrap_or_default().into_iter().collect();
+    gost_x_h2::check_headers(&headers)?;
     Ok(BoxDialer::new(H2Dialer {
         dial_timeout: md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT),
         tls,
         host: md.get_string(&["host"])?.filter(|h| !h.is_empty()),
         path: md.get_string(&["path"])?.filter(|p| !p.is_empty()),
+        headers,
         client: std::sync::Mutex::new(None),
         building: tokio::sync::Mutex::new(()),
     }))
@@ -65,6 +71,7 @@ impl H2Dialer {
             host: self.host.clone().unwrap_or_else(|| addr.to_string()),
             scheme: if self.tls.is_some() { "https" } else { "http" },
             path: self.path.clone(),
+            headers: self.headers.clone(),
         }
     }
 

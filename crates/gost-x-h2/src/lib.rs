@@ -216,6 +216,22 @@ pub struct Request {
     pub scheme: &'static str,
     /// With a path, a `GET` of it; else `CONNECT`.
     pub path: Option<String>,
+    /// Extra header fields (`header` metadata).
+    pub headers: Vec<(String, String)>,
+}
+
+/// An error naming the first header field that HTTP/2 cannot carry.
+pub fn check_headers(headers: &[(String, String)]) -> Result<()> {
+    for (name, value) in headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || http::HeaderValue::from_str(value).is_err()
+        {
+            return Err(Error::config(format!(
+                "h2: header {name:?}: {value:?} is not a valid field"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Client {
@@ -256,6 +272,8 @@ impl Client {
                 .uri(format!("{}://{}{}", req.scheme, req.host, path)),
             None => http::Request::builder().method(http::Method::CONNECT).uri(req.host.as_str()),
         };
+        let builder =
+            req.headers.iter().fold(builder, |b, (k, v)| b.header(k.as_str(), v.as_str()));
         let request = builder
             .body(())
             .map_err(|e| Error::config(format!("h2 request to {}: {e}", req.host)))?;
@@ -298,7 +316,12 @@ mod tests {
     #[tokio::test]
     async fn streams_both_ways_with_half_close_and_refusals() {
         let (client, mut accepted) = pair(ServerOptions::default()).await;
-        let req = Request { host: "node.test:443".into(), scheme: "http", path: None };
+        let req = Request {
+            host: "node.test:443".into(),
+            scheme: "http",
+            path: None,
+            headers: vec![("x-gost".into(), "1".into())],
+        };
         let mut a = client.open(&req).await.unwrap();
         let mut b = accepted.recv().await.unwrap();
         let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -319,13 +342,20 @@ mod tests {
         let mut back = [0u8; 4];
         read_exact(&mut a, &mut back).await.unwrap();
         assert_eq!(&back, b"back");
+        assert!(check_headers(&[("bad name".into(), "v".into())]).is_err());
+        assert!(check_headers(&[("x-ok".into(), "v".into())]).is_ok());
         // A GET where CONNECT is expected: 405.
         let get = Request { path: Some("/x".into()), ..req };
         let err = client.open(&get).await.unwrap_err();
         assert!(err.to_string().contains("405"), "{err}");
         // With a path: only that path.
         let (client, mut accepted) = pair(ServerOptions { path: Some("/tun".into()) }).await;
-        let ok = Request { host: "h".into(), scheme: "http", path: Some("/tun".into()) };
+        let ok = Request {
+            host: "h".into(),
+            scheme: "http",
+            path: Some("/tun".into()),
+            headers: vec![],
+        };
         assert!(client.open(&ok).await.is_ok());
         assert!(accepted.recv().await.is_some());
         let bad = Request { path: Some("/other".into()), ..ok };
