@@ -27,7 +27,11 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// default 64 KiB holds a stream to a window per round trip; these bound what a peer can make
 /// this side buffer (per stream, and for all the streams of a connection).
 const STREAM_WINDOW: u32 = 1 << 20;
+/// A server's window for a whole connection (Go's server: 1 MiB): what one client can make it
+/// hold for targets that read slowly.
 const CONNECTION_WINDOW: u32 = 16 << 20;
+/// A client's (Go's: 1 GiB): large, so that a few slow streams do not stall the others.
+const CLIENT_CONNECTION_WINDOW: u32 = 256 << 20;
 
 /// One HTTP/2 stream as a gost connection: reads are the peer's body, writes this side's.
 pub struct H2Conn {
@@ -240,7 +244,7 @@ impl Client {
         let (local, peer) = (conn.local_addr(), conn.peer_addr());
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
+            .initial_connection_window_size(CLIENT_CONNECTION_WINDOW)
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
