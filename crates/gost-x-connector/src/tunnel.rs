@@ -41,7 +41,7 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
     let id = match md.get_string(&["tunnel.id", "tunnelID"])?.filter(|s| !s.is_empty()) {
         Some(text) => TunnelId::parse(&text)
             .ok_or_else(|| Error::config(format!("tunnel.id {text:?} is not a UUID")))?,
-        None => TunnelId::new(random_uuid(), 0, 0),
+        None => TunnelId::new(gost_x_rt::random_uuid(), 0, 0),
     };
     let weight = md.get_int(&["tunnel.weight"])?.unwrap_or(0);
     // Go writes `uint8(weight)`: 256 wraps to 0 (which counts as 1), not to 255 (exclusive).
@@ -50,36 +50,8 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
         node: opts.node,
         credentials: opts.username.map(|u| (u, opts.password.unwrap_or_default())),
         id,
-        mux: mux_config(md)?,
+        mux: gost_x_rt::mux::tunnel_config(md)?,
     }))
-}
-
-/// gost's tunnel defaults (smux v2, 1 MiB per stream) under the `mux.*` keys.
-pub(crate) fn mux_config(md: &Metadata) -> Result<gost_smux::Config> {
-    let mut defaults =
-        Metadata::new().with("mux.version", 2i64).with("mux.maxStreamBuffer", 1i64 << 20);
-    for (k, v) in md.iter() {
-        defaults = defaults.with(k, v.clone());
-    }
-    gost_x_rt::mux::config(&defaults)
-}
-
-/// A random (version 4) UUID: unique, not secret.
-fn random_uuid() -> [u8; 16] {
-    use std::hash::{BuildHasher, Hasher};
-    let mut u = [0u8; 16];
-    for half in u.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
 }
 
 fn status_error(node: &str, what: &str, status: u8) -> Error {
@@ -247,15 +219,12 @@ mod tests {
             node: "n".into(),
             credentials: None,
             id: TunnelId::default(),
-            mux: mux_config(&md).unwrap(),
+            mux: gost_x_rt::mux::tunnel_config(&md).unwrap(),
         };
         assert_eq!((c.mux.version, c.mux.max_stream_buffer), (2, 1 << 20));
         assert!(new(ConnectorOptions::default(), &md).is_ok());
         let bad = Metadata::new().with("tunnel.id", "not-a-uuid");
         assert!(new(ConnectorOptions::default(), &bad).is_err());
-        let a = random_uuid();
-        assert_ne!(a, random_uuid());
-        assert_eq!(a[6] >> 4, 4, "version 4");
         let f = c.features(false, unspecified(), Address::Domain("x.test".into(), 80));
         assert!(matches!(&f[..], [Feature::Addr(_), Feature::Addr(_), Feature::Tunnel(_)]));
     }

@@ -40,6 +40,28 @@ pub const RELAY_BUFFER: usize = DEFAULT_RELAY_BUFFER;
 /// [`gost_core::io::Relay`]).
 const IDLE_BUFFER_RELEASE: Duration = Duration::from_secs(1);
 
+/// Fills `out` with unpredictable bytes (std's randomly keyed SipHash over a counter): for
+/// WebSocket keys and masks, session and tunnel ids, which must be unique and unguessable by
+/// intermediaries, not secret keys.
+pub fn fill_random(out: &mut [u8]) {
+    use std::hash::{BuildHasher, Hasher};
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        let v = h.finish().to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// A random (version 4) UUID.
+pub fn random_uuid() -> [u8; 16] {
+    let mut u = [0u8; 16];
+    fill_random(&mut u);
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    u
+}
+
 /// How long a half-closed relay (one side sent EOF, the other has not) may go without moving a
 /// byte before it ends. Go gost ends a relay at the first EOF; this one keeps the other
 /// direction flowing, but a peer that vanished after half-closing must not hold the relay
@@ -128,6 +150,13 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn random_uuids_are_version_4_and_differ() {
+        let a = super::random_uuid();
+        assert_ne!(a, super::random_uuid());
+        assert_eq!((a[6] >> 4, a[8] >> 6), (4, 2));
+    }
+
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};

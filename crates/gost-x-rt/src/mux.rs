@@ -43,6 +43,17 @@ pub fn config(md: &Metadata) -> Result<Config> {
     Ok(c)
 }
 
+/// gost's tunnel sessions: smux v2 with a 1 MiB stream buffer unless `mux.*` says otherwise
+/// (both ends of a tunnel must agree).
+pub fn tunnel_config(md: &Metadata) -> Result<Config> {
+    let mut with_defaults =
+        Metadata::new().with("mux.version", 2i64).with("mux.maxStreamBuffer", 1i64 << 20);
+    for (k, v) in md.iter() {
+        with_defaults = with_defaults.with(k, v.clone());
+    }
+    config(&with_defaults)
+}
+
 fn session_error(e: gost_smux::Error) -> Error {
     Error::with_source(ErrorKind::Handshake, "smux session", e)
 }

@@ -1,7 +1,6 @@
 //! The byte stream over WebSocket frames: a poll state machine with per-connection buffers.
 
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -25,17 +24,6 @@ pub enum Role {
 const READ_CHUNK: usize = 16 * 1024;
 /// The largest data frame written: bigger writes are split by the caller's retry.
 const MAX_WRITE_FRAME: usize = 64 * 1024;
-
-/// Fills `out` with unpredictable bytes (std's randomly keyed SipHash over a counter): enough
-/// for WebSocket keys and masks, which only need to be unguessable by intermediaries.
-pub(crate) fn fill_random(out: &mut [u8]) {
-    for (i, chunk) in out.chunks_mut(8).enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_usize(i);
-        let v = h.finish().to_le_bytes();
-        chunk.copy_from_slice(&v[..chunk.len()]);
-    }
-}
 
 struct DataFrame {
     remaining: u64,
@@ -99,7 +87,7 @@ impl WsConn {
         ping: Option<Duration>,
     ) -> Self {
         let mut seed = [0u8; 8];
-        fill_random(&mut seed);
+        gost_x_rt::fill_random(&mut seed);
         let keepalive = ping.filter(|ttl| !ttl.is_zero()).map(|ttl| {
             let mut every = tokio::time::interval_at(after(ttl), ttl);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -165,7 +165,7 @@ pub async fn accept(mut conn: BoxConn, opts: &ServerOptions) -> Result<BoxConn> 
 pub async fn connect(mut conn: BoxConn, node_addr: &str, opts: &ClientOptions) -> Result<BoxConn> {
     let host = opts.host.clone().unwrap_or_else(|| node_addr.to_owned());
     let mut nonce = [0u8; 16];
-    conn::fill_random(&mut nonce);
+    gost_x_rt::fill_random(&mut nonce);
     let mut key = String::with_capacity(24);
     wire::base64_encode(&nonce, &mut key);
     let mut req = RequestHead::new("GET", &opts.path);

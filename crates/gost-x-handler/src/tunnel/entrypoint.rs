@@ -222,7 +222,7 @@ async fn by_host(
     };
     head.remove_header("Gost-Record");
     if head.header("Gost-Sid").is_none() {
-        let sid = TunnelId::new(super::pool::random_uuid(), 0, 0).uuid_string();
+        let sid = TunnelId::new(gost_x_rt::random_uuid(), 0, 0).uuid_string();
         head.set_header("Gost-Sid", sid.as_bytes());
     }
     head.set_header("Gost-Forwarded-Node", inner.node_id.as_bytes());

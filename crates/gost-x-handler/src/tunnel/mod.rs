@@ -93,7 +93,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         None => None,
     };
     let inner = Arc::new(Inner {
-        node_id: TunnelId::new(pool::random_uuid(), 0, 0).uuid_string(),
+        node_id: TunnelId::new(gost_x_rt::random_uuid(), 0, 0).uuid_string(),
         auther: opts.auther,
         bypass: opts.bypass,
         ingress,
@@ -101,7 +101,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         direct: md.get_bool(&["tunnel.direct"])?.unwrap_or(false),
         entrypoint_id,
         entrypoint: md.get_string(&["entrypoint"])?.unwrap_or_default(),
-        mux: mux_config(md)?,
+        mux: gost_x_rt::mux::tunnel_config(md)?,
         pool: Pool::default(),
         read_timeout: md
             .get_duration(&["readTimeout"])?
@@ -119,16 +119,6 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         Some(entrypoint::start(inner.clone(), &inner.entrypoint, &opts.service)?)
     };
     Ok(BoxHandler::new(TunnelHandler { inner, entrypoint: std::sync::Mutex::new(running) }))
-}
-
-/// gost's tunnel defaults (smux v2, 1 MiB per stream) under the `mux.*` keys.
-fn mux_config(md: &Metadata) -> Result<gost_smux::Config> {
-    let mut with_defaults =
-        Metadata::new().with("mux.version", 2i64).with("mux.maxStreamBuffer", 1i64 << 20);
-    for (k, v) in md.iter() {
-        with_defaults = with_defaults.with(k, v.clone());
-    }
-    gost_x_rt::mux::config(&with_defaults)
 }
 
 /// A request's parts as the tunnel reads them: the first `Addr` is the visitor (source), a
@@ -237,7 +227,7 @@ impl Inner {
             .await;
         }
         let flags = if p.udp { FLAG_UDP } else { 0 };
-        let connector_id = TunnelId::new(pool::random_uuid(), flags, p.tunnel.weight());
+        let connector_id = TunnelId::new(gost_x_rt::random_uuid(), flags, p.tunnel.weight());
         let endpoint = endpoint_name(&p.tunnel);
         let (host, port) = match &p.dst {
             Some(a) => (host_of(a), a.port()),

@@ -131,25 +131,10 @@ impl Pool {
 }
 
 /// A random number for weighted picks (not secret).
-pub fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
-/// A random (version 4) UUID.
-pub fn random_uuid() -> [u8; 16] {
-    let mut u = [0u8; 16];
-    u[..8].copy_from_slice(&random_u64().to_le_bytes());
-    u[8..].copy_from_slice(&random_u64().to_le_bytes());
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    gost_x_rt::fill_random(&mut b);
+    u64::from_le_bytes(b)
 }
 
 #[cfg(test)]
