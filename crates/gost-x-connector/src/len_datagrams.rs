@@ -36,8 +36,7 @@ impl Read for LenDatagrams {
         let this = self.get_mut();
         loop {
             let held = &this.rbuf[this.rpos..];
-            if held.len() >= 2 {
-                let len = usize::from(u16::from_be_bytes([held[0], held[1]]));
+            if let Some(len) = gost_proto::relay::decode_datagram_len(held) {
                 if held.len() >= 2 + len && len == 0 {
                     // An empty datagram carries nothing, and a read of 0 would say the end.
                     this.rpos += 2;

@@ -131,28 +131,6 @@ async fn by_tunnel_id(
     inner.visit(conn, tid, p.udp, src, dst, Some(&req), &session).await
 }
 
-/// Reads until `decode` has what it needs (at most [`MAX_HEAD`] bytes).
-async fn read_until<T>(
-    conn: &mut BoxConn,
-    buf: &mut Vec<u8>,
-    decode: impl Fn(&[u8]) -> Result<Option<T>>,
-) -> Result<T> {
-    let mut chunk = vec![0u8; 4096];
-    loop {
-        if let Some(found) = decode(buf)? {
-            return Ok(found);
-        }
-        if buf.len() >= MAX_HEAD {
-            return Err(Error::protocol("tunnel entrypoint: head too long"));
-        }
-        let n = read(conn, &mut chunk).await?;
-        if n == 0 {
-            return Err(Error::new(ErrorKind::Closed, "tunnel entrypoint: closed before routing"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 /// `0x16`: TLS, routed by the ClientHello's server name; nothing is answered on failure.
 async fn by_server_name(
     inner: &Inner,
@@ -161,8 +139,9 @@ async fn by_server_name(
     peer: SocketAddr,
     (deadline, routing): (tokio::time::Instant, tokio::sync::OwnedSemaphorePermit),
 ) -> Result<()> {
-    let hello = read_until(&mut conn, &mut buf, |b| {
-        Ok(gost_proto::tls::client_hello_sni(b)?.map(|(sni, _)| sni))
+    // The ClientHello stays in `buf` (nothing consumed): it goes on to the tunnel as it came.
+    let hello = read_decoded(&mut conn, &mut buf, MAX_HEAD, |b| {
+        Ok(gost_proto::tls::client_hello_sni(b)?.map(|(sni, _)| (sni, 0)))
     });
     let sni = tokio::time::timeout_at(deadline, hello).await.map_err(|_| timed_out())??;
     let Some(name) = sni.filter(|n| !n.is_empty()) else {
@@ -186,9 +165,9 @@ async fn by_host(
     peer: SocketAddr,
     (deadline, routing): (tokio::time::Instant, tokio::sync::OwnedSemaphorePermit),
 ) -> Result<()> {
-    let head = read_until(&mut conn, &mut buf, RequestHead::decode);
-    let (mut head, used) =
-        tokio::time::timeout_at(deadline, head).await.map_err(|_| timed_out())??;
+    // The head is taken off `buf` (it goes on rewritten); what follows it stays.
+    let head = read_decoded(&mut conn, &mut buf, MAX_HEAD, RequestHead::decode);
+    let mut head = tokio::time::timeout_at(deadline, head).await.map_err(|_| timed_out())??;
     let version = head.version;
     let answer =
         |status: &'static str| format!("HTTP/1.{version} {status}\r\nContent-Length: 0\r\n\r\n");
@@ -228,7 +207,7 @@ async fn by_host(
     head.set_header("Gost-Forwarded-Node", inner.node_id.as_bytes());
     let mut rewritten = Vec::with_capacity(buf.len() + 96);
     head.encode(&mut rewritten);
-    rewritten.extend_from_slice(&buf[used..]);
+    rewritten.extend_from_slice(&buf);
     let Ok(dst) = Address::parse(&host) else {
         write_all(&mut conn, answer("502 Bad Gateway").as_bytes()).await?;
         return Err(Error::protocol(format!("tunnel entrypoint: a bad Host {host:?}")));
