@@ -91,16 +91,10 @@ fn bulk_64_mib_over_mtls() {
     bulk_over("mtls");
 }
 
-#[test]
-fn hundred_concurrent_connections_share_one_mwss_session() {
-    let echo = echo_server();
-    let server = Gost::start(&["-L", "relay+mwss://127.0.0.1:0"], 1);
-    let client = Gost::start(
-        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+mwss://{}", server.addr())],
-        1,
-    );
-    let proxy = client.addr();
-    let workers: Vec<_> = (0..100u64)
+/// `n` CONNECT tunnels at once through the HTTP proxy at `proxy` to `echo`, 64 KiB each way
+/// with a half-close: how many came back whole.
+fn echo_through(proxy: SocketAddr, echo: SocketAddr, n: u64) -> usize {
+    let workers: Vec<_> = (0..n)
         .map(|i| {
             std::thread::spawn(move || {
                 let mut tunnel = http_connect(proxy, &echo.to_string(), None);
@@ -117,8 +111,18 @@ fn hundred_concurrent_connections_share_one_mwss_session() {
             })
         })
         .collect();
-    let ok = workers.into_iter().map(|w| w.join().unwrap()).filter(|ok| *ok).count();
-    assert_eq!(ok, 100);
+    workers.into_iter().map(|w| w.join().unwrap()).filter(|ok| *ok).count()
+}
+
+#[test]
+fn hundred_concurrent_connections_share_one_mwss_session() {
+    let echo = echo_server();
+    let server = Gost::start(&["-L", "relay+mwss://127.0.0.1:0"], 1);
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+mwss://{}", server.addr())],
+        1,
+    );
+    assert_eq!(echo_through(client.addr(), echo, 100), 100);
     // All of them rode one carrier connection to the server.
     assert_eq!(established_to(server.addr().port()), 1);
 }
@@ -241,24 +245,7 @@ fn h2_streams_share_a_connection_and_a_dead_one_is_rebuilt() {
         let node = format!("relay+{transport}://127.0.0.1:{port}?path=/tun");
         let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
         let proxy = client.addr();
-        let workers: Vec<_> = (0..100u64)
-            .map(|i| {
-                std::thread::spawn(move || {
-                    let mut tunnel = http_connect(proxy, &echo.to_string(), None);
-                    let data = pattern(64 * 1024, i + 1);
-                    let mut w = tunnel.try_clone().unwrap();
-                    let sent = data.clone();
-                    let writer = std::thread::spawn(move || {
-                        std::io::Write::write_all(&mut w, &sent).unwrap();
-                        w.shutdown(std::net::Shutdown::Write).unwrap();
-                    });
-                    let back = read_all(&mut tunnel);
-                    writer.join().unwrap();
-                    back == data
-                })
-            })
-            .collect();
-        let ok = workers.into_iter().map(|w| w.join().unwrap()).filter(|ok| *ok).count();
+        let ok = echo_through(proxy, echo, 100);
         assert_eq!(ok, 100, "{transport}\n{}", client.log());
         assert_eq!(established_to(port), 1, "{transport}: one HTTP/2 connection");
         // The server goes away and comes back: the next connection builds a new one.
