@@ -535,3 +535,35 @@ fn a_tunnel_service_replaced_through_the_api_frees_its_ports_at_once() {
     let (ok, body) = eventually(entry, "example.test", "replaced\n", Duration::from_secs(15));
     assert!(ok && body == "replaced\n", "after the replacement: {body:?}\n{}", srv.log());
 }
+
+/// A visitor naming the server's `entrypoint.id` is routed by the ingress alone (any target
+/// host the ingress maps), and refused for a host it does not map.
+#[test]
+fn the_entrypoint_id_routes_visitors_by_the_ingress() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    const PUBLIC: &str = "99999999-9999-4999-8999-999999999999";
+    let origin = http_server("public\n");
+    let entry = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let srv = server(0, entry, &format!("&entrypoint.id={PUBLIC}"));
+    let _c = client(srv.addr(), origin, "");
+    eventually(entry, "example.test", "public\n", Duration::from_secs(10));
+    let visit = |target: &str| {
+        let v = Gost::start(
+            &[
+                "-L",
+                &format!("tcp://127.0.0.1:0/{target}"),
+                "-F",
+                &format!("tunnel://{}?tunnel.id={PUBLIC}", srv.addr()),
+            ],
+            1,
+        );
+        curl(&["--max-time", "5", &format!("http://{}/", v.addr())])
+    };
+    let (ok, body) = visit("x.wild.test:80");
+    assert!(ok && body == "public\n", "a mapped host: {body:?}\n{}", srv.log());
+    let (ok, body) = visit("unmapped.test:80");
+    assert!(!(ok && body == "public\n"), "an unmapped host got through");
+}
