@@ -218,14 +218,14 @@ fn endpoint_name(tunnel: &TunnelId) -> String {
 impl Inner {
     /// A tunnel client registers: answer, then serve its session until it ends.
     async fn bind(&self, mut conn: BoxConn, p: Parts, session: &Session) -> Result<()> {
-        if !self.pool.has_room(&p.tunnel) {
+        let Ok(place) = self.pool.reserve(&p.tunnel) else {
             return refuse(
                 conn,
                 relay::STATUS_SERVICE_UNAVAILABLE,
                 format!("tunnel {}: too many clients", p.tunnel),
             )
             .await;
-        }
+        };
         let flags = if p.udp { FLAG_UDP } else { 0 };
         let connector_id = TunnelId::new(gost_x_rt::random_uuid(), flags, p.tunnel.weight());
         let endpoint = endpoint_name(&p.tunnel);
@@ -255,10 +255,7 @@ impl Inner {
         .await?;
         let (mux, local, peer) = gost_x_rt::mux::client(conn, self.mux.clone())?;
         let connector = Arc::new(Connector { id: connector_id, session: mux.clone(), local, peer });
-        if let Err(e) = self.pool.add(&p.tunnel, connector) {
-            mux.close();
-            return Err(e);
-        }
+        place.fill(connector);
         // However this ends (the session, or the service dropping this future), the client
         // leaves the pool and its session closes.
         let _registered = Registered {

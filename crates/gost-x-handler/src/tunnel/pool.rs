@@ -23,63 +23,110 @@ pub struct Connector {
     pub peer: Option<SocketAddr>,
 }
 
-/// Tunnels by UUID.
+/// Tunnels by UUID, and the registrations answered but not yet added (they count against the
+/// limits, so concurrent registrations cannot overshoot them).
 #[derive(Default)]
 pub struct Pool {
-    tunnels: Mutex<HashMap<[u8; 16], Vec<Arc<Connector>>>>,
+    tunnels: Mutex<Tunnels>,
+}
+
+#[derive(Default)]
+struct Tunnels {
+    lists: HashMap<[u8; 16], Vec<Arc<Connector>>>,
+    pending: HashMap<[u8; 16], usize>,
+}
+
+impl Tunnels {
+    fn prune(&mut self) {
+        for list in self.lists.values_mut() {
+            list.retain(|c| !c.session.is_closed());
+        }
+        self.lists.retain(|_, l| !l.is_empty());
+    }
+
+    fn unpend(&mut self, tunnel: [u8; 16]) {
+        if let Some(n) = self.pending.get_mut(&tunnel) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending.remove(&tunnel);
+            }
+        }
+    }
+}
+
+/// A place held in a tunnel for a registration being answered; released when dropped unless
+/// [`Reservation::fill`] put a connector in it.
+pub struct Reservation<'a> {
+    pool: &'a Pool,
+    tunnel: [u8; 16],
+    filled: bool,
+}
+
+impl Reservation<'_> {
+    /// Puts `c` in the held place.
+    pub fn fill(mut self, c: Arc<Connector>) {
+        let mut all = self.pool.lock();
+        all.unpend(self.tunnel);
+        all.lists.entry(self.tunnel).or_default().push(c);
+        self.filled = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.filled {
+            self.pool.lock().unpend(self.tunnel);
+        }
+    }
 }
 
 impl Pool {
-    /// Adds `c` to `tunnel`; an error when the limits are reached.
-    pub fn add(&self, tunnel: &TunnelId, c: Arc<Connector>) -> Result<()> {
-        let mut all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
-        for list in all.values_mut() {
-            list.retain(|c| !c.session.is_closed());
-        }
-        all.retain(|_, l| !l.is_empty());
-        let total: usize = all.values().map(Vec::len).sum();
-        let list = all.entry(tunnel.uuid()).or_default();
-        if list.len() >= MAX_PER_TUNNEL || total >= MAX_CONNECTORS {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tunnels> {
+        self.tunnels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds a place for a connector of `tunnel`; an error when the limits are reached.
+    pub fn reserve(&self, tunnel: &TunnelId) -> Result<Reservation<'_>> {
+        let mut all = self.lock();
+        all.prune();
+        let uuid = tunnel.uuid();
+        let total =
+            all.lists.values().map(Vec::len).sum::<usize>() + all.pending.values().sum::<usize>();
+        let here =
+            all.lists.get(&uuid).map_or(0, Vec::len) + all.pending.get(&uuid).copied().unwrap_or(0);
+        if here >= MAX_PER_TUNNEL || total >= MAX_CONNECTORS {
             return Err(Error::new(
                 ErrorKind::Denied,
                 format!("tunnel {tunnel}: too many connectors"),
             ));
         }
-        list.push(c);
-        Ok(())
-    }
-
-    /// Whether `tunnel` may take another connector.
-    pub fn has_room(&self, tunnel: &TunnelId) -> bool {
-        let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
-        let live = |l: &Vec<Arc<Connector>>| l.iter().filter(|c| !c.session.is_closed()).count();
-        let total: usize = all.values().map(live).sum();
-        total < MAX_CONNECTORS && all.get(&tunnel.uuid()).map_or(0, live) < MAX_PER_TUNNEL
+        *all.pending.entry(uuid).or_default() += 1;
+        Ok(Reservation { pool: self, tunnel: uuid, filled: false })
     }
 
     /// Closes every connector's session (the service stops).
     pub fn close_all(&self) {
-        let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
-        for c in all.values().flatten() {
+        let all = self.lock();
+        for c in all.lists.values().flatten() {
             c.session.close();
         }
     }
 
     /// Removes the connector `id` of `tunnel`.
     pub fn remove(&self, tunnel: &TunnelId, id: &TunnelId) {
-        let mut all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(list) = all.get_mut(&tunnel.uuid()) {
+        let mut all = self.lock();
+        if let Some(list) = all.lists.get_mut(&tunnel.uuid()) {
             list.retain(|c| !c.id.same(id));
             if list.is_empty() {
-                all.remove(&tunnel.uuid());
+                all.lists.remove(&tunnel.uuid());
             }
         }
     }
 
     /// A live connector of `tunnel` for a visitor of `udp` (or not).
     pub fn pick(&self, tunnel: &TunnelId, udp: bool) -> Option<Arc<Connector>> {
-        let all = self.tunnels.lock().unwrap_or_else(|e| e.into_inner());
-        let list = all.get(&tunnel.uuid())?;
+        let all = self.lock();
+        let list = all.lists.get(&tunnel.uuid())?;
         // (gost takes a tunnel's only connector whatever its network; a UDP visitor on a TCP
         // connector cannot work, so here the network always has to match.)
         let live = list.iter().filter(|c| !c.session.is_closed());
@@ -165,20 +212,20 @@ mod tests {
         assert!(pool.pick(&tunnel, false).is_none(), "no connector");
         let (tcp, _p1) = connector(1, 0, 1);
         let (udp, _p2) = connector(2, FLAG_UDP, 1);
-        pool.add(&tunnel, tcp.clone()).unwrap();
+        pool.reserve(&tunnel).unwrap().fill(tcp.clone());
         assert!(pool.pick(&tunnel, true).is_none(), "a UDP visitor never gets a TCP connector");
-        pool.add(&tunnel, udp.clone()).unwrap();
+        pool.reserve(&tunnel).unwrap().fill(udp.clone());
         assert!(pool.pick(&tunnel, true).unwrap().id.same(&udp.id));
         assert!(pool.pick(&tunnel, false).unwrap().id.same(&tcp.id));
         // Weights 1 and 3: about a quarter / three quarters.
         let (heavy, _p3) = connector(3, 0, 3);
-        pool.add(&tunnel, heavy.clone()).unwrap();
+        pool.reserve(&tunnel).unwrap().fill(heavy.clone());
         let heavy_picks =
             (0..4000).filter(|_| pool.pick(&tunnel, false).unwrap().id.same(&heavy.id)).count();
         assert!((2600..3400).contains(&heavy_picks), "{heavy_picks} of 4000");
         // 255 takes everything while it is there.
         let (all, _p4) = connector(4, 0, 255);
-        pool.add(&tunnel, all.clone()).unwrap();
+        pool.reserve(&tunnel).unwrap().fill(all.clone());
         assert!((0..200).all(|_| pool.pick(&tunnel, false).unwrap().id.same(&all.id)));
         pool.remove(&tunnel, &all.id);
         assert!(pool.pick(&tunnel, false).is_some_and(|c| !c.id.same(&all.id)));
@@ -186,6 +233,21 @@ mod tests {
         heavy.session.close();
         tcp.session.close();
         assert!(pool.pick(&tunnel, false).is_none());
-        assert!(pool.has_room(&tunnel));
+        assert!(pool.reserve(&tunnel).is_ok());
+    }
+
+    #[tokio::test]
+    async fn reservations_count_against_the_limit_until_dropped() {
+        let pool = Pool::default();
+        let tunnel = TunnelId::new([7; 16], 0, 0);
+        let held: Vec<_> = (0..MAX_PER_TUNNEL).map(|_| pool.reserve(&tunnel).unwrap()).collect();
+        assert!(pool.reserve(&tunnel).is_err(), "pending registrations fill the tunnel");
+        drop(held);
+        let (c, _peer) = connector(1, 0, 1);
+        pool.reserve(&tunnel).unwrap().fill(c.clone());
+        assert!(pool.pick(&tunnel, false).unwrap().id.same(&c.id));
+        let held: Vec<_> = (1..MAX_PER_TUNNEL).map(|_| pool.reserve(&tunnel).unwrap()).collect();
+        assert!(pool.reserve(&tunnel).is_err(), "a filled place still counts");
+        drop(held);
     }
 }
