@@ -503,6 +503,8 @@ const TRANSPORTS: &[Transport] = &[
     Transport { label: "mtls", scheme: "mtls", query: "" },
     Transport { label: "h2", scheme: "h2", query: "" },
     Transport { label: "h2c", scheme: "h2c", query: "" },
+    Transport { label: "grpc", scheme: "grpc", query: "" },
+    Transport { label: "grpc insecure", scheme: "grpc", query: "grpcInsecure=true" },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -808,6 +810,7 @@ fn matrix(version: GoVersion) {
         return;
     }
     let only = std::env::var("GOST_INTEROP_ONLY").ok();
+    let only_transport = std::env::var("GOST_INTEROP_TRANSPORT").ok();
     let rows: Vec<usize> = (0..PROTOS.len())
         .filter(|&i| only.as_deref().is_none_or(|o| PROTOS[i].label.contains(o)))
         .collect();
@@ -819,6 +822,9 @@ fn matrix(version: GoVersion) {
         let p = &PROTOS[pi];
         let servers = start_servers(&go_bin, p);
         for (ti, t) in TRANSPORTS.iter().enumerate() {
+            if only_transport.as_deref().is_some_and(|o| !t.label.contains(o)) {
+                continue;
+            }
             for &dir in dirs(p) {
                 let outcome = if let Some(reason) = known(version, p, t, dir) {
                     Outcome::Known(reason)

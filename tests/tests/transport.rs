@@ -39,6 +39,11 @@ fn http_socks5_and_relay_over_each_transport() {
             proxy_over(transport, handler, "", "");
         }
     }
+    // gRPC over TLS (the default) and in clear.
+    for handler in ["http", "socks5", "relay"] {
+        proxy_over("grpc", handler, "", "");
+        proxy_over("grpc", handler, "?grpcInsecure=true", "?grpc.insecure=true");
+    }
     // smux version 2 on both ends.
     proxy_over("mws", "socks5", "?mux.version=2", "?mux.version=2");
     proxy_over("mwss", "relay", "?mux.version=2", "?mux.version=2");
@@ -233,11 +238,16 @@ fn bulk_64_mib_over_h2c() {
     bulk_over("h2c");
 }
 
-/// h2/h2c: a hundred connections at once are streams of one HTTP/2 connection; a dead one is
-/// rebuilt; with `path`, only that path is a tunnel.
+#[test]
+fn bulk_64_mib_over_grpc() {
+    bulk_over("grpc");
+}
+
+/// h2/h2c/grpc: a hundred connections at once are streams of one HTTP/2 connection; a dead one
+/// is rebuilt; with `path`, only that path is a tunnel.
 #[test]
 fn h2_streams_share_a_connection_and_a_dead_one_is_rebuilt() {
-    for transport in ["h2", "h2c"] {
+    for transport in ["h2", "h2c", "grpc"] {
         let echo = echo_server();
         let port = free_port();
         let listen = format!("relay+{transport}://127.0.0.1:{port}?path=/tun");

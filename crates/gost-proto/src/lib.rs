@@ -31,6 +31,7 @@
 
 pub mod addr;
 pub mod dns;
+pub mod grpc;
 pub mod http;
 pub mod relay;
 pub mod socks4;

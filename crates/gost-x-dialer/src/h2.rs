@@ -25,12 +25,17 @@ const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bound on building a connection (TCP, TLS, the HTTP/2 preface) when the caller sets none.
 const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(15);
 
-struct H2Dialer {
+pub(crate) struct H2Dialer {
     dial_timeout: Duration,
+    /// Bound on building a connection when the caller sets none.
+    build_timeout: Duration,
     tls: Option<(TlsConnector, Option<String>)>,
     host: Option<String>,
     path: Option<String>,
     headers: Vec<(String, String)>,
+    /// gRPC tunnel calls instead of HTTP/2 tunnel requests.
+    grpc: bool,
+    keepalive: Option<gost_x_h2::Keepalive>,
     /// The live connection; the lock is never held across an await.
     client: std::sync::Mutex<Option<gost_x_h2::Client>>,
     /// Held while a connection is built (one build at a time).
@@ -39,39 +44,80 @@ struct H2Dialer {
 
 /// `h2`: HTTP/2 over TLS (ALPN `h2`).
 pub fn new(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
-    let (config, server_name) = gost_x_tls::client_config(md)?;
-    let mut config = (*config).clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    build(md, Some((TlsConnector::from(std::sync::Arc::new(config)), server_name)))
+    let mut dialer = H2Dialer::new(md, Some(h2_connector(md)?))?;
+    dialer.host = md.get_string(&["host"])?.filter(|h| !h.is_empty());
+    dialer.path = md.get_string(&["path"])?.filter(|p| !p.is_empty());
+    Ok(BoxDialer::new(dialer))
 }
 
 /// `h2c`: HTTP/2 in clear, with prior knowledge.
 pub fn new_clear(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
-    build(md, None)
+    let mut dialer = H2Dialer::new(md, None)?;
+    dialer.host = md.get_string(&["host"])?.filter(|h| !h.is_empty());
+    dialer.path = md.get_string(&["path"])?.filter(|p| !p.is_empty());
+    Ok(BoxDialer::new(dialer))
 }
 
-fn build(md: &Metadata, tls: Option<(TlsConnector, Option<String>)>) -> Result<BoxDialer> {
-    let headers: Vec<(String, String)> =
-        md.get_string_map(&["header"])?.unwrap_or_default().into_iter().collect();
-    gost_x_h2::check_headers(&headers)?;
-    Ok(BoxDialer::new(H2Dialer {
-        dial_timeout: md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT),
-        tls,
-        host: md.get_string(&["host"])?.filter(|h| !h.is_empty()),
-        path: md.get_string(&["path"])?.filter(|p| !p.is_empty()),
-        headers,
-        client: std::sync::Mutex::new(None),
-        building: tokio::sync::Mutex::new(()),
-    }))
+/// The `tls` keys' client configuration, asking for ALPN `h2`.
+pub(crate) fn h2_connector(md: &Metadata) -> Result<(TlsConnector, Option<String>)> {
+    let (config, server_name) = gost_x_tls::client_config(md)?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok((TlsConnector::from(std::sync::Arc::new(config)), server_name))
 }
 
 impl H2Dialer {
+    /// An h2 tunnel dialer (over `tls`, or in clear), its request from the common metadata.
+    pub(crate) fn new(
+        md: &Metadata,
+        tls: Option<(TlsConnector, Option<String>)>,
+    ) -> Result<H2Dialer> {
+        let headers: Vec<(String, String)> =
+            md.get_string_map(&["header"])?.unwrap_or_default().into_iter().collect();
+        gost_x_h2::check_headers(&headers)?;
+        Ok(H2Dialer {
+            dial_timeout: md.get_duration(&["dialTimeout"])?.unwrap_or(DEFAULT_DIAL_TIMEOUT),
+            build_timeout: DEFAULT_BUILD_TIMEOUT,
+            tls,
+            host: None,
+            path: None,
+            headers,
+            grpc: false,
+            keepalive: None,
+            client: std::sync::Mutex::new(None),
+            building: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Makes it gost's gRPC tunnel: calls of `path` with `:authority` `host` (else the node's
+    /// host, without its port, as gost's), `keepalive` pings, connections built within `build`.
+    pub(crate) fn grpc(
+        mut self,
+        host: Option<String>,
+        path: String,
+        keepalive: Option<gost_x_h2::Keepalive>,
+        build: Duration,
+    ) -> H2Dialer {
+        self.grpc = true;
+        self.host = host;
+        self.path = Some(path);
+        self.keepalive = keepalive;
+        self.build_timeout = build;
+        self
+    }
+
     fn request(&self, addr: &Address) -> gost_x_h2::Request {
+        let host = match (&self.host, self.grpc) {
+            (Some(h), _) => h.clone(),
+            (None, true) => addr.host(),
+            (None, false) => addr.to_string(),
+        };
         gost_x_h2::Request {
-            host: self.host.clone().unwrap_or_else(|| addr.to_string()),
+            host,
             scheme: if self.tls.is_some() { "https" } else { "http" },
             path: self.path.clone(),
             headers: self.headers.clone(),
+            grpc: self.grpc,
         }
     }
 
@@ -85,7 +131,7 @@ impl H2Dialer {
             }
             None => conn,
         };
-        gost_x_h2::Client::handshake(conn).await
+        gost_x_h2::Client::handshake(conn, self.keepalive).await
     }
 
     /// A stream on the live connection, if there is one that still opens streams.
@@ -112,7 +158,7 @@ impl Dialer for H2Dialer {
         if let Some(conn) = self.open_live(&addr).await {
             return Ok(conn);
         }
-        let limit = opts.timeout.unwrap_or(DEFAULT_BUILD_TIMEOUT);
+        let limit = opts.timeout.unwrap_or(self.build_timeout);
         let dial_timeout = opts.timeout.map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
         let build = async {
             let stream = connect_tcp(&addr, Network::Tcp, dial_timeout).await?;

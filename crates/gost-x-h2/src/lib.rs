@@ -6,14 +6,21 @@
 //! connection's bytes. A server without a `path` answers anything but `CONNECT` with `405`, and
 //! with a `path` a request for another path with `400`, as gost's.
 //!
+//! gost's gRPC tunnel (`grpc`) is the same thing with gRPC's framing: see [`grpc`].
+//!
 //! The HTTP/2 framing, HPACK and flow control are the `h2` crate's; this crate adapts a
-//! request's two bodies to a gost connection ([`H2Conn`]), serves an HTTP/2 connection's
-//! requests ([`serve`]), and opens streams on a client connection ([`Client`]).
+//! request's two bodies to a gost connection ([`H2Conn`], [`grpc::GrpcConn`]), serves an HTTP/2
+//! connection's requests ([`serve`]), and opens streams on a client connection ([`Client`]).
+
+pub mod grpc;
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use gost_core::io::{Conn, Read, Write};
@@ -22,7 +29,7 @@ use h2::{RecvStream, SendStream};
 use tokio::sync::mpsc;
 
 /// The largest chunk sent as one DATA frame's worth of capacity request.
-const MAX_CHUNK: usize = 64 * 1024;
+pub(crate) const MAX_CHUNK: usize = 64 * 1024;
 /// Flow-control windows: what one stream, and one connection, may have in flight unread. HTTP/2's
 /// default 64 KiB holds a stream to a window per round trip; these bound what a peer can make
 /// this side buffer (per stream, and for all the streams of a connection).
@@ -57,7 +64,7 @@ impl H2Conn {
     }
 }
 
-fn io_error(e: h2::Error) -> io::Error {
+pub(crate) fn io_error(e: h2::Error) -> io::Error {
     if e.is_io() {
         return e.into_io().unwrap_or_else(|| io::Error::other("h2"));
     }
@@ -148,15 +155,99 @@ impl Conn for H2Conn {
     }
 }
 
-/// What a server takes: `CONNECT` (no `path`) or a request for `path`.
+/// What a server takes: `CONNECT` (no `path`) or a request for `path`; or gRPC calls.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
-    /// The path a tunnel request must name (`path` metadata); `None`: `CONNECT`.
+    /// The path a tunnel request must name (`path` metadata); `None`: `CONNECT`. For gRPC, the
+    /// call's path (see [`grpc::method_path`]).
     pub path: Option<String>,
+    /// gost's gRPC tunnel instead of its HTTP/2 one.
+    pub grpc: bool,
+    /// Pings the client this often, and drops a connection that does not answer in time.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// HTTP/2 pings on an otherwise quiet connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Keepalive {
+    /// Between pings.
+    pub interval: Duration,
+    /// For the answer.
+    pub timeout: Duration,
+    /// Whether to ping while no stream is open (a client only; gRPC servers refuse such pings
+    /// unless they allow them).
+    pub without_streams: bool,
+}
+
+/// A request refused: the status and, for gRPC, the call status and message.
+fn refusal(status: u16, grpc: Option<(u32, String)>) -> Option<http::Response<()>> {
+    let mut builder = http::Response::builder().status(status);
+    if let Some((code, message)) = grpc {
+        builder = builder
+            .header("content-type", grpc::CONTENT_TYPE)
+            .header("grpc-status", code.to_string())
+            .header(
+                "grpc-message",
+                message.replace(|c: char| !c.is_ascii_graphic() && c != ' ', "?"),
+            );
+    }
+    builder.body(()).ok()
+}
+
+/// What to answer a request: `None` to accept it.
+fn check_request<B>(
+    opts: &ServerOptions,
+    req: &http::Request<B>,
+) -> Option<Option<http::Response<()>>> {
+    if opts.grpc {
+        // As a gRPC server answers (grpc-go's codes and statuses).
+        let path = opts.path.as_deref().unwrap_or(grpc::DEFAULT_METHOD);
+        if !grpc::is_grpc_content_type(req.headers().get(http::header::CONTENT_TYPE)) {
+            let message = "invalid gRPC request content-type".to_owned();
+            return Some(refusal(415, Some((3, message))));
+        }
+        if req.method() != http::Method::POST {
+            return Some(refusal(405, Some((13, format!("invalid method {}", req.method())))));
+        }
+        if req.uri().path() != path {
+            let message = format!("unknown method {}", req.uri().path());
+            return Some(refusal(200, Some((12, message))));
+        }
+        return None;
+    }
+    match &opts.path {
+        None if req.method() != http::Method::CONNECT => Some(refusal(405, None)),
+        Some(path) if req.uri().path() != path => Some(refusal(400, None)),
+        _ => None,
+    }
+}
+
+/// Pings through `ping` every `keepalive.interval` while `active` says so; returns when a ping
+/// goes unanswered (or the connection is gone).
+async fn ping_until_dead(mut ping: h2::PingPong, keepalive: Keepalive, active: impl Fn() -> bool) {
+    loop {
+        tokio::time::sleep(keepalive.interval).await;
+        if !active() {
+            continue;
+        }
+        let pong = tokio::time::timeout(keepalive.timeout, ping.ping(h2::Ping::opaque()));
+        match pong.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!("h2 keepalive: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("h2 keepalive: no answer to a ping in {:?}", keepalive.timeout);
+                return;
+            }
+        }
+    }
 }
 
 /// Serves the HTTP/2 connection `conn`: each acceptable request becomes a connection sent on
-/// `out`; others are answered 405 / 400. Ends with the connection (or when `out` is closed).
+/// `out`; others are answered as gost answers them (405 / 400, or gRPC's statuses). Ends with
+/// the connection (or when `out` is closed).
 pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn>) -> Result<()> {
     let (local, peer) = (conn.local_addr(), conn.peer_addr());
     let mut h2 = h2::server::Builder::new()
@@ -166,7 +257,24 @@ pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn
         .handshake(gost_x_rt::Compat::new(conn))
         .await
         .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
-    while let Some(accepted) = h2.accept().await {
+    let ping = h2.ping_pong();
+    let dead = async move {
+        match (opts.keepalive, ping) {
+            (Some(keepalive), Some(ping)) => ping_until_dead(ping, keepalive, || true).await,
+            _ => std::future::pending().await,
+        }
+    };
+    let mut dead = std::pin::pin!(dead);
+    loop {
+        let accepted = tokio::select! {
+            accepted = h2.accept() => accepted,
+            () = &mut dead => {
+                tracing::debug!(?peer, "h2: the client stopped answering pings");
+                h2.abrupt_shutdown(h2::Reason::NO_ERROR);
+                break;
+            }
+        };
+        let Some(accepted) = accepted else { break };
         let (req, mut respond) = match accepted {
             Ok(r) => r,
             Err(e) => {
@@ -174,20 +282,18 @@ pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn
                 break;
             }
         };
-        let status = match &opts.path {
-            None if req.method() != http::Method::CONNECT => 405,
-            Some(path) if req.uri().path() != path => 400,
-            _ => 200,
-        };
-        let response = match http::Response::builder().status(status).body(()) {
-            Ok(r) => r,
-            Err(_) => continue,
-        };
-        if status != 200 {
-            let _ = respond.send_response(response, true);
-            tracing::debug!(?peer, status, method = %req.method(), uri = %req.uri(), "h2: refused a request");
+        if let Some(refused) = check_request(&opts, &req) {
+            if let Some(response) = refused {
+                let _ = respond.send_response(response, true);
+            }
+            tracing::debug!(?peer, method = %req.method(), uri = %req.uri(), "h2: refused a request");
             continue;
         }
+        let mut response = http::Response::builder().status(200);
+        if opts.grpc {
+            response = response.header("content-type", grpc::CONTENT_TYPE);
+        }
+        let Ok(response) = response.body(()) else { continue };
         let send = match respond.send_response(response, false) {
             Ok(s) => s,
             Err(e) => {
@@ -195,11 +301,18 @@ pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn
                 continue;
             }
         };
-        let conn: BoxConn = Box::new(H2Conn::new(req.into_body(), send, local, peer));
+        let body = req.into_body();
+        let conn: BoxConn = if opts.grpc {
+            Box::new(grpc::GrpcConn::server(body, send, local, peer))
+        } else {
+            Box::new(H2Conn::new(body, send, local, peer))
+        };
         if out.try_send(conn).is_err() {
             tracing::warn!(?peer, "h2: the accept queue is full; a stream was refused");
         }
     }
+    // Let the streams already handed out finish.
+    let _ = std::future::poll_fn(|cx| h2.poll_closed(cx)).await;
     Ok(())
 }
 
@@ -209,6 +322,8 @@ pub struct Client {
     send: h2::client::SendRequest<Bytes>,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
+    /// gRPC calls open on it.
+    calls: Arc<AtomicUsize>,
 }
 
 /// How a client asks for a stream.
@@ -222,6 +337,8 @@ pub struct Request {
     pub path: Option<String>,
     /// Extra header fields (`header` metadata).
     pub headers: Vec<(String, String)>,
+    /// A gRPC tunnel call (`POST path`) instead of gost's HTTP/2 tunnel request.
+    pub grpc: bool,
 }
 
 /// An error naming the first header field that HTTP/2 cannot carry.
@@ -240,20 +357,35 @@ pub fn check_headers(headers: &[(String, String)]) -> Result<()> {
 
 impl Client {
     /// Starts a client connection over `conn` (the connection is driven by a task of its own).
-    pub async fn handshake(conn: BoxConn) -> Result<Client> {
+    pub async fn handshake(conn: BoxConn, keepalive: Option<Keepalive>) -> Result<Client> {
         let (local, peer) = (conn.local_addr(), conn.peer_addr());
-        let (send, connection) = h2::client::Builder::new()
+        let (send, mut connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CLIENT_CONNECTION_WINDOW)
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let ping = connection.ping_pong();
+        let open = Arc::clone(&calls);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("h2 client connection: {e}");
+            let dead = async move {
+                match (keepalive, ping) {
+                    (Some(k), Some(ping)) => {
+                        let active = || k.without_streams || open.load(Ordering::Relaxed) > 0;
+                        ping_until_dead(ping, k, active).await;
+                    }
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = connection => if let Err(e) = result {
+                    tracing::debug!("h2 client connection: {e}");
+                },
+                () = dead => tracing::debug!("h2 client connection: the server stopped answering pings"),
             }
         });
-        Ok(Client { send, local, peer })
+        Ok(Client { send, local, peer, calls })
     }
 
     /// Whether the connection has not failed (it may still be at its stream limit).
@@ -270,6 +402,9 @@ impl Client {
             .ready()
             .await
             .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))?;
+        if req.grpc {
+            return self.call(send, req);
+        }
         let builder = match &req.path {
             Some(path) => http::Request::builder()
                 .method(http::Method::GET)
@@ -295,6 +430,27 @@ impl Client {
         }
         Ok(Box::new(H2Conn::new(response.into_body(), body, self.local, self.peer)))
     }
+
+    /// Starts a gRPC tunnel call: usable at once (its response is read with the first read).
+    fn call(&self, mut send: h2::client::SendRequest<Bytes>, req: &Request) -> Result<BoxConn> {
+        let path = req.path.as_deref().unwrap_or(grpc::DEFAULT_METHOD);
+        let builder = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{}://{}{}", req.scheme, req.host, path))
+            .header("content-type", grpc::CONTENT_TYPE)
+            .header("te", "trailers")
+            .header("user-agent", concat!("gost-rs/", env!("CARGO_PKG_VERSION")));
+        let builder =
+            req.headers.iter().fold(builder, |b, (k, v)| b.header(k.as_str(), v.as_str()));
+        let request = builder
+            .body(())
+            .map_err(|e| Error::config(format!("grpc call to {}: {e}", req.host)))?;
+        let (response, body) = send
+            .send_request(request, false)
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "grpc call", e))?;
+        let call = grpc::CallGuard::new(&self.calls);
+        Ok(Box::new(grpc::GrpcConn::client(response, body, self.local, self.peer, call)))
+    }
 }
 
 #[cfg(test)]
@@ -314,7 +470,7 @@ mod tests {
             }
         });
         let s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        (Client::handshake(Box::new(gost_x_rt::TokioConn::tcp(s))).await.unwrap(), rx)
+        (Client::handshake(Box::new(gost_x_rt::TokioConn::tcp(s)), None).await.unwrap(), rx)
     }
 
     #[tokio::test]
@@ -325,6 +481,7 @@ mod tests {
             scheme: "http",
             path: None,
             headers: vec![("x-gost".into(), "1".into())],
+            grpc: false,
         };
         let mut a = client.open(&req).await.unwrap();
         let mut b = accepted.recv().await.unwrap();
@@ -353,16 +510,79 @@ mod tests {
         let err = client.open(&get).await.unwrap_err();
         assert!(err.to_string().contains("405"), "{err}");
         // With a path: only that path.
-        let (client, mut accepted) = pair(ServerOptions { path: Some("/tun".into()) }).await;
+        let (client, mut accepted) =
+            pair(ServerOptions { path: Some("/tun".into()), ..Default::default() }).await;
         let ok = Request {
             host: "h".into(),
             scheme: "http",
             path: Some("/tun".into()),
             headers: vec![],
+            grpc: false,
         };
         assert!(client.open(&ok).await.is_ok());
         assert!(accepted.recv().await.is_some());
         let bad = Request { path: Some("/other".into()), ..ok };
         assert!(client.open(&bad).await.unwrap_err().to_string().contains("400"));
+    }
+
+    #[tokio::test]
+    async fn grpc_calls_carry_bytes_both_ways_and_unknown_methods_fail() {
+        let opts = ServerOptions {
+            path: Some(grpc::method_path(Some("svc"))),
+            grpc: true,
+            keepalive: Some(Keepalive {
+                interval: std::time::Duration::from_millis(50),
+                timeout: std::time::Duration::from_secs(5),
+                without_streams: false,
+            }),
+        };
+        let (client, mut accepted) = pair(opts).await;
+        let req = Request {
+            host: "node.test".into(),
+            scheme: "http",
+            path: Some("/svc/Tunnel".into()),
+            headers: vec![],
+            grpc: true,
+        };
+        // The client speaks first: the call is usable before the server answers.
+        let mut a = client.open(&req).await.unwrap();
+        write_all(&mut a, b"hello").await.unwrap();
+        let mut b = accepted.recv().await.unwrap();
+        let mut five = [0u8; 5];
+        read_exact(&mut b, &mut five).await.unwrap();
+        assert_eq!(&five, b"hello");
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let down = big.clone();
+        let server = tokio::spawn(async move {
+            write_all(&mut b, &down).await.unwrap();
+            shutdown(&mut b).await.unwrap();
+            // The client may still send after the server's half-close.
+            let mut rest = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = read(&mut b, &mut chunk).await.unwrap();
+                if n == 0 {
+                    break rest;
+                }
+                rest.extend_from_slice(&chunk[..n]);
+            }
+        });
+        let mut got = vec![0u8; big.len()];
+        read_exact(&mut a, &mut got).await.unwrap();
+        assert!(got == big);
+        let mut one = [0u8; 1];
+        assert_eq!(read(&mut a, &mut one).await.unwrap(), 0, "trailers end the response");
+        write_all(&mut a, b"after").await.unwrap();
+        shutdown(&mut a).await.unwrap();
+        assert_eq!(server.await.unwrap(), b"after");
+        // Another method: UNIMPLEMENTED, seen on the first read.
+        let wrong = Request { path: Some("/GostTunel/Tunnel".into()), ..req.clone() };
+        let mut c = client.open(&wrong).await.unwrap();
+        let err = read(&mut c, &mut one).await.unwrap_err();
+        assert!(err.to_string().contains("status 12"), "{err}");
+        // A gost HTTP/2 tunnel request on a gRPC server: 415.
+        let plain = Request { grpc: false, ..req };
+        let err = client.open(&plain).await.unwrap_err();
+        assert!(err.to_string().contains("415"), "{err}");
     }
 }

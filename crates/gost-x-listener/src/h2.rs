@@ -24,6 +24,23 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// `h2`: over TLS, offering ALPN `h2`.
 pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
+    let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
+    listen(opts, md, Some(h2_acceptor(md)?), server_options(md)?, backlog)
+}
+
+/// `h2c`: in clear (HTTP/2 with prior knowledge).
+pub fn new_clear(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
+    let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
+    listen(opts, md, None, server_options(md)?, backlog)
+}
+
+fn server_options(md: &Metadata) -> Result<gost_x_h2::ServerOptions> {
+    let path = md.get_string(&["path"])?.filter(|p| !p.is_empty());
+    Ok(gost_x_h2::ServerOptions { path, ..Default::default() })
+}
+
+/// The `tls` keys' server configuration, offering ALPN `h2`.
+pub(crate) fn h2_acceptor(md: &Metadata) -> Result<TlsAcceptor> {
     let mut config = gost_x_tls::server_config(md)?;
     if let Some(c) = Arc::get_mut(&mut config) {
         c.alpn_protocols = vec![b"h2".to_vec()];
@@ -32,19 +49,18 @@ pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
         c.alpn_protocols = vec![b"h2".to_vec()];
         config = Arc::new(c);
     }
-    listen(opts, md, Some(TlsAcceptor::from(config)))
+    Ok(TlsAcceptor::from(config))
 }
 
-/// `h2c`: in clear (HTTP/2 with prior knowledge).
-pub fn new_clear(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
-    listen(opts, md, None)
-}
-
-fn listen(opts: ListenerOptions, md: &Metadata, tls: Option<TlsAcceptor>) -> Result<BoxListener> {
-    let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
+/// An HTTP/2 server on `opts.addr` handing out the streams `server` accepts.
+pub(crate) fn listen(
+    opts: ListenerOptions,
+    md: &Metadata,
+    tls: Option<TlsAcceptor>,
+    server: gost_x_h2::ServerOptions,
+    backlog: usize,
+) -> Result<BoxListener> {
     let timeout = md.get_duration(&["handshakeTimeout"])?.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-    let server =
-        gost_x_h2::ServerOptions { path: md.get_string(&["path"])?.filter(|p| !p.is_empty()) };
     let listener = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
     let upgrade: Upgrade = Arc::new(move |conn, queue| {
         let (tls, server) = (tls.clone(), server.clone());

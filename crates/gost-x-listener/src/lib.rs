@@ -6,6 +6,8 @@
 use gost_core::{Registries, Result};
 
 #[cfg(feature = "h2")]
+pub mod grpc;
+#[cfg(feature = "h2")]
 pub mod h2;
 #[cfg(feature = "mux")]
 pub mod mtls;
@@ -56,6 +58,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(h2::NAME, h2::new)?;
     #[cfg(feature = "h2")]
     r.listeners.register(h2::NAME_CLEAR, h2::new_clear)?;
+    #[cfg(feature = "h2")]
+    r.listeners.register(grpc::NAME, grpc::new)?;
     let _ = r;
     Ok(())
 }
