@@ -505,6 +505,8 @@ const TRANSPORTS: &[Transport] = &[
     Transport { label: "h2c", scheme: "h2c", query: "" },
     Transport { label: "grpc", scheme: "grpc", query: "" },
     Transport { label: "grpc insecure", scheme: "grpc", query: "grpcInsecure=true" },
+    Transport { label: "pht", scheme: "pht", query: "" },
+    Transport { label: "phts", scheme: "phts", query: "" },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -686,12 +688,23 @@ struct Servers {
 
 fn start_servers(go_bin: &Path, p: &Proto) -> Servers {
     let urls: Vec<String> = TRANSPORTS.iter().map(|t| server_url(p, t)).collect();
-    let mut args = Vec::new();
-    for u in &urls {
-        args.push("-L");
-        args.push(u.as_str());
-    }
-    let go = start_go(go_bin, &args, TRANSPORTS.len());
+    // Go's pht listener reports the port it was given, not the one it got: it gets a free one.
+    let go_urls: Vec<String> = urls
+        .iter()
+        .zip(TRANSPORTS)
+        .map(|(u, t)| match t.scheme {
+            "pht" | "phts" => u.replacen("127.0.0.1:0", &format!("127.0.0.1:{}", free_port()), 1),
+            _ => u.clone(),
+        })
+        .collect();
+    let listen_args = |urls: &[String]| -> Vec<String> {
+        urls.iter().flat_map(|u| ["-L".to_owned(), u.clone()]).collect()
+    };
+    let go_args = listen_args(&go_urls);
+    let args = listen_args(&urls);
+    let go_args: Vec<&str> = go_args.iter().map(String::as_str).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let go = start_go(go_bin, &go_args, TRANSPORTS.len());
     let ours = Gost::start(&args, TRANSPORTS.len());
     Servers { go, ours }
 }

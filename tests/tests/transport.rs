@@ -34,7 +34,7 @@ fn http_socks5_and_relay_over_each_transport() {
         eprintln!("SKIP: curl is not installed");
         return;
     }
-    for transport in ["tls", "ws", "wss", "mws", "mwss", "mtls", "h2", "h2c"] {
+    for transport in ["tls", "ws", "wss", "mws", "mwss", "mtls", "h2", "h2c", "pht", "phts"] {
         for handler in ["http", "socks5", "relay"] {
             proxy_over(transport, handler, "", "");
         }
@@ -243,6 +243,16 @@ fn bulk_64_mib_over_grpc() {
     bulk_over("grpc");
 }
 
+#[test]
+fn bulk_64_mib_over_pht() {
+    bulk_over("pht");
+}
+
+#[test]
+fn bulk_64_mib_over_phts() {
+    bulk_over("phts");
+}
+
 /// h2/h2c/grpc: a hundred connections at once are streams of one HTTP/2 connection; a dead one
 /// is rebuilt; with `path`, only that path is a tunnel.
 #[test]
@@ -303,4 +313,81 @@ fn h2c_port_survives_garbage() {
     tunnel.write_all(b"still").unwrap();
     tunnel.shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(read_all(&mut tunnel), b"still");
+}
+
+/// pht/phts: a hundred connections at once, each its own session of push and pull requests;
+/// the clients' half-closes reach the echo server (this project's extension on both ends).
+#[test]
+fn pht_carries_a_hundred_connections_at_once() {
+    for transport in ["pht", "phts"] {
+        let echo = echo_server();
+        let server = Gost::start(&["-L", &format!("relay+{transport}://127.0.0.1:0")], 1);
+        let node = format!("relay+{transport}://{}", server.addr());
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let ok = echo_through(client.addr(), echo, 100);
+        assert_eq!(ok, 100, "{transport}\n{}", client.log());
+    }
+}
+
+/// Hostile pht clients: requests for other paths, pushes without a token or with bad base64,
+/// a flood of sessions that never pull, and a slow push. The server answers each as gost
+/// does, its memory stays bounded, and a real client is still served.
+#[test]
+fn pht_refuses_bad_requests_and_bounds_a_session_flood() {
+    use std::io::{Read, Write};
+    let echo = echo_server();
+    let server = Gost::start(&["-L", "relay+pht://127.0.0.1:0?readTimeout=1s"], 1);
+    let ask = |request: &str| {
+        let mut s = connect(server.addr());
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    let close = "Host: x\r\nConnection: close\r\n";
+    for (request, status) in [
+        (format!("GET /other HTTP/1.1\r\n{close}\r\n"), "404"),
+        (format!("POST /push HTTP/1.1\r\n{close}Content-Length: 5\r\n\r\nYWI=\n"), "400"),
+        (format!("POST /push?token=z HTTP/1.1\r\n{close}Content-Length: 4\r\n\r\n%%%\n"), "400"),
+        ("\x16\x03\x01\x00\x05hello\r\n\r\n".to_owned(), "400"),
+    ] {
+        let answer = ask(&request);
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{request:?}: {answer:?}");
+    }
+    // Two thousand sessions that push a byte and never pull, over kept-alive connections.
+    let before = rss_kib(server.pid());
+    let mut refused = 0;
+    for batch in 0..20 {
+        let mut s = connect(server.addr());
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut requests = String::new();
+        for i in 0..100 {
+            requests.push_str(&format!(
+                "POST /push?token=flood{batch}x{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nAA==\n"
+            ));
+        }
+        requests.push_str("GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(requests.as_bytes()).unwrap();
+        let mut answers = String::new();
+        let _ = s.read_to_string(&mut answers);
+        refused += answers.matches("HTTP/1.1 429").count();
+        assert_eq!(answers.matches("HTTP/1.1 ").count(), 101, "every request is answered");
+    }
+    let grown = rss_kib(server.pid()).saturating_sub(before);
+    assert!(grown < 64 * 1024, "2000 sessions grew the server by {grown} KiB");
+    eprintln!("flood: {refused} of 2000 refused with 429, {grown} KiB");
+    // A push that stalls mid-body does not hold up others.
+    let mut slow = connect(server.addr());
+    slow.write_all(b"POST /push?token=slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nAA")
+        .unwrap();
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+pht://{}", server.addr())],
+        1,
+    );
+    let mut tunnel = http_connect(client.addr(), &echo.to_string(), None);
+    tunnel.write_all(b"still served").unwrap();
+    tunnel.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_all(&mut tunnel), b"still served");
+    drop(slow);
 }

@@ -17,6 +17,8 @@ mod mux;
 pub mod mws;
 #[cfg(feature = "mux")]
 pub mod mwss;
+#[cfg(feature = "pht")]
+pub mod pht;
 #[cfg(feature = "tcp")]
 pub mod tcp;
 #[cfg(feature = "tls")]
@@ -52,6 +54,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.dialers.register(h2::NAME_CLEAR, h2::new_clear)?;
     #[cfg(feature = "h2")]
     r.dialers.register(grpc::NAME, grpc::new)?;
+    #[cfg(feature = "pht")]
+    r.dialers.register(pht::NAME, pht::new)?;
+    #[cfg(feature = "pht")]
+    r.dialers.register(pht::NAME_TLS, pht::new_tls)?;
     let _ = r;
     Ok(())
 }

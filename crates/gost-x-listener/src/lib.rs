@@ -15,6 +15,8 @@ pub mod mtls;
 pub mod mws;
 #[cfg(feature = "mux")]
 pub mod mwss;
+#[cfg(feature = "pht")]
+pub mod pht;
 #[cfg(feature = "rtcp")]
 pub mod rtcp;
 #[cfg(all(feature = "rtcp", feature = "udp"))]
@@ -25,7 +27,7 @@ pub mod tcp;
 pub mod tls;
 #[cfg(feature = "udp")]
 pub mod udp;
-#[cfg(any(feature = "tls", feature = "ws", feature = "h2"))]
+#[cfg(any(feature = "tls", feature = "ws", feature = "h2", feature = "pht"))]
 mod upgrade;
 #[cfg(feature = "ws")]
 pub mod ws;
@@ -60,6 +62,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(h2::NAME_CLEAR, h2::new_clear)?;
     #[cfg(feature = "h2")]
     r.listeners.register(grpc::NAME, grpc::new)?;
+    #[cfg(feature = "pht")]
+    r.listeners.register(pht::NAME, pht::new)?;
+    #[cfg(feature = "pht")]
+    r.listeners.register(pht::NAME_TLS, pht::new_tls)?;
     let _ = r;
     Ok(())
 }

@@ -1,0 +1,170 @@
+//! HTTP/1.1 message bodies as pht reads them: a push request's line, a pull response's lines.
+
+use gost_core::io::{read, read_decoded};
+use gost_core::{BoxConn, Error, ErrorKind, Result};
+use gost_proto::http::chunk_size;
+
+/// How a message's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Length(u64),
+    Chunked,
+    /// A response without a length: until the connection closes.
+    UntilClose,
+}
+
+/// The framing a message's header fields give its body (`chunked` wins over a length, as RFC
+/// 9112 says); `default` when there is neither.
+pub(crate) fn framing(
+    transfer_encoding: Option<&str>,
+    content_length: Option<&str>,
+    default: Framing,
+) -> Result<Framing> {
+    if let Some(te) = transfer_encoding {
+        if te.rsplit(',').next().is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked")) {
+            return Ok(Framing::Chunked);
+        }
+        return Err(Error::protocol(format!("unsupported transfer-encoding {te:?}")));
+    }
+    match content_length {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| Error::protocol(format!("bad content-length {v:?}"))),
+        None => Ok(default),
+    }
+}
+
+fn decode_line(b: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
+    Ok(b.iter().position(|&c| c == b'\n').map(|i| (b[..=i].to_vec(), i + 1)))
+}
+
+/// Reads one body from a connection whose already-read bytes are in `buf`.
+pub(crate) struct Body {
+    framing: Framing,
+    /// Bytes left in the body (length) or the current chunk (chunked).
+    left: u64,
+    /// Chunked: the CRLF after a chunk's data is still to be read.
+    chunk_end: bool,
+    done: bool,
+}
+
+impl Body {
+    pub(crate) fn new(framing: Framing) -> Body {
+        let left = match framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        Body { framing, left, chunk_end: false, done: framing == Framing::Length(0) }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Appends up to `max` body bytes to `out` (at least one unless the body ended); `false`
+    /// when the body has ended.
+    pub(crate) async fn read_some(
+        &mut self,
+        conn: &mut BoxConn,
+        buf: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<bool> {
+        loop {
+            if self.done {
+                return Ok(false);
+            }
+            match self.framing {
+                Framing::Length(_) => {
+                    let n = self.raw(conn, buf, out, max, true).await?;
+                    self.left -= n as u64;
+                    self.done = self.left == 0;
+                    return Ok(true);
+                }
+                Framing::UntilClose => {
+                    self.left = u64::MAX;
+                    if self.raw(conn, buf, out, max, false).await? == 0 {
+                        self.done = true;
+                        return Ok(false);
+                    }
+                    return Ok(true);
+                }
+                Framing::Chunked if self.left > 0 => {
+                    let n = self.raw(conn, buf, out, max, true).await?;
+                    self.left -= n as u64;
+                    self.chunk_end = self.left == 0;
+                    return Ok(true);
+                }
+                Framing::Chunked => {
+                    let line =
+                        read_decoded(conn, buf, 4096, decode_line).await.map_err(closed_inside)?;
+                    if self.chunk_end {
+                        if !line.trim_ascii().is_empty() {
+                            return Err(Error::protocol("a chunk longer than its size"));
+                        }
+                        self.chunk_end = false;
+                        continue;
+                    }
+                    let size = chunk_size(&line)?;
+                    if size == 0 {
+                        // Trailers, up to the empty line.
+                        loop {
+                            let line = read_decoded(conn, buf, 4096, decode_line)
+                                .await
+                                .map_err(closed_inside)?;
+                            if line.trim_ascii().is_empty() {
+                                break;
+                            }
+                        }
+                        self.done = true;
+                        return Ok(false);
+                    }
+                    self.left = size;
+                }
+            }
+        }
+    }
+
+    /// Moves up to `max` (and `self.left`) bytes from `buf`, or else from the connection, to
+    /// `out`. With `exact`, EOF is an error.
+    async fn raw(
+        &mut self,
+        conn: &mut BoxConn,
+        buf: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        max: usize,
+        exact: bool,
+    ) -> Result<usize> {
+        let want = usize::try_from(self.left).unwrap_or(usize::MAX).min(max).max(1);
+        if !buf.is_empty() {
+            let n = want.min(buf.len());
+            out.extend_from_slice(&buf[..n]);
+            buf.drain(..n);
+            return Ok(n);
+        }
+        let start = out.len();
+        out.resize(start + want.min(64 * 1024), 0);
+        let got = read(conn, &mut out[start..]).await;
+        let n = match got {
+            Ok(n) => n,
+            Err(e) => {
+                out.truncate(start);
+                return Err(Error::with_source(ErrorKind::Io, "http body", e));
+            }
+        };
+        out.truncate(start + n);
+        if n == 0 && exact {
+            return Err(closed_inside(Error::new(ErrorKind::Closed, "eof")));
+        }
+        Ok(n)
+    }
+}
+
+fn closed_inside(e: Error) -> Error {
+    if e.kind() == ErrorKind::Closed {
+        return Error::new(ErrorKind::Closed, "connection closed inside a message body");
+    }
+    e
+}
