@@ -82,11 +82,6 @@ impl GoVersion {
     }
 }
 
-/// In CI (`CI=true`) a missing reference fails the test: a green CI must mean the matrix ran.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// The Go gost binary of `version`, or None (after printing why) when it cannot be had outside
 /// CI.
 fn go_gost(version: GoVersion) -> Option<PathBuf> {
@@ -1240,4 +1235,59 @@ fn tunnels_against_go() {
         failed.len(),
         failed.join("\n\n")
     );
+}
+
+/// gost's HTTP/2 proxy (`http2` handler, listener, connector and dialer) both ways, against
+/// both Go versions: plain requests and CONNECT through `-F http2://user:pass@...`, and wrong
+/// credentials refused.
+fn http2_proxy_against(version: GoVersion) {
+    let Some(go_bin) = go_gost(version) else { return };
+    if !have("curl") {
+        return;
+    }
+    for dir in [Dir::RustToGo, Dir::GoToRust] {
+        let listen = ["-L", "http2://u:p@127.0.0.1:0"];
+        let server = if dir == Dir::RustToGo {
+            start_go(&go_bin, &listen, 1)
+        } else {
+            Gost::start(&listen, 1)
+        };
+        for (user, want_ok) in [("u:p", true), ("u:wrong", false)] {
+            let node = format!("http2://{user}@{}", server.addr());
+            let args = ["-L", "http://127.0.0.1:0", "-F", node.as_str()];
+            let client = if dir == Dir::RustToGo {
+                Gost::start(&args, 1)
+            } else {
+                start_go(&go_bin, &args, 1)
+            };
+            let proxy = format!("http://{}", client.addr());
+            let url = format!("http://{}/", origin());
+            for tunnel in [false, true] {
+                let mut args = vec!["-x", proxy.as_str(), url.as_str()];
+                if tunnel {
+                    args.insert(0, "-p");
+                }
+                let (ok, body) = curl(&args);
+                assert_eq!(
+                    ok && body == BODY,
+                    want_ok,
+                    "http2 {user} tunnel={tunnel} ({}) against {version:?}: {body:?}\n\
+                     --- server:\n{}\n--- client:\n{}",
+                    dir.label(),
+                    tail(&server.log(), 15),
+                    tail(&client.log(), 15)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn http2_proxy_against_go_3_2_6() {
+    http2_proxy_against(GoVersion::Release);
+}
+
+#[test]
+fn http2_proxy_against_go_3_3_0() {
+    http2_proxy_against(GoVersion::Nightly);
 }

@@ -391,3 +391,81 @@ fn pht_refuses_bad_requests_and_bounds_a_session_flood() {
     assert_eq!(read_all(&mut tunnel), b"still served");
     drop(slow);
 }
+
+/// The `http2` proxy with real HTTP/2 clients: nghttp (a plain request, and one without
+/// credentials: 407 with the challenge), h2load (many requests on a few connections), curl over
+/// HTTP/1.1 on the same port; and our own `-F http2://` chain: a hundred CONNECTs at once on
+/// one HTTP/2 connection, 64 MiB each way, and wrong credentials refused.
+#[test]
+fn http2_proxy_serves_real_clients_and_chains() {
+    let origin = http_server("through http2\n");
+    let server = Gost::start(&["-L", "http2://u:p@127.0.0.1:0"], 1);
+    let proxy = server.addr();
+    let auth = format!("proxy-authorization: Basic {}", "dTpw"); // u:p
+    let authority = format!(":authority: {origin}");
+    if have("nghttp") {
+        let out = std::process::Command::new("nghttp")
+            .args(["-v", "-H", &authority, "-H", ":scheme: http", "-H", &auth])
+            .arg(format!("https://{proxy}/"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(":status: 200") && text.contains("through http2"), "{text}");
+        let out = std::process::Command::new("nghttp")
+            .args(["-v", "-H", &authority, "-H", ":scheme: http"])
+            .arg(format!("https://{proxy}/"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(":status: 407") && text.contains("proxy-authenticate"), "{text}");
+    } else {
+        assert!(!in_ci(), "CI=true: nghttp is missing");
+    }
+    if have("h2load") {
+        let out = std::process::Command::new("h2load")
+            .args(["-n", "300", "-c", "3", "-m", "10", "-H", &authority, "-H", ":scheme: http"])
+            .args(["-H", &auth])
+            .arg(format!("https://{proxy}/"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("300 succeeded, 0 failed"), "{text}");
+    }
+    if have("curl") {
+        let (ok, body) = curl(&[
+            "--proxy-insecure",
+            "-x",
+            &format!("https://u:p@{proxy}"),
+            &format!("http://{origin}/"),
+        ]);
+        assert!(ok && body == "through http2\n", "HTTP/1.1 over TLS: {body:?}");
+    }
+    // Our client: CONNECT streams on one HTTP/2 connection.
+    let echo = echo_server();
+    let client =
+        Gost::start(&["-L", "http://127.0.0.1:0", "-F", &format!("http2://u:p@{proxy}")], 1);
+    assert_eq!(echo_through(client.addr(), echo, 100), 100, "{}", client.log());
+    assert_eq!(established_to(proxy.port()), 1, "one HTTP/2 connection");
+    let wrong =
+        Gost::start(&["-L", "http://127.0.0.1:0", "-F", &format!("http2://u:x@{proxy}")], 1);
+    if have("curl") {
+        let (ok, _) = curl(&[
+            "--fail",
+            "-x",
+            &format!("http://{}", wrong.addr()),
+            &format!("http://{origin}/"),
+        ]);
+        assert!(!ok, "wrong credentials got through");
+    }
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bulk = Gost::start(
+        &[
+            "-L",
+            &format!("tcp://127.0.0.1:0/{}", target.local_addr().unwrap()),
+            "-F",
+            &format!("http2://u:p@{proxy}"),
+        ],
+        1,
+    );
+    bulk_both_ways(connect(bulk.addr()), target, 64 << 20);
+}

@@ -54,14 +54,7 @@ pub fn data_fitting(capacity: usize, want: usize) -> usize {
     want.min(capacity.saturating_sub(PREFIX_LEN + 1 + varint_len(want as u64)))
 }
 
-/// What the next bytes of the input are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// The next `n` bytes are framing (consume them).
-    Framing(usize),
-    /// The next `n` bytes are tunnel data (hand them out, then consume them).
-    Data(usize),
-}
+pub use crate::Step;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

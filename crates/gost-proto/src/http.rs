@@ -267,6 +267,100 @@ pub fn chunk_size(line: &[u8]) -> Result<u64> {
     u64::from_str_radix(text, 16).map_err(|_| bad())
 }
 
+/// A chunked body (RFC 9112 7.1) decoded as it streams: see [`crate::Step`]. It holds a size
+/// line (at most 4 KiB) and counters, never the data; trailers are skipped.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkedDecoder {
+    state: ChunkedState,
+    line: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ChunkedState {
+    #[default]
+    Size,
+    Data(u64),
+    /// The line end after a chunk's data.
+    DataEnd,
+    /// Trailer lines, up to an empty one; `empty`: the current line has no text yet.
+    Trailers {
+        empty: bool,
+    },
+    Done,
+}
+
+/// The longest size or trailer line taken.
+const MAX_CHUNK_LINE: usize = 4096;
+
+impl ChunkedDecoder {
+    /// Whether the last chunk and the trailers have been read.
+    pub fn is_done(&self) -> bool {
+        self.state == ChunkedState::Done
+    }
+
+    /// What the front of `input` is; call again after consuming it. After the end, every byte
+    /// is reported as framing (it belongs to whatever follows the body).
+    pub fn step(&mut self, input: &[u8]) -> Result<crate::Step> {
+        use crate::Step;
+        match self.state {
+            ChunkedState::Done => Ok(Step::Framing(0)),
+            ChunkedState::Size => {
+                let Some(i) = input.iter().position(|&b| b == b'\n') else {
+                    self.take_line(input)?;
+                    return Ok(Step::Framing(input.len()));
+                };
+                self.take_line(&input[..=i])?;
+                let size = chunk_size(&self.line)?;
+                self.line.clear();
+                self.state = if size == 0 {
+                    ChunkedState::Trailers { empty: true }
+                } else {
+                    ChunkedState::Data(size)
+                };
+                Ok(Step::Framing(i + 1))
+            }
+            ChunkedState::Data(left) => {
+                let n = left.min(input.len() as u64);
+                self.state =
+                    if n == left { ChunkedState::DataEnd } else { ChunkedState::Data(left - n) };
+                Ok(Step::Data(n as usize))
+            }
+            ChunkedState::DataEnd => match input.first() {
+                Some(b'\r') => Ok(Step::Framing(1)),
+                Some(b'\n') => {
+                    self.state = ChunkedState::Size;
+                    Ok(Step::Framing(1))
+                }
+                Some(_) => Err(Error::protocol("a chunk longer than its size")),
+                None => Ok(Step::Framing(0)),
+            },
+            ChunkedState::Trailers { empty } => {
+                let Some(i) = input.iter().position(|&b| b == b'\n') else {
+                    self.take_line(input)?;
+                    let blank = input.iter().all(|&b| b == b'\r');
+                    self.state = ChunkedState::Trailers { empty: empty && blank };
+                    return Ok(Step::Framing(input.len()));
+                };
+                let blank = empty && input[..i].iter().all(|&b| b == b'\r');
+                self.line.clear();
+                self.state =
+                    if blank { ChunkedState::Done } else { ChunkedState::Trailers { empty: true } };
+                Ok(Step::Framing(i + 1))
+            }
+        }
+    }
+
+    fn take_line(&mut self, part: &[u8]) -> Result<()> {
+        if self.line.len() + part.len() > MAX_CHUNK_LINE {
+            return Err(Error::protocol("a chunk size or trailer line is too long"));
+        }
+        if self.state == ChunkedState::Size {
+            self.line.extend_from_slice(part);
+        }
+        Ok(())
+    }
+}
+
 /// `%XX` escapes decoded (RFC 3986 2.1); `None` for a `%` not followed by two hex digits.
 pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
@@ -629,5 +723,43 @@ mod tests {
         for h in ["Host", "Proxy-Agent", "Content-Length", "Transfer", ""] {
             assert!(!is_hop_by_hop(h), "{h}");
         }
+    }
+
+    #[test]
+    fn chunked_bodies_decode_in_any_pieces() {
+        let wire =
+            b"5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        for piece in [1, 2, 3, 7, wire.len()] {
+            let mut d = ChunkedDecoder::default();
+            let mut data = Vec::new();
+            let mut used = 0;
+            for part in wire.chunks(piece) {
+                let mut rest = part;
+                while !rest.is_empty() && !d.is_done() {
+                    match d.step(rest).unwrap() {
+                        crate::Step::Framing(n) => {
+                            used += n;
+                            rest = &rest[n..];
+                        }
+                        crate::Step::Data(n) => {
+                            data.extend_from_slice(&rest[..n]);
+                            used += n;
+                            rest = &rest[n..];
+                        }
+                    }
+                }
+            }
+            assert_eq!(data, b"helloabcdefghijklmnopqrstuvwxyz", "piece {piece}");
+            assert!(d.is_done());
+            assert_eq!(&wire[used..], b"NEXT", "piece {piece}");
+        }
+        let mut d = ChunkedDecoder::default();
+        assert!(d.step(b"zz\r\n").is_err());
+        let mut d = ChunkedDecoder::default();
+        assert_eq!(d.step(b"2\r\nabX").unwrap(), crate::Step::Framing(3));
+        assert_eq!(d.step(b"abX").unwrap(), crate::Step::Data(2));
+        assert!(d.step(b"X").is_err(), "data past the chunk size");
+        let mut d = ChunkedDecoder::default();
+        assert!(d.step(&[b'1'; 5000]).is_err(), "an endless size line");
     }
 }

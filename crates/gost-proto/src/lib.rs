@@ -39,6 +39,17 @@ pub mod socks5;
 pub mod tls;
 pub mod tunnel_id;
 pub mod udp_tun;
+
+/// What the next bytes of a streamed body are, for the streaming decoders
+/// ([`grpc::ChunkDecoder`], [`http::ChunkedDecoder`]), which hand data out as it arrives
+/// instead of buffering whole messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The next `n` bytes are framing (consume them).
+    Framing(usize),
+    /// The next `n` bytes are data (hand them out, then consume them).
+    Data(usize),
+}
 pub mod ws;
 
 /// A deterministic, stable-toolchain stand-in for the cargo-fuzz targets: mutates valid

@@ -13,6 +13,8 @@ mod datagram;
 pub mod forward;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http2")]
+pub mod http2;
 #[cfg(feature = "tunnel")]
 mod len_datagrams;
 #[cfg(feature = "relay")]
@@ -40,6 +42,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.connectors.register(forward::NAME, forward::new)?;
     #[cfg(feature = "http")]
     r.connectors.register(http::NAME, http::new)?;
+    #[cfg(feature = "http2")]
+    r.connectors.register(http2::NAME, http2::new)?;
     #[cfg(feature = "socks4")]
     r.connectors.register(socks4::NAME, socks4::new)?;
     #[cfg(feature = "socks4")]

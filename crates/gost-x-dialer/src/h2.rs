@@ -35,6 +35,8 @@ pub(crate) struct H2Dialer {
     headers: Vec<(String, String)>,
     /// gRPC tunnel calls instead of HTTP/2 tunnel requests.
     grpc: bool,
+    /// `http2`: hands out the connection itself for the `http2` connector's requests.
+    proxy: bool,
     keepalive: Option<gost_x_h2::Keepalive>,
     /// The live connection; the lock is never held across an await.
     client: std::sync::Mutex<Option<gost_x_h2::Client>>,
@@ -83,6 +85,7 @@ impl H2Dialer {
             path: None,
             headers,
             grpc: false,
+            proxy: false,
             keepalive: None,
             client: std::sync::Mutex::new(None),
             building: tokio::sync::Mutex::new(()),
@@ -134,6 +137,23 @@ impl H2Dialer {
         gost_x_h2::Client::handshake(conn, self.keepalive).await
     }
 
+    /// A new connection to `addr`: TCP, TLS (for `h2`), the HTTP/2 preface.
+    async fn build(&self, addr: &Address, opts: &DialOptions) -> Result<gost_x_h2::Client> {
+        let limit = opts.timeout.unwrap_or(self.build_timeout);
+        let dial_timeout = opts.timeout.map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
+        let build = async {
+            let stream = connect_tcp(addr, Network::Tcp, dial_timeout).await?;
+            self.upgrade(Box::new(TokioConn::tcp(stream)), Some(addr)).await
+        };
+        gost_x_rt::timeout(limit, &format!("h2 connection to {addr}"), build).await
+    }
+
+    /// Makes it gost's `http2` dialer: the connection goes to the `http2` connector.
+    pub(crate) fn proxy(mut self) -> H2Dialer {
+        self.proxy = true;
+        self
+    }
+
     /// A stream on the live connection, if there is one that still opens streams.
     async fn open_live(&self, addr: &Address) -> Option<BoxConn> {
         let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -151,6 +171,20 @@ impl H2Dialer {
 
 impl Dialer for H2Dialer {
     async fn dial(&self, addr: Address, opts: DialOptions) -> Result<BoxConn> {
+        if self.proxy {
+            let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(client) = live.filter(gost_x_h2::Client::is_usable) {
+                return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
+            }
+            let _building = self.building.lock().await;
+            let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(client) = live.filter(gost_x_h2::Client::is_usable) {
+                return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
+            }
+            let client = self.build(&addr, &opts).await?;
+            *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+            return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
+        }
         if let Some(conn) = self.open_live(&addr).await {
             return Ok(conn);
         }
@@ -158,13 +192,7 @@ impl Dialer for H2Dialer {
         if let Some(conn) = self.open_live(&addr).await {
             return Ok(conn);
         }
-        let limit = opts.timeout.unwrap_or(self.build_timeout);
-        let dial_timeout = opts.timeout.map_or(self.dial_timeout, |t| t.min(self.dial_timeout));
-        let build = async {
-            let stream = connect_tcp(&addr, Network::Tcp, dial_timeout).await?;
-            self.upgrade(Box::new(TokioConn::tcp(stream)), Some(&addr)).await
-        };
-        let client = gost_x_rt::timeout(limit, &format!("h2 connection to {addr}"), build).await?;
+        let client = self.build(&addr, &opts).await?;
         let conn = client.open(&self.request(&addr)).await?;
         *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
         Ok(conn)
@@ -175,6 +203,9 @@ impl Dialer for H2Dialer {
     async fn handshake(&self, conn: BoxConn, opts: HandshakeOptions) -> Result<BoxConn> {
         let addr = opts.addr.clone().unwrap_or_else(|| Address::Domain(String::new(), 0));
         let client = self.upgrade(conn, opts.addr.as_ref()).await?;
+        if self.proxy {
+            return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
+        }
         client.open(&self.request(&addr)).await
     }
 

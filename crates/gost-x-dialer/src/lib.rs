@@ -9,6 +9,8 @@ use gost_core::{Registries, Result};
 pub mod grpc;
 #[cfg(feature = "h2")]
 pub mod h2;
+#[cfg(feature = "h2")]
+pub mod http2;
 #[cfg(feature = "mux")]
 pub mod mtls;
 #[cfg(feature = "mux")]
@@ -54,6 +56,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.dialers.register(h2::NAME_CLEAR, h2::new_clear)?;
     #[cfg(feature = "h2")]
     r.dialers.register(grpc::NAME, grpc::new)?;
+    #[cfg(feature = "h2")]
+    r.dialers.register(http2::NAME, http2::new)?;
     #[cfg(feature = "pht")]
     r.dialers.register(pht::NAME, pht::new)?;
     #[cfg(feature = "pht")]

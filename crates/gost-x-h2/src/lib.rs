@@ -453,6 +453,70 @@ impl Client {
     }
 }
 
+/// An HTTP/2 connection to an `http2` proxy node, as the `http2` dialer hands it to the `http2`
+/// connector: not a byte stream itself (reads and writes fail), but where the connector opens
+/// its `CONNECT` stream.
+pub struct ProxySession {
+    client: Client,
+}
+
+impl ProxySession {
+    /// A session over a client connection.
+    pub fn new(client: Client) -> ProxySession {
+        ProxySession { client }
+    }
+
+    /// `CONNECT target` (with `headers`, e.g. `Proxy-Authorization`): the tunnel once the
+    /// proxy answers 200; its answer as the error otherwise.
+    pub async fn connect(&self, target: &str, headers: Vec<(String, String)>) -> Result<BoxConn> {
+        let req =
+            Request { host: target.to_owned(), scheme: "https", path: None, headers, grpc: false };
+        self.client.open(&req).await
+    }
+}
+
+fn not_a_stream() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "an http2 dialer's connection carries only the http2 connector's requests",
+    )
+}
+
+impl Read for ProxySession {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(not_a_stream()))
+    }
+}
+
+impl Write for ProxySession {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(not_a_stream()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Conn for ProxySession {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.client.local
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.client.peer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,8 @@ pub mod auto;
 pub mod forward;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http2")]
+pub mod http2;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod mux_bind;
 #[cfg(feature = "relay")]
@@ -63,6 +65,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(udp::RUDP_ALIAS, udp::new)?;
     #[cfg(feature = "http")]
     r.handlers.register(http::NAME, http::new)?;
+    #[cfg(feature = "http2")]
+    r.handlers.register(http2::NAME, http2::new)?;
     #[cfg(feature = "socks4")]
     r.handlers.register(socks4::NAME, socks4::new)?;
     #[cfg(feature = "socks4")]

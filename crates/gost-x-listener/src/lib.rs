@@ -9,6 +9,8 @@ use gost_core::{Registries, Result};
 pub mod grpc;
 #[cfg(feature = "h2")]
 pub mod h2;
+#[cfg(all(feature = "h2", feature = "tls"))]
+pub mod http2;
 #[cfg(feature = "mux")]
 pub mod mtls;
 #[cfg(feature = "mux")]
@@ -62,6 +64,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(h2::NAME_CLEAR, h2::new_clear)?;
     #[cfg(feature = "h2")]
     r.listeners.register(grpc::NAME, grpc::new)?;
+    #[cfg(all(feature = "h2", feature = "tls"))]
+    r.listeners.register(http2::NAME, http2::new)?;
     #[cfg(feature = "pht")]
     r.listeners.register(pht::NAME, pht::new)?;
     #[cfg(feature = "pht")]

@@ -19,9 +19,18 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Binds `opts.addr` and serves TLS on it. Must be called inside a tokio runtime.
 pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
+    listen(opts, md, TlsAcceptor::from(gost_x_tls::server_config(md)?))
+}
+
+/// Serves TLS with `acceptor` on `opts.addr`, handing out each connection once its handshake
+/// is done.
+pub(crate) fn listen(
+    opts: ListenerOptions,
+    md: &Metadata,
+    acceptor: TlsAcceptor,
+) -> Result<BoxListener> {
     let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
     let timeout = md.get_duration(&["handshakeTimeout"])?.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
-    let acceptor = TlsAcceptor::from(gost_x_tls::server_config(md)?);
     let listener = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
     let upgrade: Upgrade = std::sync::Arc::new(move |conn, queue| {
         let acceptor = acceptor.clone();
