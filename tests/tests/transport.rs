@@ -469,3 +469,71 @@ fn http2_proxy_serves_real_clients_and_chains() {
     );
     bulk_both_ways(connect(bulk.addr()), target, 64 << 20);
 }
+
+/// A hostile HTTP/2 client: 250 streams through an h2c forwarder to an echo server, windows
+/// opened as wide as HTTP/2 allows, then it stops reading its socket while the echoes keep
+/// coming. The server's memory stays bounded (flow control, stream limit, send buffers) and
+/// another client is still served.
+#[test]
+fn h2_streams_that_never_read_are_bounded() {
+    let echo = echo_server();
+    let server = Gost::start(&["-L", &format!("h2c://127.0.0.1:0/{echo}")], 1);
+    let before = rss_kib(server.pid());
+    let addr = server.addr();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let opened = rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (client, mut connection) = h2::client::Builder::new()
+            .initial_window_size(0x7fff_ffff)
+            .initial_connection_window_size(0x7fff_ffff)
+            .handshake::<_, bytes::Bytes>(tcp)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = &mut connection => {}
+                _ = stopped => {}
+            }
+            // Alive, never polled again: its socket is not read any more.
+            std::future::pending::<()>().await;
+            drop(connection);
+        });
+        let chunk = bytes::Bytes::from(vec![0x5au8; 256 * 1024]);
+        let mut streams = Vec::new();
+        for _ in 0..250 {
+            let mut client = match client.clone().ready().await {
+                Ok(c) => c,
+                Err(_) => break,
+            };
+            let req = http::Request::builder()
+                .method(http::Method::CONNECT)
+                .uri("127.0.0.1:9")
+                .body(())
+                .unwrap();
+            let Ok((response, mut body)) = client.send_request(req, false) else { break };
+            for _ in 0..4 {
+                let _ = body.send_data(chunk.clone(), false);
+            }
+            streams.push((response, body));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let _ = stop.send(());
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let opened = streams.len();
+        std::mem::forget(streams);
+        opened
+    });
+    let grown = rss_kib(server.pid()).saturating_sub(before);
+    eprintln!("{opened} hostile streams: the server grew by {grown} KiB");
+    assert!(grown < 96 * 1024, "{opened} unread streams grew the server by {grown} KiB");
+    let client = Gost::start(
+        &["-L", "tcp://127.0.0.1:0/192.0.2.1:9", "-F", &format!("forward+h2c://{addr}")],
+        1,
+    );
+    let mut s = connect(client.addr());
+    std::io::Write::write_all(&mut s, b"still served").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_all(&mut s), b"still served");
+    rt.shutdown_background();
+}

@@ -39,6 +39,11 @@ const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
 /// A client's (Go's: 1 GiB): large, so that a few slow streams do not stall the others.
 const CLIENT_CONNECTION_WINDOW: u32 = 256 << 20;
+/// Data one stream may have queued for a peer that does not read (h2's default: 400 KiB): with
+/// the stream limit, what a peer that stops reading its socket can make this side hold.
+pub const SEND_BUFFER: usize = 64 * 1024;
+/// Streams one peer may have open at once on a server.
+pub const MAX_STREAMS: u32 = 256;
 
 /// One HTTP/2 stream as a gost connection: reads are the peer's body, writes this side's.
 pub struct H2Conn {
@@ -253,7 +258,8 @@ pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn
     let mut h2 = h2::server::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_concurrent_streams(1024)
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_send_buffer_size(SEND_BUFFER)
         .handshake(gost_x_rt::Compat::new(conn))
         .await
         .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
@@ -362,6 +368,7 @@ impl Client {
         let (send, mut connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CLIENT_CONNECTION_WINDOW)
+            .max_send_buffer_size(SEND_BUFFER)
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;

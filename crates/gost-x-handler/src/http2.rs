@@ -40,6 +40,8 @@ const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
 /// Streams one client may have open at once.
 const MAX_STREAMS: u32 = 256;
+/// Data one stream may have queued for a client that does not read (h2's default: 400 KiB).
+const SEND_BUFFER: usize = 64 * 1024;
 /// The most response body sent at once.
 const MAX_CHUNK: usize = 64 * 1024;
 
@@ -83,6 +85,7 @@ impl Handler for Http2Handler {
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .max_concurrent_streams(MAX_STREAMS)
+            .max_send_buffer_size(SEND_BUFFER)
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "http2 handshake", e))?;
