@@ -45,6 +45,30 @@ pub const SEND_BUFFER: usize = 64 * 1024;
 /// Streams one peer may have open at once on a server.
 pub const MAX_STREAMS: u32 = 256;
 
+/// Sends what flow control lets through of `data` (at most 64 KiB), waiting for capacity when
+/// there is none; how much was sent.
+pub fn poll_send_data(
+    send: &mut SendStream<Bytes>,
+    cx: &mut Context<'_>,
+    data: &[u8],
+) -> Poll<io::Result<usize>> {
+    let want = data.len().min(MAX_CHUNK);
+    send.reserve_capacity(want);
+    loop {
+        let granted = send.capacity().min(want);
+        if granted > 0 {
+            send.send_data(Bytes::copy_from_slice(&data[..granted]), false).map_err(io_error)?;
+            return Poll::Ready(Ok(granted));
+        }
+        // Ready only when the capacity grew: no busy loop.
+        match ready!(send.poll_capacity(cx)) {
+            None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
 /// One HTTP/2 stream as a gost connection: reads are the peer's body, writes this side's.
 pub struct H2Conn {
     recv: RecvStream,
@@ -69,7 +93,8 @@ impl H2Conn {
     }
 }
 
-pub(crate) fn io_error(e: h2::Error) -> io::Error {
+/// An `h2` error as an I/O error (its own I/O error when it is one).
+pub fn io_error(e: h2::Error) -> io::Error {
     if e.is_io() {
         return e.into_io().unwrap_or_else(|| io::Error::other("h2"));
     }
@@ -121,20 +146,7 @@ impl Write for H2Conn {
         if this.ended {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let want = buf.len().min(MAX_CHUNK);
-        this.send.reserve_capacity(want);
-        let granted = match ready!(this.send.poll_capacity(cx)) {
-            None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-            Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
-            Some(Ok(n)) => n.min(want),
-        };
-        if granted == 0 {
-            // Asked again on the next call.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        this.send.send_data(Bytes::copy_from_slice(&buf[..granted]), false).map_err(io_error)?;
-        Poll::Ready(Ok(granted))
+        poll_send_data(&mut this.send, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -250,16 +262,24 @@ async fn ping_until_dead(mut ping: h2::PingPong, keepalive: Keepalive, active: i
     }
 }
 
+/// An HTTP/2 server's settings as this crate's servers use them: the windows above, at most
+/// [`MAX_STREAMS`] streams, [`SEND_BUFFER`] queued per stream.
+pub fn server_builder() -> h2::server::Builder {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_send_buffer_size(SEND_BUFFER);
+    builder
+}
+
 /// Serves the HTTP/2 connection `conn`: each acceptable request becomes a connection sent on
 /// `out`; others are answered as gost answers them (405 / 400, or gRPC's statuses). Ends with
 /// the connection (or when `out` is closed).
 pub async fn serve(conn: BoxConn, opts: ServerOptions, out: mpsc::Sender<BoxConn>) -> Result<()> {
     let (local, peer) = (conn.local_addr(), conn.peer_addr());
-    let mut h2 = h2::server::Builder::new()
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_concurrent_streams(MAX_STREAMS)
-        .max_send_buffer_size(SEND_BUFFER)
+    let mut h2 = server_builder()
         .handshake(gost_x_rt::Compat::new(conn))
         .await
         .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;

@@ -35,15 +35,6 @@ pub const NAME: &str = "http2";
 
 /// The HTTP/2 connection preface a client sends first.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-/// Flow-control windows (as gost-x-h2's server): what a client can make this side hold.
-const STREAM_WINDOW: u32 = 1 << 20;
-const CONNECTION_WINDOW: u32 = 16 << 20;
-/// Streams one client may have open at once.
-const MAX_STREAMS: u32 = 256;
-/// Data one stream may have queued for a client that does not read (h2's default: 400 KiB).
-const SEND_BUFFER: usize = 64 * 1024;
-/// The most response body sent at once.
-const MAX_CHUNK: usize = 64 * 1024;
 
 /// Header fields that belong to one HTTP/1 connection and are never carried across.
 const CONNECTION_FIELDS: &[&str] =
@@ -81,11 +72,8 @@ impl Handler for Http2Handler {
             return self.http.handle(conn, session).await;
         }
         let (local, peer) = (conn.local_addr(), conn.peer_addr());
-        let mut connection = h2::server::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .max_concurrent_streams(MAX_STREAMS)
-            .max_send_buffer_size(SEND_BUFFER)
+        // The windows and limits of gost-x-h2's servers (see there).
+        let mut connection = gost_x_h2::server_builder()
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "http2 handshake", e))?;
@@ -271,32 +259,18 @@ impl Gateway {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let Some(mut respond) = self.respond.take() else { return Ok(used) };
         let end = matches!(self.framing, Framing::Done);
-        let send = respond.send_response(response, end).map_err(h2_error)?;
+        let send = respond.send_response(response, end).map_err(gost_x_h2::io_error)?;
         if !end {
             self.send = Some(send);
         }
         Ok(used)
     }
 
-    /// Sends up to `data.len()` bytes as flow control allows.
+    /// Sends what flow control lets through of `data`.
     fn send_some(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let Some(send) = self.send.as_mut() else {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-        };
-        let want = data.len().min(MAX_CHUNK);
-        send.reserve_capacity(want);
-        loop {
-            let granted = send.capacity().min(want);
-            if granted > 0 {
-                send.send_data(Bytes::copy_from_slice(&data[..granted]), false)
-                    .map_err(h2_error)?;
-                return Poll::Ready(Ok(granted));
-            }
-            match ready!(send.poll_capacity(cx)) {
-                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
-                Some(Ok(_)) => {}
-            }
+        match self.send.as_mut() {
+            Some(send) => gost_x_h2::poll_send_data(send, cx, data),
+            None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
         }
     }
 
@@ -311,10 +285,6 @@ impl Gateway {
         }
         self.framing = Framing::Done;
     }
-}
-
-fn h2_error(e: h2::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, e.to_string())
 }
 
 impl Read for Gateway {
@@ -354,7 +324,7 @@ impl Read for Gateway {
                     this.held = data;
                 }
                 Some(Err(e)) if e.reason() != Some(h2::Reason::NO_ERROR) => {
-                    return Poll::Ready(Err(h2_error(e)));
+                    return Poll::Ready(Err(gost_x_h2::io_error(e)));
                 }
                 _ => {
                     this.body = None;
