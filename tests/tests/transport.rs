@@ -537,3 +537,59 @@ fn h2_streams_that_never_read_are_bounded() {
     assert_eq!(read_all(&mut s), b"still served");
     rt.shutdown_background();
 }
+
+/// The HTTP transports chain through each other: pht first (it needs connections of its own),
+/// then gRPC, h2c and the HTTP/2 proxy reached through the earlier hops' tunnels.
+#[test]
+fn http_transports_chain_through_each_other() {
+    if !have("curl") {
+        eprintln!("SKIP: curl is not installed");
+        return;
+    }
+    let origin = http_server("chained\n");
+    let a = Gost::start(&["-L", "relay+pht://127.0.0.1:0"], 1);
+    let b = Gost::start(&["-L", "relay+grpc://127.0.0.1:0"], 1);
+    let c = Gost::start(&["-L", "socks5+h2c://127.0.0.1:0"], 1);
+    let d = Gost::start(&["-L", "http2://u:p@127.0.0.1:0"], 1);
+    let client = Gost::start(
+        &[
+            "-L",
+            "http://127.0.0.1:0",
+            "-F",
+            &format!("relay+pht://{}", a.addr()),
+            "-F",
+            &format!("relay+grpc://{}", b.addr()),
+            "-F",
+            &format!("socks5+h2c://{}", c.addr()),
+            "-F",
+            &format!("http2://u:p@{}", d.addr()),
+        ],
+        1,
+    );
+    for tunnel in [false, true] {
+        let proxy = format!("http://{}", client.addr());
+        let url = format!("http://{origin}/");
+        let mut args = vec!["-x", proxy.as_str(), url.as_str()];
+        if tunnel {
+            args.insert(0, "-p");
+        }
+        let (ok, body) = curl(&args);
+        assert!(ok && body == "chained\n", "tunnel={tunnel}: {body:?}\n{}", client.log());
+    }
+    // pht past the first hop is refused with a clear error, not run as plain TCP.
+    let wrong = Gost::start(
+        &[
+            "-L",
+            "http://127.0.0.1:0",
+            "-F",
+            &format!("relay+grpc://{}", b.addr()),
+            "-F",
+            &format!("relay+pht://{}", a.addr()),
+        ],
+        1,
+    );
+    let (ok, _) =
+        curl(&["--fail", "-x", &format!("http://{}", wrong.addr()), &format!("http://{origin}/")]);
+    assert!(!ok);
+    wrong.wait_log("can only be a chain's first hop", std::time::Duration::from_secs(5));
+}
