@@ -593,3 +593,28 @@ fn http_transports_chain_through_each_other() {
     assert!(!ok);
     wrong.wait_log("can only be a chain's first hop", std::time::Duration::from_secs(5));
 }
+
+/// Past the server's limit of streams per HTTP/2 connection (256), the dialer opens another
+/// connection instead of making new streams wait: 300 tunnels held open at once all work.
+#[test]
+fn h2_opens_another_connection_past_the_stream_limit() {
+    use std::io::{Read, Write};
+    for transport in ["h2c", "grpc"] {
+        let echo = echo_server();
+        let server = Gost::start(&["-L", &format!("relay+{transport}://127.0.0.1:0")], 1);
+        let node = format!("relay+{transport}://{}", server.addr());
+        let client = Gost::start(&["-L", "http://127.0.0.1:0", "-F", &node], 1);
+        let mut tunnels: Vec<_> =
+            (0..300).map(|_| http_connect(client.addr(), &echo.to_string(), None)).collect();
+        for (i, t) in tunnels.iter_mut().enumerate() {
+            t.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            t.write_all(&[(i % 251) as u8]).unwrap();
+        }
+        for (i, t) in tunnels.iter_mut().enumerate() {
+            let mut b = [0u8; 1];
+            t.read_exact(&mut b).unwrap_or_else(|e| panic!("{transport} tunnel {i}: {e}"));
+            assert_eq!(b[0], (i % 251) as u8);
+        }
+        assert_eq!(established_to(server.addr().port()), 2, "{transport}: two HTTP/2 connections");
+    }
+}

@@ -38,8 +38,9 @@ pub(crate) struct H2Dialer {
     /// `http2`: hands out the connection itself for the `http2` connector's requests.
     proxy: bool,
     keepalive: Option<gost_x_h2::Keepalive>,
-    /// The live connection; the lock is never held across an await.
-    client: std::sync::Mutex<Option<gost_x_h2::Client>>,
+    /// The live connections (another is opened when all are at the server's stream limit);
+    /// the lock is never held across an await.
+    clients: std::sync::Mutex<Vec<gost_x_h2::Client>>,
     /// Held while a connection is built (one build at a time).
     building: tokio::sync::Mutex<()>,
 }
@@ -87,7 +88,7 @@ impl H2Dialer {
             grpc: false,
             proxy: false,
             keepalive: None,
-            client: std::sync::Mutex::new(None),
+            clients: std::sync::Mutex::new(Vec::new()),
             building: tokio::sync::Mutex::new(()),
         })
     }
@@ -154,15 +155,29 @@ impl H2Dialer {
         self
     }
 
-    /// A stream on the live connection, if there is one that still opens streams.
+    /// A live connection with room for another stream (dead ones are dropped).
+    fn pick(&self) -> Option<gost_x_h2::Client> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients.retain(gost_x_h2::Client::is_usable);
+        clients.iter().find(|c| c.has_room()).cloned()
+    }
+
+    fn forget(&self, client: &gost_x_h2::Client) {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).retain(|c| !c.same(client));
+    }
+
+    fn keep(&self, client: gost_x_h2::Client) {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).push(client);
+    }
+
+    /// A stream on a live connection, if one has room and still opens streams.
     async fn open_live(&self, addr: &Address) -> Option<BoxConn> {
-        let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let client = live.filter(gost_x_h2::Client::is_usable)?;
+        let client = self.pick()?;
         match client.open(&self.request(addr)).await {
             Ok(conn) => Some(conn),
             Err(err) => {
                 tracing::debug!(%addr, "h2 connection unusable, rebuilding: {err}");
-                *self.client.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.forget(&client);
                 None
             }
         }
@@ -172,17 +187,15 @@ impl H2Dialer {
 impl Dialer for H2Dialer {
     async fn dial(&self, addr: Address, opts: DialOptions) -> Result<BoxConn> {
         if self.proxy {
-            let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(client) = live.filter(gost_x_h2::Client::is_usable) {
+            if let Some(client) = self.pick() {
                 return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
             }
             let _building = self.building.lock().await;
-            let live = self.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(client) = live.filter(gost_x_h2::Client::is_usable) {
+            if let Some(client) = self.pick() {
                 return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
             }
             let client = self.build(&addr, &opts).await?;
-            *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+            self.keep(client.clone());
             return Ok(Box::new(gost_x_h2::ProxySession::new(client)));
         }
         if let Some(conn) = self.open_live(&addr).await {
@@ -194,7 +207,7 @@ impl Dialer for H2Dialer {
         }
         let client = self.build(&addr, &opts).await?;
         let conn = client.open(&self.request(&addr)).await?;
-        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        self.keep(client);
         Ok(conn)
     }
 

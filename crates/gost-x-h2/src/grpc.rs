@@ -11,8 +11,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -20,7 +18,7 @@ use gost_core::io::{Conn, Read, Write};
 use gost_proto::grpc::{ChunkDecoder, MAX_HEADER_LEN, Step, chunk_header, data_fitting};
 use h2::{RecvStream, SendStream};
 
-use crate::{MAX_CHUNK, io_error};
+use crate::{MAX_CHUNK, StreamGuard, io_error};
 
 /// gRPC's content type (with or without a `+proto` subtype).
 pub const CONTENT_TYPE: &str = "application/grpc";
@@ -69,23 +67,6 @@ enum Recv {
     Done,
 }
 
-/// Counts the calls of a client connection that are open (keepalive pings only those, unless
-/// told otherwise), for as long as it lives.
-pub(crate) struct CallGuard(Arc<AtomicUsize>);
-
-impl CallGuard {
-    pub(crate) fn new(count: &Arc<AtomicUsize>) -> CallGuard {
-        count.fetch_add(1, Ordering::Relaxed);
-        CallGuard(Arc::clone(count))
-    }
-}
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// One gRPC tunnel call as a gost connection.
 pub struct GrpcConn {
     recv: Recv,
@@ -97,7 +78,7 @@ pub struct GrpcConn {
     server: bool,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
-    _call: Option<CallGuard>,
+    _stream: Option<StreamGuard>,
 }
 
 impl GrpcConn {
@@ -116,9 +97,9 @@ impl GrpcConn {
         send: SendStream<Bytes>,
         local: Option<SocketAddr>,
         peer: Option<SocketAddr>,
-        call: CallGuard,
+        stream: StreamGuard,
     ) -> GrpcConn {
-        GrpcConn::new(Recv::Response(response), send, false, local, peer, Some(call))
+        GrpcConn::new(Recv::Response(response), send, false, local, peer, Some(stream))
     }
 
     fn new(
@@ -127,7 +108,7 @@ impl GrpcConn {
         server: bool,
         local: Option<SocketAddr>,
         peer: Option<SocketAddr>,
-        call: Option<CallGuard>,
+        stream: Option<StreamGuard>,
     ) -> GrpcConn {
         GrpcConn {
             recv,
@@ -138,7 +119,7 @@ impl GrpcConn {
             server,
             local,
             peer,
-            _call: call,
+            _stream: stream,
         }
     }
 
@@ -156,6 +137,10 @@ impl GrpcConn {
                 }
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             }
+        }
+        if self.held.is_empty() {
+            // An empty slice still pins the frame's buffer: let it go.
+            self.held = Bytes::new();
         }
         Ok(filled)
     }

@@ -69,6 +69,24 @@ pub fn poll_send_data(
     }
 }
 
+/// Counts the streams open on a client connection, for as long as it lives (the dialer opens
+/// another connection when one is at its peer's stream limit; keepalive pings only while some
+/// are open, unless told otherwise).
+pub(crate) struct StreamGuard(Arc<AtomicUsize>);
+
+impl StreamGuard {
+    pub(crate) fn new(count: &Arc<AtomicUsize>) -> StreamGuard {
+        count.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(Arc::clone(count))
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One HTTP/2 stream as a gost connection: reads are the peer's body, writes this side's.
 pub struct H2Conn {
     recv: RecvStream,
@@ -79,6 +97,7 @@ pub struct H2Conn {
     ended: bool,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
+    _stream: Option<StreamGuard>,
 }
 
 impl H2Conn {
@@ -89,7 +108,7 @@ impl H2Conn {
         local: Option<SocketAddr>,
         peer: Option<SocketAddr>,
     ) -> H2Conn {
-        H2Conn { recv, send, held: Bytes::new(), ended: false, local, peer }
+        H2Conn { recv, send, held: Bytes::new(), ended: false, local, peer, _stream: None }
     }
 }
 
@@ -348,8 +367,8 @@ pub struct Client {
     send: h2::client::SendRequest<Bytes>,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
-    /// gRPC calls open on it.
-    calls: Arc<AtomicUsize>,
+    /// Streams open on it.
+    streams: Arc<AtomicUsize>,
 }
 
 /// How a client asks for a stream.
@@ -392,9 +411,9 @@ impl Client {
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
-        let calls = Arc::new(AtomicUsize::new(0));
+        let streams = Arc::new(AtomicUsize::new(0));
         let ping = connection.ping_pong();
-        let open = Arc::clone(&calls);
+        let open = Arc::clone(&streams);
         tokio::spawn(async move {
             let dead = async move {
                 match (keepalive, ping) {
@@ -412,7 +431,7 @@ impl Client {
                 () = dead => tracing::debug!("h2 client connection: the server stopped answering pings"),
             }
         });
-        Ok(Client { send, local, peer, calls })
+        Ok(Client { send, local, peer, streams })
     }
 
     /// Whether the connection has not failed (it may still be at its stream limit).
@@ -421,8 +440,21 @@ impl Client {
         !matches!(self.send.clone().poll_ready(&mut cx), Poll::Ready(Err(_)))
     }
 
+    /// Whether another stream can open now: usable, and below the peer's stream limit.
+    pub fn has_room(&self) -> bool {
+        self.streams.load(Ordering::Relaxed) < self.send.current_max_send_streams()
+            && self.is_usable()
+    }
+
+    /// Whether `other` is a handle of this same connection.
+    pub fn same(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.streams, &other.streams)
+    }
+
     /// Opens a stream: the request, then its `200`.
     pub async fn open(&self, req: &Request) -> Result<BoxConn> {
+        // Counted from now, so that concurrent dials see it.
+        let stream = StreamGuard::new(&self.streams);
         let mut send = self
             .send
             .clone()
@@ -430,7 +462,7 @@ impl Client {
             .await
             .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))?;
         if req.grpc {
-            return self.call(send, req);
+            return self.call(send, req, stream);
         }
         let builder = match &req.path {
             Some(path) => http::Request::builder()
@@ -455,11 +487,18 @@ impl Client {
                 format!("h2: the server answered {}", response.status()),
             ));
         }
-        Ok(Box::new(H2Conn::new(response.into_body(), body, self.local, self.peer)))
+        let mut conn = H2Conn::new(response.into_body(), body, self.local, self.peer);
+        conn._stream = Some(stream);
+        Ok(Box::new(conn))
     }
 
     /// Starts a gRPC tunnel call: usable at once (its response is read with the first read).
-    fn call(&self, mut send: h2::client::SendRequest<Bytes>, req: &Request) -> Result<BoxConn> {
+    fn call(
+        &self,
+        mut send: h2::client::SendRequest<Bytes>,
+        req: &Request,
+        stream: StreamGuard,
+    ) -> Result<BoxConn> {
         let path = req.path.as_deref().unwrap_or(grpc::DEFAULT_METHOD);
         let builder = http::Request::builder()
             .method(http::Method::POST)
@@ -475,8 +514,7 @@ impl Client {
         let (response, body) = send
             .send_request(request, false)
             .map_err(|e| Error::with_source(ErrorKind::Dial, "grpc call", e))?;
-        let call = grpc::CallGuard::new(&self.calls);
-        Ok(Box::new(grpc::GrpcConn::client(response, body, self.local, self.peer, call)))
+        Ok(Box::new(grpc::GrpcConn::client(response, body, self.local, self.peer, stream)))
     }
 }
 

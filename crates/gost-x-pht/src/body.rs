@@ -144,8 +144,11 @@ impl Body {
             buf.drain(..n);
             return Ok(n);
         }
+        // Reads as much as `out` has room for (8 KiB at first, growing to 64 KiB while reads
+        // fill it): an idle session does not keep a large buffer.
         let start = out.len();
-        out.resize(start + want.min(64 * 1024), 0);
+        let room = want.min(64 * 1024).min(out.capacity().saturating_sub(start).max(8 * 1024));
+        out.resize(start + room, 0);
         let got = read(conn, &mut out[start..]).await;
         let n = match got {
             Ok(n) => n,
@@ -155,6 +158,9 @@ impl Body {
             }
         };
         out.truncate(start + n);
+        if n == room {
+            out.reserve(room);
+        }
         if n == 0 && exact {
             return Err(closed_inside(Error::new(ErrorKind::Closed, "eof")));
         }

@@ -358,7 +358,8 @@ impl Session {
     /// made while a push is on its way go together in the next one).
     async fn push(&self, mut from_app: tokio::io::ReadHalf<DuplexStream>) -> Result<()> {
         let mut http = Http::new(Arc::clone(&self.connect), Arc::clone(&self.opts));
-        let mut data = vec![0u8; MAX_PUSH];
+        // 4 KiB at first, doubled while reads fill it (an idle session keeps little).
+        let mut data = vec![0u8; 4096];
         let mut line = String::new();
         let target = target(&self.opts.push_path, &self.token);
         loop {
@@ -372,6 +373,9 @@ impl Session {
             }
             line.clear();
             encode_line(&data[..n], &mut line);
+            if n == data.len() && data.len() < MAX_PUSH {
+                data.resize((data.len() * 2).min(MAX_PUSH), 0);
+            }
             let resp = http.request("POST", &target, line.as_bytes()).await?;
             let status = resp.head.status;
             http.finish(resp).await?;

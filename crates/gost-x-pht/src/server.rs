@@ -28,7 +28,7 @@ const MAX_PUSH_LINE: usize = 8 << 20;
 /// Ended sessions remembered, so that a client's late pull or push is told it has ended
 /// instead of opening a new session (Go 3.3.0 opens one).
 const MAX_ENDED: usize = 4096;
-/// What a pull reads from the handler at a time (gost's read buffer).
+/// The most a pull reads from the handler at a time (gost's read buffer).
 const PULL_READ: usize = 32 * 1024;
 
 /// The server's paths and limits.
@@ -388,7 +388,8 @@ impl Server {
         }
         out.extend_from_slice(b"\r\n");
         write_all(conn, &out).await?;
-        let mut data = vec![0u8; PULL_READ];
+        // 4 KiB at first, doubled while reads fill it (an idle session keeps little).
+        let mut data = vec![0u8; 4096];
         let mut line = String::new();
         loop {
             let read = async { session.from_handler.lock().await.read(&mut data).await };
@@ -400,6 +401,9 @@ impl Server {
                 Ok(Ok(n)) => {
                     line.clear();
                     encode_line(&data[..n], &mut line);
+                    if n == data.len() && data.len() < PULL_READ {
+                        data.resize(data.len() * 2, 0);
+                    }
                     out.clear();
                     out.extend_from_slice(format!("{:x}\r\n", line.len()).as_bytes());
                     out.extend_from_slice(line.as_bytes());
