@@ -223,7 +223,7 @@ setup() {
         PROCS+=("$LAST_PID")
         VIA=tcp:127.0.0.1:$p
         ;;
-    tls | wss | mwss | h2 | grpc | pht)
+    tls | wss | mwss | h2 | h2c | grpc | pht)
         start "$impl-$path-server" "$bin" -L "$path://127.0.0.1:$s/$ORIGIN"
         PROCS=("$LAST_PID")
         start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "forward+$path://127.0.0.1:$s"
@@ -458,7 +458,7 @@ label() {
     counted) echo "tcp forward + stats + metrics" ;;
     http) echo "http CONNECT" ;;
     relay) echo "relay (pair)" ;;
-    tls | wss | mwss | h2 | grpc | pht | http2) echo "$1 (pair)" ;;
+    tls | wss | mwss | h2 | h2c | grpc | pht | http2) echo "$1 (pair)" ;;
     ss-aes) echo "ss aes-256-gcm (pair)" ;;
     ss-chacha) echo "ss chacha20-ietf-poly1305 (pair)" ;;
     ss-2022) echo "ss 2022-blake3-aes-128-gcm (pair)" ;;
@@ -481,7 +481,7 @@ label() {
         case $path in
         tcp | counted) g=">=1.5" d=">=0.9" ;;
         socks5 | http | relay) g=">=1.5" d= ;;
-        wss | mwss | h2 | grpc | pht | http2) g=">=2" d= ;;
+        wss | mwss | h2 | h2c | grpc | pht | http2) g=">=2" d= ;;
         ss-aes | ss-chacha | ss-2022 | tunnel) g=">=1.5" d= ;;
         *) g= d= ;;
         esac
