@@ -19,6 +19,8 @@ pub mod http2;
 mod len_datagrams;
 #[cfg(feature = "relay")]
 pub mod relay;
+#[cfg(feature = "sni")]
+pub mod sni;
 #[cfg(feature = "socks4")]
 pub mod socks4;
 #[cfg(feature = "socks5")]
@@ -54,6 +56,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.connectors.register(socks5::ALIAS, socks5::new)?;
     #[cfg(feature = "relay")]
     r.connectors.register(relay::NAME, relay::new)?;
+    #[cfg(feature = "sni")]
+    r.connectors.register(sni::NAME, sni::new)?;
     #[cfg(feature = "ss")]
     r.connectors.register(ss::NAME, ss::new)?;
     #[cfg(feature = "ss")]

@@ -663,6 +663,21 @@ impl Handler for HttpHandler {
                 self.respond(&mut conn, 400, &[], b"", true).await?;
                 return Err(Error::protocol("http: HTTP/2 preface sent to an HTTP/1 proxy"));
             }
+            // gost's hidden real host (a gost `sni` client's `Gost-Target`, gost v2's
+            // `X-Gost-Target`) names the site instead of `Host`.
+            let hidden = ["Gost-Target", "X-Gost-Target"]
+                .iter()
+                .find_map(|h| head.header_str(h))
+                .and_then(gost_proto::tls::decode_server_name);
+            let mut head = head;
+            if let Some(real) = hidden {
+                head.set_header("Host", real.as_bytes());
+                let absolute =
+                    head.target.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+                if absolute && let Ok((_, Some(path))) = route_of(&head) {
+                    head.target = path;
+                }
+            }
             let (target, path) = match route_of(&head) {
                 Ok(r) => r,
                 Err(e) => {

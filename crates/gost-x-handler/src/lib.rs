@@ -17,6 +17,10 @@ pub mod http2;
 mod mux_bind;
 #[cfg(feature = "relay")]
 pub mod relay;
+#[cfg(feature = "sni")]
+pub mod sni;
+#[cfg(any(feature = "sni", feature = "forward"))]
+mod sniff;
 #[cfg(feature = "socks4")]
 pub mod socks4;
 #[cfg(feature = "socks5")]
@@ -79,6 +83,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(auto::NAME, auto::new)?;
     #[cfg(feature = "relay")]
     r.handlers.register(relay::NAME, relay::new)?;
+    #[cfg(feature = "sni")]
+    r.handlers.register(sni::NAME, sni::new)?;
     #[cfg(feature = "ss")]
     r.handlers.register(ss::NAME, ss::new)?;
     #[cfg(feature = "ss")]
