@@ -78,3 +78,23 @@ check "still serving" site-a --cacert cert.pem --resolve a.test:8443:127.0.0.1 h
 # Through an sni client that shows cover.test: the server routes by the hidden real name.
 check "sni connector, tls" site-a --cacert cert.pem --resolve a.test:9443:127.0.0.1 https://a.test:9443/
 check "sni connector, http" site-b -H "Host: b.test" http://127.0.0.1:9443/
+
+# Against the reference Go gost, when given (GO_GOST: its binary; GO_HOME: its home).
+if [ -n "${GO_GOST:-}" ]; then
+    sed 's/127.0.0.1:8443/127.0.0.1:8444/' gost.yaml > go.yaml
+    (cd "$GO_HOME" && HOME=$GO_HOME exec "$GO_GOST" -C "$DIR/go.yaml") > go-sni.log 2>&1 & GS=$!
+    "$GOST" -L tcp://127.0.0.1:9444/unused.test:443 -F "sni://127.0.0.1:8443" > plain.log 2>&1 & P1=$!
+    (cd "$GO_HOME" && HOME=$GO_HOME exec "$GO_GOST" -L tcp://127.0.0.1:9445/unused.test:443 -F "sni://127.0.0.1:8443?host=cover.test") > go-client.log 2>&1 & GC=$!
+    trap 'kill $A $B $S $C $GS $P1 $GC 2>/dev/null || true' EXIT
+    wait_port 127.0.0.1 8444 || { cat go-sni.log; exit 1; }
+    wait_port 127.0.0.1 9445
+    # Our sni client (no disguise) to Go's sni server, TLS and HTTP.
+    "$GOST" -L tcp://127.0.0.1:9446/unused.test:443 -F "sni://127.0.0.1:8444" > ours-to-go.log 2>&1 & P2=$!
+    wait_port 127.0.0.1 9446
+    check "go server, tls" site-a --cacert cert.pem --resolve a.test:9446:127.0.0.1 https://a.test:9446/
+    check "go server, http" site-b -H "Host: b.test" http://127.0.0.1:9446/
+    # Go's sni client with a cover name to our server: HTTP (Gost-Target) and TLS (0xFFFE).
+    check "go client, http" site-b -H "Host: b.test" http://127.0.0.1:9445/
+    check "go client, tls" site-a --cacert cert.pem --resolve a.test:9445:127.0.0.1 https://a.test:9445/
+    kill $P2 2>/dev/null || true
+fi

@@ -32,13 +32,18 @@ fn run_in_netns(name: &str, needs: &[&str]) -> Option<String> {
     }
     let dir = std::env::temp_dir().join(format!("gost-e2e-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new("unshare")
-        .args(["-n", "bash"])
-        .arg(script(name))
-        .arg(gost_bin())
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "bash"]).arg(script(name)).arg(gost_bin()).arg(&dir);
+    // The reference Go gost, when it has been built (tests/interop/fetch-reference.sh).
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        let go = home.join(".cache/gost-ref/gost-3.3.0");
+        if go.exists() {
+            let go_home = home.join(".cache/gost-ref/gost-3.3.0.home");
+            let _ = std::fs::create_dir_all(&go_home);
+            cmd.env("GO_GOST", &go).env("GO_HOME", &go_home);
+        }
+    }
+    let out = cmd.output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
