@@ -423,6 +423,13 @@ pub fn open_file_limit() -> usize {
         .unwrap_or(1024)
 }
 
+/// A scratch directory for this test process, `gost-e2e-NAME-PID` under the system's temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gost-e2e-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// In CI (`CI=true`) a missing peer fails its test: a green CI must mean the test ran.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

@@ -33,6 +33,31 @@ impl NodeHop {
     }
 }
 
+/// gost's node filters (`filter.host`, `filter.protocol`): a node without one takes anything;
+/// a host filter (`example.com`, or `.example.com` for it and every name under it) needs the
+/// request's host, a protocol filter the request's protocol.
+fn eligible(node: &Node, req: &SelectRequest) -> bool {
+    let filter = |key: &str| node.metadata.get_string(&[key]).ok().flatten();
+    if let Some(want) = filter("filter.protocol")
+        && req.protocol.as_deref() != Some(want.as_str())
+    {
+        return false;
+    }
+    if let Some(want) = filter("filter.host") {
+        let Some(host) = req.host.as_deref() else { return false };
+        let host =
+            gost_core::Address::parse(host).map(|a| a.host()).unwrap_or_else(|_| host.into());
+        let matches = host.eq_ignore_ascii_case(&want)
+            || want.strip_prefix('.').is_some_and(|suffix| {
+                host.to_ascii_lowercase().ends_with(&suffix.to_ascii_lowercase())
+            });
+        if !matches {
+            return false;
+        }
+    }
+    true
+}
+
 impl Hop for NodeHop {
     async fn select(&self, req: SelectRequest) -> Option<Arc<Node>> {
         if let (Some(bypass), Some(target)) = (&self.bypass, &req.target)
@@ -41,9 +66,13 @@ impl Hop for NodeHop {
             tracing::debug!(hop = %self.name, %target, "bypassed by the hop");
             return None;
         }
-        // A node whose bypass matches the target does not carry this connection.
+        // A node whose bypass matches the target does not carry this connection, nor one whose
+        // filter names another host or protocol.
         let mut candidates = Vec::with_capacity(self.nodes.len());
         for node in &self.nodes {
+            if !eligible(node, &req) {
+                continue;
+            }
             if let (Some(bypass), Some(target)) = (&node.bypass, &req.target)
                 && bypass.contains(req.network, target.clone()).await
             {

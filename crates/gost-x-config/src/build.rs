@@ -292,6 +292,27 @@ fn server_metadata(
     out
 }
 
+/// A node's `filter` (`protocol`, `host`, `path`; gost 3.2's node-level `protocol`/`host`/`path`
+/// in `legacy`) as the metadata keys the hop selects by (`filter.protocol`, ...).
+fn add_filter(
+    md: &mut Metadata,
+    filter: Option<&crate::model::ConfigValue>,
+    legacy: [Option<&str>; 3],
+) {
+    for (i, key) in ["protocol", "host", "path"].into_iter().enumerate() {
+        let from_filter = match filter {
+            Some(crate::model::ConfigValue::Map(m)) => m.get(key).and_then(|v| match v {
+                crate::model::ConfigValue::Str(s) => Some(s.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let Some(v) = from_filter.or(legacy[i].map(str::to_owned)).filter(|v| !v.is_empty()) {
+            md.insert(&format!("filter.{key}"), v);
+        }
+    }
+}
+
 /// A hop (top-level, or inside a chain) with its nodes.
 pub fn build_hop(hop: &HopConfig, r: &Registries, _env: &Env) -> Result<BoxHop> {
     hop.check_supported()?;
@@ -329,6 +350,7 @@ pub fn build_hop(hop: &HopConfig, r: &Registries, _env: &Env) -> Result<BoxHop> 
         })?;
         let mut built = Node::new(node.name.clone(), addr, Transport::new(dialer, connector));
         built.metadata = to_metadata(&node.metadata);
+        add_filter(&mut built.metadata, node.filter.as_ref(), [None, None, None]);
         built.bypass = policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
         nodes.push(Arc::new(built));
@@ -443,7 +465,11 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
         for node in &fwd.nodes {
             let addr = Address::parse(&node.addr)
                 .map_err(|e| e.wrap(ErrorKind::Config, format!("forwarder node {}", node.name)))?;
-            nodes.push(Arc::new(Node::target(node.name.clone(), addr)));
+            let mut target = Node::target(node.name.clone(), addr);
+            target.metadata = to_metadata(&node.metadata);
+            let legacy = [node.protocol.as_deref(), node.host.as_deref(), node.path.as_deref()];
+            add_filter(&mut target.metadata, node.filter.as_ref(), legacy);
+            nodes.push(Arc::new(target));
         }
         if !nodes.is_empty() {
             let sel: DefaultSelector<Arc<Node>> = from_metadata(

@@ -3,12 +3,24 @@
 //! the forwarder's selector and reached through the service's router (so through the chain, if
 //! any). A target that cannot be reached is marked failed for the selector's fail filter.
 //!
-//! Metadata: none yet (`sniffing` and `proxyProtocol` arrive with the forwarding issue).
+//! With `sniffing=true` the first bytes are read first (TLS: the ClientHello's server name;
+//! HTTP: the request's `Host`), as gost's: a bypassed host is refused, and the target is chosen
+//! among the nodes whose filter (`filter.host`, `filter.protocol`: `tls`, `http`) admits the
+//! sniffed host and protocol. A client that sends nothing within `sniffing.timeout` (or speaks
+//! neither) is forwarded without them.
+//!
+//! Metadata: `sniffing` (false), `sniffing.timeout` (2s).
 
+use std::time::Duration;
+
+use gost_core::io::{read_decoded, rewind};
 use gost_core::{
-    BoxConn, BoxHandler, BoxHop, BoxRouter, Error, ErrorKind, Handler, HandlerOptions, Hop, Marker,
-    Metadata, Network, Result, Router, SelectRequest, Session,
+    BoxBypass, BoxConn, BoxHandler, BoxHop, BoxRouter, Error, ErrorKind, Handler, HandlerOptions,
+    Hop, Marker, Metadata, Network, Result, Router, SelectRequest, Session,
 };
+
+use crate::sniff::{MAX_SNIFF, sniff};
+use crate::util;
 
 /// The registry name.
 pub const NAME: &str = "forward";
@@ -17,23 +29,61 @@ pub const TCP_ALIAS: &str = "tcp";
 /// gost's name for it behind an `rtcp` listener (`-L rtcp://:2222/127.0.0.1:22`).
 pub const RTCP_ALIAS: &str = "rtcp";
 
+/// How long sniffing waits for a client's first bytes (gost waits without limit, so a protocol
+/// where the server speaks first never starts there).
+const DEFAULT_SNIFFING_TIMEOUT: Duration = Duration::from_secs(2);
+
 struct ForwardHandler {
     router: BoxRouter,
     hop: BoxHop,
+    bypass: Option<BoxBypass>,
+    /// `sniffing`: how long to wait for the first bytes.
+    sniffing: Option<Duration>,
 }
 
 /// Builds the handler. Without forward targets it is a configuration error (Go gost would start
 /// and fail every connection instead).
-pub fn new(opts: HandlerOptions, _md: &Metadata) -> Result<BoxHandler> {
+pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
     let hop = opts.forwarder.ok_or_else(|| {
         Error::config("forward handler has no target (e.g. -L tcp://:8080/192.0.2.1:80)")
     })?;
-    Ok(BoxHandler::new(ForwardHandler { router: opts.router, hop }))
+    let sniffing = md.get_bool(&["sniffing"])?.unwrap_or(false).then_some(
+        md.get_duration(&["sniffing.timeout"])?
+            .filter(|t| !t.is_zero())
+            .unwrap_or(DEFAULT_SNIFFING_TIMEOUT),
+    );
+    Ok(BoxHandler::new(ForwardHandler { router: opts.router, hop, bypass: opts.bypass, sniffing }))
 }
 
 impl Handler for ForwardHandler {
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
-        let req = SelectRequest::for_network(Network::Tcp).with_client_addr(session.client_addr);
+        let mut req =
+            SelectRequest::for_network(Network::Tcp).with_client_addr(session.client_addr);
+        let mut first = Vec::new();
+        if let Some(wait) = self.sniffing {
+            let sniffed = read_decoded(&mut conn, &mut first, MAX_SNIFF, sniff);
+            match tokio::time::timeout(wait, sniffed).await {
+                Ok(Ok(sniffed)) => {
+                    let target = sniffed.target();
+                    if let Some(host) = &target
+                        && util::bypassed(self.bypass.as_ref(), Network::Tcp, host).await
+                    {
+                        return Err(Error::new(
+                            ErrorKind::Denied,
+                            format!("forward: {host} is bypassed"),
+                        ));
+                    }
+                    tracing::debug!(sid = session.id, proto = sniffed.protocol(), host = ?target, "forward: sniffed");
+                    req.host = target.map(|t| t.to_string());
+                    req.protocol =
+                        Some(sniffed.protocol()).filter(|p| !p.is_empty()).map(str::to_owned);
+                }
+                Ok(Err(e)) => return Err(e),
+                // Nothing (or not enough) yet: forwarded as it is.
+                Err(_) => {}
+            }
+        }
+        let mut conn = rewind(conn, first);
         let Some(node) = self.hop.select(req).await else {
             return Err(Error::new(ErrorKind::NoRoute, "forward: no target available"));
         };
