@@ -2,6 +2,8 @@
 //! private network namespace made by the test (`unshare -n`), where origins can listen on the
 //! ports the protocols imply (443, 80) without touching the host.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
