@@ -28,7 +28,6 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-
 #[test]
 fn stats_of_a_1mib_transfer_show_in_get_config() {
     let echo = echo_server();

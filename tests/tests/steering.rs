@@ -138,3 +138,12 @@ fn forward_sniffing_routes_by_protocol_and_host_and_bypasses_by_host() {
     assert_eq!(ask("blocked.test"), "");
     assert!(web_hits.try_recv().is_err() && special_hits.try_recv().is_err());
 }
+
+/// `red`: connections netfilter redirects (nftables and iptables rules, in a namespace of the
+/// test's own) reach the origin through a SOCKS5 chain; one made to the port directly is closed.
+#[test]
+fn transparent_proxy_behind_nftables_and_iptables_rules() {
+    if let Some(out) = run_in_netns("redirect.sh", &["curl", "python3", "nft"]) {
+        assert!(out.contains("ok nftables redirect"), "{out}");
+    }
+}

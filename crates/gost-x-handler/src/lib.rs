@@ -15,11 +15,13 @@ pub mod http;
 pub mod http2;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod mux_bind;
+#[cfg(feature = "redirect")]
+pub mod redirect;
 #[cfg(feature = "relay")]
 pub mod relay;
 #[cfg(feature = "sni")]
 pub mod sni;
-#[cfg(any(feature = "sni", feature = "forward"))]
+#[cfg(any(feature = "sni", feature = "forward", feature = "redirect"))]
 mod sniff;
 #[cfg(feature = "socks4")]
 pub mod socks4;
@@ -85,6 +87,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(relay::NAME, relay::new)?;
     #[cfg(feature = "sni")]
     r.handlers.register(sni::NAME, sni::new)?;
+    #[cfg(feature = "redirect")]
+    for name in redirect::NAMES {
+        r.handlers.register(name, redirect::new)?;
+    }
     #[cfg(feature = "ss")]
     r.handlers.register(ss::NAME, ss::new)?;
     #[cfg(feature = "ss")]

@@ -19,6 +19,8 @@ pub mod mws;
 pub mod mwss;
 #[cfg(feature = "pht")]
 pub mod pht;
+#[cfg(feature = "tcp")]
+pub mod redirect;
 #[cfg(feature = "rtcp")]
 pub mod rtcp;
 #[cfg(all(feature = "rtcp", feature = "udp"))]
@@ -64,6 +66,10 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(h2::NAME_CLEAR, h2::new_clear)?;
     #[cfg(feature = "h2")]
     r.listeners.register(grpc::NAME, grpc::new)?;
+    #[cfg(feature = "tcp")]
+    for name in redirect::NAMES {
+        r.listeners.register(name, redirect::new)?;
+    }
     #[cfg(all(feature = "h2", feature = "tls"))]
     r.listeners.register(http2::NAME, http2::new)?;
     #[cfg(feature = "pht")]

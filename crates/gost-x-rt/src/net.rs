@@ -145,6 +145,13 @@ async fn connect_first(addrs: &[SocketAddr], addr: &Address) -> Result<TcpStream
 /// every interface, dual-stack (`[::]` with IPV6_V6ONLY off, or `0.0.0.0` on a host without
 /// IPv6); SO_REUSEADDR on. Must be called inside a tokio runtime.
 pub fn listen_tcp(addr: &str, backlog: u32) -> Result<TcpListener> {
+    listen_tcp_with(addr, backlog, false)
+}
+
+/// [`listen_tcp`], with `transparent`: `IP_TRANSPARENT` (and `IPV6_TRANSPARENT`) on the
+/// socket, for a TPROXY target (Linux; needs `CAP_NET_ADMIN`).
+pub fn listen_tcp_with(addr: &str, backlog: u32, transparent: bool) -> Result<TcpListener> {
+    let bind_tcp = |sa, backlog| bind_tcp(sa, backlog, transparent);
     let (host, port) = gost_core::addr::split_host_port(addr)?;
     let port: u16 = port
         .parse()
@@ -172,16 +179,48 @@ pub fn listen_tcp(addr: &str, backlog: u32) -> Result<TcpListener> {
     result.with_context(ErrorKind::Bind, || format!("listen on {addr}"))
 }
 
+#[cfg(target_os = "linux")]
+fn set_transparent(socket: &socket2::Socket, v6: bool) -> std::io::Result<()> {
+    if v6 { socket.set_ip_transparent_v6(true) } else { socket.set_ip_transparent_v4(true) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_transparent(_socket: &socket2::Socket, _v6: bool) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "tproxy is Linux only"))
+}
+
+/// The destination a connection redirected by netfilter (`REDIRECT`, `DNAT`) was sent to
+/// (`SO_ORIGINAL_DST`; Linux).
+#[cfg(target_os = "linux")]
+pub fn original_dst(stream: &TcpStream) -> std::io::Result<SocketAddr> {
+    let sock = socket2::SockRef::from(stream);
+    let addr = if stream.local_addr()?.is_ipv6() {
+        sock.original_dst_v6()?
+    } else {
+        sock.original_dst_v4()?
+    };
+    addr.as_socket().ok_or_else(|| std::io::Error::other("original destination is not IP"))
+}
+
+/// Not available off Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn original_dst(_stream: &TcpStream) -> std::io::Result<SocketAddr> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "SO_ORIGINAL_DST is Linux only"))
+}
+
 /// Whether a bind failed because this host has no IPv6 at all.
 fn no_ipv6(e: &std::io::Error) -> bool {
     const EAFNOSUPPORT: i32 = 97;
     e.kind() == std::io::ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(EAFNOSUPPORT)
 }
 
-fn bind_tcp(sa: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+fn bind_tcp(sa: SocketAddr, backlog: u32, transparent: bool) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if transparent {
+        set_transparent(&socket, sa.is_ipv6())?;
+    }
     if sa.is_ipv6() && sa.ip().is_unspecified() {
         socket.set_only_v6(false)?;
     }
