@@ -147,3 +147,82 @@ fn transparent_proxy_behind_nftables_and_iptables_rules() {
         assert!(out.contains("ok nftables redirect"), "{out}");
     }
 }
+
+/// A DNS upstream for tests: answers every A query with 10.0.0.1 (TTL 300), counts queries.
+fn dns_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use gost_proto::dns;
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = s.local_addr().unwrap();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let Ok(q) = dns::Query::decode(&buf[..n]) else { continue };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = dns::respond(&q, &["10.0.0.1".parse().unwrap()], 300).unwrap();
+            let _ = s.send_to(&reply, from);
+        }
+    });
+    (addr, count)
+}
+
+fn dig(server: std::net::SocketAddr, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string()])
+        .args(["+time=3", "+tries=1"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `dns`: answers through an upstream, from the cache (the upstream asked once), from hosts,
+/// an empty answer for a bypassed name, SERVFAIL when the upstream is down, FORMERR for garbage;
+/// over UDP, TCP and TLS listeners.
+#[test]
+fn dns_proxy_answers_caches_and_refuses_as_gost() {
+    use std::sync::atomic::Ordering;
+    if !have("dig") {
+        assert!(!in_ci(), "CI=true: dig is missing");
+        eprintln!("SKIP: dig is not installed");
+        return;
+    }
+    let (upstream, asked) = dns_upstream();
+    let query = format!("dns={upstream}&hosts=fixed.test:10.9.8.7&bypass=blocked.test");
+    let g = Gost::start(&["-L", &format!("dns://127.0.0.1:0?{query}")], 1);
+    let a = dig(g.addr(), &["a.test", "A"]);
+    assert!(a.contains("status: NOERROR") && a.contains("10.0.0.1"), "{a}");
+    let again = dig(g.addr(), &["a.test", "A"]);
+    assert!(again.contains("10.0.0.1"), "{again}");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the second answer came from the cache");
+    let fixed = dig(g.addr(), &["fixed.test", "A"]);
+    assert!(fixed.contains("10.9.8.7"), "{fixed}");
+    let blocked = dig(g.addr(), &["blocked.test", "A"]);
+    assert!(blocked.contains("status: NOERROR") && blocked.contains("ANSWER: 0"), "{blocked}");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "hosts and bypass never reach the upstream");
+    // Garbage: FORMERR, and the proxy keeps serving.
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(3))).unwrap();
+    s.send_to(&[0xab, 0xcd, 0x01, 0x00, 0, 9, 0, 0, 0, 0, 0, 0, 1, 2, 3], g.addr()).unwrap();
+    let mut b = [0u8; 512];
+    let (n, _) = s.recv_from(&mut b).unwrap();
+    assert!(n >= 12 && b[3] & 0x0f == 1, "FORMERR");
+    s.send_to(b"\x01", g.addr()).unwrap();
+    assert!(dig(g.addr(), &["b.test", "A"]).contains("10.0.0.1"));
+    // The upstream down: SERVFAIL.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns={dead}&timeout=1s")], 1);
+    let failed = dig(down.addr(), &["c.test", "A"]);
+    assert!(failed.contains("status: SERVFAIL"), "{failed}");
+    // TCP and TLS listeners (the upstream over UDP).
+    let tcp = Gost::start(&["-L", &format!("dns://127.0.0.1:0?mode=tcp&{query}")], 1);
+    let over_tcp = dig(tcp.addr(), &["+tcp", "d.test", "A"]);
+    assert!(over_tcp.contains("10.0.0.1"), "{over_tcp}");
+    let tls = Gost::start(&["-L", &format!("dns://127.0.0.1:0?mode=tls&{query}")], 1);
+    let over_tls = dig(tls.addr(), &["+tls", "e.test", "A"]);
+    assert!(over_tls.contains("10.0.0.1"), "{over_tls}");
+    // A proxy whose upstream is the TCP one, over TCP (`tcp://`).
+    let chained = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns=tcp://{}", tcp.addr())], 1);
+    assert!(dig(chained.addr(), &["f.test", "A"]).contains("10.0.0.1"));
+}

@@ -75,6 +75,9 @@ pub struct HandlerOptions {
     pub ingress: Option<BoxIngress>,
     /// Service discovery (the handler's `sd` metadata), for tunnel servers.
     pub sd: Option<BoxSd>,
+    /// The service's host mappings (also in the router), for handlers that answer names
+    /// themselves (the DNS proxy).
+    pub hosts: Option<crate::BoxHostMapper>,
 }
 
 impl HandlerOptions {
@@ -89,6 +92,7 @@ impl HandlerOptions {
             credentials: None,
             ingress: None,
             sd: None,
+            hosts: None,
         }
     }
 }

@@ -137,6 +137,117 @@ fn read_name(msg: &[u8], mut at: usize) -> Result<(String, usize)> {
     }
 }
 
+/// The question of a message (what a DNS proxy keys its cache and policies on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub id: u16,
+    /// Lower case, without the final dot.
+    pub name: String,
+    pub qtype: u16,
+    pub qclass: u16,
+    /// Where the question section ends.
+    pub end: usize,
+}
+
+/// Record type OPT (EDNS): its TTL field holds flags, not a lifetime.
+const TYPE_OPT: u16 = 41;
+/// Class IN.
+pub const CLASS_INET: u16 = CLASS_IN;
+/// Response codes.
+pub const RCODE_FORMERR: u8 = 1;
+pub const RCODE_SERVFAIL: u8 = 2;
+pub const RCODE_REFUSED: u8 = 5;
+
+/// The single question of a query (a query with no question, several, or a response is an
+/// error).
+pub fn question(msg: &[u8]) -> Result<Question> {
+    let h = header(msg)?;
+    if h.flags & 0x8000 != 0 {
+        return Err(Error::protocol("dns: a response where a query was expected"));
+    }
+    if h.qdcount != 1 {
+        return Err(Error::protocol("dns query: expected exactly one question"));
+    }
+    let (name, at) = read_name(msg, HEADER_LEN)?;
+    let qtype = u16_at(msg, at)?;
+    let qclass = u16_at(msg, at + 2)?;
+    Ok(Question { id: h.id, name: name.to_ascii_lowercase(), qtype, qclass, end: at + 4 })
+}
+
+/// A reply to `query` (whose question is `q`) with no records and `rcode`: NOERROR with nothing
+/// in it (gost's answer for a bypassed name), SERVFAIL, REFUSED...
+pub fn empty_reply(query: &[u8], q: &Question, rcode: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(q.end);
+    out.extend_from_slice(&q.id.to_be_bytes());
+    // QR, the query's opcode and RD; RA; rcode.
+    let opcode_rd = query.get(2).copied().unwrap_or(0) & 0x79;
+    out.push(0x80 | opcode_rd);
+    out.push(0x80 | (rcode & 0x0F));
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(query.get(HEADER_LEN..q.end).unwrap_or_default());
+    out
+}
+
+/// The offsets of every record's TTL in a response (answers, authority and additional records;
+/// not OPT's), with the TTLs.
+pub fn ttls(msg: &[u8]) -> Result<Vec<(usize, u32)>> {
+    let h = header(msg)?;
+    let nscount = u16_at(msg, 8)?;
+    let arcount = u16_at(msg, 10)?;
+    let mut at = HEADER_LEN;
+    for _ in 0..h.qdcount {
+        at = read_name(msg, at)?.1 + 4;
+    }
+    let mut out = Vec::new();
+    for _ in 0..(usize::from(h.ancount) + usize::from(nscount) + usize::from(arcount)) {
+        at = read_name(msg, at)?.1;
+        let rtype = u16_at(msg, at)?;
+        let ttl_at = at + 4;
+        let ttl = msg
+            .get(ttl_at..ttl_at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| Error::protocol("dns record truncated"))?;
+        let rdlen = usize::from(u16_at(msg, at + 8)?);
+        if rtype != TYPE_OPT {
+            out.push((ttl_at, ttl));
+        }
+        at += 10 + rdlen;
+        if at > msg.len() {
+            return Err(Error::protocol("dns record data truncated"));
+        }
+    }
+    Ok(out)
+}
+
+/// A cached response made fresh for a query: its id, and each TTL less `elapsed` seconds.
+pub fn refresh(msg: &[u8], id: u16, elapsed: u32) -> Result<Vec<u8>> {
+    let mut out = msg.to_vec();
+    out.get_mut(..2)
+        .ok_or_else(|| Error::protocol("dns message truncated"))?
+        .copy_from_slice(&id.to_be_bytes());
+    for (at, ttl) in ttls(msg)? {
+        if let Some(field) = out.get_mut(at..at + 4) {
+            field.copy_from_slice(&ttl.saturating_sub(elapsed).to_be_bytes());
+        }
+    }
+    Ok(out)
+}
+
+/// A response's response code.
+pub fn rcode(msg: &[u8]) -> Option<u8> {
+    msg.get(3).map(|b| b & 0x0F)
+}
+
+/// Sets every TTL of a response to `ttl` (gost's `ttl` option).
+pub fn set_ttls(msg: &mut [u8], ttl: u32) -> Result<()> {
+    for (at, _) in ttls(msg)? {
+        if let Some(field) = msg.get_mut(at..at + 4) {
+            field.copy_from_slice(&ttl.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
 /// The addresses in an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -396,5 +507,29 @@ mod tests {
         for cut in 0..full.len() {
             assert!(Answer::decode(&full[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn proxy_helpers_read_questions_and_rewrite_ttls() {
+        let q = Query { id: 9, name: "Www.Example.COM".into(), qtype: TYPE_A };
+        let mut msg = Vec::new();
+        q.encode(&mut msg).unwrap();
+        let qn = question(&msg).unwrap();
+        assert_eq!(qn.name, "www.example.com");
+        assert_eq!((qn.qtype, qn.qclass, qn.end), (TYPE_A, CLASS_INET, msg.len()));
+        let empty = empty_reply(&msg, &qn, RCODE_SERVFAIL);
+        assert_eq!(rcode(&empty), Some(RCODE_SERVFAIL));
+        assert_eq!(empty[2] & 0x80, 0x80, "a response");
+        let reply = respond(&q, &["10.0.0.1".parse().unwrap()], 300).unwrap();
+        assert!(question(&reply).is_err(), "a response is no query");
+        assert_eq!(ttls(&reply).unwrap().iter().map(|t| t.1).collect::<Vec<_>>(), [300]);
+        let fresh = refresh(&reply, 77, 100).unwrap();
+        assert_eq!(&fresh[..2], &77u16.to_be_bytes());
+        assert_eq!(Answer::decode(&fresh).unwrap().ttl, 200);
+        let mut fixed = reply.clone();
+        set_ttls(&mut fixed, 5).unwrap();
+        assert_eq!(Answer::decode(&fixed).unwrap().ttl, 5);
+        assert!(ttls(&reply[..reply.len() - 2]).is_err());
+        assert!(question(b"short").is_err());
     }
 }

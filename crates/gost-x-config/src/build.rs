@@ -439,6 +439,9 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     let chain = svc.handler.chain.as_deref().filter(|_| !ignore_chain);
     let mut hopts = HandlerOptions::new(router(chain, svc, r, env)?);
     hopts.service = svc.name.clone();
+    if let Some(name) = svc.hosts.as_deref().filter(|n| !n.is_empty()) {
+        hopts.hosts = Some(BoxHostMapper::new(policy::named(&r.hosts, "hosts", name)?));
+    }
     // gost: named authers win over an inline `auth`.
     let auther_names = policy::names(svc.handler.auther.as_ref(), &svc.handler.authers);
     hopts.auther = policy::authers(&auther_names, r)?;

@@ -7,6 +7,8 @@ use gost_core::{Registries, Result};
 
 #[cfg(feature = "auto")]
 pub mod auto;
+#[cfg(feature = "dns")]
+pub mod dns;
 #[cfg(feature = "forward")]
 pub mod forward;
 #[cfg(feature = "http")]
@@ -87,6 +89,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.handlers.register(relay::NAME, relay::new)?;
     #[cfg(feature = "sni")]
     r.handlers.register(sni::NAME, sni::new)?;
+    #[cfg(feature = "dns")]
+    r.handlers.register(dns::NAME, dns::new)?;
     #[cfg(feature = "redirect")]
     for name in redirect::NAMES {
         r.handlers.register(name, redirect::new)?;

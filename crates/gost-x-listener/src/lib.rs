@@ -5,6 +5,8 @@
 
 use gost_core::{Registries, Result};
 
+#[cfg(feature = "tls")]
+pub mod dns;
 #[cfg(feature = "h2")]
 pub mod grpc;
 #[cfg(feature = "h2")]
@@ -66,6 +68,8 @@ pub fn register(r: &Registries) -> Result<()> {
     r.listeners.register(h2::NAME_CLEAR, h2::new_clear)?;
     #[cfg(feature = "h2")]
     r.listeners.register(grpc::NAME, grpc::new)?;
+    #[cfg(feature = "tls")]
+    r.listeners.register(dns::NAME, dns::new)?;
     #[cfg(feature = "tcp")]
     for name in redirect::NAMES {
         r.listeners.register(name, redirect::new)?;
