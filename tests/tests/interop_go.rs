@@ -1291,3 +1291,47 @@ fn http2_proxy_against_go_3_2_6() {
 fn http2_proxy_against_go_3_3_0() {
     http2_proxy_against(GoVersion::Nightly);
 }
+
+/// DNS over the chain both ways: our DNS proxy reaching its upstream through Go's relay (UDP
+/// through a relay node), and Go's DNS proxy through our relay.
+fn dns_through_relay_against(version: GoVersion) {
+    let Some(go_bin) = go_gost(version) else { return };
+    if !have("dig") {
+        assert!(!in_ci(), "CI=true: dig is missing");
+        return;
+    }
+    let (upstream, _) = dns_upstream();
+    for dir in [Dir::RustToGo, Dir::GoToRust] {
+        let relay_args = ["-L", "relay://127.0.0.1:0"];
+        let relay = if dir == Dir::RustToGo {
+            start_go(&go_bin, &relay_args, 1)
+        } else {
+            Gost::start(&relay_args, 1)
+        };
+        // The upstream as a forward target: Go's `dns=` query parameter finds no exchanger
+        // ("exchange not found") in both versions.
+        let listen = format!("dns://127.0.0.1:{}/{upstream}", free_port());
+        let node = format!("relay://{}", relay.addr());
+        let args = ["-L", listen.as_str(), "-F", node.as_str()];
+        let proxy =
+            if dir == Dir::RustToGo { Gost::start(&args, 1) } else { start_go(&go_bin, &args, 1) };
+        let answer = dig(proxy.addr(), &["x.test", "A"]);
+        assert!(
+            answer.contains("10.0.0.1"),
+            "dns through relay ({}) against {version:?}:\n{answer}\n--- relay:\n{}\n--- proxy:\n{}",
+            dir.label(),
+            tail(&relay.log(), 15),
+            tail(&proxy.log(), 15)
+        );
+    }
+}
+
+#[test]
+fn dns_through_relay_against_go_3_3_0() {
+    dns_through_relay_against(GoVersion::Nightly);
+}
+
+#[test]
+fn dns_through_relay_against_go_3_2_6() {
+    dns_through_relay_against(GoVersion::Release);
+}

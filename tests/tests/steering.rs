@@ -148,35 +148,6 @@ fn transparent_proxy_behind_nftables_and_iptables_rules() {
     }
 }
 
-/// A DNS upstream for tests: answers every A query with 10.0.0.1 (TTL 300), counts queries.
-fn dns_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use gost_proto::dns;
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = s.local_addr().unwrap();
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let Ok(q) = dns::Query::decode(&buf[..n]) else { continue };
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let reply = dns::respond(&q, &["10.0.0.1".parse().unwrap()], 300).unwrap();
-            let _ = s.send_to(&reply, from);
-        }
-    });
-    (addr, count)
-}
-
-fn dig(server: std::net::SocketAddr, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .args([format!("@{}", server.ip()), "-p".into(), server.port().to_string()])
-        .args(["+time=3", "+tries=1"])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `dns`: answers through an upstream, from the cache (the upstream asked once), from hosts,
 /// an empty answer for a bypassed name, SERVFAIL when the upstream is down, FORMERR for garbage;
 /// over UDP, TCP and TLS listeners.
