@@ -193,6 +193,29 @@ fn dns_proxy_answers_caches_and_refuses_as_gost() {
     let tls = Gost::start(&["-L", &format!("dns://127.0.0.1:0?mode=tls&{query}")], 1);
     let over_tls = dig(tls.addr(), &["+tls", "e.test", "A"]);
     assert!(over_tls.contains("10.0.0.1"), "{over_tls}");
+    // DNS over HTTPS: dig, and curl resolving a name through it (mapped by hosts to the
+    // loopback origin).
+    let doh = Gost::start(&["-L", &format!("dns://127.0.0.1:0?mode=https&{query}")], 1);
+    let over_doh = dig(doh.addr(), &["+https", "g.test", "A"]);
+    assert!(over_doh.contains("10.0.0.1"), "{over_doh}");
+    if have("curl") {
+        let origin = http_server("resolved through doh\n");
+        let mapped = Gost::start(
+            &[
+                "-L",
+                &format!("dns://127.0.0.1:0?mode=https&hosts=site.test:127.0.0.1&dns={upstream}"),
+            ],
+            1,
+        );
+        let doh_url = format!("https://{}/dns-query", mapped.addr());
+        let (ok, body) = curl(&[
+            "--doh-url",
+            &doh_url,
+            "--doh-insecure",
+            &format!("http://site.test:{}/", origin.port()),
+        ]);
+        assert!(ok && body == "resolved through doh\n", "curl --doh-url: {body:?}");
+    }
     // A proxy whose upstream is the TCP one, over TCP (`tcp://`).
     let chained = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns=tcp://{}", tcp.addr())], 1);
     assert!(dig(chained.addr(), &["f.test", "A"]).contains("10.0.0.1"));

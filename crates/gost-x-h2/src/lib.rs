@@ -12,6 +12,7 @@
 //! request's two bodies to a gost connection ([`H2Conn`], [`grpc::GrpcConn`]), serves an HTTP/2
 //! connection's requests ([`serve`]), and opens streams on a client connection ([`Client`]).
 
+pub mod doh;
 pub mod grpc;
 
 use std::io;

@@ -3,8 +3,10 @@
 //! (DNS over TLS) a connection per client, its messages unframed (each read one whole query,
 //! each write one reply, the 2-byte lengths added and removed here). See the `dns` handler.
 //!
-//! Metadata: `mode` (`udp`, `tcp`, `tls`; `https` is not supported yet), `backlog` (128),
-//! `handshakeTimeout` (15s, TLS), and (`tls`) every `tls` key.
+//! `mode=https` is DNS over HTTPS (HTTP/2): `POST /dns-query` or `GET /dns-query?dns=...`.
+//!
+//! Metadata: `mode` (`udp`, `tcp`, `tls`, `https`), `path` (`/dns-query`, for `https`),
+//! `backlog` (128), `handshakeTimeout` (15s, TLS), and (`tls`, `https`) every `tls` key.
 
 use std::io;
 use std::net::SocketAddr;
@@ -34,7 +36,8 @@ pub fn new(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
             let acceptor = gost_x_tls::TlsAcceptor::from(gost_x_tls::server_config(md)?);
             stream(opts, md, Some(acceptor))
         }
-        "https" | "doh" => Err(Error::unsupported("dns listener: mode=https is not supported yet")),
+        #[cfg(feature = "h2")]
+        "https" | "doh" => doh(opts, md),
         other => Err(Error::config(format!("dns listener: unknown mode {other:?}"))),
     }
 }
@@ -152,6 +155,34 @@ impl Conn for Query {
     fn is_datagram(&self) -> bool {
         true
     }
+}
+
+/// DNS over HTTPS: TLS offering ALPN `h2`, queries at `path` (`/dns-query`).
+#[cfg(feature = "h2")]
+fn doh(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener> {
+    let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG as usize);
+    let timeout =
+        md.get_duration(&["handshakeTimeout"])?.unwrap_or(std::time::Duration::from_secs(15));
+    let path = md.get_string(&["path"])?.filter(|p| p.starts_with('/'));
+    let path = path.unwrap_or_else(|| "/dns-query".to_owned());
+    let acceptor = crate::h2::h2_acceptor(md)?;
+    let listener = listen_tcp(&opts.addr, u32::try_from(backlog).unwrap_or(u32::MAX))?;
+    let upgrade: Upgrade = Arc::new(move |conn, queue| {
+        let (acceptor, path) = (acceptor.clone(), path.clone());
+        Box::pin(async move {
+            let peer = conn.peer_addr();
+            let accept = gost_x_tls::accept(&acceptor, conn);
+            match gost_x_rt::timeout(timeout, "doh TLS handshake", accept).await {
+                Ok(conn) => {
+                    if let Err(e) = gost_x_h2::doh::serve(conn, path, queue).await {
+                        tracing::debug!(?peer, "doh: {e}");
+                    }
+                }
+                Err(e) => tracing::debug!(?peer, "doh: {e}"),
+            }
+        })
+    });
+    Ok(BoxListener::new(UpgradeListener::spawn(listener, backlog, upgrade)))
 }
 
 fn stream(
