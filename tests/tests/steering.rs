@@ -216,6 +216,13 @@ fn dns_proxy_answers_caches_and_refuses_as_gost() {
         ]);
         assert!(ok && body == "resolved through doh\n", "curl --doh-url: {body:?}");
     }
+    // A proxy whose upstream is the DoH one (`https://`), twice (the HTTP/2 connection kept).
+    let via_doh = format!("dns://127.0.0.1:0?dns=https://{}/dns-query&cacheSize=0", doh.addr());
+    let via_doh = Gost::start(&["-L", &via_doh], 1);
+    for name in ["h.test", "i.test"] {
+        let answer = dig(via_doh.addr(), &[name, "A"]);
+        assert!(answer.contains("10.0.0.1"), "through a DoH upstream: {answer}");
+    }
     // A proxy whose upstream is the TCP one, over TCP (`tcp://`).
     let chained = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns=tcp://{}", tcp.addr())], 1);
     assert!(dig(chained.addr(), &["f.test", "A"]).contains("10.0.0.1"));

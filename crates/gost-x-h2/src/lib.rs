@@ -493,6 +493,54 @@ impl Client {
         Ok(Box::new(conn))
     }
 
+    /// A `POST` of `body` to `https://authority/path` (DNS over HTTPS): the response's status
+    /// and body (at most `max` bytes).
+    pub async fn post(
+        &self,
+        authority: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        max: usize,
+    ) -> Result<(u16, Vec<u8>)> {
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))?;
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("https://{authority}{path}"))
+            .header("content-type", content_type)
+            .header("accept", content_type)
+            .header("content-length", body.len())
+            .body(())
+            .map_err(|e| Error::config(format!("POST https://{authority}{path}: {e}")))?;
+        let (response, mut stream) = send
+            .send_request(request, false)
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 request", e))?;
+        stream
+            .send_data(Bytes::copy_from_slice(body), true)
+            .map_err(|e| Error::with_source(ErrorKind::Io, "h2 request body", e))?;
+        let response = response
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 response", e))?;
+        let status = response.status().as_u16();
+        let mut recv = response.into_body();
+        let mut out = Vec::new();
+        while let Some(chunk) = recv.data().await {
+            let chunk =
+                chunk.map_err(|e| Error::with_source(ErrorKind::Io, "h2 response body", e))?;
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            out.extend_from_slice(&chunk);
+            if out.len() > max {
+                return Err(Error::protocol("h2: response body too long"));
+            }
+        }
+        Ok((status, out))
+    }
+
     /// Starts a gRPC tunnel call: usable at once (its response is read with the first read).
     fn call(
         &self,

@@ -10,7 +10,8 @@
 //! Each read of the connection is one message and each write one reply (the `dns` listener
 //! frames TCP and TLS; a datagram connection carries one query).
 //!
-//! Metadata: `dns` (upstreams: `[udp://|tcp://|tls://]host[:port]`, a list or comma list),
+//! Metadata: `dns` (upstreams: `[udp://|tcp://|tls://]host[:port]` or
+//! `https://host[:port]/path`, a list or comma list),
 //! `timeout` (5s per upstream), `ttl` (0: the records' own; else every answer's TTL and the
 //! cache lifetime), `cacheSize` (4096 answers), `readTimeout` (15s: a TCP client's next query).
 
@@ -43,6 +44,8 @@ enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// DNS over HTTPS (HTTP/2), to this path.
+    Https(String),
 }
 
 #[derive(Debug, Clone)]
@@ -58,13 +61,21 @@ fn parse_upstream(s: &str) -> Result<Upstream> {
         Some(("udp", r)) => (Transport::Udp, r),
         Some(("tcp", r)) => (Transport::Tcp, r),
         Some(("tls", r)) => (Transport::Tls, r),
+        Some(("https", r)) => {
+            let (authority, path) = r.split_once('/').unwrap_or((r, "dns-query"));
+            (Transport::Https(format!("/{path}")), authority)
+        }
         Some((other, _)) => {
             return Err(Error::config(format!("dns upstream {s:?}: {other}:// is not supported")));
         }
         None => (Transport::Udp, s),
     };
     let rest = rest.trim_end_matches('/');
-    let port = if transport == Transport::Tls { 853 } else { 53 };
+    let port = match transport {
+        Transport::Tls => 853,
+        Transport::Https(_) => 443,
+        _ => 53,
+    };
     let addr = Address::parse(rest)
         .or_else(|_| {
             Address::from_host_port(rest.trim_start_matches('[').trim_end_matches(']'), port)
@@ -104,6 +115,9 @@ struct DnsHandler {
     hosts: Option<BoxHostMapper>,
     upstreams: Vec<Upstream>,
     tls: gost_x_tls::TlsConnector,
+    /// For DoH upstreams: ALPN `h2`; and their HTTP/2 connections, kept.
+    tls_h2: gost_x_tls::TlsConnector,
+    doh: Mutex<HashMap<String, gost_x_h2::Client>>,
     timeout: Duration,
     ttl: Option<u32>,
     cache_size: usize,
@@ -133,6 +147,8 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         upstreams.push(parse_upstream("127.0.0.1:53")?);
     }
     let (tls, _) = gost_x_tls::client_config(md)?;
+    let mut h2_config = (*tls).clone();
+    h2_config.alpn_protocols = vec![b"h2".to_vec()];
     let ttl = md.get_duration(&["ttl"])?.filter(|t| !t.is_zero());
     Ok(BoxHandler::new(DnsHandler {
         router: opts.router,
@@ -140,6 +156,8 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         hosts: opts.hosts,
         upstreams,
         tls: gost_x_tls::TlsConnector::from(tls),
+        tls_h2: gost_x_tls::TlsConnector::from(std::sync::Arc::new(h2_config)),
+        doh: Mutex::default(),
         timeout: md.get_duration(&["timeout"])?.filter(|t| !t.is_zero()).unwrap_or(DEFAULT_TIMEOUT),
         ttl: ttl.map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX).max(1)),
         cache_size: md.get_usize(&["cacheSize"])?.unwrap_or(DEFAULT_CACHE_SIZE),
@@ -266,7 +284,7 @@ impl DnsHandler {
 
     /// One exchange with `upstream` (its reply must carry `id`).
     async fn exchange(&self, upstream: &Upstream, msg: &[u8], id: u16) -> Result<Vec<u8>> {
-        match upstream.transport {
+        match &upstream.transport {
             Transport::Udp => {
                 let mut pc = self.router.dial_packet(Some(upstream.addr.clone())).await?;
                 send_to(&mut pc, msg, &upstream.addr).await?;
@@ -278,6 +296,7 @@ impl DnsHandler {
                     }
                 }
             }
+            Transport::Https(path) => self.doh_exchange(upstream, path, msg).await,
             Transport::Tcp | Transport::Tls => {
                 let mut conn = self.router.dial(Network::Tcp, upstream.addr.clone()).await?;
                 if upstream.transport == Transport::Tls {
@@ -297,6 +316,35 @@ impl DnsHandler {
                 Ok(reply)
             }
         }
+    }
+}
+
+impl DnsHandler {
+    /// A DoH exchange on the kept HTTP/2 connection to `upstream` (made when there is none).
+    async fn doh_exchange(&self, upstream: &Upstream, path: &str, msg: &[u8]) -> Result<Vec<u8>> {
+        let key = upstream.addr.to_string();
+        let kept = self.doh.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        let client = match kept.filter(gost_x_h2::Client::is_usable) {
+            Some(c) => c,
+            None => {
+                let conn = self.router.dial(Network::Tcp, upstream.addr.clone()).await?;
+                let name = gost_x_tls::server_name(None, &upstream.addr.host())?;
+                let conn = gost_x_tls::connect(&self.tls_h2, name, conn).await?;
+                let client = gost_x_h2::Client::handshake(conn, None).await?;
+                self.doh.lock().unwrap_or_else(|e| e.into_inner()).insert(key, client.clone());
+                client
+            }
+        };
+        let authority = upstream.addr.to_string();
+        let (status, reply) =
+            client.post(&authority, path, "application/dns-message", msg, MAX_MESSAGE).await?;
+        if status != 200 {
+            return Err(Error::new(
+                ErrorKind::Connect,
+                format!("dns: DoH upstream answered {status}"),
+            ));
+        }
+        Ok(reply)
     }
 }
 
@@ -324,7 +372,10 @@ mod tests {
         assert_eq!((u.transport, u.addr.to_string()), (Transport::Tls, "dns.example:8853".into()));
         let u = parse_upstream("tls://9.9.9.9").unwrap();
         assert_eq!(u.addr.port(), 853);
-        assert!(parse_upstream("https://dns.example/dns-query").is_err());
+        let u = parse_upstream("https://dns.example/dns-query").unwrap();
+        assert_eq!(u.transport, Transport::Https("/dns-query".into()));
+        assert_eq!(u.addr.to_string(), "dns.example:443");
+        assert!(parse_upstream("quic://dns.example").is_err());
         assert_eq!(formerr(b"short"), None);
         let bad = [0x12, 0x34, 0x01, 0, 0, 2, 0, 0, 0, 0, 0, 0];
         let reply = formerr(&bad).unwrap();
