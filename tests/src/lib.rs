@@ -513,23 +513,32 @@ pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A DNS upstream for tests: answers every A query with 10.0.0.1 (TTL 300), counts queries.
-pub fn dns_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// A DNS upstream for tests: answers every A query with 10.0.0.1 (TTL 300); counts the queries
+/// and keeps the last one.
+pub struct DnsUpstream {
+    pub addr: std::net::SocketAddr,
+    pub asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub last: std::sync::Arc<Mutex<Vec<u8>>>,
+}
+
+pub fn dns_upstream() -> DnsUpstream {
     use gost_proto::dns;
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = s.local_addr().unwrap();
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = count.clone();
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let last = Arc::new(Mutex::new(Vec::new()));
+    let (seen, kept) = (asked.clone(), last.clone());
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
         while let Ok((n, from)) = s.recv_from(&mut buf) {
             let Ok(q) = dns::Query::decode(&buf[..n]) else { continue };
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            *kept.lock().unwrap() = buf[..n].to_vec();
             let reply = dns::respond(&q, &["10.0.0.1".parse().unwrap()], 300).unwrap();
             let _ = s.send_to(&reply, from);
         }
     });
-    (addr, count)
+    DnsUpstream { addr, asked, last }
 }
 
 pub fn dig(server: std::net::SocketAddr, args: &[&str]) -> String {

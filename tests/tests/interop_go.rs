@@ -1300,7 +1300,7 @@ fn dns_through_relay_against(version: GoVersion) {
         assert!(!in_ci(), "CI=true: dig is missing");
         return;
     }
-    let (upstream, _) = dns_upstream();
+    let upstream = dns_upstream().addr;
     for dir in [Dir::RustToGo, Dir::GoToRust] {
         let relay_args = ["-L", "relay://127.0.0.1:0"];
         let relay = if dir == Dir::RustToGo {

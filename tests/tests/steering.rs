@@ -159,7 +159,8 @@ fn dns_proxy_answers_caches_and_refuses_as_gost() {
         eprintln!("SKIP: dig is not installed");
         return;
     }
-    let (upstream, asked) = dns_upstream();
+    let up = dns_upstream();
+    let (upstream, asked) = (up.addr, up.asked.clone());
     let query = format!("dns={upstream}&hosts=fixed.test:10.9.8.7&bypass=blocked.test");
     let g = Gost::start(&["-L", &format!("dns://127.0.0.1:0?{query}")], 1);
     let a = dig(g.addr(), &["a.test", "A"]);
@@ -181,6 +182,12 @@ fn dns_proxy_answers_caches_and_refuses_as_gost() {
     assert!(n >= 12 && b[3] & 0x0f == 1, "FORMERR");
     s.send_to(b"\x01", g.addr()).unwrap();
     assert!(dig(g.addr(), &["b.test", "A"]).contains("10.0.0.1"));
+    // clientIP: the upstream sees an EDNS Client Subnet (192.0.2.0/24).
+    let ecs =
+        Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns={upstream}&clientIP=192.0.2.77")], 1);
+    assert!(dig(ecs.addr(), &["+noedns", "ecs.test", "A"]).contains("10.0.0.1"));
+    let sent = up.last.lock().unwrap().clone();
+    assert!(sent.windows(11).any(|w| w == [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]), "{sent:?}");
     // The upstream down: SERVFAIL.
     let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let down = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns={dead}&timeout=1s")], 1);

@@ -248,6 +248,72 @@ pub fn set_ttls(msg: &mut [u8], ttl: u32) -> Result<()> {
     Ok(())
 }
 
+/// `query` with an EDNS Client Subnet option (RFC 7871) for `ip` (IPv4: its /24, IPv6: /128,
+/// as gost sends it): added to the query's OPT record, or in a new one. A query that already
+/// carries a client subnet is left as it is.
+pub fn with_client_subnet(query: &[u8], ip: IpAddr) -> Result<Vec<u8>> {
+    let (family, prefix, addr): (u16, u8, Vec<u8>) = match ip {
+        IpAddr::V4(v4) => (1, 24, v4.octets()[..3].to_vec()),
+        IpAddr::V6(v6) => (2, 128, v6.octets().to_vec()),
+    };
+    let mut option = Vec::with_capacity(8 + addr.len());
+    option.extend_from_slice(&8u16.to_be_bytes()); // EDNS0 client subnet
+    option.extend_from_slice(&(4 + addr.len() as u16).to_be_bytes());
+    option.extend_from_slice(&family.to_be_bytes());
+    option.extend_from_slice(&[prefix, 0]);
+    option.extend_from_slice(&addr);
+    let h = header(query)?;
+    let nscount = u16_at(query, 8)?;
+    let arcount = u16_at(query, 10)?;
+    let mut at = HEADER_LEN;
+    for _ in 0..h.qdcount {
+        at = read_name(query, at)?.1 + 4;
+    }
+    let mut skip = usize::from(h.ancount) + usize::from(nscount);
+    for _ in 0..(skip + usize::from(arcount)) {
+        at = read_name(query, at)?.1;
+        let rtype = u16_at(query, at)?;
+        let rdlen = usize::from(u16_at(query, at + 8)?);
+        let rdata = at + 10;
+        let end = rdata + rdlen;
+        if end > query.len() {
+            return Err(Error::protocol("dns record data truncated"));
+        }
+        if skip == 0 && rtype == TYPE_OPT {
+            // Already a subnet option? Then nothing to add.
+            let mut o = rdata;
+            while o + 4 <= end {
+                if u16_at(query, o)? == 8 {
+                    return Ok(query.to_vec());
+                }
+                o += 4 + usize::from(u16_at(query, o + 2)?);
+            }
+            let new_len = u16::try_from(rdlen + option.len())
+                .map_err(|_| Error::protocol("dns OPT record too long"))?;
+            let mut out = Vec::with_capacity(query.len() + option.len());
+            out.extend_from_slice(&query[..at + 8]);
+            out.extend_from_slice(&new_len.to_be_bytes());
+            out.extend_from_slice(&query[rdata..end]);
+            out.extend_from_slice(&option);
+            out.extend_from_slice(&query[end..]);
+            return Ok(out);
+        }
+        skip = skip.saturating_sub(1);
+        at = end;
+    }
+    // No OPT record: a new one (root name, UDP size 1232, no flags).
+    let mut out = query.to_vec();
+    let count = arcount.checked_add(1).ok_or_else(|| Error::protocol("dns: too many records"))?;
+    out[10..12].copy_from_slice(&count.to_be_bytes());
+    out.push(0);
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&1232u16.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&(option.len() as u16).to_be_bytes());
+    out.extend_from_slice(&option);
+    Ok(out)
+}
+
 /// The addresses in an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -531,5 +597,26 @@ mod tests {
         assert_eq!(Answer::decode(&fixed).unwrap().ttl, 5);
         assert!(ttls(&reply[..reply.len() - 2]).is_err());
         assert!(question(b"short").is_err());
+    }
+
+    #[test]
+    fn client_subnet_goes_into_an_opt_record() {
+        let q = Query { id: 1, name: "a.test".into(), qtype: TYPE_A };
+        let mut msg = Vec::new();
+        q.encode(&mut msg).unwrap();
+        let with = with_client_subnet(&msg, "192.0.2.77".parse().unwrap()).unwrap();
+        assert_eq!(u16_at(&with, 10).unwrap(), 1, "one OPT record");
+        assert!(with.ends_with(&[0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]), "{with:?}");
+        assert_eq!(question(&with).unwrap().name, "a.test");
+        // Into an existing OPT record; and not twice.
+        let again = with_client_subnet(&with, "::1".parse().unwrap()).unwrap();
+        assert_eq!(again, with, "a subnet is there already");
+        let mut opt_only = msg.clone();
+        opt_only[10..12].copy_from_slice(&1u16.to_be_bytes());
+        opt_only.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+        let merged = with_client_subnet(&opt_only, "2001:db8::1".parse().unwrap()).unwrap();
+        assert_eq!(u16_at(&merged, 10).unwrap(), 1, "still one OPT record");
+        assert_eq!(merged.len(), opt_only.len() + 8 + 16);
+        assert!(with_client_subnet(&msg[..5], "10.0.0.1".parse().unwrap()).is_err());
     }
 }

@@ -13,7 +13,8 @@
 //! Metadata: `dns` (upstreams: `[udp://|tcp://|tls://]host[:port]` or
 //! `https://host[:port]/path`, a list or comma list),
 //! `timeout` (5s per upstream), `ttl` (0: the records' own; else every answer's TTL and the
-//! cache lifetime), `cacheSize` (4096 answers), `readTimeout` (15s: a TCP client's next query).
+//! cache lifetime), `cacheSize` (4096 answers), `readTimeout` (15s: a TCP client's next query),
+//! `clientIP` (sent upstream as an EDNS Client Subnet: IPv4 /24, IPv6 /128, as gost).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -123,6 +124,8 @@ struct DnsHandler {
     cache_size: usize,
     cache: Mutex<Cache>,
     read_timeout: Duration,
+    /// `clientIP`: sent upstream as an EDNS Client Subnet.
+    client_ip: Option<IpAddr>,
 }
 
 /// Builds the handler.
@@ -163,6 +166,13 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         cache_size: md.get_usize(&["cacheSize"])?.unwrap_or(DEFAULT_CACHE_SIZE),
         cache: Mutex::default(),
         read_timeout: util::read_timeout(md)?,
+        client_ip: match md.get_string(&["clientIP"])?.filter(|s| !s.is_empty()) {
+            Some(ip) => Some(
+                ip.parse()
+                    .map_err(|_| Error::config(format!("dns: clientIP {ip:?} is not an IP")))?,
+            ),
+            None => None,
+        },
     }))
 }
 
@@ -208,8 +218,10 @@ impl DnsHandler {
         if let Some(reply) = self.cached(&q) {
             return Some(reply);
         }
+        let with_subnet = self.client_ip.and_then(|ip| dns::with_client_subnet(msg, ip).ok());
+        let outgoing = with_subnet.as_deref().unwrap_or(msg);
         for upstream in &self.upstreams {
-            let exchange = self.exchange(upstream, msg, q.id);
+            let exchange = self.exchange(upstream, outgoing, q.id);
             match tokio::time::timeout(self.timeout, exchange).await {
                 Ok(Ok(mut reply)) => {
                     if let Some(ttl) = self.ttl {
