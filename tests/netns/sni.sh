@@ -75,6 +75,24 @@ check "bypassed" "" -k --resolve blocked.test:8443:127.0.0.1 https://blocked.tes
 check "no sni" "" -k https://127.0.0.1:8443/
 printf 'SSH-2.0-x\r\n' | timeout 5 bash -c 'cat > /dev/tcp/127.0.0.1/8443' || true
 check "still serving" site-a --cacert cert.pem --resolve a.test:8443:127.0.0.1 https://a.test:8443/
+# A ClientHello sent a byte at a time is still routed (a ServerHello comes back).
+cat > split.py <<'PY'
+import socket, ssl, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname="a.test")
+try:
+    tls.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+s = socket.create_connection(("127.0.0.1", 8443))
+for b in hello:
+    s.send(bytes([b])); time.sleep(0.002)
+s.settimeout(5)
+print("ok split" if s.recv(5)[:1] == b"\x16" else "FAIL split")
+PY
+out=$(python3 split.py); echo "$out"; [ "$out" = "ok split" ] || { cat sni.log; exit 1; }
 # Through an sni client that shows cover.test: the server routes by the hidden real name.
 check "sni connector, tls" site-a --cacert cert.pem --resolve a.test:9443:127.0.0.1 https://a.test:9443/
 check "sni connector, http" site-b -H "Host: b.test" http://127.0.0.1:9443/

@@ -28,7 +28,7 @@ fn malformed_services_are_rejected() {
 
 #[test]
 fn not_yet_supported_is_said_plainly() {
-    fails(&["-L", "dns://127.0.0.1:0"], "handler type \"dns\" is not supported yet");
+    fails(&["-L", "sshd://127.0.0.1:0"], "handler type \"sshd\" is not supported yet");
     fails(
         &["-L", ":0", "-C", r#"{"profiling": {"addr": ":0"}}"#],
         "`profiling` is not supported yet",

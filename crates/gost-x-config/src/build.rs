@@ -597,9 +597,9 @@ mod tests {
     #[tokio::test]
     async fn unsupported_and_unknown_types_are_explained() {
         let r = registries();
-        let p = parse_cli(&["dns://127.0.0.1:0".into()], &[]).unwrap();
+        let p = parse_cli(&["sshd://127.0.0.1:0".into()], &[]).unwrap();
         let err = build(&p.config, &r).unwrap_err();
-        assert!(err.to_string().contains("handler type \"dns\" is not supported yet"), "{err}");
+        assert!(err.to_string().contains("handler type \"sshd\" is not supported yet"), "{err}");
         let mut cfg = p.config.clone();
         cfg.services[0].handler.kind = "nope".into();
         let err = build(&cfg, &r).unwrap_err();
