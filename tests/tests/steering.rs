@@ -188,6 +188,21 @@ fn dns_proxy_answers_caches_and_refuses_as_gost() {
     assert!(dig(ecs.addr(), &["+noedns", "ecs.test", "A"]).contains("10.0.0.1"));
     let sent = up.last.lock().unwrap().clone();
     assert!(sent.windows(11).any(|w| w == [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]), "{sent:?}");
+    // async: an expired answer is served at once (TTL 0) and refreshed behind it.
+    let stale =
+        Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns={upstream}&ttl=1s&async=true")], 1);
+    let before = asked.load(Ordering::SeqCst);
+    assert!(dig(stale.addr(), &["s.test", "A"]).contains("10.0.0.1"));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let served = dig(stale.addr(), &["+noall", "+answer", "s.test", "A"]);
+    assert!(served.contains("\t0\tIN\tA\t10.0.0.1"), "a stale answer: {served:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while asked.load(Ordering::SeqCst) < before + 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), before + 2, "refreshed behind the stale answer");
+    let fresh = dig(stale.addr(), &["+noall", "+answer", "s.test", "A"]);
+    assert!(fresh.contains("\t1\tIN\tA\t10.0.0.1"), "the refreshed answer: {fresh:?}");
     // The upstream down: SERVFAIL.
     let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let down = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns={dead}&timeout=1s")], 1);

@@ -14,7 +14,8 @@
 //! `https://host[:port]/path`, a list or comma list),
 //! `timeout` (5s per upstream), `ttl` (0: the records' own; else every answer's TTL and the
 //! cache lifetime), `cacheSize` (4096 answers), `readTimeout` (15s: a TCP client's next query),
-//! `clientIP` (sent upstream as an EDNS Client Subnet: IPv4 /24, IPv6 /128, as gost).
+//! `clientIP` (sent upstream as an EDNS Client Subnet: IPv4 /24, IPv6 /128, as gost), `async`
+//! (an expired cached answer is served at once, TTLs 0, while a fresh one is fetched).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -102,6 +103,8 @@ struct Entry {
     reply: Vec<u8>,
     stored: Instant,
     ttl: u32,
+    /// An `async` refresh of it is on its way.
+    refreshing: bool,
 }
 
 #[derive(Default)]
@@ -110,7 +113,9 @@ struct Cache {
     order: VecDeque<(String, u16, u16)>,
 }
 
-struct DnsHandler {
+struct DnsHandler(std::sync::Arc<Inner>);
+
+struct Inner {
     router: BoxRouter,
     bypass: Option<BoxBypass>,
     hosts: Option<BoxHostMapper>,
@@ -126,6 +131,8 @@ struct DnsHandler {
     read_timeout: Duration,
     /// `clientIP`: sent upstream as an EDNS Client Subnet.
     client_ip: Option<IpAddr>,
+    /// `async`: an expired answer is served at once while a fresh one is fetched.
+    stale_while_refreshing: bool,
 }
 
 /// Builds the handler.
@@ -153,7 +160,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
     let mut h2_config = (*tls).clone();
     h2_config.alpn_protocols = vec![b"h2".to_vec()];
     let ttl = md.get_duration(&["ttl"])?.filter(|t| !t.is_zero());
-    Ok(BoxHandler::new(DnsHandler {
+    Ok(BoxHandler::new(DnsHandler(std::sync::Arc::new(Inner {
         router: opts.router,
         bypass: opts.bypass,
         hosts: opts.hosts,
@@ -173,11 +180,18 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
             ),
             None => None,
         },
-    }))
+        stale_while_refreshing: md.get_bool(&["async"])?.unwrap_or(false),
+    }))))
 }
 
 impl Handler for DnsHandler {
-    async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
+    async fn handle(&self, conn: BoxConn, session: Session) -> Result<()> {
+        self.0.serve(conn, session).await
+    }
+}
+
+impl Inner {
+    async fn serve(self: &std::sync::Arc<Self>, mut conn: BoxConn, session: Session) -> Result<()> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
             let n = match tokio::time::timeout(self.read_timeout, read(&mut conn, &mut buf)).await {
@@ -195,9 +209,9 @@ impl Handler for DnsHandler {
     }
 }
 
-impl DnsHandler {
+impl Inner {
     /// The reply to `msg`, if it deserves one.
-    async fn answer(&self, msg: &[u8], session: &Session) -> Option<Vec<u8>> {
+    async fn answer(self: &std::sync::Arc<Self>, msg: &[u8], session: &Session) -> Option<Vec<u8>> {
         let q = match dns::question(msg) {
             Ok(q) => q,
             Err(e) => {
@@ -215,9 +229,27 @@ impl DnsHandler {
                 return Some(reply);
             }
         }
-        if let Some(reply) = self.cached(&q) {
-            return Some(reply);
+        match self.cached(&q) {
+            Some((reply, true)) => return Some(reply),
+            Some((reply, false)) if self.stale_while_refreshing => {
+                // Served as it is (its TTLs at 0) while a fresh answer is fetched (one fetch at
+                // a time per question).
+                if self.mark_refreshing(&q, true) {
+                    let (inner, query, q) = (std::sync::Arc::clone(self), msg.to_vec(), q.clone());
+                    tokio::spawn(async move {
+                        let _ = inner.resolve(&query, &q, 0).await;
+                        inner.mark_refreshing(&q, false);
+                    });
+                }
+                return Some(reply);
+            }
+            _ => {}
         }
+        self.resolve(msg, &q, session.id).await
+    }
+
+    /// The upstreams' answer (cached), or SERVFAIL.
+    async fn resolve(&self, msg: &[u8], q: &Question, sid: u64) -> Option<Vec<u8>> {
         let with_subnet = self.client_ip.and_then(|ip| dns::with_client_subnet(msg, ip).ok());
         let outgoing = with_subnet.as_deref().unwrap_or(msg);
         for upstream in &self.upstreams {
@@ -227,18 +259,18 @@ impl DnsHandler {
                     if let Some(ttl) = self.ttl {
                         let _ = dns::set_ttls(&mut reply, ttl);
                     }
-                    self.store(&q, &reply);
+                    self.store(q, &reply);
                     return Some(reply);
                 }
                 Ok(Err(e)) => {
-                    tracing::debug!(sid = session.id, upstream = %upstream.addr, "dns: {e}")
+                    tracing::debug!(sid, upstream = %upstream.addr, "dns: {e}")
                 }
                 Err(_) => {
-                    tracing::debug!(sid = session.id, upstream = %upstream.addr, "dns: no answer in {:?}", self.timeout)
+                    tracing::debug!(sid, upstream = %upstream.addr, "dns: no answer in {:?}", self.timeout)
                 }
             }
         }
-        Some(dns::empty_reply(msg, &q, dns::RCODE_SERVFAIL))
+        Some(dns::empty_reply(msg, q, dns::RCODE_SERVFAIL))
     }
 
     async fn hosts_answer(&self, q: &Question) -> Option<Vec<u8>> {
@@ -258,14 +290,25 @@ impl DnsHandler {
         dns::respond(&query, &ips, self.ttl.unwrap_or(HOSTS_TTL)).ok()
     }
 
-    fn cached(&self, q: &Question) -> Option<Vec<u8>> {
+    /// Sets the cached answer's refreshing mark; whether it changed.
+    fn mark_refreshing(&self, q: &Question, on: bool) -> bool {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.entries.get_mut(&(q.name.clone(), q.qtype, q.qclass)) {
+            Some(entry) if entry.refreshing != on => {
+                entry.refreshing = on;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A cached answer made fresh for `q`, and whether it is still alive.
+    fn cached(&self, q: &Question) -> Option<(Vec<u8>, bool)> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let entry = cache.entries.get(&(q.name.clone(), q.qtype, q.qclass))?;
         let elapsed = u32::try_from(entry.stored.elapsed().as_secs()).unwrap_or(u32::MAX);
-        if elapsed >= entry.ttl {
-            return None;
-        }
-        dns::refresh(&entry.reply, q.id, elapsed).ok()
+        let reply = dns::refresh(&entry.reply, q.id, elapsed).ok()?;
+        Some((reply, elapsed < entry.ttl))
     }
 
     /// Keeps an answer (NOERROR or NXDOMAIN) for as long as its shortest TTL.
@@ -287,7 +330,10 @@ impl DnsHandler {
         }
         if cache
             .entries
-            .insert(key.clone(), Entry { reply: reply.to_vec(), stored: Instant::now(), ttl })
+            .insert(
+                key.clone(),
+                Entry { reply: reply.to_vec(), stored: Instant::now(), ttl, refreshing: false },
+            )
             .is_none()
         {
             cache.order.push_back(key);
@@ -331,7 +377,7 @@ impl DnsHandler {
     }
 }
 
-impl DnsHandler {
+impl Inner {
     /// A DoH exchange on the kept HTTP/2 connection to `upstream` (made when there is none).
     async fn doh_exchange(&self, upstream: &Upstream, path: &str, msg: &[u8]) -> Result<Vec<u8>> {
         let key = upstream.addr.to_string();
