@@ -249,3 +249,40 @@ fn dns_proxy_answers_caches_and_refuses_as_gost() {
     let chained = Gost::start(&["-L", &format!("dns://127.0.0.1:0?dns=tcp://{}", tcp.addr())], 1);
     assert!(dig(chained.addr(), &["f.test", "A"]).contains("10.0.0.1"));
 }
+
+/// A client flooding the DNS proxy is held to the service's rate limit per client (`$$ 5`: five
+/// queries a second, bursts of five); the rest are dropped, the upstream is not flooded.
+#[test]
+fn dns_queries_are_rate_limited_per_client() {
+    let up = dns_upstream();
+    let dir = temp_dir("dns-rate");
+    let cfg = dir.join("gost.yaml");
+    let port = free_udp_port();
+    std::fs::write(
+        &cfg,
+        format!(
+            "services:\n- name: dns\n  addr: 127.0.0.1:{port}\n  rlimiter: rate\n\
+             \x20 handler: {{type: dns, metadata: {{dns: \"{}\", cacheSize: 0}}}}\n\
+             \x20 listener: {{type: dns}}\n\
+             rlimiters:\n- name: rate\n  limits: [\"$$ 5\"]\n",
+            up.addr
+        ),
+    )
+    .unwrap();
+    let g = Gost::start(&["-C", cfg.to_str().unwrap()], 1);
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(1500))).unwrap();
+    for id in 0..40u16 {
+        let q = gost_proto::dns::Query { id, name: format!("q{id}.test"), qtype: 1 };
+        let mut msg = Vec::new();
+        q.encode(&mut msg).unwrap();
+        s.send_to(&msg, g.addr()).unwrap();
+    }
+    let mut answered = 0;
+    let mut buf = [0u8; 512];
+    while s.recv_from(&mut buf).is_ok() {
+        answered += 1;
+    }
+    assert!((1..=12).contains(&answered), "{answered} of 40 queries answered");
+    assert!(up.asked.load(std::sync::atomic::Ordering::SeqCst) <= 12);
+}
