@@ -286,3 +286,64 @@ fn dns_queries_are_rate_limited_per_client() {
     assert!((1..=12).contains(&answered), "{answered} of 40 queries answered");
     assert!(up.asked.load(std::sync::atomic::Ordering::SeqCst) <= 12);
 }
+
+/// `sniffing=true` on a UDP forwarder: a QUIC Initial (RFC 9001's, for example.com) can go to
+/// the node filtered for that host and `quic`; other datagrams never do.
+#[test]
+fn udp_sniffing_routes_quic_by_server_name() {
+    let initial: Vec<u8> = {
+        let hex: String =
+            include_str!("../../crates/gost-x-handler/testdata/rfc9001-a2-client-initial.hex")
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .collect();
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    };
+    let origin = || {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+        s
+    };
+    let (quic, plain) = (origin(), origin());
+    let port = free_udp_port();
+    let dir = temp_dir("udp-sniffing");
+    let cfg = dir.join("gost.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "services:\n- name: fwd\n  addr: 127.0.0.1:{port}\n\
+             \x20 handler: {{type: udp, metadata: {{sniffing: true}}}}\n\
+             \x20 listener: {{type: udp}}\n\
+             \x20 forwarder:\n    nodes:\n\
+             \x20   - {{name: quic, addr: \"{}\", filter: {{protocol: quic, host: example.com}}}}\n\
+             \x20   - {{name: plain, addr: \"{}\"}}\n",
+            quic.local_addr().unwrap(),
+            plain.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let g = Gost::start(&["-C", cfg.to_str().unwrap()], 1);
+    let count = |s: &std::net::UdpSocket, len: usize| {
+        let mut buf = [0u8; 2048];
+        let mut n = 0;
+        while let Ok((got, _)) = s.recv_from(&mut buf) {
+            assert_eq!(got, len);
+            n += 1;
+        }
+        n
+    };
+    for _ in 0..10 {
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.send_to(&initial, g.addr()).unwrap();
+    }
+    let quic_hits = count(&quic, initial.len());
+    let plain_quic_hits = count(&plain, initial.len());
+    assert_eq!(quic_hits + plain_quic_hits, 10);
+    assert!(quic_hits > 0, "the QUIC node never got the Initial");
+    for _ in 0..5 {
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.send_to(b"hello", g.addr()).unwrap();
+    }
+    assert_eq!(count(&plain, 5), 5, "plain datagrams go to the unfiltered node");
+    assert_eq!(count(&quic, 5), 0, "and never to the QUIC one");
+}

@@ -76,6 +76,20 @@ pub fn client_hello(buf: &[u8]) -> Result<Option<(ClientHello, usize)>> {
     }
 }
 
+/// The server name in a ClientHello handshake message without TLS records (as QUIC carries it
+/// in CRYPTO frames): `None` when `msg` is not a ClientHello, or is cut before its extensions
+/// end.
+pub fn handshake_server_name(msg: &[u8]) -> Option<String> {
+    if msg.first() != Some(&1) || msg.len() < 4 {
+        return None;
+    }
+    let len = usize::from(msg[1]) << 16 | usize::from(msg[2]) << 8 | usize::from(msg[3]);
+    let body = msg.get(4..4 + len)?;
+    let (_, extensions) = split_extensions(body).ok()?;
+    let (_, data) = extensions.into_iter().find(|(kind, _)| *kind == 0)?;
+    server_name(data).ok().flatten()
+}
+
 /// gost's `sni` connector's rewrite of a ClientHello that is whole in the first record at the
 /// start of `buf`: the server name becomes `host` and the old one goes, obfuscated, into
 /// extension `0xFFFE`. `Ok(None)` while the record is incomplete; the rewritten record is

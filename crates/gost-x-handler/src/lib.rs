@@ -17,6 +17,8 @@ pub mod http;
 pub mod http2;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod mux_bind;
+#[cfg(feature = "quic-sniffing")]
+mod quic;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 #[cfg(feature = "relay")]

@@ -3,7 +3,12 @@
 //! handler sends the datagrams to a forward target through the router (a local socket, or the
 //! chain's UDP support: relay or SOCKS5 UDP-over-TCP) and passes the answers back.
 //!
-//! Metadata: none (the session's `ttl`, buffer and `stateless` options are the listener's).
+//! With `sniffing=true` a client's first datagram is read first: a QUIC Initial names its server
+//! (the ClientHello's SNI, decrypted with the Initial keys), which the bypass is checked
+//! against and which picks the target among nodes filtered by host and protocol (`quic`).
+//!
+//! Metadata: `sniffing` (false); the session's `ttl`, buffer and `stateless` options are the
+//! listener's.
 
 use gost_core::io::{read, recv_from, send_to, write_all};
 use gost_core::{
@@ -22,19 +27,45 @@ const MAX_DATAGRAM: usize = 65535;
 struct UdpForwardHandler {
     router: BoxRouter,
     hop: BoxHop,
+    bypass: Option<gost_core::BoxBypass>,
+    sniffing: bool,
 }
 
 /// Builds the handler; it needs forward targets.
-pub fn new(opts: HandlerOptions, _md: &Metadata) -> Result<BoxHandler> {
+pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
     let hop = opts.forwarder.ok_or_else(|| {
         Error::config("udp handler has no target (e.g. -L udp://:5353/127.0.0.1:53)")
     })?;
-    Ok(BoxHandler::new(UdpForwardHandler { router: opts.router, hop }))
+    let sniffing = md.get_bool(&["sniffing"])?.unwrap_or(false);
+    Ok(BoxHandler::new(UdpForwardHandler {
+        router: opts.router,
+        hop,
+        bypass: opts.bypass,
+        sniffing,
+    }))
 }
 
 impl Handler for UdpForwardHandler {
     async fn handle(&self, mut conn: BoxConn, session: Session) -> Result<()> {
-        let req = SelectRequest::for_network(Network::Udp).with_client_addr(session.client_addr);
+        let mut req =
+            SelectRequest::for_network(Network::Udp).with_client_addr(session.client_addr);
+        let mut up = vec![0u8; MAX_DATAGRAM];
+        let mut first = 0;
+        if self.sniffing {
+            first = read(&mut conn, &mut up).await?;
+            if first == 0 {
+                return Ok(());
+            }
+            if let Some(name) = sniff_quic(&up[..first]) {
+                let host = gost_core::Address::Domain(name.clone(), 443);
+                if crate::util::bypassed(self.bypass.as_ref(), Network::Udp, &host).await {
+                    return Err(Error::new(ErrorKind::Denied, format!("udp: {host} is bypassed")));
+                }
+                tracing::debug!(sid = session.id, %host, "udp: sniffed a QUIC Initial");
+                req.host = Some(host.to_string());
+                req.protocol = Some("quic".to_owned());
+            }
+        }
         let Some(node) = self.hop.select(req).await else {
             return Err(Error::new(ErrorKind::NoRoute, "udp: no target available"));
         };
@@ -51,7 +82,9 @@ impl Handler for UdpForwardHandler {
             }
         };
         tracing::debug!(sid = session.id, client = ?session.client_addr, %target, "udp: forwarding");
-        let mut up = vec![0u8; MAX_DATAGRAM];
+        if first > 0 {
+            send_to(&mut outbound, &up[..first], &target).await?;
+        }
         let mut down = vec![0u8; MAX_DATAGRAM];
         loop {
             tokio::select! {
@@ -71,6 +104,17 @@ impl Handler for UdpForwardHandler {
                 }
             }
         }
+    }
+}
+
+/// The server a QUIC client Initial names, when QUIC sniffing is built in.
+fn sniff_quic(datagram: &[u8]) -> Option<String> {
+    #[cfg(feature = "quic-sniffing")]
+    return crate::quic::initial_server_name(datagram);
+    #[cfg(not(feature = "quic-sniffing"))]
+    {
+        let _ = datagram;
+        None
     }
 }
 
