@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs inside a private network namespace (`unshare -n`, made by the test), which plays a
+# router: a client in a second namespace (behind a veth pair) connects to 203.0.113.5:80; an
+# nftables TPROXY rule hands the connection to `red://...?tproxy=true`, which reaches the origin
+# through a SOCKS5 chain. Usage: tproxy.sh GOST_BINARY WORKDIR.
+set -euo pipefail
+GOST=$1
+DIR=$2
+cd "$DIR"
+ip link set lo up
+# The client's namespace: a process that only waits, entered with nsenter.
+unshare -n sleep 120 & CPID=$!
+trap 'kill $CPID 2>/dev/null || true' EXIT
+sleep 0.3
+ip link add vproxy type veth peer name vclient
+ip link set vclient netns "$CPID"
+ip addr add 10.99.0.1/24 dev vproxy
+ip link set vproxy up
+in_client() { nsenter -t "$CPID" -n "$@"; }
+in_client ip link set lo up
+in_client ip addr add 10.99.0.2/24 dev vclient
+in_client ip link set vclient up
+in_client ip route add default via 10.99.0.1
+
+# The origin, here: it says who connected to it.
+ip addr add 203.0.113.5/32 dev lo
+cat > origin.py <<'PY'
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("from " + self.client_address[0]).encode()
+        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(('203.0.113.5', 80), H).serve_forever()
+PY
+python3 origin.py & O=$!
+"$GOST" -L socks5://127.0.0.1:1080 > socks.log 2>&1 & S=$!
+"$GOST" -L "red://:12346?tproxy=true" -F socks5://127.0.0.1:1080 > red.log 2>&1 & R=$!
+trap 'kill $CPID $O $S $R 2>/dev/null || true' EXIT
+for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/12346) 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do (echo > /dev/tcp/203.0.113.5/80) 2>/dev/null && break; sleep 0.1; done
+
+check() { # name expected
+    local got
+    got=$(in_client curl -s --max-time 10 http://203.0.113.5/ || true)
+    if [ "$got" != "$2" ]; then
+        echo "FAIL $1: got '$got', want '$2'"; echo "--- red log"; cat red.log; exit 1
+    fi
+    echo "ok $1"
+}
+check "routed directly" "from 10.99.0.2"
+ip rule add fwmark 1 lookup 100
+ip route add local 0.0.0.0/0 dev lo table 100
+nft add table ip gosttproxy
+nft add chain ip gosttproxy pre '{ type filter hook prerouting priority mangle; }'
+nft add rule ip gosttproxy pre iifname vproxy ip daddr 203.0.113.5 tcp dport 80 tproxy to :12346 meta mark set 1 accept
+# Through the proxy the origin sees the SOCKS5 server's source (its own address here).
+check "tproxy" "from 203.0.113.5"
