@@ -34,9 +34,21 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(('203.0.113.5', 80), H).serve_forever()
 PY
 python3 origin.py & O=$!
-"$GOST" -L socks5://127.0.0.1:1080 > socks.log 2>&1 & S=$!
+"$GOST" -L "socks5://127.0.0.1:1080?udp=true" > socks.log 2>&1 & S=$!
 "$GOST" -L "red://:12346?tproxy=true" -F socks5://127.0.0.1:1080 > red.log 2>&1 & R=$!
-trap 'kill $CPID $O $S $R 2>/dev/null || true' EXIT
+# UDP: an origin that answers "pong from <sender>", and the transparent UDP proxy.
+cat > udp_origin.py <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the proxy answers from this address too
+s.bind(("203.0.113.5", 5353))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(b"pong from " + peer[0].encode(), peer)
+PY
+python3 udp_origin.py & U=$!
+"$GOST" -L "redu://:12347" -F socks5://127.0.0.1:1080 > redu.log 2>&1 & RU=$!
+trap 'kill $CPID $O $S $R $U $RU 2>/dev/null || true' EXIT
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/12346) 2>/dev/null && break; sleep 0.1; done
 for _ in $(seq 100); do (echo > /dev/tcp/203.0.113.5/80) 2>/dev/null && break; sleep 0.1; done
 
@@ -56,3 +68,29 @@ nft add chain ip gosttproxy pre '{ type filter hook prerouting priority mangle; 
 nft add rule ip gosttproxy pre iifname vproxy ip daddr 203.0.113.5 tcp dport 80 tproxy to :12346 meta mark set 1 accept
 # Through the proxy the origin sees the SOCKS5 server's source (its own address here).
 check "tproxy" "from 203.0.113.5"
+
+# UDP through TPROXY into `redu`, through the SOCKS5 chain's UDP.
+cat > udp_client.py <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+out = []
+for i in range(3):
+    s.sendto(b"ping", ("203.0.113.5", 5353))
+    try:
+        out.append(s.recvfrom(2048)[0].decode())
+    except socket.timeout:
+        out.append("timeout")
+print(",".join(out))
+PY
+check_udp() { # name expected
+    local got
+    got=$(in_client python3 udp_client.py || true)
+    if [ "$got" != "$2" ]; then
+        echo "FAIL $1: got '$got', want '$2'"; echo "--- redu log"; cat redu.log; exit 1
+    fi
+    echo "ok $1"
+}
+check_udp "udp routed directly" "pong from 10.99.0.2,pong from 10.99.0.2,pong from 10.99.0.2"
+nft add rule ip gosttproxy pre iifname vproxy ip daddr 203.0.113.5 udp dport 5353 tproxy to :12347 meta mark set 1 accept
+check_udp "udp tproxy" "pong from 203.0.113.5,pong from 203.0.113.5,pong from 203.0.113.5"

@@ -348,11 +348,11 @@ fn udp_sniffing_routes_quic_by_server_name() {
     assert_eq!(count(&quic, 5), 0, "and never to the QUIC one");
 }
 
-/// `red` with `tproxy=true`: a client behind a veth pair, a TPROXY rule on the "router"
-/// namespace, the connection carried through a SOCKS5 chain.
+/// `red` with `tproxy=true` and `redu`: a client behind a veth pair, TPROXY rules on the
+/// "router" namespace, TCP and UDP carried through a SOCKS5 chain.
 #[test]
 fn transparent_proxy_behind_a_tproxy_rule() {
     if let Some(out) = run_in_netns("tproxy.sh", &["curl", "python3", "nft", "nsenter"]) {
-        assert!(out.contains("ok tproxy"), "{out}");
+        assert!(out.contains("ok tproxy") && out.contains("ok udp tproxy"), "{out}");
     }
 }

@@ -21,6 +21,8 @@ mod mux_bind;
 mod quic;
 #[cfg(feature = "redirect")]
 pub mod redirect;
+#[cfg(feature = "redirect")]
+pub mod redirect_udp;
 #[cfg(feature = "relay")]
 pub mod relay;
 #[cfg(feature = "sni")]
@@ -97,6 +99,8 @@ pub fn register(r: &Registries) -> Result<()> {
     for name in redirect::NAMES {
         r.handlers.register(name, redirect::new)?;
     }
+    #[cfg(feature = "redirect")]
+    r.handlers.register(redirect_udp::NAME, redirect_udp::new)?;
     #[cfg(feature = "ss")]
     r.handlers.register(ss::NAME, ss::new)?;
     #[cfg(feature = "ss")]

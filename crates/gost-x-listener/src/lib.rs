@@ -23,6 +23,8 @@ pub mod mwss;
 pub mod pht;
 #[cfg(feature = "tcp")]
 pub mod redirect;
+#[cfg(all(feature = "udp", target_os = "linux"))]
+pub mod redirect_udp;
 #[cfg(feature = "rtcp")]
 pub mod rtcp;
 #[cfg(all(feature = "rtcp", feature = "udp"))]
@@ -74,6 +76,8 @@ pub fn register(r: &Registries) -> Result<()> {
     for name in redirect::NAMES {
         r.listeners.register(name, redirect::new)?;
     }
+    #[cfg(all(feature = "udp", target_os = "linux"))]
+    r.listeners.register(redirect_udp::NAME, redirect_udp::new)?;
     #[cfg(all(feature = "h2", feature = "tls"))]
     r.listeners.register(http2::NAME, http2::new)?;
     #[cfg(feature = "pht")]

@@ -17,6 +17,8 @@ mod compat;
 pub mod limited;
 pub mod mux;
 pub mod net;
+#[cfg(target_os = "linux")]
+pub mod tproxy;
 mod udp;
 mod udp_conn;
 
