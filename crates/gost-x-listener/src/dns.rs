@@ -120,12 +120,7 @@ impl Read for Query {
         _cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let Some(query) = self.query.take() else { return Poll::Ready(Ok(0)) };
-        if query.len() > buf.len() {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, "query too long")));
-        }
-        buf[..query.len()].copy_from_slice(&query);
-        Poll::Ready(Ok(query.len()))
+        Poll::Ready(gost_x_rt::read_once(&mut self.query, buf))
     }
 }
 

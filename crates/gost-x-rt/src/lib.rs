@@ -42,6 +42,18 @@ pub const RELAY_BUFFER: usize = DEFAULT_RELAY_BUFFER;
 /// [`gost_core::io::Relay`]).
 const IDLE_BUFFER_RELEASE: Duration = Duration::from_secs(1);
 
+/// A connection's read of a message it holds whole (a DNS query that came as one datagram or
+/// one HTTP request): the message the first time, then the end. A buffer too small for it is an
+/// error (a message is never split).
+pub fn read_once(slot: &mut Option<Vec<u8>>, buf: &mut [u8]) -> io::Result<usize> {
+    let Some(message) = slot.take() else { return Ok(0) };
+    let out = buf
+        .get_mut(..message.len())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message too long"))?;
+    out.copy_from_slice(&message);
+    Ok(message.len())
+}
+
 /// Fills `out` with unpredictable bytes (std's randomly keyed SipHash over a counter): for
 /// WebSocket keys and masks, session and tunnel ids, which must be unique and unguessable by
 /// intermediaries, not secret keys.
