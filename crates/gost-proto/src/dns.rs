@@ -233,6 +233,21 @@ pub fn refresh(msg: &[u8], id: u16, elapsed: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether `reply` answers `query` (whose question is `q`): the same id, the response bit, and
+/// the same question (names compared without case, as resolvers that randomise it expect). A
+/// proxy takes nothing else from an upstream: a spoofed or stray datagram is not an answer.
+pub fn is_reply_to(reply: &[u8], query: &[u8], q: &Question) -> bool {
+    let (Some(asked), Some(answered)) =
+        (query.get(HEADER_LEN..q.end), reply.get(HEADER_LEN..q.end))
+    else {
+        return false;
+    };
+    reply[..2] == q.id.to_be_bytes()
+        && reply[2] & 0x80 != 0
+        && u16_at(reply, 4).ok() == Some(1)
+        && asked.eq_ignore_ascii_case(answered)
+}
+
 /// A response's response code.
 pub fn rcode(msg: &[u8]) -> Option<u8> {
     msg.get(3).map(|b| b & 0x0F)
@@ -589,6 +604,12 @@ mod tests {
         let reply = respond(&q, &["10.0.0.1".parse().unwrap()], 300).unwrap();
         assert!(question(&reply).is_err(), "a response is no query");
         assert_eq!(ttls(&reply).unwrap().iter().map(|t| t.1).collect::<Vec<_>>(), [300]);
+        assert!(is_reply_to(&reply, &msg, &qn), "the answer to the query");
+        assert!(!is_reply_to(&msg, &msg, &qn), "a query is no answer");
+        let other =
+            respond(&Query { id: 9, name: "evil.test".into(), qtype: TYPE_A }, &[], 1).unwrap();
+        assert!(!is_reply_to(&other, &msg, &qn), "another question");
+        assert!(!is_reply_to(&reply[..10], &msg, &qn));
         let fresh = refresh(&reply, 77, 100).unwrap();
         assert_eq!(&fresh[..2], &77u16.to_be_bytes());
         assert_eq!(Answer::decode(&fresh).unwrap().ttl, 200);

@@ -45,6 +45,9 @@ const CLIENT_CONNECTION_WINDOW: u32 = 256 << 20;
 pub const SEND_BUFFER: usize = 64 * 1024;
 /// Streams one peer may have open at once on a server.
 pub const MAX_STREAMS: u32 = 256;
+/// The most header data (decoded) one request or response may carry (h2's default: 16 MiB; an
+/// HTTP/1 head here may be 64 KiB).
+pub const MAX_HEADER_LIST: u32 = 64 * 1024;
 
 /// Sends what flow control lets through of `data` (at most 64 KiB), waiting for capacity when
 /// there is none; how much was sent.
@@ -283,14 +286,15 @@ async fn ping_until_dead(mut ping: h2::PingPong, keepalive: Keepalive, active: i
 }
 
 /// An HTTP/2 server's settings as this crate's servers use them: the windows above, at most
-/// [`MAX_STREAMS`] streams, [`SEND_BUFFER`] queued per stream.
+/// [`MAX_STREAMS`] streams, [`SEND_BUFFER`] queued per stream, [`MAX_HEADER_LIST`] of headers.
 pub fn server_builder() -> h2::server::Builder {
     let mut builder = h2::server::Builder::new();
     builder
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_concurrent_streams(MAX_STREAMS)
-        .max_send_buffer_size(SEND_BUFFER);
+        .max_send_buffer_size(SEND_BUFFER)
+        .max_header_list_size(MAX_HEADER_LIST);
     builder
 }
 
@@ -409,6 +413,7 @@ impl Client {
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CLIENT_CONNECTION_WINDOW)
             .max_send_buffer_size(SEND_BUFFER)
+            .max_header_list_size(MAX_HEADER_LIST)
             .handshake(gost_x_rt::Compat::new(conn))
             .await
             .map_err(|e| Error::with_source(ErrorKind::Handshake, "h2 handshake", e))?;
@@ -683,6 +688,9 @@ mod tests {
         assert_eq!(&back, b"back");
         assert!(check_headers(&[("bad name".into(), "v".into())]).is_err());
         assert!(check_headers(&[("x-ok".into(), "v".into())]).is_ok());
+        // Headers past MAX_HEADER_LIST are refused, not buffered.
+        let big = Request { headers: vec![("x-big".into(), "a".repeat(100_000))], ..req.clone() };
+        assert!(client.open(&big).await.is_err(), "a 100 KB header list");
         // A GET where CONNECT is expected: 405.
         let get = Request { path: Some("/x".into()), ..req };
         let err = client.open(&get).await.unwrap_err();

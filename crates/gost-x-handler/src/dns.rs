@@ -40,6 +40,9 @@ const DEFAULT_CACHE_SIZE: usize = 4096;
 const HOSTS_TTL: u32 = 60;
 /// The largest message handled (TCP's limit; UDP ones are smaller).
 const MAX_MESSAGE: usize = 65535;
+/// The largest query taken in a datagram (a query is one question and an OPT record; EDNS
+/// clients advertise at most 4096).
+const MAX_DATAGRAM_QUERY: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Transport {
@@ -192,7 +195,9 @@ impl Handler for DnsHandler {
 
 impl Inner {
     async fn serve(self: &std::sync::Arc<Self>, mut conn: BoxConn, session: Session) -> Result<()> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // A query arriving as one datagram (or one DoH request) is small; TCP's may be 64 KiB.
+        let size = if conn.is_datagram() { MAX_DATAGRAM_QUERY } else { MAX_MESSAGE };
+        let mut buf = vec![0u8; size];
         loop {
             let n = match tokio::time::timeout(self.read_timeout, read(&mut conn, &mut buf)).await {
                 Ok(Ok(0)) | Err(_) => return Ok(()),
@@ -253,8 +258,11 @@ impl Inner {
         let with_subnet = self.client_ip.and_then(|ip| dns::with_client_subnet(msg, ip).ok());
         let outgoing = with_subnet.as_deref().unwrap_or(msg);
         for upstream in &self.upstreams {
-            let exchange = self.exchange(upstream, outgoing, q.id);
+            let exchange = self.exchange(upstream, outgoing, q);
             match tokio::time::timeout(self.timeout, exchange).await {
+                Ok(Ok(reply)) if !dns::is_reply_to(&reply, msg, q) => {
+                    tracing::debug!(sid, upstream = %upstream.addr, "dns: an answer to another query");
+                }
                 Ok(Ok(mut reply)) => {
                     if let Some(ttl) = self.ttl {
                         let _ = dns::set_ttls(&mut reply, ttl);
@@ -340,16 +348,21 @@ impl Inner {
         }
     }
 
-    /// One exchange with `upstream` (its reply must carry `id`).
-    async fn exchange(&self, upstream: &Upstream, msg: &[u8], id: u16) -> Result<Vec<u8>> {
+    /// One exchange with `upstream`. Over UDP only a datagram from the upstream that answers
+    /// `q` is taken (others, stray or spoofed, are skipped).
+    async fn exchange(&self, upstream: &Upstream, msg: &[u8], q: &Question) -> Result<Vec<u8>> {
         match &upstream.transport {
             Transport::Udp => {
                 let mut pc = self.router.dial_packet(Some(upstream.addr.clone())).await?;
                 send_to(&mut pc, msg, &upstream.addr).await?;
                 let mut buf = vec![0u8; MAX_MESSAGE];
                 loop {
-                    let (n, _) = recv_from(&mut pc, &mut buf).await?;
-                    if n >= 2 && buf[..2] == id.to_be_bytes() {
+                    let (n, from) = recv_from(&mut pc, &mut buf).await?;
+                    let from_upstream = match (&from, &upstream.addr) {
+                        (Address::Ip(a), Address::Ip(b)) => a == b,
+                        _ => true, // named upstreams: the chain reports the name or an address
+                    };
+                    if from_upstream && dns::is_reply_to(&buf[..n], msg, q) {
                         return Ok(buf[..n].to_vec());
                     }
                 }

@@ -23,8 +23,10 @@ use crate::{
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a push may wait for the handler to take its data (gost's write deadline).
 const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest push line taken (base64 text); gost's clients push one write per request.
-const MAX_PUSH_LINE: usize = 8 << 20;
+/// The longest push line taken (base64 text): gost's clients push one write per request (its
+/// relay writes at most 32 KiB, ours 48 KiB); this is what one HTTP connection can make the
+/// server hold, so it stays small.
+const MAX_PUSH_LINE: usize = 256 * 1024;
 /// Ended sessions remembered, so that a client's late pull or push is told it has ended
 /// instead of opening a new session (Go 3.3.0 opens one).
 const MAX_ENDED: usize = 4096;

@@ -120,6 +120,12 @@ async fn bad_requests_get_gost_statuses_and_sessions_are_bounded() {
         let answer = raw(addr, &request).await;
         assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{request:?}: {answer}");
     }
+    // A push line past the bound: 413, nothing held.
+    let huge = format!(
+        "POST /push?token=h HTTP/1.1\r\n{close}Content-Length: 300000\r\n\r\n{}",
+        "A".repeat(300_000)
+    );
+    assert!(raw(addr, &huge).await.starts_with("HTTP/1.1 413"));
     // "b" was opened by its bad push and closed: a later push is told it is gone, a later
     // pull gets an empty body.
     let _b = sessions.recv().await.unwrap();
