@@ -1,8 +1,9 @@
 //! HTTP/1.1 message bodies as pht reads them: a push request's line, a pull response's lines.
 
-use gost_core::io::{read, read_decoded};
+use gost_core::io::read;
 use gost_core::{BoxConn, Error, ErrorKind, Result};
-use gost_proto::http::chunk_size;
+use gost_proto::Step;
+use gost_proto::http::ChunkedDecoder;
 
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,17 +37,13 @@ pub(crate) fn framing(
     }
 }
 
-fn decode_line(b: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
-    Ok(b.iter().position(|&c| c == b'\n').map(|i| (b[..=i].to_vec(), i + 1)))
-}
-
 /// Reads one body from a connection whose already-read bytes are in `buf`.
 pub(crate) struct Body {
     framing: Framing,
-    /// Bytes left in the body (length) or the current chunk (chunked).
+    /// Bytes left in the body (length framing).
     left: u64,
-    /// Chunked: the CRLF after a chunk's data is still to be read.
-    chunk_end: bool,
+    /// Chunked framing (gost-proto's streaming decoder).
+    chunks: ChunkedDecoder,
     done: bool,
 }
 
@@ -56,7 +53,12 @@ impl Body {
             Framing::Length(n) => n,
             _ => 0,
         };
-        Body { framing, left, chunk_end: false, done: framing == Framing::Length(0) }
+        Body {
+            framing,
+            left,
+            chunks: ChunkedDecoder::default(),
+            done: framing == Framing::Length(0),
+        }
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -91,37 +93,33 @@ impl Body {
                     }
                     return Ok(true);
                 }
-                Framing::Chunked if self.left > 0 => {
-                    let n = self.raw(conn, buf, out, max, true).await?;
-                    self.left -= n as u64;
-                    self.chunk_end = self.left == 0;
-                    return Ok(true);
-                }
                 Framing::Chunked => {
-                    let line =
-                        read_decoded(conn, buf, 4096, decode_line).await.map_err(closed_inside)?;
-                    if self.chunk_end {
-                        if !line.trim_ascii().is_empty() {
-                            return Err(Error::protocol("a chunk longer than its size"));
-                        }
-                        self.chunk_end = false;
-                        continue;
+                    if buf.is_empty() {
+                        self.left = u64::MAX;
+                        let start = out.len();
+                        let n = self.raw(conn, buf, out, 16 * 1024, true).await?;
+                        buf.extend(out.drain(start..start + n));
                     }
-                    let size = chunk_size(&line)?;
-                    if size == 0 {
-                        // Trailers, up to the empty line.
-                        loop {
-                            let line = read_decoded(conn, buf, 4096, decode_line)
-                                .await
-                                .map_err(closed_inside)?;
-                            if line.trim_ascii().is_empty() {
-                                break;
+                    let mut used = 0;
+                    let mut got = 0;
+                    while used < buf.len() && got < max && !self.chunks.is_done() {
+                        let end = buf.len().min(used + (max - got));
+                        match self.chunks.step(&buf[used..end])? {
+                            Step::Framing(n) => used += n,
+                            Step::Data(n) => {
+                                out.extend_from_slice(&buf[used..used + n]);
+                                used += n;
+                                got += n;
                             }
                         }
-                        self.done = true;
-                        return Ok(false);
                     }
-                    self.left = size;
+                    buf.drain(..used);
+                    if self.chunks.is_done() {
+                        self.done = true;
+                    }
+                    if got > 0 {
+                        return Ok(true);
+                    }
                 }
             }
         }
