@@ -49,6 +49,16 @@ pub const STATUS_BAD_REQUEST: u8 = 1;
 pub const STATUS_UNAUTHORIZED: u8 = 2;
 /// Status: forbidden.
 pub const STATUS_FORBIDDEN: u8 = 3;
+
+/// The error kind a refusing status stands for (401 → auth, 403 → denied, else connect), for
+/// the relay and tunnel connectors.
+pub fn status_error_kind(status: u8) -> gost_core::ErrorKind {
+    match status {
+        STATUS_UNAUTHORIZED => gost_core::ErrorKind::Auth,
+        STATUS_FORBIDDEN => gost_core::ErrorKind::Denied,
+        _ => gost_core::ErrorKind::Connect,
+    }
+}
 /// Status: timeout.
 pub const STATUS_TIMEOUT: u8 = 4;
 /// Status: service unavailable.

@@ -20,7 +20,7 @@ use std::task::{Context, Poll, ready};
 use gost_core::io::{Conn, Read, Write, read_decoded, rewind, write_all};
 use gost_core::{
     Address, BoxConn, BoxConnector, BoxPacketConn, ConnectOptions, Connector, ConnectorOptions,
-    Error, ErrorKind, Metadata, Network, Result,
+    Error, Metadata, Network, Result,
 };
 use gost_proto::relay::{self, Feature, Request, Response};
 
@@ -51,11 +51,7 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
 }
 
 fn status_error(node: &str, target: &Address, status: u8) -> Error {
-    let kind = match status {
-        relay::STATUS_UNAUTHORIZED => ErrorKind::Auth,
-        relay::STATUS_FORBIDDEN => ErrorKind::Denied,
-        _ => ErrorKind::Connect,
-    };
+    let kind = relay::status_error_kind(status);
     Error::new(kind, format!("relay node {node}: connect to {target} refused (status {status})"))
 }
 
@@ -284,6 +280,7 @@ impl Conn for LazyResponse {
 mod tests {
     use super::*;
     use crate::test_support::{WAIT, expect, fake_server, finish, read_conn, with_user};
+    use gost_core::ErrorKind;
     use tokio::io::AsyncWriteExt;
 
     /// §3.1's example: CONNECT example.com:80 as u/p.

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use gost_core::io::{read_decoded, rewind, write_all};
 use gost_core::{
     Address, BindOptions, BoxConn, BoxConnector, BoxListener, ConnectOptions, Connector,
-    ConnectorOptions, Error, ErrorKind, Metadata, Network, Result,
+    ConnectorOptions, Error, Metadata, Network, Result,
 };
 use gost_proto::relay::{self, Feature, Request, Response};
 use gost_proto::tunnel_id::TunnelId;
@@ -55,11 +55,7 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
 }
 
 fn status_error(node: &str, what: &str, status: u8) -> Error {
-    let kind = match status {
-        relay::STATUS_UNAUTHORIZED => ErrorKind::Auth,
-        relay::STATUS_FORBIDDEN => ErrorKind::Denied,
-        _ => ErrorKind::Connect,
-    };
+    let kind = relay::status_error_kind(status);
     Error::new(kind, format!("tunnel node {node}: {what} refused (status {status})"))
 }
 

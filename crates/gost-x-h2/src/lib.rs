@@ -457,16 +457,20 @@ impl Client {
         Arc::ptr_eq(&self.streams, &other.streams)
     }
 
+    /// A handle that may send a request now (waits while the connection is at its limit).
+    async fn ready(&self) -> Result<h2::client::SendRequest<Bytes>> {
+        self.send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))
+    }
+
     /// Opens a stream: the request, then its `200`.
     pub async fn open(&self, req: &Request) -> Result<BoxConn> {
         // Counted from now, so that concurrent dials see it.
         let stream = StreamGuard::new(&self.streams);
-        let mut send = self
-            .send
-            .clone()
-            .ready()
-            .await
-            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))?;
+        let mut send = self.ready().await?;
         if req.grpc {
             return self.call(send, req, stream);
         }
@@ -508,12 +512,7 @@ impl Client {
         body: &[u8],
         max: usize,
     ) -> Result<(u16, Vec<u8>)> {
-        let mut send = self
-            .send
-            .clone()
-            .ready()
-            .await
-            .map_err(|e| Error::with_source(ErrorKind::Dial, "h2 connection unusable", e))?;
+        let mut send = self.ready().await?;
         let request = http::Request::builder()
             .method(http::Method::POST)
             .uri(format!("https://{authority}{path}"))
