@@ -513,6 +513,22 @@ enum Dir {
 }
 
 impl Dir {
+    /// Starts the server side of a cell in this direction (Go's for rust → go).
+    fn server(self, go_bin: &Path, args: &[&str], services: usize) -> Gost {
+        match self {
+            Dir::RustToGo => start_go(go_bin, args, services),
+            Dir::GoToRust => Gost::start(args, services),
+        }
+    }
+
+    /// Starts the client side of a cell in this direction (ours for rust → go).
+    fn client(self, go_bin: &Path, args: &[&str], services: usize) -> Gost {
+        match self {
+            Dir::RustToGo => Gost::start(args, services),
+            Dir::GoToRust => start_go(go_bin, args, services),
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Dir::RustToGo => "rust → go",
@@ -994,22 +1010,11 @@ const GO_UDP_KEEPALIVE: &str = "keepalive=true";
 /// One UDP cell: a SOCKS5 UDP edge (`-L socks5://…?udp=true -F <node>`) of one implementation
 /// against a server of the other; `server_args` with `{}` where the URL's host:port goes.
 fn ssu_cell(go_bin: &Path, dir: Dir, server_url: &str, node_url: &str) -> Result<(), String> {
-    let (server, addr) = if dir == Dir::RustToGo {
-        let g = start_go(go_bin, &["-L", server_url], 1);
-        let a = g.addr();
-        (g, a)
-    } else {
-        let g = Gost::start(&["-L", server_url], 1);
-        let a = g.addr();
-        (g, a)
-    };
+    let server = dir.server(go_bin, &["-L", server_url], 1);
+    let addr = server.addr();
     let node = node_url.replace("{}", &addr.to_string());
     let edge_args = ["-L", "socks5://127.0.0.1:0?udp=true", "-F", node.as_str()];
-    let edge = if dir == Dir::RustToGo {
-        Gost::start(&edge_args, 1)
-    } else {
-        start_go(go_bin, &edge_args, 1)
-    };
+    let edge = dir.client(go_bin, &edge_args, 1);
     socks5_udp_echo(edge.addr()).map_err(|e| {
         format!(
             "{e}\n--- server:\n{}\n--- client:\n{}",
@@ -1089,16 +1094,11 @@ fn ss_2022_users_against_go_3_3_0() {
     std::fs::write(&path, &config).unwrap();
     let path = path.to_str().unwrap();
     for dir in [Dir::RustToGo, Dir::GoToRust] {
-        let server = if dir == Dir::RustToGo {
-            start_go(&go_bin, &["-C", path], 2)
-        } else {
-            Gost::start(&["-C", path], 2)
-        };
+        let server = dir.server(&go_bin, &["-C", path], 2);
         let (tcp, udp) = (server.addrs[0], server.addrs[1]);
         let node = format!("ss://{M}:{IPSK}:{ALICE}@{tcp}");
         let args = ["-L", "http://127.0.0.1:0", "-F", node.as_str()];
-        let client =
-            if dir == Dir::RustToGo { Gost::start(&args, 1) } else { start_go(&go_bin, &args, 1) };
+        let client = dir.client(&go_bin, &args, 1);
         let (ok, body) =
             curl(&["-x", &format!("http://{}", client.addrs[0]), &format!("http://{}/", origin())]);
         assert!(
@@ -1111,11 +1111,7 @@ fn ss_2022_users_against_go_3_3_0() {
         drop(client);
         let node = format!("ssu://{M}:{IPSK}:{ALICE}@{udp}");
         let edge_args = ["-L", "socks5://127.0.0.1:0?udp=true", "-F", node.as_str()];
-        let edge = if dir == Dir::RustToGo {
-            Gost::start(&edge_args, 1)
-        } else {
-            start_go(&go_bin, &edge_args, 1)
-        };
+        let edge = dir.client(&go_bin, &edge_args, 1);
         if let Err(e) = socks5_udp_echo(edge.addr()) {
             panic!(
                 "ssu users over UDP ({}): {e}\n--- server:\n{}\n--- client:\n{}",
@@ -1247,19 +1243,11 @@ fn http2_proxy_against(version: GoVersion) {
     }
     for dir in [Dir::RustToGo, Dir::GoToRust] {
         let listen = ["-L", "http2://u:p@127.0.0.1:0"];
-        let server = if dir == Dir::RustToGo {
-            start_go(&go_bin, &listen, 1)
-        } else {
-            Gost::start(&listen, 1)
-        };
+        let server = dir.server(&go_bin, &listen, 1);
         for (user, want_ok) in [("u:p", true), ("u:wrong", false)] {
             let node = format!("http2://{user}@{}", server.addr());
             let args = ["-L", "http://127.0.0.1:0", "-F", node.as_str()];
-            let client = if dir == Dir::RustToGo {
-                Gost::start(&args, 1)
-            } else {
-                start_go(&go_bin, &args, 1)
-            };
+            let client = dir.client(&go_bin, &args, 1);
             let proxy = format!("http://{}", client.addr());
             let url = format!("http://{}/", origin());
             for tunnel in [false, true] {
@@ -1303,18 +1291,13 @@ fn dns_through_relay_against(version: GoVersion) {
     let upstream = dns_upstream().addr;
     for dir in [Dir::RustToGo, Dir::GoToRust] {
         let relay_args = ["-L", "relay://127.0.0.1:0"];
-        let relay = if dir == Dir::RustToGo {
-            start_go(&go_bin, &relay_args, 1)
-        } else {
-            Gost::start(&relay_args, 1)
-        };
+        let relay = dir.server(&go_bin, &relay_args, 1);
         // The upstream as a forward target: Go's `dns=` query parameter finds no exchanger
         // ("exchange not found") in both versions.
         let listen = format!("dns://127.0.0.1:{}/{upstream}", free_port());
         let node = format!("relay://{}", relay.addr());
         let args = ["-L", listen.as_str(), "-F", node.as_str()];
-        let proxy =
-            if dir == Dir::RustToGo { Gost::start(&args, 1) } else { start_go(&go_bin, &args, 1) };
+        let proxy = dir.client(&go_bin, &args, 1);
         let answer = dig(proxy.addr(), &["x.test", "A"]);
         assert!(
             answer.contains("10.0.0.1"),
