@@ -29,8 +29,8 @@ pub type Connect =
 
 /// The most data one push carries (its line is a third longer).
 const MAX_PUSH: usize = 48 * 1024;
-/// The longest pull line taken.
-const MAX_PULL_LINE: usize = 8 << 20;
+/// The longest pull line taken (gost servers send base64 of at most 32 KiB per line).
+const MAX_PULL_LINE: usize = 256 * 1024;
 /// Bound on the closing push.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
