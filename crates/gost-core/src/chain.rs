@@ -14,7 +14,9 @@ use crate::dialer::{BoxDialer, DialOptions, Dialer, HandshakeOptions, OnNodeConn
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::{BoxConn, BoxPacketConn};
 use crate::listener::BoxListener;
+use crate::matcher::BoxMatcher;
 use crate::metadata::Metadata;
+use crate::probe::{ProbeRecord, ProbeResult, Probed};
 use crate::selector::{FailMarker, Markable, Marker, SelectRequest};
 
 /// A node's dialer and connector: how to reach the node, and what protocol to speak to it.
@@ -59,6 +61,13 @@ pub struct Node {
     pub bypass: Option<BoxBypass>,
     /// The node's own options (hop and selector keys such as `weight`, `backup`).
     pub metadata: Metadata,
+    /// The node takes only the requests its matcher matches (gost's `matcher.rule`).
+    pub matcher: Option<BoxMatcher>,
+    /// Among several matching nodes, one with the single highest priority is taken without the
+    /// selector; equal priorities go to the selector (gost: 0 = the rule's length).
+    pub priority: i64,
+    /// The latest result of the node's health probe, if it has one.
+    pub probe: ProbeRecord,
 }
 
 impl Node {
@@ -78,6 +87,9 @@ impl Node {
             marker: FailMarker::new(),
             bypass: None,
             metadata: Metadata::new(),
+            matcher: None,
+            priority: 0,
+            probe: ProbeRecord::new(),
         }
     }
 }
@@ -85,6 +97,12 @@ impl Node {
 impl Markable for Arc<Node> {
     fn marker(&self) -> &dyn Marker {
         &self.marker
+    }
+}
+
+impl Probed for Arc<Node> {
+    fn probe_result(&self) -> Option<ProbeResult> {
+        self.probe.get()
     }
 }
 

@@ -21,6 +21,16 @@ pub struct SelectRequest {
     pub protocol: Option<String>,
     /// Host name from a sniffed request (HTTP Host, TLS SNI).
     pub host: Option<String>,
+    /// The HTTP request's method, when the handler read one.
+    pub method: Option<String>,
+    /// The HTTP request's path (without its query).
+    pub path: Option<String>,
+    /// The HTTP request's query string (without `?`), as sent.
+    pub query: Option<String>,
+    /// The HTTP request's header fields, in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// A prefix of the HTTP request's body, for body rules (empty when none was read).
+    pub body: std::sync::Arc<[u8]>,
 }
 
 impl SelectRequest {
@@ -38,6 +48,14 @@ impl SelectRequest {
     pub fn with_client_addr(mut self, client_addr: Option<SocketAddr>) -> Self {
         self.client_addr = client_addr;
         self
+    }
+
+    /// The host the request is for: the sniffed host if any, else the target's host.
+    pub fn host_name(&self) -> Option<String> {
+        match &self.host {
+            Some(h) => Some(h.clone()),
+            None => self.target.as_ref().map(Address::host),
+        }
     }
 }
 

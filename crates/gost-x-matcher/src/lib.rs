@@ -12,6 +12,8 @@
 //! Host names compare case-insensitively. A pattern with a `/` that is not a valid CIDR is an
 //! error rather than a name nobody can match.
 
+pub mod rule;
+
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
