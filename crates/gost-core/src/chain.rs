@@ -94,13 +94,13 @@ impl Node {
     }
 }
 
-impl Markable for Arc<Node> {
+impl Markable for Node {
     fn marker(&self) -> &dyn Marker {
         &self.marker
     }
 }
 
-impl Probed for Arc<Node> {
+impl Probed for Node {
     fn probe_result(&self) -> Option<ProbeResult> {
         self.probe.get()
     }

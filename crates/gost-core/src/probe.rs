@@ -44,6 +44,12 @@ pub trait Probed {
     fn probe_result(&self) -> Option<ProbeResult>;
 }
 
+impl<T: Probed + ?Sized> Probed for std::sync::Arc<T> {
+    fn probe_result(&self) -> Option<ProbeResult> {
+        (**self).probe_result()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,12 @@ pub trait Filter<T>: Send + Sync {
 pub trait Selector<T>: Send + Sync {
     /// Returns the chosen item, or `None` when none is available.
     fn select(&self, items: &[T], req: &SelectRequest) -> Option<T>;
+
+    /// Like [`Selector::select`], but `None` when the filters leave nothing, even if `select`
+    /// would fall back to some item: a hop trying priority groups in turn asks this of each.
+    fn select_available(&self, items: &[T], req: &SelectRequest) -> Option<T> {
+        self.select(items, req)
+    }
 }
 
 /// Counts failures of one candidate, for the fail filter (`maxFails`, `failTimeout`).
@@ -93,6 +99,13 @@ pub trait Marker: Send + Sync {
 pub trait Markable {
     /// The candidate's marker.
     fn marker(&self) -> &dyn Marker;
+}
+
+/// Shared candidates (`Arc<Node>`) are markable as what they share.
+impl<T: Markable + ?Sized> Markable for std::sync::Arc<T> {
+    fn marker(&self) -> &dyn Marker {
+        (**self).marker()
+    }
 }
 
 /// The standard lock-free [`Marker`].

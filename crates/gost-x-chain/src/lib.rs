@@ -5,8 +5,11 @@
 //! the selection strategies and filters in [`selector`].
 
 mod chain;
+pub mod group;
 mod hop;
 mod named_packets;
+pub mod parallel;
+pub mod probe;
 mod router;
 pub mod selector;
 

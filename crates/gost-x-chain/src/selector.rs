@@ -1,5 +1,5 @@
-//! Selection strategies (`round`, `rand`, `fifo`, `hash`) and the fail filter, generic over what
-//! they select, as in gost.
+//! Selection strategies (`round`, `rand`, `fifo`, `hash`, `lowest`, and `parallel` for nodes),
+//! the fail, backup and latency filters, generic over what they select, as in gost.
 
 use std::hash::Hasher;
 use std::net::IpAddr;
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::sync::Arc;
 
 use gost_core::{
-    Error, Filter, Markable, Metadata, Node, Result, SelectRequest, Selector, Strategy,
+    Error, Filter, Markable, Metadata, Node, ProbeResult, Result, SelectRequest, Selector, Strategy,
 };
 
 /// What the strategies and filters know about a candidate beyond its fail marker. Nodes read it
@@ -32,6 +32,10 @@ pub trait Candidate: Markable {
     fn fail_timeout(&self) -> Option<Duration> {
         None
     }
+    /// The latest result of the candidate's health probe; `None` when it has none.
+    fn probe_result(&self) -> Option<ProbeResult> {
+        None
+    }
 }
 
 impl Candidate for Arc<Node> {
@@ -46,6 +50,9 @@ impl Candidate for Arc<Node> {
     }
     fn fail_timeout(&self) -> Option<Duration> {
         self.metadata.get_duration(&["failTimeout", "fail_timeout"]).ok().flatten()
+    }
+    fn probe_result(&self) -> Option<ProbeResult> {
+        self.probe.get()
     }
 }
 
@@ -175,7 +182,8 @@ impl Hasher for Fnv1a {
 }
 
 /// Skips candidates that failed `max_fails` times in a row, until `fail_timeout` has passed since
-/// their last failure. `max_fails = 0` disables the filter.
+/// their last failure, and candidates whose latest health probe failed, until a probe passes.
+/// `max_fails = 0` disables the count (not the probe).
 #[derive(Debug, Clone, Copy)]
 pub struct FailFilter {
     /// Failures before a candidate is skipped.
@@ -197,18 +205,64 @@ impl<T: Candidate> Filter<T> for FailFilter {
             return items;
         }
         let now = SystemTime::now();
+        items.into_iter().filter(|item| self.admits_at(item, now)).collect()
+    }
+}
+
+impl FailFilter {
+    /// Whether `item` is available now (the lone-candidate exemption aside).
+    pub fn admits<T: Candidate>(&self, item: &T) -> bool {
+        self.admits_at(item, SystemTime::now())
+    }
+
+    fn admits_at<T: Candidate>(&self, item: &T, now: SystemTime) -> bool {
+        let max_fails = item.max_fails().unwrap_or(self.max_fails);
+        let fail_timeout = item.fail_timeout().unwrap_or(self.fail_timeout);
+        if item.probe_result().is_some_and(|p| !p.success) {
+            return false;
+        }
+        let m = item.marker();
+        max_fails == 0
+            || m.fail_count() < max_fails
+            || m.last_fail()
+                .is_none_or(|t| now.duration_since(t).unwrap_or_default() >= fail_timeout)
+    }
+}
+
+/// `maxLatency`: skips probed candidates whose latest probe failed or took longer than
+/// `max_latency` (candidates never probed stay). A lone candidate stays.
+#[derive(Debug, Clone, Copy)]
+pub struct LatencyFilter {
+    /// The slowest probe latency still accepted.
+    pub max_latency: Duration,
+}
+
+impl<T: Candidate> Filter<T> for LatencyFilter {
+    fn filter(&self, items: Vec<T>, _req: &SelectRequest) -> Vec<T> {
+        if items.len() <= 1 || self.max_latency.is_zero() {
+            return items;
+        }
         items
             .into_iter()
-            .filter(|item| {
-                let max_fails = item.max_fails().unwrap_or(self.max_fails);
-                let fail_timeout = item.fail_timeout().unwrap_or(self.fail_timeout);
-                let m = item.marker();
-                max_fails == 0
-                    || m.fail_count() < max_fails
-                    || m.last_fail()
-                        .is_none_or(|t| now.duration_since(t).unwrap_or_default() >= fail_timeout)
-            })
+            .filter(|i| i.probe_result().is_none_or(|p| p.success && p.latency <= self.max_latency))
             .collect()
+    }
+}
+
+/// `lowest` (`lowestlatency`, `ll`): the candidate whose latest probe passed fastest; without
+/// any passed probe, the first candidate (never probed, or failed), as gost.
+#[derive(Debug, Default)]
+pub struct LowestLatency;
+
+impl<T: Candidate + Clone> Strategy<T> for LowestLatency {
+    fn apply(&self, items: &[T], _req: &SelectRequest) -> Option<T> {
+        items
+            .iter()
+            .filter_map(|i| i.probe_result().filter(|p| p.success).map(|p| (p.latency, i)))
+            .min_by_key(|(latency, _)| *latency)
+            .map(|(_, i)| i)
+            .or_else(|| items.first())
+            .cloned()
     }
 }
 
@@ -225,17 +279,23 @@ impl<T: Candidate> Filter<T> for BackupFilter {
     }
 }
 
+/// Whether a lone candidate is available.
+type LoneCheck<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
+
 /// A strategy after a list of filters. When the filters leave nothing (every node failed
-/// recently), the strategy picks among all candidates as a last resort, as gost's hops do.
+/// recently), [`Selector::select`] lets the strategy pick among all candidates as a last resort
+/// (gost gives no node then: see docs/compat-go.md); [`Selector::select_available`] does not.
 pub struct DefaultSelector<T> {
     strategy: Box<dyn Strategy<T>>,
     filters: Vec<Box<dyn Filter<T>>>,
+    /// Checks a lone item in [`Selector::select_available`], which the fail filter lets through.
+    lone: Option<LoneCheck<T>>,
 }
 
 impl<T> DefaultSelector<T> {
     /// A selector running `filters` in order, then `strategy`.
     pub fn new(strategy: Box<dyn Strategy<T>>, filters: Vec<Box<dyn Filter<T>>>) -> Self {
-        DefaultSelector { strategy, filters }
+        DefaultSelector { strategy, filters, lone: None }
     }
 }
 
@@ -247,6 +307,19 @@ impl<T: Clone + Send + Sync> Selector<T> for DefaultSelector<T> {
         }
         if candidates.is_empty() {
             return self.strategy.apply(items, req);
+        }
+        self.strategy.apply(&candidates, req)
+    }
+
+    fn select_available(&self, items: &[T], req: &SelectRequest) -> Option<T> {
+        if let ([only], Some(lone)) = (items, &self.lone)
+            && !lone(only)
+        {
+            return None;
+        }
+        let mut candidates = items.to_vec();
+        for f in &self.filters {
+            candidates = f.filter(candidates, req);
         }
         self.strategy.apply(&candidates, req)
     }
@@ -269,19 +342,53 @@ pub fn from_metadata<T: Candidate + Clone + Send + Sync + 'static>(
                 Some("host") => Box::new(Hash::by_host()),
                 _ => Box::new(Hash::default()),
             },
+            "lowestlatency" | "lowest" | "ll" => Box::new(LowestLatency),
+            "parallel" => {
+                return Err(Error::config(
+                    "strategy \"parallel\" races the nodes of a chain's hop; it cannot choose \
+                     among forward targets, chains or hops",
+                ));
+            }
             other => {
                 return Err(Error::config(format!(
-                    "unknown selector strategy {other:?} (expected round, rand, fifo or hash)"
+                    "unknown selector strategy {other:?} (expected round, rand, fifo, hash, \
+                     lowest or parallel)"
                 )));
             }
         };
+    from_parts(strategy, md, default_fail_timeout)
+}
+
+/// [`from_metadata`] for the nodes of a chain's hop, which may also race: `parallel`.
+pub fn for_nodes(
+    md: &Metadata,
+    default_fail_timeout: Duration,
+) -> Result<DefaultSelector<Arc<Node>>> {
+    if md.get_string(&["strategy"])?.as_deref() == Some("parallel") {
+        return from_parts(Box::new(crate::parallel::Parallel), md, default_fail_timeout);
+    }
+    from_metadata(md, default_fail_timeout)
+}
+
+fn from_parts<T: Candidate + Clone + Send + Sync + 'static>(
+    strategy: Box<dyn Strategy<T>>,
+    md: &Metadata,
+    default_fail_timeout: Duration,
+) -> Result<DefaultSelector<T>> {
     let max_fails =
         md.get_int(&["maxFails", "max_fails"])?.map_or(DEFAULT_MAX_FAILS, |n| n.max(0) as u64);
     let fail_timeout =
         md.get_duration(&["failTimeout", "fail_timeout"])?.unwrap_or(default_fail_timeout);
-    let filters: Vec<Box<dyn Filter<T>>> =
-        vec![Box::new(FailFilter { max_fails, fail_timeout }), Box::new(BackupFilter)];
-    Ok(DefaultSelector::new(strategy, filters))
+    let fail = FailFilter { max_fails, fail_timeout };
+    let mut filters: Vec<Box<dyn Filter<T>>> = vec![Box::new(fail), Box::new(BackupFilter)];
+    if let Some(max_latency) = md.get_duration(&["maxLatency", "max_latency"])?
+        && !max_latency.is_zero()
+    {
+        filters.push(Box::new(LatencyFilter { max_latency }));
+    }
+    let mut sel = DefaultSelector::new(strategy, filters);
+    sel.lone = Some(Box::new(move |item: &T| fail.admits(item)));
+    Ok(sel)
 }
 
 #[cfg(test)]

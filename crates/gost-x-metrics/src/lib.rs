@@ -136,6 +136,8 @@ pub struct Metrics {
     durations: Mutex<BTreeMap<String, Arc<Histogram>>>,
     chain_errors: Mutex<BTreeMap<(String, String), Arc<AtomicU64>>>,
     node_connects: Mutex<BTreeMap<(String, String), Arc<Histogram>>>,
+    /// (scope, target) → (up, latency) of each running health probe.
+    probes: Mutex<BTreeMap<(String, String), (bool, Duration)>>,
 }
 
 /// Counts one running accept loop in `gost_services` while it lives.
@@ -163,6 +165,7 @@ impl Metrics {
             durations: Mutex::new(BTreeMap::new()),
             chain_errors: Mutex::new(BTreeMap::new()),
             node_connects: Mutex::new(BTreeMap::new()),
+            probes: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -206,6 +209,19 @@ impl Metrics {
                 .clone()
         };
         h.observe(&NODE_CONNECT_BUCKETS, d);
+    }
+
+    /// The latest result of the health probe of `target` in `scope` (`gost_probe_up`,
+    /// `gost_probe_latency_seconds`; not in gost).
+    pub fn probe(&self, scope: &str, target: &str, up: bool, latency: Duration) {
+        let mut map = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert((scope.to_owned(), target.to_owned()), (up, latency));
+    }
+
+    /// Drops the series of a probe that stopped (its hop or group was removed).
+    pub fn forget_probe(&self, scope: &str, target: &str) {
+        let mut map = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&(scope.to_owned(), target.to_owned()));
     }
 
     /// Every series in the Prometheus text format (version 0.0.4).
@@ -296,6 +312,34 @@ impl Metrics {
                 format!("chain=\"{}\",host=\"{host}\",node=\"{}\"", escape(chain), escape(node));
             let name = "gost_chain_node_connect_duration_seconds";
             h.render(&mut out, name, &labels, &NODE_CONNECT_BUCKETS);
+        }
+        let probes = self.probes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !probes.is_empty() {
+            family(
+                &mut out,
+                "gost_probe_up",
+                "gauge",
+                "Whether the health probe passes (1) or not",
+            );
+            for ((scope, target), (up, _)) in &probes {
+                let _ = writeln!(
+                    out,
+                    "gost_probe_up{{host=\"{host}\",scope=\"{}\",target=\"{}\"}} {}",
+                    escape(scope),
+                    escape(target),
+                    u8::from(*up)
+                );
+            }
+            family(&mut out, "gost_probe_latency_seconds", "gauge", "Latency of the last probe");
+            for ((scope, target), (_, latency)) in &probes {
+                let _ = writeln!(
+                    out,
+                    "gost_probe_latency_seconds{{host=\"{host}\",scope=\"{}\",target=\"{}\"}} {}",
+                    escape(scope),
+                    escape(target),
+                    latency.as_secs_f64()
+                );
+            }
         }
         process::render(&mut out);
         out
