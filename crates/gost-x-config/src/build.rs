@@ -9,16 +9,19 @@ use gost_core::{
     HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry, Result, Transport,
 };
 use gost_x_auth::Users;
-use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, from_metadata};
+use gost_x_chain::probe::Probes;
+use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, for_nodes, from_metadata};
 use gost_x_chain::{Chain, DefaultRouter, NodeHop, RouterOptions};
 use gost_x_metrics::Metrics;
 use gost_x_service::{DefaultService, Policy, ServiceOptions};
 
 use crate::model::{
-    ChainConfig, Config, HopConfig, SelectorConfig, ServiceConfig, TlsConfig, to_metadata,
+    ChainConfig, ChainGroupConfig, Config, ForwarderConfig, HopConfig, SelectorConfig,
+    ServiceConfig, TlsConfig, to_metadata,
 };
 use crate::names;
 use crate::policy::{self, Reloaders};
+use crate::routing;
 
 /// What building needs besides the registries: where file-backed objects are kept for reloads,
 /// the metrics series services and routers update (when metrics are on), and the handler types
@@ -88,7 +91,7 @@ pub fn build_objects(config: &Config, r: &Registries, env: &Env) -> Result<()> {
     *env.default_tls.write().unwrap_or_else(|e| e.into_inner()) = config.tls.clone();
     policy::build(config, r, &env.reloaders)?;
     for hop in &config.hops {
-        let built = build_hop(hop, r, env)
+        let built = build_hop_in(hop, r, env, &hop.name)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("hop {}", hop.name)))?;
         r.hops.replace(&hop.name, built);
     }
@@ -109,7 +112,7 @@ pub fn build_chain(chain: &ChainConfig, r: &Registries, env: &Env) -> Result<Box
         let built = if hop.nodes.is_empty() {
             policy::named(&r.hops, "hop", &hop.name).map(BoxHop::new).map_err(at)?
         } else {
-            build_hop(hop, r, env).map_err(at)?
+            build_hop_in(hop, r, env, &format!("{}/{}", chain.name, hop.name)).map_err(at)?
         };
         hops.push((hop.name.clone(), built));
     }
@@ -242,7 +245,7 @@ fn factory<T: Clone>(reg: &Registry<T>, role: &str, kind: &str, gost_knows: bool
     })
 }
 
-fn selector_metadata(sel: Option<&SelectorConfig>, md: &Metadata) -> Metadata {
+pub(crate) fn selector_metadata(sel: Option<&SelectorConfig>, md: &Metadata) -> Metadata {
     let mut merged = md.clone();
     if let Some(sel) = sel {
         if !sel.strategy.is_empty() {
@@ -253,6 +256,9 @@ fn selector_metadata(sel: Option<&SelectorConfig>, md: &Metadata) -> Metadata {
         }
         if let Some(t) = &sel.fail_timeout {
             merged.insert("failTimeout", gost_core::Value::from(t));
+        }
+        if let Some(t) = &sel.max_latency {
+            merged.insert("maxLatency", gost_core::Value::from(t));
         }
     }
     merged
@@ -314,8 +320,14 @@ fn add_filter(
 }
 
 /// A hop (top-level, or inside a chain) with its nodes.
-pub fn build_hop(hop: &HopConfig, r: &Registries, _env: &Env) -> Result<BoxHop> {
+pub fn build_hop(hop: &HopConfig, r: &Registries, env: &Env) -> Result<BoxHop> {
+    build_hop_in(hop, r, env, &hop.name)
+}
+
+/// [`build_hop`], its probes reported under `scope` (`chain/hop`, or the hop's name).
+fn build_hop_in(hop: &HopConfig, r: &Registries, env: &Env, scope: &str) -> Result<BoxHop> {
     hop.check_supported()?;
+    let mut probes = Probes::default();
     let mut nodes = Vec::with_capacity(hop.nodes.len());
     for node in &hop.nodes {
         let addr = Address::parse(&node.addr)
@@ -353,18 +365,24 @@ pub fn build_hop(hop: &HopConfig, r: &Registries, _env: &Env) -> Result<BoxHop> 
         add_filter(&mut built.metadata, node.filter.as_ref(), [None, None, None]);
         built.bypass = policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
-        nodes.push(Arc::new(built));
+        (built.matcher, built.priority) = routing::matcher(node.matcher.as_ref(), r)
+            .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
+        let built = Arc::new(built);
+        routing::probe_node(&built, node.probe.as_ref(), scope, env, &mut probes)?;
+        nodes.push(built);
     }
-    let sel: DefaultSelector<Arc<Node>> = from_metadata(
+    let sel = for_nodes(
         &selector_metadata(hop.selector.as_ref(), &to_metadata(&hop.metadata)),
         DEFAULT_FAIL_TIMEOUT,
     )?;
     let bypass = policy::bypasses(&policy::names(hop.bypass.as_ref(), &hop.bypasses), r)?;
-    Ok(BoxHop::new(NodeHop::new(hop.name.clone(), nodes, Box::new(sel)).with_bypass(bypass)))
+    let hop = NodeHop::new(hop.name.clone(), nodes, Box::new(sel));
+    Ok(BoxHop::new(hop.with_bypass(bypass).with_probes(probes)))
 }
 
 fn router(
     chain: Option<&str>,
+    group: Option<&ChainGroupConfig>,
     svc: &ServiceConfig,
     r: &Registries,
     env: &Env,
@@ -376,7 +394,12 @@ fn router(
     if let Some(name) = svc.hosts.as_deref().filter(|n| !n.is_empty()) {
         opts.hosts = Some(BoxHostMapper::new(policy::named(&r.hosts, "hosts", name)?));
     }
-    if let Some(name) = chain {
+    if let Some(group) = group {
+        let scope = format!("{}/chainGroup", svc.name);
+        opts.chain = Some(routing::chain_group(chain, group, r, env, &scope)?);
+        let label = chain.unwrap_or("chainGroup").to_owned();
+        opts.metrics = env.metrics.clone().map(|m| (m, label));
+    } else if let Some(name) = chain {
         // Late bound: a chain updated through the Web API is used by the next connection.
         opts.chain = Some(BoxChainer::new(policy::named(&r.chains, "chain", name)?));
         opts.metrics = env.metrics.clone().map(|m| (m, name.to_owned()));
@@ -417,6 +440,48 @@ fn service_policy(svc: &ServiceConfig, r: &Registries) -> Result<Policy> {
     Ok(p)
 }
 
+/// A service's forward targets: its `hopGroup`, else the named `hop`, else its `nodes`.
+fn forwarder(
+    svc: &ServiceConfig,
+    fwd: &ForwarderConfig,
+    r: &Registries,
+    env: &Env,
+) -> Result<Option<BoxHop>> {
+    let scope = format!("{}/forwarder", svc.name);
+    if let Some(group) = &fwd.hop_group {
+        return routing::hop_group(group, r, env, &scope).map(Some);
+    }
+    if let Some(name) = fwd.hop.as_deref().or(fwd.name.as_deref()).filter(|n| !n.is_empty()) {
+        return Ok(Some(BoxHop::new(policy::named(&r.hops, "hop", name)?)));
+    }
+    let mut nodes = Vec::with_capacity(fwd.nodes.len());
+    let mut probes = Probes::default();
+    for node in &fwd.nodes {
+        let at = |e: Error| e.wrap(ErrorKind::Config, format!("forwarder node {}", node.name));
+        let addr = Address::parse(&node.addr).map_err(at)?;
+        let mut target = Node::target(node.name.clone(), addr);
+        target.metadata = to_metadata(&node.metadata);
+        let legacy = [node.protocol.as_deref(), node.host.as_deref(), node.path.as_deref()];
+        add_filter(&mut target.metadata, node.filter.as_ref(), legacy);
+        target.bypass = policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r)
+            .map_err(at)?;
+        (target.matcher, target.priority) =
+            routing::matcher(node.matcher.as_ref(), r).map_err(at)?;
+        let target = Arc::new(target);
+        routing::probe_node(&target, node.probe.as_ref(), &scope, env, &mut probes)?;
+        nodes.push(target);
+    }
+    if nodes.is_empty() {
+        return Ok(None);
+    }
+    let sel: DefaultSelector<Arc<Node>> = from_metadata(
+        &selector_metadata(fwd.selector.as_ref(), &Metadata::new()),
+        DEFAULT_FAIL_TIMEOUT,
+    )?;
+    let hop = NodeHop::new(format!("{}-forwarder", svc.name), nodes, Box::new(sel));
+    Ok(Some(BoxHop::new(hop.with_probes(probes))))
+}
+
 /// A `services[]` entry: its listener bound, not yet serving.
 pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<BoxService> {
     svc.check_supported()?;
@@ -437,7 +502,8 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     // gost: an `ignoreChain` service keeps its chain in the config but does not use it.
     let ignore_chain = to_metadata(&svc.metadata).get_bool(&["ignoreChain"])?.unwrap_or(false);
     let chain = svc.handler.chain.as_deref().filter(|_| !ignore_chain);
-    let mut hopts = HandlerOptions::new(router(chain, svc, r, env)?);
+    let group = svc.handler.chain_group.as_ref().filter(|_| !ignore_chain);
+    let mut hopts = HandlerOptions::new(router(chain, group, svc, r, env)?);
     hopts.service = svc.name.clone();
     if let Some(name) = svc.hosts.as_deref().filter(|n| !n.is_empty()) {
         hopts.hosts = Some(BoxHostMapper::new(policy::named(&r.hosts, "hosts", name)?));
@@ -464,27 +530,7 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
         hopts.sd = Some(BoxSd::new(r.sds.named(&name)));
     }
     if let Some(fwd) = &svc.forwarder {
-        let mut nodes = Vec::with_capacity(fwd.nodes.len());
-        for node in &fwd.nodes {
-            let addr = Address::parse(&node.addr)
-                .map_err(|e| e.wrap(ErrorKind::Config, format!("forwarder node {}", node.name)))?;
-            let mut target = Node::target(node.name.clone(), addr);
-            target.metadata = to_metadata(&node.metadata);
-            let legacy = [node.protocol.as_deref(), node.host.as_deref(), node.path.as_deref()];
-            add_filter(&mut target.metadata, node.filter.as_ref(), legacy);
-            nodes.push(Arc::new(target));
-        }
-        if !nodes.is_empty() {
-            let sel: DefaultSelector<Arc<Node>> = from_metadata(
-                &selector_metadata(fwd.selector.as_ref(), &Metadata::new()),
-                DEFAULT_FAIL_TIMEOUT,
-            )?;
-            hopts.forwarder = Some(BoxHop::new(NodeHop::new(
-                format!("{}-forwarder", svc.name),
-                nodes,
-                Box::new(sel),
-            )));
-        }
+        hopts.forwarder = forwarder(svc, fwd, r, env)?;
     }
     let handler_md = server_metadata(&svc.handler.metadata, svc.handler.tls.as_ref(), env);
     let handler = match new_handler {
@@ -495,8 +541,9 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
 
     let mut lopts = ListenerOptions::new(svc.addr.clone());
     lopts.service = svc.name.clone();
-    if let Some(chain) = &svc.listener.chain {
-        lopts.router = Some(router(Some(chain), svc, r, env)?);
+    let (chain, group) = (svc.listener.chain.as_deref(), svc.listener.chain_group.as_ref());
+    if chain.is_some() || group.is_some() {
+        lopts.router = Some(router(chain, group, svc, r, env)?);
     }
     let listener_md = server_metadata(&svc.listener.metadata, svc.listener.tls.as_ref(), env);
     let listener = new_listener(lopts, &listener_md).map_err(|e| {

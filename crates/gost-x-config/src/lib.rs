@@ -10,6 +10,7 @@ pub mod load;
 pub mod model;
 mod names;
 pub mod policy;
+mod routing;
 pub mod runtime;
 mod url;
 

@@ -188,7 +188,7 @@ pub struct HandlerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_group: Option<ConfigValue>,
+    pub chain_group: Option<ChainGroupConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auther: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -214,7 +214,7 @@ pub struct ListenerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_group: Option<ConfigValue>,
+    pub chain_group: Option<ChainGroupConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auther: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -332,7 +332,7 @@ pub struct ForwarderConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<ForwardNodeConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hop_group: Option<ConfigValue>,
+    pub hop_group: Option<HopGroupConfig>,
 }
 
 /// `forwarder.nodes[]`.
@@ -349,13 +349,13 @@ pub struct ForwardNodeConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bypasses: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matcher: Option<ConfigValue>,
+    pub matcher: Option<NodeMatcherConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<ConfigValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ConfigValue>,
+    pub probe: Option<ProbeConfig>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: MetadataConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -383,6 +383,106 @@ pub struct SelectorConfig {
     pub fail_timeout: Option<ConfigValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency: Option<ConfigValue>,
+}
+
+/// `matcher` of a node, or of a chain or hop in a group (gost 3.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeMatcherConfig {
+    /// The routing rule, e.g. ``Host(`*.example.com`) && PathPrefix(`/api`)``.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rule: String,
+    /// 0: the rule's length (more specific rules first); negative: always through the selector.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: i64,
+    /// The most of a request body read for body rules (gost: 1 MiB default, 10 MiB at most).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub body_size: i64,
+}
+
+/// `probe` of a node, or of a chain or hop in a group (gost 3.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProbeConfig {
+    /// `tcp` (default), `http` or `cmd`.
+    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_host: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expected_status: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Failed probes in a row before down (an extension; 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failure_threshold: i64,
+    /// Passed probes in a row before up again (an extension; 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub success_threshold: i64,
+}
+
+/// `chainGroup` of a handler or listener (gost 3.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChainGroupConfig {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainGroupEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<SelectorConfig>,
+}
+
+/// `chainGroup.chains[]`: a chain's name, or the name with a matcher and a probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChainGroupEntry {
+    /// `- chain-0`.
+    Name(String),
+    /// `- {chain: chain-0, matcher: ..., probe: ...}`.
+    Entry(GroupEntryConfig),
+}
+
+impl ChainGroupEntry {
+    /// The entry with its optional parts.
+    pub fn parts(&self) -> GroupEntryConfig {
+        match self {
+            ChainGroupEntry::Name(n) => GroupEntryConfig { chain: n.clone(), ..Default::default() },
+            ChainGroupEntry::Entry(e) => e.clone(),
+        }
+    }
+}
+
+/// A chain of a chain group, or a hop of a hop group, with its matcher and probe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GroupEntryConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chain: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hop: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matcher: Option<NodeMatcherConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeConfig>,
+}
+
+/// `forwarder.hopGroup` (gost 3.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HopGroupConfig {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<GroupEntryConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<SelectorConfig>,
 }
 
 /// `chains[]`.
@@ -453,13 +553,13 @@ pub struct NodeConfig {
     #[serde(default)]
     pub dialer: DialerConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matcher: Option<ConfigValue>,
+    pub matcher: Option<NodeMatcherConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<ConfigValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<ConfigValue>,
+    pub probe: Option<ProbeConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -777,7 +877,7 @@ impl ServiceConfig {
     pub fn check_supported(&self) -> Result<()> {
         let s = self;
         let at = |field: &str| format!("service {}: `{field}`", s.name);
-        let refs: [(&str, bool); 9] = [
+        let refs: [(&str, bool); 8] = [
             ("handler.limiter", s.handler.limiter.is_some()),
             ("quotas", !s.quotas.is_empty()),
             ("observer", s.observer.is_some() || s.handler.observer.is_some()),
@@ -785,7 +885,6 @@ impl ServiceConfig {
             ("logger", s.logger.is_some() || !s.loggers.is_empty()),
             ("rewriter", s.rewriter.is_some()),
             ("cache", s.cache.is_some()),
-            ("chainGroup", s.handler.chain_group.is_some() || s.listener.chain_group.is_some()),
             ("listener.auth", s.listener.auth.is_some() || s.listener.auther.is_some()),
         ];
         for (field, used) in refs {
@@ -795,16 +894,6 @@ impl ServiceConfig {
         }
         if s.handler.auth.as_ref().is_some_and(|a| a.file.is_some()) {
             return not_yet(&at("handler.auth.file"));
-        }
-        if let Some(f) = &s.forwarder
-            && (f.hop.is_some() || f.name.is_some() || f.hop_group.is_some())
-        {
-            return not_yet(&at("forwarder.hop"));
-        }
-        if let Some(f) = &s.forwarder
-            && f.nodes.iter().any(|n| n.bypass.is_some() || !n.bypasses.is_empty())
-        {
-            return not_yet(&at("forwarder.nodes.bypass"));
         }
         Ok(())
     }
@@ -833,11 +922,6 @@ impl HopConfig {
         }
         if h.plugin.is_some() || h.file.is_some() || h.redis.is_some() || h.http.is_some() {
             return not_yet(&at("node loaders"));
-        }
-        for n in &h.nodes {
-            if n.matcher.is_some() {
-                return not_yet(&at(&format!("nodes.{}.matcher", n.name)));
-            }
         }
         Ok(())
     }

@@ -74,9 +74,7 @@ impl Handler for ForwardHandler {
                         ));
                     }
                     tracing::debug!(sid = session.id, proto = sniffed.protocol(), host = ?target, "forward: sniffed");
-                    req.host = target.map(|t| t.to_string());
-                    req.protocol =
-                        Some(sniffed.protocol()).filter(|p| !p.is_empty()).map(str::to_owned);
+                    sniffed.describe(&mut req, &first);
                 }
                 Ok(Err(e)) => return Err(e),
                 // Nothing (or not enough) yet: forwarded as it is.

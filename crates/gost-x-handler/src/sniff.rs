@@ -94,6 +94,36 @@ impl Sniffed {
         }
     }
 
+    /// Tells `req` what the first bytes say, for hop filters and matcher rules: protocol, host,
+    /// and for HTTP the method, path, query, header fields and the body bytes that arrived with
+    /// the head.
+    pub(crate) fn describe(&self, req: &mut gost_core::SelectRequest, first: &[u8]) {
+        req.host = self.target().map(|t| t.to_string());
+        req.protocol = Some(self.protocol()).filter(|p| !p.is_empty()).map(str::to_owned);
+        let Sniffed::Http(head) = self else { return };
+        req.method = Some(head.method.clone());
+        // An origin-form target, or the path of an absolute one.
+        let target = head.target.as_str();
+        let path_and_query = match target.find("://") {
+            Some(i) => target[i + 3..].find('/').map_or("/", |j| &target[i + 3 + j..]),
+            None => target,
+        };
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        req.path = Some(path.to_owned());
+        req.query = query.map(str::to_owned);
+        req.headers = head
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        if let Some(end) = first.windows(4).position(|w| w == b"\r\n\r\n") {
+            req.body = std::sync::Arc::from(&first[end + 4..]);
+        }
+    }
+
     /// gost's protocol names (`filter.protocol`): `tls`, `http`, or empty.
     pub(crate) fn protocol(&self) -> &'static str {
         match self {
@@ -173,5 +203,20 @@ mod tests {
             host_port("10.0.0.1", 80).map(|a| a.to_string()).as_deref(),
             Some("10.0.0.1:80")
         );
+    }
+
+    #[test]
+    fn describes_http_requests_for_rules() {
+        let first = b"POST http://a.test/api/v1?x=1&y=2 HTTP/1.1\r\nHost: a.test\r\nX-Tier: gold\r\n\r\n{\"k\":1}";
+        let (s, _) = sniff(first).unwrap().unwrap();
+        let mut req = gost_core::SelectRequest::default();
+        s.describe(&mut req, first);
+        assert_eq!(req.protocol.as_deref(), Some("http"));
+        assert_eq!(req.host.as_deref(), Some("a.test:80"));
+        assert_eq!(req.method.as_deref(), Some("POST"));
+        assert_eq!(req.path.as_deref(), Some("/api/v1"));
+        assert_eq!(req.query.as_deref(), Some("x=1&y=2"));
+        assert!(req.headers.contains(&("X-Tier".into(), "gold".into())));
+        assert_eq!(&*req.body, b"{\"k\":1}");
     }
 }

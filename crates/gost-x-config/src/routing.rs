@@ -1,0 +1,259 @@
+//! gost 3.3's routing and health blocks: node and group-entry `matcher`s, `probe`s, the
+//! `chainGroup` of a handler or listener and the `hopGroup` of a forwarder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gost_core::{
+    BoxAdmission, BoxBypass, BoxChainer, BoxHop, BoxMatcher, Error, ErrorKind, Metadata, Node,
+    Registries, Result, Value,
+};
+use gost_x_chain::group::{ChainGroup, ChainProbe, GroupEntry, HopGroup, HopProbe};
+use gost_x_chain::probe::{self, NodeProbe, ProbeKind, ProbeReport, Probes};
+use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, from_metadata};
+use gost_x_matcher::rule::{PolicyLookup, RuleMatcher};
+
+use crate::build::{Env, selector_metadata};
+use crate::model::{ChainGroupConfig, ConfigValue, HopGroupConfig, NodeMatcherConfig, ProbeConfig};
+use crate::policy;
+
+/// Finds a rule's `Bypass(name)` and `Admission(name)` among the named objects (late bound).
+struct Lookup<'a>(&'a Registries);
+
+impl PolicyLookup for Lookup<'_> {
+    fn bypass(&self, name: &str) -> Option<BoxBypass> {
+        self.0.bypasses.contains(name).then(|| BoxBypass::new(self.0.bypasses.named(name)))
+    }
+    fn admission(&self, name: &str) -> Option<BoxAdmission> {
+        self.0.admissions.contains(name).then(|| BoxAdmission::new(self.0.admissions.named(name)))
+    }
+}
+
+/// A `matcher` block: the rule (none when empty) and the priority (gost: 0 means the rule's
+/// length, so that longer, more specific rules come first). A rule that does not parse is an
+/// error (gost logs it and drops the rule).
+pub(crate) fn matcher(
+    cfg: Option<&NodeMatcherConfig>,
+    r: &Registries,
+) -> Result<(Option<BoxMatcher>, i64)> {
+    let Some(cfg) = cfg else { return Ok((None, 0)) };
+    let rule = cfg.rule.trim();
+    if rule.is_empty() {
+        return Ok((None, cfg.priority));
+    }
+    let m = RuleMatcher::parse(rule, &Lookup(r))?;
+    let priority = if cfg.priority == 0 {
+        i64::try_from(cfg.rule.len()).unwrap_or(i64::MAX)
+    } else {
+        cfg.priority
+    };
+    Ok((Some(BoxMatcher::new(m)), priority))
+}
+
+fn duration(v: Option<&ConfigValue>, key: &str) -> Result<Option<Duration>> {
+    let Some(v) = v else { return Ok(None) };
+    let md: Metadata = [(key, Value::from(v))].into_iter().collect();
+    Ok(md.get_duration(&[key])?.filter(|d| !d.is_zero()))
+}
+
+/// A `probe` block, checked.
+pub(crate) fn probe(cfg: &ProbeConfig) -> Result<probe::ProbeConfig> {
+    let kind = match cfg.kind.as_str() {
+        "" | "tcp" => ProbeKind::Tcp,
+        "http" => {
+            let expected = if cfg.expected_status == 0 { 200 } else { cfg.expected_status };
+            let expected_status =
+                u16::try_from(expected).ok().filter(|c| (100..=599).contains(c)).ok_or_else(
+                    || Error::config(format!("probe: expectedStatus {expected} is no HTTP status")),
+                )?;
+            let path =
+                cfg.http_path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into());
+            if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::config(format!("probe: httpPath {path:?} is no request path")));
+            }
+            let host = cfg.http_host.iter().map(|h| ("Host", h.as_str()));
+            let headers = cfg.http_headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            for (k, v) in headers.chain(host) {
+                let bad_name = k.is_empty() || k.contains([':', ' ', '\r', '\n']);
+                if bad_name || v.contains(['\r', '\n']) {
+                    return Err(Error::config(format!("probe: bad HTTP header {k:?}: {v:?}")));
+                }
+            }
+            ProbeKind::Http {
+                path,
+                host: cfg.http_host.clone().filter(|h| !h.is_empty()),
+                headers: cfg.http_headers.clone(),
+                expected_status,
+            }
+        }
+        "cmd" => match cfg.command.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => ProbeKind::Cmd { command: c.to_owned() },
+            None => return Err(Error::config("probe: type cmd needs a command")),
+        },
+        other => {
+            return Err(Error::config(format!(
+                "probe: unknown type {other:?} (expected tcp, http or cmd)"
+            )));
+        }
+    };
+    let threshold = |n: i64| u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+    Ok(probe::ProbeConfig {
+        kind,
+        addr: cfg.addr.clone().filter(|a| !a.is_empty()),
+        interval: duration(cfg.interval.as_ref(), "interval")?.unwrap_or(probe::DEFAULT_INTERVAL),
+        timeout: duration(cfg.timeout.as_ref(), "timeout")?.unwrap_or(probe::DEFAULT_TIMEOUT),
+        failure_threshold: threshold(cfg.failure_threshold),
+        success_threshold: threshold(cfg.success_threshold),
+    })
+}
+
+/// Starts the probe of `node` (when it has one) into `probes`.
+pub(crate) fn probe_node(
+    node: &Arc<Node>,
+    cfg: Option<&ProbeConfig>,
+    scope: &str,
+    env: &Env,
+    probes: &mut Probes,
+) -> Result<()> {
+    let Some(cfg) = cfg else { return Ok(()) };
+    let cfg = probe(cfg).map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
+    let report = ProbeReport { metrics: env.metrics.clone(), scope: scope.to_owned() };
+    probes.start(Arc::new(NodeProbe(node.clone())), cfg, report);
+    Ok(())
+}
+
+/// A handler's or listener's chain: `chain` alone, or a `chainGroup` (with `chain`, when both
+/// are given, as its first entry, as gost does).
+pub(crate) fn chain_group(
+    chain: Option<&str>,
+    group: &ChainGroupConfig,
+    r: &Registries,
+    env: &Env,
+    scope: &str,
+) -> Result<BoxChainer> {
+    let mut entries = Vec::new();
+    let mut probes = Probes::default();
+    if let Some(name) = chain {
+        let c = BoxChainer::new(policy::named(&r.chains, "chain", name)?);
+        entries.push(GroupEntry::new(name, c, None));
+    }
+    for e in &group.chains {
+        let e = e.parts();
+        let at =
+            |err: Error| err.wrap(ErrorKind::Config, format!("chainGroup chain {:?}", e.chain));
+        if e.chain.is_empty() {
+            return Err(Error::config("chainGroup: an entry names no chain"));
+        }
+        if !e.hop.is_empty() {
+            return Err(at(Error::config("`hop` belongs to a forwarder's hopGroup")));
+        }
+        let c = BoxChainer::new(policy::named(&r.chains, "chain", &e.chain).map_err(at)?);
+        let (m, _) = matcher(e.matcher.as_ref(), r).map_err(at)?;
+        let entry = GroupEntry::new(e.chain.clone(), c, m);
+        if let Some(p) = &e.probe {
+            let cfg = probe(p).map_err(at)?;
+            if cfg.addr.is_none() && !matches!(cfg.kind, ProbeKind::Cmd { .. }) {
+                return Err(at(Error::config(
+                    "a tcp or http probe of a chain needs `addr`: the target reached through it",
+                )));
+            }
+            let report = ProbeReport { metrics: env.metrics.clone(), scope: scope.to_owned() };
+            probes.start(Arc::new(ChainProbe(entry.clone())), cfg, report);
+        }
+        entries.push(entry);
+    }
+    if entries.is_empty() {
+        return Err(Error::config("chainGroup has no chains"));
+    }
+    let md = selector_metadata(group.selector.as_ref(), &Metadata::new());
+    let sel = from_metadata(&md, DEFAULT_FAIL_TIMEOUT)?;
+    Ok(BoxChainer::new(ChainGroup::new(entries, sel, probes)))
+}
+
+/// A forwarder's `hopGroup`.
+pub(crate) fn hop_group(
+    group: &HopGroupConfig,
+    r: &Registries,
+    env: &Env,
+    scope: &str,
+) -> Result<BoxHop> {
+    let mut entries = Vec::new();
+    let mut probes = Probes::default();
+    for e in &group.hops {
+        let at = |err: Error| err.wrap(ErrorKind::Config, format!("hopGroup hop {:?}", e.hop));
+        if e.hop.is_empty() {
+            return Err(Error::config("hopGroup: an entry names no hop"));
+        }
+        if !e.chain.is_empty() {
+            return Err(at(Error::config("`chain` belongs to a chainGroup")));
+        }
+        let h = BoxHop::new(policy::named(&r.hops, "hop", &e.hop).map_err(at)?);
+        let (m, _) = matcher(e.matcher.as_ref(), r).map_err(at)?;
+        let entry = GroupEntry::new(e.hop.clone(), h, m);
+        if let Some(p) = &e.probe {
+            let report = ProbeReport { metrics: env.metrics.clone(), scope: scope.to_owned() };
+            probes.start(Arc::new(HopProbe(entry.clone())), probe(p).map_err(at)?, report);
+        }
+        entries.push(entry);
+    }
+    if entries.is_empty() {
+        return Err(Error::config("hopGroup has no hops"));
+    }
+    let md = selector_metadata(group.selector.as_ref(), &Metadata::new());
+    let sel = from_metadata(&md, DEFAULT_FAIL_TIMEOUT)?;
+    Ok(BoxHop::new(HopGroup::new(entries, sel, probes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matcher_priority_defaults_to_the_rule_length() {
+        let r = Registries::new();
+        let cfg = NodeMatcherConfig { rule: "Host(`a.test`)".into(), ..Default::default() };
+        let (m, p) = matcher(Some(&cfg), &r).unwrap();
+        assert!(m.is_some());
+        assert_eq!(p, 14);
+        let cfg = NodeMatcherConfig { priority: -1, ..cfg };
+        assert_eq!(matcher(Some(&cfg), &r).unwrap().1, -1);
+        let bad = NodeMatcherConfig { rule: "Host(`a.test`".into(), ..Default::default() };
+        let err = matcher(Some(&bad), &r).unwrap_err().to_string();
+        assert!(err.contains("Host(`a.test`"), "{err}");
+        let unknown = NodeMatcherConfig { rule: "Bypass(`nope`)".into(), ..Default::default() };
+        assert!(matcher(Some(&unknown), &r).is_err());
+    }
+
+    #[test]
+    fn probes_are_checked() {
+        let ok = |p: ProbeConfig| probe(&p).unwrap();
+        let p = ok(ProbeConfig {
+            kind: "http".into(),
+            interval: Some("2s".into()),
+            ..Default::default()
+        });
+        assert_eq!(p.interval, Duration::from_secs(2));
+        assert_eq!(p.timeout, probe::DEFAULT_TIMEOUT);
+        assert!(
+            matches!(p.kind, ProbeKind::Http { expected_status: 200, ref path, .. } if path == "/")
+        );
+        for bad in [
+            ProbeConfig { kind: "icmp".into(), ..Default::default() },
+            ProbeConfig { kind: "cmd".into(), ..Default::default() },
+            ProbeConfig { kind: "http".into(), expected_status: 42, ..Default::default() },
+            ProbeConfig {
+                kind: "http".into(),
+                http_path: Some("/a b".into()),
+                ..Default::default()
+            },
+            ProbeConfig {
+                kind: "http".into(),
+                http_headers: [("X".into(), "a\r\nB: c".into())].into(),
+                ..Default::default()
+            },
+            ProbeConfig { interval: Some("soon".into()), ..Default::default() },
+        ] {
+            assert!(probe(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
