@@ -1,0 +1,449 @@
+//! Routing and health through the real binary: node probes (tcp, http, cmd) steering a
+//! forwarder before any client fails, matcher rules and priorities in hops, chain groups routing
+//! by host, hop groups, the parallel and lowest-latency strategies, probe metrics, and the
+//! start-up errors of bad rules and probes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gost_e2e::{Gost, curl, have, run_to_exit, tcp_server, temp_dir};
+
+/// An HTTP origin answering every request with its `name`, and `/health` with 200 or 503 as
+/// `healthy` says (an unhealthy origin still serves: only a probe can steer traffic away).
+fn origin(name: &'static str, healthy: Arc<AtomicBool>) -> SocketAddr {
+    tcp_server(move |mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                if h == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = if line.starts_with("GET /health ") {
+                if healthy.load(Ordering::Relaxed) {
+                    ("200 OK", "ok")
+                } else {
+                    ("503 Down", "down")
+                }
+            } else {
+                ("200 OK", name)
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+fn healthy() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(true))
+}
+
+/// A loopback port nothing listens on.
+fn dead_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+fn config(name: &str, yaml: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    let path = dir.join("gost.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn start(name: &str, yaml: &str, services: usize) -> Gost {
+    let path = config(name, yaml);
+    Gost::start(&["-C", path.to_str().unwrap()], services)
+}
+
+/// What `curl` gets from `url` (through `proxy` if given); "" when it fails.
+fn fetch(url: &str, proxy: Option<SocketAddr>, extra: &[&str]) -> String {
+    let proxy = proxy.map(|p| format!("http://{p}"));
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(p) = &proxy {
+        args.extend(["-x", p]);
+    }
+    args.extend(extra);
+    args.push(url);
+    let (ok, body) = curl(&args);
+    if ok { body } else { String::new() }
+}
+
+/// Polls until `fetch` returns `want` (up to `limit`).
+fn eventually(limit: Duration, want: &str, mut fetch: impl FnMut() -> String) {
+    let deadline = Instant::now() + limit;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        last = fetch();
+        if last == want {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("never got {want:?} (last {last:?})");
+}
+
+#[test]
+fn http_probes_steer_a_forwarder_away_and_back() {
+    if !have("curl") {
+        return;
+    }
+    let (a_ok, b_ok) = (healthy(), healthy());
+    let (a, b) = (origin("A", a_ok.clone()), origin("B", b_ok));
+    let probe = "probe: {type: http, httpPath: /health, interval: 100ms, timeout: 1s}";
+    let g = start(
+        "routing-http-probe",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp}}
+  listener: {{type: tcp}}
+  forwarder:
+    selector: {{strategy: fifo, maxFails: 1, failTimeout: 500ms}}
+    nodes:
+    - {{name: a, addr: \"{a}\", {probe}}}
+    - {{name: b, addr: \"{b}\", {probe}}}
+metrics:
+  addr: 127.0.0.1:0
+"
+        ),
+        1,
+    );
+    let url = format!("http://{}/", g.addr());
+    eventually(Duration::from_secs(5), "A", || fetch(&url, None, &[]));
+    // A's health check fails: traffic moves to B without a client meeting an error (A still
+    // serves, so only the probe can have moved it) ...
+    a_ok.store(false, Ordering::Relaxed);
+    eventually(Duration::from_secs(5), "B", || fetch(&url, None, &[]));
+    // ... and stays there past failTimeout, while the probe still fails.
+    std::thread::sleep(Duration::from_millis(800));
+    for _ in 0..5 {
+        assert_eq!(fetch(&url, None, &[]), "B");
+    }
+    let metrics = g.logged_addr("metrics service on ", Duration::from_secs(5));
+    let text = fetch(&format!("http://{metrics}/metrics"), None, &[]);
+    assert!(
+        text.contains("gost_probe_up{") && text.contains("target=\"a\"} 0"),
+        "probe series:\n{text}"
+    );
+    assert!(text.contains("target=\"b\"} 1"), "probe series:\n{text}");
+    // A passes again: back to A.
+    a_ok.store(true, Ordering::Relaxed);
+    eventually(Duration::from_secs(5), "A", || fetch(&url, None, &[]));
+}
+
+#[test]
+fn a_tcp_probe_marks_a_dead_node_before_the_first_client() {
+    if !have("curl") {
+        return;
+    }
+    let (dead, b) = (dead_port(), origin("B", healthy()));
+    let g = start(
+        "routing-tcp-probe",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp}}
+  listener: {{type: tcp}}
+  forwarder:
+    selector: {{strategy: fifo}}
+    nodes:
+    - {{name: dead, addr: \"{dead}\", probe: {{type: tcp, interval: 10s, timeout: 1s}}}}
+    - {{name: b, addr: \"{b}\"}}
+"
+        ),
+        1,
+    );
+    g.wait_log("probe: state changed", Duration::from_secs(5));
+    // The very first request goes to B: fifo would have sent it to the dead node first.
+    assert_eq!(fetch(&format!("http://{}/", g.addr()), None, &[]), "B");
+}
+
+#[test]
+fn cmd_probes_follow_the_command_and_a_hanging_one_is_killed() {
+    if !have("curl") {
+        return;
+    }
+    let dir = temp_dir("routing-cmd-probe");
+    let flag = dir.join("a-is-up");
+    let _ = std::fs::remove_file(&flag);
+    let (a, b) = (origin("A", healthy()), origin("B", healthy()));
+    let g = start(
+        "routing-cmd-probe-cfg",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp}}
+  listener: {{type: tcp}}
+  forwarder:
+    selector: {{strategy: fifo}}
+    nodes:
+    - name: a
+      addr: \"{a}\"
+      probe: {{type: cmd, command: 'test -f {flag}', interval: 100ms, timeout: 2s}}
+    - name: hangs
+      addr: \"{a}\"
+      probe: {{type: cmd, command: 'sleep 30', interval: 100ms, timeout: 300ms}}
+    - name: b
+      addr: \"{b}\"
+",
+            flag = flag.display()
+        ),
+        1,
+    );
+    let url = format!("http://{}/", g.addr());
+    eventually(Duration::from_secs(5), "B", || fetch(&url, None, &[]));
+    std::fs::write(&flag, b"").unwrap();
+    eventually(Duration::from_secs(5), "A", || fetch(&url, None, &[]));
+    std::fs::remove_file(&flag).unwrap();
+    eventually(Duration::from_secs(5), "B", || fetch(&url, None, &[]));
+    assert!(g.log().contains("still running after"), "the hanging probe was cut:\n{}", g.log());
+}
+
+/// Chains whose single node is a `forward` node to an origin: whatever goes through the chain
+/// reaches that origin, so its answer tells which chain carried the request.
+fn forward_chain(name: &str, origin: SocketAddr) -> String {
+    format!(
+        "- name: {name}
+  hops:
+  - name: hop-0
+    nodes:
+    - name: {name}-node
+      addr: \"{origin}\"
+      connector: {{type: forward}}
+      dialer: {{type: tcp}}
+"
+    )
+}
+
+#[test]
+fn a_chain_group_routes_by_host_and_goes_direct_otherwise() {
+    if !have("curl") {
+        return;
+    }
+    let (a, b, direct) = (origin("A", healthy()), origin("B", healthy()), origin("C", healthy()));
+    let g = start(
+        "routing-chain-group",
+        &format!(
+            "services:
+- name: proxy
+  addr: 127.0.0.1:0
+  handler:
+    type: http
+    chainGroup:
+      chains:
+      - chain: chain-a
+        matcher: {{rule: 'Host(`a.test`) || Host(`*.a.test`)'}}
+      - chain: chain-b
+        matcher: {{rule: 'HostRegexp(`^b[0-9]+\\.test$`)'}}
+  listener: {{type: tcp}}
+chains:
+{}{}",
+            forward_chain("chain-a", a),
+            forward_chain("chain-b", b)
+        ),
+        1,
+    );
+    let p = Some(g.addr());
+    assert_eq!(fetch("http://a.test/", p, &[]), "A");
+    assert_eq!(fetch("http://www.a.test/", p, &[]), "A");
+    assert_eq!(fetch("http://b7.test/", p, &[]), "B");
+    // No chain matches: direct, as gost.
+    assert_eq!(fetch(&format!("http://{direct}/"), p, &[]), "C");
+}
+
+#[test]
+fn node_rules_pick_the_most_specific_node_and_fail_over_by_priority() {
+    if !have("curl") {
+        return;
+    }
+    let (api_ok, site_ok) = (healthy(), healthy());
+    let (api, site, rest) =
+        (origin("API", api_ok.clone()), origin("SITE", site_ok), origin("REST", healthy()));
+    let probe = "probe: {type: http, httpPath: /health, interval: 100ms}";
+    let g = start(
+        "routing-node-rules",
+        &format!(
+            "services:
+- name: proxy
+  addr: 127.0.0.1:0
+  handler: {{type: http, chain: chain-0}}
+  listener: {{type: tcp}}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: rest
+      addr: \"{rest}\"
+      connector: {{type: forward}}
+    - name: site
+      addr: \"{site}\"
+      connector: {{type: forward}}
+      matcher: {{rule: 'Host(`*.example.test`)'}}
+    - name: api
+      addr: \"{api}\"
+      connector: {{type: forward}}
+      matcher: {{rule: 'Host(`api.example.test`) && Network(`tcp`)'}}
+      {probe}
+"
+        ),
+        1,
+    );
+    let p = Some(g.addr());
+    assert_eq!(fetch("http://api.example.test/", p, &[]), "API");
+    assert_eq!(fetch("http://www.example.test/", p, &[]), "SITE");
+    assert_eq!(fetch("http://other.test/", p, &[]), "REST");
+    // The most specific node's probe fails: the next rule that matches takes over.
+    api_ok.store(false, Ordering::Relaxed);
+    eventually(Duration::from_secs(5), "SITE", || fetch("http://api.example.test/", p, &[]));
+    api_ok.store(true, Ordering::Relaxed);
+    eventually(Duration::from_secs(5), "API", || fetch("http://api.example.test/", p, &[]));
+}
+
+#[test]
+fn a_hop_group_routes_sniffed_hosts_to_hops() {
+    if !have("curl") {
+        return;
+    }
+    let (a, b) = (origin("A", healthy()), origin("B", healthy()));
+    let g = start(
+        "routing-hop-group",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    hopGroup:
+      hops:
+      - hop: hop-a
+        matcher: {{rule: 'Host(`a.test`) && PathPrefix(`/app`)'}}
+      - hop: hop-b
+        matcher: {{rule: '!(Host(`a.test`) && PathPrefix(`/app`))'}}
+hops:
+- name: hop-a
+  nodes: [{{name: a, addr: \"{a}\"}}]
+- name: hop-b
+  nodes: [{{name: b, addr: \"{b}\"}}]
+"
+        ),
+        1,
+    );
+    let base = format!("http://{}", g.addr());
+    assert_eq!(fetch(&format!("{base}/app/x"), None, &["-H", "Host: a.test"]), "A");
+    assert_eq!(fetch(&format!("{base}/other"), None, &["-H", "Host: a.test"]), "B");
+    assert_eq!(fetch(&format!("{base}/app/x"), None, &[]), "B");
+}
+
+#[test]
+fn parallel_races_past_a_dead_node_where_fifo_fails() {
+    if !have("curl") {
+        return;
+    }
+    let (dead, live) = (dead_port(), origin("LIVE", healthy()));
+    let yaml = |strategy: &str| {
+        format!(
+            "services:
+- name: proxy
+  addr: 127.0.0.1:0
+  handler: {{type: http, chain: chain-0}}
+  listener: {{type: tcp}}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    selector: {{strategy: {strategy}}}
+    nodes:
+    - {{name: dead, addr: \"{dead}\", connector: {{type: forward}}}}
+    - {{name: live, addr: \"{live}\", connector: {{type: forward}}}}
+"
+        )
+    };
+    let fifo = start("routing-fifo", &yaml("fifo"), 1);
+    assert_eq!(fetch("http://x.test/", Some(fifo.addr()), &[]), "", "fifo tries the dead node");
+    let parallel = start("routing-parallel", &yaml("parallel"), 1);
+    for _ in 0..5 {
+        assert_eq!(fetch("http://x.test/", Some(parallel.addr()), &[]), "LIVE");
+    }
+}
+
+#[test]
+fn lowest_latency_takes_the_fastest_probe() {
+    if !have("curl") {
+        return;
+    }
+    let (slow, fast) = (origin("SLOW", healthy()), origin("FAST", healthy()));
+    let g = start(
+        "routing-lowest",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp}}
+  listener: {{type: tcp}}
+  forwarder:
+    selector: {{strategy: lowest}}
+    nodes:
+    - {{name: slow, addr: \"{slow}\", probe: {{type: cmd, command: 'sleep 0.3', interval: 200ms}}}}
+    - {{name: fast, addr: \"{fast}\", probe: {{type: cmd, command: 'true', interval: 200ms}}}}
+"
+        ),
+        1,
+    );
+    let url = format!("http://{}/", g.addr());
+    eventually(Duration::from_secs(5), "FAST", || fetch(&url, None, &[]));
+    for _ in 0..5 {
+        assert_eq!(fetch(&url, None, &[]), "FAST");
+    }
+}
+
+#[test]
+fn bad_rules_and_probes_are_start_up_errors_naming_them() {
+    for (what, node_extra, needle) in [
+        ("rule", "matcher: {rule: 'Host(`a.test`'}", "Host(`a.test`"),
+        ("unknown matcher", "matcher: {rule: 'Hots(`a.test`)'}", "unknown matcher Hots"),
+        ("probe type", "probe: {type: icmp}", "unknown type \"icmp\""),
+        ("cmd", "probe: {type: cmd}", "needs a command"),
+        ("interval", "probe: {type: tcp, interval: soon}", "interval"),
+    ] {
+        let path = config(
+            "routing-bad",
+            &format!(
+                "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes:
+    - {{name: n, addr: 127.0.0.1:1, {node_extra}}}
+"
+            ),
+        );
+        let (code, log) = run_to_exit(&["-C", path.to_str().unwrap()], Duration::from_secs(10));
+        assert_ne!(code, Some(0), "{what}: {log}");
+        assert!(code.is_some(), "{what}: did not exit: {log}");
+        assert!(log.contains(needle) && log.contains("node n"), "{what}: {log}");
+    }
+}
