@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -264,6 +265,45 @@ pub fn http_server(body: &'static str) -> SocketAddr {
             }
             let resp = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+                body.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// An HTTP origin answering every request with its `name`, and `/health` with 200 or 503 as
+/// `healthy` says (an unhealthy origin still serves: only a probe can steer traffic away).
+pub fn named_origin(name: &'static str, healthy: Arc<AtomicBool>) -> SocketAddr {
+    tcp_server(move |mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                if h == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = if line.starts_with("GET /health ") {
+                if healthy.load(Ordering::Relaxed) {
+                    ("200 OK", "ok")
+                } else {
+                    ("503 Down", "down")
+                }
+            } else {
+                ("200 OK", name)
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
                 body.len()
             );
             if s.write_all(resp.as_bytes()).is_err() {

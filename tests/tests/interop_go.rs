@@ -1318,3 +1318,118 @@ fn dns_through_relay_against_go_3_3_0() {
 fn dns_through_relay_against_go_3_2_6() {
     dns_through_relay_against(GoVersion::Release);
 }
+
+/// gost 3.3's routing config (a chain group routing by host, node rules with priorities, an
+/// http probe steering a forwarder) in one YAML file, run by both binaries: the same answers.
+#[test]
+fn routing_config_behaves_alike_in_go_3_3_0() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(go_bin) = go_gost(GoVersion::Nightly) else { return };
+    if !have("curl") {
+        return;
+    }
+    let up = || Arc::new(AtomicBool::new(true));
+    let (a_ok, b_ok) = (up(), up());
+    let (a, b, c) =
+        (named_origin("A", a_ok.clone()), named_origin("B", b_ok), named_origin("C", up()));
+    let chain = |name: &str, node: SocketAddr| {
+        format!(
+            "- name: {name}
+  hops:
+  - name: hop-0
+    nodes:
+    - name: {name}-node
+      addr: \"{node}\"
+      connector: {{type: forward}}
+      dialer: {{type: tcp}}
+"
+        )
+    };
+    let yaml = format!(
+        "services:
+- name: service-0
+  addr: 127.0.0.1:0
+  handler:
+    type: http
+    chainGroup:
+      chains:
+      - chain: chain-a
+        matcher: {{rule: 'Host(`a.test`) || Host(`*.a.test`)'}}
+      - chain: chain-b
+        matcher: {{rule: 'HostRegexp(`^b[0-9]+\\.test$`)'}}
+  listener: {{type: tcp}}
+- name: service-1
+  addr: 127.0.0.1:0
+  handler: {{type: http, chain: chain-rules}}
+  listener: {{type: tcp}}
+- name: service-2
+  addr: 127.0.0.1:0
+  handler: {{type: tcp}}
+  listener: {{type: tcp}}
+  forwarder:
+    selector: {{strategy: fifo, maxFails: 1, failTimeout: 60s}}
+    nodes:
+    - {{name: a, addr: \"{a}\", probe: {{type: http, addr: \"{a}\", httpPath: /health, interval: 200ms, timeout: 2s}}}}
+    - {{name: b, addr: \"{b}\"}}
+chains:
+{}{}- name: chain-rules
+  hops:
+  - name: hop-0
+    nodes:
+    - {{name: rest, addr: \"{c}\", connector: {{type: forward}}}}
+    - {{name: any, addr: \"{b}\", connector: {{type: forward}}, matcher: {{rule: 'Host(`*.example.test`)'}}}}
+    - {{name: api, addr: \"{a}\", connector: {{type: forward}}, matcher: {{rule: 'Host(`api.example.test`)'}}}}
+",
+        chain("chain-a", a),
+        chain("chain-b", b)
+    );
+    let path = temp_dir("interop-routing").join("routing.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let cfg = path.to_str().unwrap();
+    let fetch = |url: &str, proxy: Option<SocketAddr>| {
+        let proxy = proxy.map(|p| format!("http://{p}"));
+        let mut args = vec![];
+        if let Some(p) = &proxy {
+            args.extend(["-x", p.as_str()]);
+        }
+        args.push(url);
+        let (ok, body) = curl(&args);
+        if ok { body } else { String::new() }
+    };
+    for who in ["ours", "go 3.3.0"] {
+        a_ok.store(true, Ordering::Relaxed);
+        let g = if who == "ours" {
+            Gost::start(&["-C", cfg], 3)
+        } else {
+            start_go(&go_bin, &["-C", cfg], 3)
+        };
+        let (group, rules, fwd) = (g.addrs[0], g.addrs[1], g.addrs[2]);
+        let log = || tail(&g.log(), 20);
+        for (url, want) in [
+            ("http://a.test/".to_owned(), "A"),
+            ("http://www.a.test/".to_owned(), "A"),
+            ("http://b7.test/".to_owned(), "B"),
+            (format!("http://{c}/"), "C"),
+        ] {
+            assert_eq!(fetch(&url, Some(group)), want, "{who}: chain group, {url}\n{}", log());
+        }
+        for (host, want) in [("api.example.test", "A"), ("www.example.test", "B"), ("x.test", "C")]
+        {
+            let url = format!("http://{host}/");
+            assert_eq!(fetch(&url, Some(rules)), want, "{who}: node rules, {host}\n{}", log());
+        }
+        let url = format!("http://{fwd}/");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fetch(&url, None) != "A" && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(fetch(&url, None), "A", "{who}: forwarder before the probe fails\n{}", log());
+        a_ok.store(false, Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while fetch(&url, None) != "B" && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(fetch(&url, None), "B", "{who}: the probe moved traffic to B\n{}", log());
+    }
+}

@@ -2,54 +2,15 @@
 //! forwarder before any client fails, matcher rules and priorities in hops, chain groups routing
 //! by host, hop groups, the parallel and lowest-latency strategies, probe metrics, and the
 //! start-up errors of bad rules and probes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use gost_e2e::{Gost, curl, have, run_to_exit, tcp_server, temp_dir};
-
-/// An HTTP origin answering every request with its `name`, and `/health` with 200 or 503 as
-/// `healthy` says (an unhealthy origin still serves: only a probe can steer traffic away).
-fn origin(name: &'static str, healthy: Arc<AtomicBool>) -> SocketAddr {
-    tcp_server(move |mut s| {
-        let mut reader = BufReader::new(s.try_clone().unwrap());
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                    return;
-                }
-                if h == "\r\n" {
-                    break;
-                }
-            }
-            let (status, body) = if line.starts_with("GET /health ") {
-                if healthy.load(Ordering::Relaxed) {
-                    ("200 OK", "ok")
-                } else {
-                    ("503 Down", "down")
-                }
-            } else {
-                ("200 OK", name)
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
-                body.len()
-            );
-            if s.write_all(resp.as_bytes()).is_err() {
-                return;
-            }
-        }
-    })
-}
+use gost_e2e::{Gost, curl, have, named_origin as origin, run_to_exit, temp_dir};
 
 fn healthy() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(true))

@@ -448,7 +448,7 @@ pub enum ChainGroupEntry {
     /// `- chain-0`.
     Name(String),
     /// `- {chain: chain-0, matcher: ..., probe: ...}`.
-    Entry(GroupEntryConfig),
+    Entry(Box<GroupEntryConfig>),
 }
 
 impl ChainGroupEntry {
@@ -456,7 +456,7 @@ impl ChainGroupEntry {
     pub fn parts(&self) -> GroupEntryConfig {
         match self {
             ChainGroupEntry::Name(n) => GroupEntryConfig { chain: n.clone(), ..Default::default() },
-            ChainGroupEntry::Entry(e) => e.clone(),
+            ChainGroupEntry::Entry(e) => (**e).clone(),
         }
     }
 }
