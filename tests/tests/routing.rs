@@ -83,6 +83,8 @@ fn http_probes_steer_a_forwarder_away_and_back() {
     - {{name: b, addr: \"{b}\", {probe}}}
 metrics:
   addr: 127.0.0.1:0
+api:
+  addr: 127.0.0.1:0
 "
         ),
         1,
@@ -105,6 +107,14 @@ metrics:
         "probe series:\n{text}"
     );
     assert!(text.contains("target=\"b\"} 1"), "probe series:\n{text}");
+    // The Web API shows each forward node's probe state.
+    let api = g.logged_addr("api service on ", Duration::from_secs(5));
+    let svc = fetch(&format!("http://{api}/config/services/fwd"), None, &[]);
+    let svc: serde_json::Value = serde_json::from_str(&svc).unwrap();
+    let nodes = &svc["data"]["forwarder"]["nodes"];
+    assert_eq!(nodes[0]["status"]["probe"]["up"], false, "{svc}");
+    assert!(nodes[0]["status"]["probe"]["error"].as_str().unwrap().contains("503"), "{svc}");
+    assert_eq!(nodes[1]["status"]["probe"]["up"], true, "{svc}");
     // A passes again: back to A.
     a_ok.store(true, Ordering::Relaxed);
     eventually(Duration::from_secs(5), "A", || fetch(&url, None, &[]));

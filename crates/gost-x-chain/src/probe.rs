@@ -103,8 +103,35 @@ pub trait ProbeTarget: Send + Sync + 'static {
 pub struct ProbeReport {
     /// Prometheus series, when metrics are on.
     pub metrics: Option<Arc<Metrics>>,
+    /// The board the Web API reads.
+    pub board: Option<ProbeBoard>,
     /// The scope the target belongs to (`chain-0/hop-0`, `service-0/forwarder`).
     pub scope: String,
+}
+
+/// The latest result of every running probe, by (scope, target), for the Web API.
+#[derive(Clone, Default, Debug)]
+pub struct ProbeBoard(Arc<std::sync::Mutex<BTreeMap<(String, String), ProbeResult>>>);
+
+impl ProbeBoard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), ProbeResult>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the latest result of `target` in `scope`.
+    pub fn set(&self, scope: &str, target: &str, result: ProbeResult) {
+        self.lock().insert((scope.to_owned(), target.to_owned()), result);
+    }
+
+    /// The latest result of `target` in `scope`.
+    pub fn get(&self, scope: &str, target: &str) -> Option<ProbeResult> {
+        self.lock().get(&(scope.to_owned(), target.to_owned())).cloned()
+    }
+
+    /// Forgets a probe that stopped.
+    pub fn forget(&self, scope: &str, target: &str) {
+        self.lock().remove(&(scope.to_owned(), target.to_owned()));
+    }
 }
 
 /// Running probe tasks; dropping it stops them (a hop or group that is replaced or deleted takes
@@ -145,6 +172,9 @@ impl Drop for Probes {
             task.abort();
             if let Some(m) = &report.metrics {
                 m.forget_probe(&report.scope, name);
+            }
+            if let Some(b) = &report.board {
+                b.forget(&report.scope, name);
             }
         }
     }
@@ -225,7 +255,11 @@ impl State {
         } else {
             tracing::debug!(scope = %report.scope, target = target.name(), passed, ?latency, ?error, "probe");
         }
-        target.record().set(ProbeResult { success: up, latency, error, at: SystemTime::now() });
+        let result = ProbeResult { success: up, latency, error, at: SystemTime::now() };
+        if let Some(b) = &report.board {
+            b.set(&report.scope, target.name(), result.clone());
+        }
+        target.record().set(result);
         if let Some(m) = &report.metrics {
             m.probe(&report.scope, target.name(), up, latency);
         }

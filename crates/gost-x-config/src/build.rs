@@ -9,7 +9,7 @@ use gost_core::{
     HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry, Result, Transport,
 };
 use gost_x_auth::Users;
-use gost_x_chain::probe::Probes;
+use gost_x_chain::probe::{ProbeBoard, Probes};
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, DefaultSelector, for_nodes, from_metadata};
 use gost_x_chain::{Chain, DefaultRouter, NodeHop, RouterOptions};
 use gost_x_metrics::Metrics;
@@ -41,6 +41,8 @@ pub struct Env {
     /// certificate, key and CA of every listener and handler that names none of its own, as
     /// Go's default TLS config. Dialers do not take it (Go's do not either).
     pub default_tls: Arc<std::sync::RwLock<Option<TlsConfig>>>,
+    /// The latest result of every health probe (read by the Web API).
+    pub probes: ProbeBoard,
 }
 
 /// A handler factory that also sees the [`Env`].

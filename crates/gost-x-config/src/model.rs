@@ -368,6 +368,9 @@ pub struct ForwardNodeConfig {
     pub filter: Option<ConfigValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
+    /// Read-only (its probe's state), filled by the Web API; accepted and ignored on input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ConfigValue>,
 }
 
 /// `selector`.
@@ -570,6 +573,9 @@ pub struct NodeConfig {
     pub filter: Option<ConfigValue>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: MetadataConfig,
+    /// Read-only (its probe's state), filled by the Web API; accepted and ignored on input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ConfigValue>,
 }
 
 /// `connector`.

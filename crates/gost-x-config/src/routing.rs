@@ -107,6 +107,14 @@ pub(crate) fn probe(cfg: &ProbeConfig) -> Result<probe::ProbeConfig> {
     })
 }
 
+fn report(env: &Env, scope: &str) -> ProbeReport {
+    ProbeReport {
+        metrics: env.metrics.clone(),
+        board: Some(env.probes.clone()),
+        scope: scope.to_owned(),
+    }
+}
+
 /// Starts the probe of `node` (when it has one) into `probes`.
 pub(crate) fn probe_node(
     node: &Arc<Node>,
@@ -117,8 +125,7 @@ pub(crate) fn probe_node(
 ) -> Result<()> {
     let Some(cfg) = cfg else { return Ok(()) };
     let cfg = probe(cfg).map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
-    let report = ProbeReport { metrics: env.metrics.clone(), scope: scope.to_owned() };
-    probes.start(Arc::new(NodeProbe(node.clone())), cfg, report);
+    probes.start(Arc::new(NodeProbe(node.clone())), cfg, report(env, scope));
     Ok(())
 }
 
@@ -157,7 +164,7 @@ pub(crate) fn chain_group(
                     "a tcp or http probe of a chain needs `addr`: the target reached through it",
                 )));
             }
-            let report = ProbeReport { metrics: env.metrics.clone(), scope: scope.to_owned() };
+            let report = report(env, scope);
             probes.start(Arc::new(ChainProbe(entry.clone())), cfg, report);
         }
         entries.push(entry);
@@ -191,7 +198,7 @@ pub(crate) fn hop_group(
         let (m, _) = matcher(e.matcher.as_ref(), r).map_err(at)?;
         let entry = GroupEntry::new(e.hop.clone(), h, m);
         if let Some(p) = &e.probe {
-            let report = ProbeReport { metrics: env.metrics.clone(), scope: scope.to_owned() };
+            let report = report(env, scope);
             probes.start(Arc::new(HopProbe(entry.clone())), probe(p).map_err(at)?, report);
         }
         entries.push(entry);

@@ -225,8 +225,28 @@ impl Runtime {
     /// The running configuration, each service with its fresh `status`.
     pub fn snapshot(&self) -> Config {
         let mut config = self.config().clone();
+        let board = &self.env.probes;
         for svc in &mut config.services {
             svc.status = self.services.get(&svc.name).map(|s| status_value(&s.status()));
+            let scope = format!("{}/forwarder", svc.name);
+            for node in svc.forwarder.iter_mut().flat_map(|f| &mut f.nodes) {
+                node.status = board.get(&scope, &node.name).map(|p| probe_value(&p));
+            }
+        }
+        let probed = |hop: &mut crate::model::HopConfig, scope: &str| {
+            for node in &mut hop.nodes {
+                node.status = board.get(scope, &node.name).map(|p| probe_value(&p));
+            }
+        };
+        for hop in &mut config.hops {
+            let scope = hop.name.clone();
+            probed(hop, &scope);
+        }
+        for chain in &mut config.chains {
+            for hop in &mut chain.hops {
+                let scope = format!("{}/{}", chain.name, hop.name);
+                probed(hop, &scope);
+            }
         }
         config
     }
@@ -565,6 +585,13 @@ fn copy_factories(from: &Registries, to: &Registries) {
 fn without_status(mut config: Config) -> Config {
     for s in &mut config.services {
         s.status = None;
+        for n in s.forwarder.iter_mut().flat_map(|f| &mut f.nodes) {
+            n.status = None;
+        }
+    }
+    let hops = config.hops.iter_mut().chain(config.chains.iter_mut().flat_map(|c| &mut c.hops));
+    for n in hops.flat_map(|h| &mut h.nodes) {
+        n.status = None;
     }
     config
 }
@@ -630,6 +657,20 @@ fn edit_section(config: &mut Config, kind: Kind, edit: impl FnOnce(&mut Vec<serd
         Kind::ConnLimiters => put(list, &mut config.climiters),
         Kind::RateLimiters => put(list, &mut config.rlimiters),
     }
+}
+
+/// A node's `status`: its probe's latest state (not in gost).
+fn probe_value(p: &gost_core::ProbeResult) -> ConfigValue {
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("up".to_owned(), ConfigValue::Bool(p.success));
+    m.insert("latency".to_owned(), ConfigValue::Str(format!("{:?}", p.latency)));
+    if let Some(e) = &p.error {
+        m.insert("error".to_owned(), ConfigValue::Str(e.clone()));
+    }
+    let time = p.at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    m.insert("time".to_owned(), ConfigValue::Int(i64::try_from(time).unwrap_or(i64::MAX)));
+    let probe = [("probe".to_owned(), ConfigValue::Map(m))].into_iter().collect();
+    ConfigValue::Map(probe)
 }
 
 /// A service's `status` as gost writes it.
