@@ -476,6 +476,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_node_answering_garbage_forever_fails_bounded() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = Address::Ip(l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let junk = [b'x'; 4096];
+            // An endless status line.
+            while s.write_all(&junk).await.is_ok() {}
+        });
+        let conn = reach_tcp(&addr, Duration::from_secs(2)).await.unwrap();
+        let res = tokio::time::timeout(
+            Duration::from_secs(5),
+            http_check(conn, "/", "h", &BTreeMap::new(), 200),
+        )
+        .await
+        .expect("bounded, not hanging");
+        assert!(res.is_err());
+    }
+
+    #[tokio::test]
     async fn tcp_probe_of_a_closed_port_fails() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = Address::Ip(l.local_addr().unwrap());
