@@ -172,8 +172,17 @@ fn api_life_cycle_with_curl() {
     let (code, out) = call("GET", &url("/config/services/proxy"), &auth);
     assert_eq!((code, out.as_str()), (200, "{}"));
     // Kinds gost has and this build does not: empty lists.
-    let (code, out) = call("GET", &url("/config/routers"), &auth);
+    let (code, out) = call("GET", &url("/config/observers"), &auth);
     assert_eq!((code, json(&out)["data"]["count"].clone()), (200, 0.into()));
+    // Route tables (gost's routers): created, read back, a bad route refused.
+    let route = r#"{"name":"r1","routes":[{"dst":"10.0.0.0/8","gateway":"192.168.1.1"},{"net":"172.16.0.1","gateway":"10.9.9.9"}]}"#;
+    let (code, out) = call("POST", &url("/config/routers"), &[&auth[..], &["-d", route]].concat());
+    assert_eq!(code, 200, "{out}");
+    let (_, out) = call("GET", &url("/config/routers/r1"), &auth);
+    assert_eq!(json(&out)["data"]["routes"][1]["gateway"], "10.9.9.9", "{out}");
+    let bad = r#"{"name":"r2","routes":[{"dst":"10.0.0.0/99","gateway":"1.1.1.1"}]}"#;
+    let (code, out) = call("POST", &url("/config/routers"), &[&auth[..], &["-d", bad]].concat());
+    assert_eq!((code, json(&out)["code"].clone()), (500, 40003.into()), "{out}");
     // The access log saw the requests.
     g.wait_log("DELETE  /config/services/proxy", WAIT);
     let _ = std::fs::remove_dir_all(&dir);

@@ -260,12 +260,12 @@ fn an_unknown_handler_type_is_refused() {
 fn a_section_not_supported_yet_is_refused() {
     let port = free_port();
     refused(
-        "routers.yaml",
+        "observers.yaml",
         &format!(
             "services:\n- name: a\n  addr: 127.0.0.1:{port}\n  handler:\n    type: http\n\
-             routers:\n- name: r\n  routes: []\n"
+             observers:\n- name: o\n"
         ),
-        &["`routers` is not supported yet"],
+        &["`observers` is not supported yet"],
     );
 }
 

@@ -28,6 +28,7 @@ use crate::listener::NewListener;
 use crate::observer::BoxObserver;
 use crate::recorder::BoxRecorder;
 use crate::resolver::{BoxResolver, Resolver};
+use crate::routes::{BoxRouteTable, RouteEntry, RouteTable};
 use crate::sd::{BoxSd, Sd, SdService};
 use crate::selector::SelectRequest;
 use crate::service::BoxService;
@@ -267,6 +268,15 @@ impl Sd for Named<BoxSd> {
     }
 }
 
+impl RouteTable for Named<BoxRouteTable> {
+    async fn route(&self, dst: &str) -> Option<RouteEntry> {
+        self.current()?.route(dst).await
+    }
+    fn routes(&self) -> Vec<RouteEntry> {
+        self.current().map(|t| t.routes()).unwrap_or_default()
+    }
+}
+
 impl ConnLimiter for Named<Arc<dyn ConnLimiter>> {
     fn limiter(&self, key: &str) -> Option<Arc<dyn ConnLimit>> {
         self.current()?.limiter(key)
@@ -330,6 +340,8 @@ pub struct Registries {
     pub recorders: Registry<BoxRecorder>,
     /// Observers by name.
     pub observers: Registry<BoxObserver>,
+    /// Route tables (gost's `routers`) by name.
+    pub routers: Registry<BoxRouteTable>,
 }
 
 impl Default for Registries {
@@ -361,6 +373,7 @@ impl Registries {
             traffic_limiters: Registry::new("limiter"),
             recorders: Registry::new("recorder"),
             observers: Registry::new("observer"),
+            routers: Registry::new("router"),
         }
     }
 }

@@ -94,7 +94,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingresses: Vec<IngressConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub routers: Vec<ConfigValue>,
+    pub routers: Vec<RouterConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sds: Vec<SdConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -699,6 +699,36 @@ pub struct IngressConfig {
     pub plugin: Option<ConfigValue>,
 }
 
+/// `routers[]`: a route table (gost's `router`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RouterConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouterRouteConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ConfigValue>,
+}
+
+/// `routers[].routes[]`: `dst` (or the older `net`) and its `gateway`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RouterRouteConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+    pub gateway: String,
+}
+
 /// `ingresses[].rules[]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -823,8 +853,7 @@ impl Config {
     /// Names the first part of the configuration whose feature this build does not have yet,
     /// so that nothing starts half-way. Duplicate names are errors too.
     pub fn check_supported(&self) -> Result<()> {
-        let sections: [(&str, bool); 8] = [
-            ("`routers`", !self.routers.is_empty()),
+        let sections: [(&str, bool); 7] = [
             ("`observers`", !self.observers.is_empty()),
             ("`recorders`", !self.recorders.is_empty()),
             ("`rewriters`", !self.rewriters.is_empty()),

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gost_core::{
-    BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxIngress, BoxResolver, BoxSd, ConnLimiter,
-    Error, ErrorKind, Metadata, Named, RateLimiter, Registries, Registry, Result, TrafficLimiter,
-    Value,
+    BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxIngress, BoxResolver, BoxRouteTable,
+    BoxSd, ConnLimiter, Error, ErrorKind, Metadata, Named, RateLimiter, Registries, Registry,
+    Result, TrafficLimiter, Value,
 };
 use gost_x_admission::{AdmissionGroup, ListAdmission};
 use gost_x_auth::{AutherGroup, Users};
@@ -22,11 +22,12 @@ use gost_x_hosts::StaticHosts;
 use gost_x_ingress::RuleIngress;
 use gost_x_limiter::{ConnLimits, RateLimits, TrafficLimits};
 use gost_x_resolver::{DnsResolver, Family, NameServerOptions};
+use gost_x_router::StaticRoutes;
 use gost_x_sd::MemorySd;
 
 use crate::model::{
     AutherConfig, Config, ConfigValue, HostsConfig, IngressConfig, LimiterConfig,
-    MatcherListConfig, ResolverConfig, SdConfig,
+    MatcherListConfig, ResolverConfig, RouterConfig, SdConfig,
 };
 
 type Apply = Box<dyn Fn(&[String]) -> Result<()> + Send + Sync>;
@@ -231,6 +232,9 @@ pub(crate) fn build(config: &Config, r: &Registries, rl: &Reloaders) -> Result<(
     for h in &config.hosts {
         r.hosts.replace(&h.name, hosts(h, rl)?);
     }
+    for rt in &config.routers {
+        r.routers.replace(&rt.name, router(rt, rl)?);
+    }
     for i in &config.ingresses {
         r.ingresses.replace(&i.name, ingress(i, rl)?);
     }
@@ -362,6 +366,31 @@ pub(crate) fn ingress(i: &IngressConfig, rl: &Reloaders) -> Result<BoxIngress> {
     });
     with_file(rl, what, inline, file, period, apply)?;
     Ok(BoxIngress::new(ingress))
+}
+
+/// A `routers[]` entry: its routes, and its file's lines (`DST GATEWAY`).
+pub(crate) fn router(rt: &RouterConfig, rl: &Reloaders) -> Result<BoxRouteTable> {
+    let what = format!("router {}", rt.name);
+    unsupported_loaders(&what, rt.redis.as_ref(), rt.http.as_ref(), rt.plugin.as_ref())?;
+    let inline: Vec<String> = rt
+        .routes
+        .iter()
+        .map(|r| {
+            let dst = r.dst.as_deref().or(r.net.as_deref()).unwrap_or_default();
+            gost_x_router::route(dst, &r.gateway).map(|e| format!("{} {}", e.dst, e.gateway))
+        })
+        .collect::<Result<_>>()
+        .map_err(|e| e.wrap(ErrorKind::Config, what.clone()))?;
+    let table = Arc::new(StaticRoutes::default());
+    let target = table.clone();
+    let file = file_path(rt.file.as_ref(), &what)?;
+    let period = duration(rt.reload.as_ref(), "reload", &what)?;
+    let apply: Apply = Box::new(move |l: &[String]| {
+        target.set_routes(gost_x_router::parse_lines(l)?);
+        Ok(())
+    });
+    with_file(rl, what, inline, file, period, apply)?;
+    Ok(BoxRouteTable::new(table))
 }
 
 /// An `sds[]` entry: an in-memory registry (a plugin is refused before this).

@@ -45,6 +45,8 @@ pub enum Kind {
     Ingresses,
     /// `sds`
     Sds,
+    /// `routers`
+    Routers,
     /// `limiters` (traffic)
     Limiters,
     /// `climiters`
@@ -55,7 +57,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order the API document lists them.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Services,
         Kind::Chains,
         Kind::Hops,
@@ -66,6 +68,7 @@ impl Kind {
         Kind::Hosts,
         Kind::Ingresses,
         Kind::Sds,
+        Kind::Routers,
         Kind::Limiters,
         Kind::ConnLimiters,
         Kind::RateLimiters,
@@ -89,6 +92,7 @@ impl Kind {
             Kind::Hosts => "hosts",
             Kind::Ingresses => "ingresses",
             Kind::Sds => "sds",
+            Kind::Routers => "routers",
             Kind::Limiters => "limiters",
             Kind::ConnLimiters => "climiters",
             Kind::RateLimiters => "rlimiters",
@@ -108,6 +112,7 @@ impl Kind {
             Kind::Hosts => "hosts",
             Kind::Ingresses => "ingress",
             Kind::Sds => "sd",
+            Kind::Routers => "router",
             Kind::Limiters => "limiter",
             Kind::ConnLimiters => "climiter",
             Kind::RateLimiters => "rlimiter",
@@ -310,6 +315,7 @@ impl Runtime {
             Kind::Hosts => drop(r.hosts.unregister(name)),
             Kind::Ingresses => drop(r.ingresses.unregister(name)),
             Kind::Sds => drop(r.sds.unregister(name)),
+            Kind::Routers => drop(r.routers.unregister(name)),
             Kind::Limiters => drop(r.traffic_limiters.unregister(name)),
             Kind::ConnLimiters => drop(r.conn_limiters.unregister(name)),
             Kind::RateLimiters => drop(r.rate_limiters.unregister(name)),
@@ -333,6 +339,7 @@ impl Runtime {
             Kind::Hosts => r.hosts.contains(name),
             Kind::Ingresses => r.ingresses.contains(name),
             Kind::Sds => r.sds.contains(name),
+            Kind::Routers => r.routers.contains(name),
             Kind::Limiters => r.traffic_limiters.contains(name),
             Kind::ConnLimiters => r.conn_limiters.contains(name),
             Kind::RateLimiters => r.rate_limiters.contains(name),
@@ -414,6 +421,10 @@ impl Runtime {
             Kind::Sds => {
                 let sd = parse(&body, kind)?;
                 r.sds.replace(name, policy::sd(&sd).map_err(failed)?);
+            }
+            Kind::Routers => {
+                let rt = parse(&body, kind)?;
+                r.routers.replace(name, policy::router(&rt, rl).map_err(failed)?);
             }
             Kind::Limiters => {
                 let l = parse(&body, kind)?;
@@ -551,6 +562,7 @@ impl Runtime {
         r.resolvers.clear();
         r.hosts.clear();
         r.ingresses.clear();
+        r.routers.clear();
         r.traffic_limiters.clear();
         r.conn_limiters.clear();
         r.rate_limiters.clear();
@@ -624,6 +636,7 @@ fn section_json(config: &Config, kind: Kind) -> Vec<serde_json::Value> {
         Kind::Hosts => all(&config.hosts),
         Kind::Ingresses => all(&config.ingresses),
         Kind::Sds => all(&config.sds),
+        Kind::Routers => all(&config.routers),
         Kind::Limiters => all(&config.limiters),
         Kind::ConnLimiters => all(&config.climiters),
         Kind::RateLimiters => all(&config.rlimiters),
@@ -653,6 +666,7 @@ fn edit_section(config: &mut Config, kind: Kind, edit: impl FnOnce(&mut Vec<serd
         Kind::Hosts => put(list, &mut config.hosts),
         Kind::Ingresses => put(list, &mut config.ingresses),
         Kind::Sds => put(list, &mut config.sds),
+        Kind::Routers => put(list, &mut config.routers),
         Kind::Limiters => put(list, &mut config.limiters),
         Kind::ConnLimiters => put(list, &mut config.climiters),
         Kind::RateLimiters => put(list, &mut config.rlimiters),
