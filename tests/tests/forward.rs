@@ -212,3 +212,40 @@ fn several_services_in_one_process() {
     assert_eq!(read_all(&mut connect(g.addrs[0])), b"a");
     assert_eq!(read_all(&mut connect(g.addrs[1])), b"b");
 }
+
+/// gost 3.3's `idleTimeout`: a relayed connection that moves nothing either way for that long
+/// is closed; one that keeps talking (either way) is not. Forwarder and HTTP CONNECT.
+#[test]
+fn idle_timeout_closes_quiet_connections_only() {
+    let echo = echo_server();
+    let fwd = Gost::start(&["-L", &format!("tcp://127.0.0.1:0/{echo}?idleTimeout=1s")], 1);
+    let proxy = Gost::start(&["-L", "http://127.0.0.1:0?idleTimeout=1s"], 1);
+    let open = |which: &str| match which {
+        "forward" => connect(fwd.addr()),
+        _ => http_connect(proxy.addr(), &echo.to_string(), None),
+    };
+    for which in ["forward", "http"] {
+        // Busy: a byte every 400 ms for 3 s, echoed back.
+        let mut busy = open(which);
+        busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 1];
+        for _ in 0..8 {
+            thread::sleep(Duration::from_millis(400));
+            busy.write_all(b"x").unwrap();
+            busy.read_exact(&mut b).unwrap();
+        }
+        // Quiet: closed between one and two periods after its last byte.
+        let mut quiet = open(which);
+        quiet.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        quiet.write_all(b"y").unwrap();
+        quiet.read_exact(&mut b).unwrap();
+        let started = Instant::now();
+        let n = quiet.read(&mut b).unwrap_or(0);
+        assert_eq!(n, 0, "{which}: the quiet connection is closed");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_millis(3500),
+            "{which}: closed after {waited:?}"
+        );
+    }
+}

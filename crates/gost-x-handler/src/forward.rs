@@ -39,6 +39,8 @@ struct ForwardHandler {
     bypass: Option<BoxBypass>,
     /// `sniffing`: how long to wait for the first bytes.
     sniffing: Option<Duration>,
+    /// `idleTimeout`.
+    idle: Option<Duration>,
 }
 
 /// Builds the handler. Without forward targets it is a configuration error (Go gost would start
@@ -52,7 +54,14 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
             .filter(|t| !t.is_zero())
             .unwrap_or(DEFAULT_SNIFFING_TIMEOUT),
     );
-    Ok(BoxHandler::new(ForwardHandler { router: opts.router, hop, bypass: opts.bypass, sniffing }))
+    let idle = util::idle_timeout(md)?;
+    Ok(BoxHandler::new(ForwardHandler {
+        router: opts.router,
+        hop,
+        bypass: opts.bypass,
+        sniffing,
+        idle,
+    }))
 }
 
 impl Handler for ForwardHandler {
@@ -103,7 +112,7 @@ impl Handler for ForwardHandler {
             %target,
             "forward: connected"
         );
-        let stats = gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        let stats = gost_x_rt::relay_idle(&mut conn, &mut upstream, self.idle).await?;
         tracing::debug!(sid = session.id, up = stats.a_to_b, down = stats.b_to_a, "forward: done");
         Ok(())
     }

@@ -59,6 +59,7 @@ enum Probe {
 
 struct Config {
     read_timeout: Duration,
+    idle: Option<Duration>,
     keepalive_timeout: Duration,
     realm: String,
     proxy_agent: String,
@@ -75,6 +76,7 @@ impl Config {
         };
         Ok(Config {
             read_timeout: util::read_timeout(md)?,
+            idle: util::idle_timeout(md)?,
             keepalive_timeout: md
                 .get_duration(&["keepaliveTimeout"])?
                 .unwrap_or(DEFAULT_KEEPALIVE_TIMEOUT),
@@ -315,7 +317,7 @@ impl HttpHandler {
                 head.encode(&mut out);
                 write_all(&mut upstream, &out).await?;
                 let mut conn = rewind(conn, buf);
-                gost_x_rt::relay(&mut conn, &mut upstream).await?;
+                gost_x_rt::relay_idle(&mut conn, &mut upstream, self.config.idle).await?;
                 Ok(())
             }
             (Some(Probe::Web(url)), false) => self.probe_web(&mut conn, url).await,
@@ -388,7 +390,7 @@ impl HttpHandler {
         write_all(&mut conn, established.as_bytes()).await?;
         tracing::debug!(sid = session.id, %target, "http: connected");
         let mut conn = rewind(conn, buf);
-        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut upstream, self.config.idle).await?;
         Ok(())
     }
 
@@ -509,7 +511,7 @@ impl HttpHandler {
             write_all(&mut conn, &out).await?;
             let mut client = rewind(conn, std::mem::take(buf));
             let mut origin = rewind(upstream, ubuf);
-            gost_x_rt::relay(&mut client, &mut origin).await?;
+            gost_x_rt::relay_idle(&mut client, &mut origin, self.config.idle).await?;
             return Ok(None);
         }
         let resp_body = response_body(&method, &resp)?;

@@ -30,6 +30,7 @@ struct RedirectHandler {
     sniffing: Option<Duration>,
     fallback: bool,
     dial_original: bool,
+    idle: Option<Duration>,
 }
 
 /// Builds the handler.
@@ -45,6 +46,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         sniffing,
         fallback: md.get_bool(&["sniffing.fallback"])?.unwrap_or(false),
         dial_original: md.get_bool(&["sniffing.dialOriginalDst"])?.unwrap_or(false),
+        idle: util::idle_timeout(md)?,
     }))
 }
 
@@ -83,7 +85,7 @@ impl Handler for RedirectHandler {
         };
         tracing::debug!(sid = session.id, %dst, %target, "redirect: connected");
         let mut conn = rewind(conn, first);
-        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut upstream, self.idle).await?;
         Ok(())
     }
 }

@@ -36,6 +36,7 @@ struct RelayHandler {
     auther: Option<BoxAuther>,
     bypass: Option<BoxBypass>,
     read_timeout: Duration,
+    idle: Option<Duration>,
     bind: bool,
     udp_buffer_size: usize,
     /// The smux options of BIND sessions (`mux.*`).
@@ -50,6 +51,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         auther: opts.auther,
         bypass: opts.bypass,
         read_timeout: util::read_timeout(md)?,
+        idle: util::idle_timeout(md)?,
         bind: md.get_bool(&["bind"])?.unwrap_or(false),
         udp_buffer_size: md.get_usize(&["udpBufferSize"])?.unwrap_or(4096).clamp(512, 65535),
         mux: gost_x_rt::mux::config(md)?,
@@ -145,7 +147,7 @@ impl RelayHandler {
         respond(&mut conn, relay::STATUS_OK).await?;
         tracing::debug!(sid = session.id, %target, "relay: connected");
         let mut conn = rewind(conn, buf);
-        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut upstream, self.idle).await?;
         Ok(())
     }
 

@@ -26,6 +26,7 @@ struct SniHandler {
     router: BoxRouter,
     bypass: Option<BoxBypass>,
     read_timeout: Duration,
+    idle: Option<Duration>,
 }
 
 /// Builds the handler.
@@ -34,6 +35,7 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         router: opts.router,
         bypass: opts.bypass,
         read_timeout: util::read_timeout(md)?,
+        idle: util::idle_timeout(md)?,
     }))
 }
 
@@ -56,7 +58,7 @@ impl Handler for SniHandler {
         let mut upstream = self.router.dial(Network::Tcp, target.clone()).await?;
         tracing::debug!(sid = session.id, %target, proto = sniffed.protocol(), "sni: connected");
         let mut conn = rewind(conn, sniffed.restore(buf));
-        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut upstream, self.idle).await?;
         Ok(())
     }
 }

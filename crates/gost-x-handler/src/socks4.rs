@@ -31,6 +31,7 @@ pub(crate) struct Socks4Handler {
     auther: Option<BoxAuther>,
     bypass: Option<BoxBypass>,
     read_timeout: Duration,
+    idle: Option<Duration>,
 }
 
 impl Socks4Handler {
@@ -40,6 +41,7 @@ impl Socks4Handler {
             auther: opts.auther.clone(),
             bypass: opts.bypass.clone(),
             read_timeout: util::read_timeout(md)?,
+            idle: util::idle_timeout(md)?,
         })
     }
 }
@@ -96,7 +98,7 @@ impl Handler for Socks4Handler {
         reply(&mut conn, socks4::REP_GRANTED).await?;
         tracing::debug!(sid = session.id, %target, "socks4: connected");
         let mut conn = rewind(conn, buf);
-        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut upstream, self.idle).await?;
         Ok(())
     }
 }

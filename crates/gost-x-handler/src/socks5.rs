@@ -37,6 +37,7 @@ const MAX_BIND_EARLY: usize = 64 * 1024;
 
 struct Config {
     read_timeout: Duration,
+    idle: Option<Duration>,
     bind: bool,
     udp: bool,
     udp_buffer_size: usize,
@@ -56,6 +57,7 @@ impl Socks5Handler {
     pub(crate) fn build(opts: &HandlerOptions, md: &Metadata) -> Result<Self> {
         let config = Config {
             read_timeout: util::read_timeout(md)?,
+            idle: util::idle_timeout(md)?,
             bind: md.get_bool(&["bind"])?.unwrap_or(false),
             udp: md.get_bool(&["udp"])?.unwrap_or(false),
             udp_buffer_size: md
@@ -146,7 +148,7 @@ impl Socks5Handler {
         reply(&mut conn, socks5::REP_SUCCEEDED, upstream.local_addr()).await?;
         tracing::debug!(sid = session.id, %target, "socks5: connected");
         let mut conn = rewind(conn, buf);
-        gost_x_rt::relay(&mut conn, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut upstream, self.config.idle).await?;
         Ok(())
     }
 
@@ -201,7 +203,7 @@ impl Socks5Handler {
         drop(listener);
         reply(&mut conn, socks5::REP_SUCCEEDED, peer.peer_addr()).await?;
         let mut conn = rewind(conn, buf);
-        gost_x_rt::relay(&mut conn, &mut peer).await?;
+        gost_x_rt::relay_idle(&mut conn, &mut peer, self.config.idle).await?;
         Ok(())
     }
 

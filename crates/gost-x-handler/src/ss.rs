@@ -35,6 +35,7 @@ struct SsHandler {
     cipher: Cipher,
     salts: SaltFilter,
     read_timeout: std::time::Duration,
+    idle: Option<std::time::Duration>,
 }
 
 /// Builds the handler; it needs the method and the password.
@@ -49,6 +50,7 @@ fn handler(opts: HandlerOptions, md: &Metadata) -> Result<SsHandler> {
         bypass: opts.bypass,
         salts: SaltFilter::default(),
         read_timeout: util::read_timeout(md)?,
+        idle: util::idle_timeout(md)?,
     })
 }
 
@@ -109,7 +111,7 @@ impl Handler for SsHandler {
         let mut upstream = self.router.dial(Network::Tcp, target.clone()).await?;
         tracing::debug!(sid = session.id, %target, "ss: connected");
         let mut ss = rewind(ss, buf);
-        gost_x_rt::relay(&mut ss, &mut upstream).await?;
+        gost_x_rt::relay_idle(&mut ss, &mut upstream, self.idle).await?;
         Ok(())
     }
 }

@@ -13,6 +13,12 @@ use gost_proto::udp_tun::FrameHeader;
 /// gost's default deadline for reading a proxy handshake (`readTimeout`).
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// gost 3.3's `idleTimeout`: a relayed connection that moves nothing either way for this long is
+/// closed (none by default).
+pub fn idle_timeout(md: &Metadata) -> Result<Option<Duration>> {
+    Ok(md.get_duration(&["idleTimeout", "idle_timeout"])?.filter(|d| !d.is_zero()))
+}
+
 /// The handshake deadline from `readTimeout` (0 = the default, as gost treats it).
 pub fn read_timeout(md: &Metadata) -> Result<Duration> {
     Ok(md

@@ -92,13 +92,29 @@ where
     A: Read + Write + Unpin + Send + ?Sized,
     B: Read + Write + Unpin + Send + ?Sized,
 {
-    relay_with_idle_limit(a, b, HALF_CLOSED_IDLE).await
+    relay_with_idle_limit(a, b, HALF_CLOSED_IDLE, None).await
+}
+
+/// [`relay`], ended with `TimedOut` once nothing moved either way for `idle` (gost 3.3's
+/// `idleTimeout`; checked once per period, so it ends between one and two periods after the last
+/// byte). `None` is [`relay`].
+pub async fn relay_idle<A, B>(
+    a: &mut A,
+    b: &mut B,
+    idle: Option<Duration>,
+) -> io::Result<RelayStats>
+where
+    A: Read + Write + Unpin + Send + ?Sized,
+    B: Read + Write + Unpin + Send + ?Sized,
+{
+    relay_with_idle_limit(a, b, HALF_CLOSED_IDLE, idle.filter(|d| !d.is_zero())).await
 }
 
 async fn relay_with_idle_limit<A, B>(
     a: &mut A,
     b: &mut B,
     half_closed_idle: Duration,
+    idle: Option<Duration>,
 ) -> io::Result<RelayStats>
 where
     A: Read + Write + Unpin + Send + ?Sized,
@@ -109,9 +125,24 @@ where
     let mut armed = false;
     // Armed once the relay is half-closed: the deadline and the byte count it last saw.
     let mut half_closed: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, RelayStats)> = None;
+    // `idleTimeout`: the deadline and the byte count it last saw.
+    let mut idle_check = idle.map(|d| (Box::pin(tokio::time::sleep(d)), RelayStats::default(), d));
     std::future::poll_fn(|cx| {
         if let std::task::Poll::Ready(done) = std::pin::Pin::new(&mut relay).poll(cx) {
             return std::task::Poll::Ready(done);
+        }
+        if let Some((timer, seen, period)) = &mut idle_check {
+            while timer.as_mut().poll(cx).is_ready() {
+                let now = relay.stats();
+                if now == *seen {
+                    return std::task::Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("relay: idle for {period:?} (idleTimeout)"),
+                    )));
+                }
+                *seen = now;
+                timer.as_mut().reset(tokio::time::Instant::now() + *period);
+            }
         }
         if relay.is_half_closed() {
             let (timer, seen) = half_closed.get_or_insert_with(|| {
@@ -187,7 +218,8 @@ mod tests {
         let (mut client, mut a) = pair().await;
         let (mut target, mut b) = pair().await;
         let limit = Duration::from_secs(60);
-        let task = tokio::spawn(async move { relay_with_idle_limit(&mut a, &mut b, limit).await });
+        let task =
+            tokio::spawn(async move { relay_with_idle_limit(&mut a, &mut b, limit, None).await });
         client.shutdown().await.unwrap();
         let mut buf = [0u8; 16];
         assert_eq!(target.read(&mut buf).await.unwrap(), 0, "the EOF is passed on");
@@ -211,5 +243,31 @@ mod tests {
         let task = tokio::spawn(async move { relay(&mut a, &mut b).await });
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(!task.is_finished(), "no idle limit while both directions are open");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timeout_ends_a_quiet_relay_but_not_a_busy_one() {
+        let (mut client, mut a) = pair().await;
+        let (mut target, mut b) = pair().await;
+        let idle = Some(Duration::from_secs(10));
+        let task = tokio::spawn(async move { relay_idle(&mut a, &mut b, idle).await });
+        let mut buf = [0u8; 4];
+        // Traffic every 6 s, one way then the other: longer than the limit in total, never
+        // quiet for a whole period.
+        for i in 0..6 {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            if i % 2 == 0 {
+                client.write_all(b"ping").await.unwrap();
+                target.read_exact(&mut buf).await.unwrap();
+            } else {
+                target.write_all(b"pong").await.unwrap();
+                client.read_exact(&mut buf).await.unwrap();
+            }
+        }
+        assert!(!task.is_finished());
+        tokio::time::sleep(Duration::from_secs(21)).await;
+        let err = task.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(client.read(&mut buf).await.unwrap_or(0), 0, "the client's side is closed");
     }
 }
