@@ -9,6 +9,8 @@ use gost_core::{Registries, Result};
 pub mod auto;
 #[cfg(feature = "dns")]
 pub mod dns;
+#[cfg(feature = "file")]
+pub mod file;
 #[cfg(feature = "forward")]
 pub mod forward;
 #[cfg(feature = "http")]
@@ -75,6 +77,8 @@ pub fn register(r: &Registries) -> Result<()> {
     // And the UDP forwarder behind an `rudp` listener.
     #[cfg(feature = "forward")]
     r.handlers.register(udp::RUDP_ALIAS, udp::new)?;
+    #[cfg(feature = "file")]
+    r.handlers.register(file::NAME, file::new)?;
     #[cfg(feature = "http")]
     r.handlers.register(http::NAME, http::new)?;
     #[cfg(feature = "http2")]
