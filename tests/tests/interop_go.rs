@@ -1433,3 +1433,34 @@ chains:
         assert_eq!(fetch(&url, None), "B", "{who}: the probe moved traffic to B\n{}", log());
     }
 }
+
+/// gost's UDP relay over HTTP (`X-Gost-Protocol: udp`) both ways: a UDP forwarder through an
+/// `http` node, our client with Go's server and Go's client with ours.
+fn http_udp_relay_against(version: GoVersion) {
+    let Some(go_bin) = go_gost(version) else { return };
+    let echo = udp_echo();
+    for dir in [Dir::RustToGo, Dir::GoToRust] {
+        let server = dir.server(&go_bin, &["-L", "http://u:p@127.0.0.1:0?udp=true"], 1);
+        let listen = format!("udp://127.0.0.1:0/{echo}");
+        let node = format!("http://u:p@{}", server.addr());
+        let client = dir.client(&go_bin, &["-L", listen.as_str(), "-F", node.as_str()], 1);
+        let res = guarded(|| udp_forward_echo(client.addr()));
+        assert!(
+            res.is_ok(),
+            "http udp relay ({}) against {version:?}: {res:?}\n--- server:\n{}\n--- client:\n{}",
+            dir.label(),
+            tail(&server.log(), 15),
+            tail(&client.log(), 15)
+        );
+    }
+}
+
+#[test]
+fn http_udp_relay_against_go_3_2_6() {
+    http_udp_relay_against(GoVersion::Release);
+}
+
+#[test]
+fn http_udp_relay_against_go_3_3_0() {
+    http_udp_relay_against(GoVersion::Nightly);
+}

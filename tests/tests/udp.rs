@@ -148,3 +148,32 @@ fn rudp_through_relay_and_socks5() {
     rudp_through("relay://127.0.0.1:0?bind=true", "relay");
     rudp_through("socks5://127.0.0.1:0?bind=true", "socks5");
 }
+
+/// gost's UDP relay over HTTP (`X-Gost-Protocol: udp`): UDP forwarding through an `http` node
+/// whose server has `udp=true`; refused (no datagram passes) without it.
+#[test]
+fn udp_through_an_http_node() {
+    let origin = port_echo();
+    let http = Gost::start(&["-L", "http://u:p@127.0.0.1:0?udp=true"], 1);
+    let g = Gost::start(
+        &[
+            "-L",
+            &format!("udp://127.0.0.1:0/{origin}"),
+            "-F",
+            &format!("http://u:p@{}", http.addr()),
+        ],
+        1,
+    );
+    sequence(&client(), g.addr(), 300);
+    // The server without udp=true refuses the relay: the datagram goes nowhere.
+    let closed = Gost::start(&["-L", "http://127.0.0.1:0"], 1);
+    let g = Gost::start(
+        &["-L", &format!("udp://127.0.0.1:0/{origin}"), "-F", &format!("http://{}", closed.addr())],
+        1,
+    );
+    let c = client_socket_with_timeout(Duration::from_millis(700));
+    c.send_to(b"lost", g.addr()).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(c.recv_from(&mut buf).is_err(), "a refused relay carried a datagram");
+    g.wait_log("UDP relay", Duration::from_secs(5));
+}

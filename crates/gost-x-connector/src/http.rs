@@ -1,15 +1,20 @@
 //! `http`: reaches the next address through an HTTP proxy with `CONNECT`, sending
 //! `Proxy-Authorization: Basic` when the node has credentials (`http://user:pass@host:port`).
 //!
+//! Datagrams (a UDP chain through this node) use gost's UDP relay over HTTP: `CONNECT` with
+//! `X-Gost-Protocol: udp`, then UDP-tun frames on the connection.
+//!
 //! Metadata: `header` (a map of extra request headers).
 
 use std::collections::BTreeMap;
 
 use gost_core::io::{read_decoded, rewind, write_all};
 use gost_core::{
-    Address, BoxConn, BoxConnector, ConnectOptions, Connector, ConnectorOptions, Error, ErrorKind,
-    Metadata, Network, Result,
+    Address, BoxConn, BoxConnector, BoxPacketConn, ConnectOptions, Connector, ConnectorOptions,
+    Error, ErrorKind, Metadata, Network, Result,
 };
+
+use crate::datagram::{FramedPacketConn, Framing};
 use gost_proto::http::{self as wire, RequestHead, ResponseHead};
 
 /// The registry name.
@@ -35,19 +40,42 @@ pub fn new(opts: ConnectorOptions, md: &Metadata) -> Result<BoxConnector> {
 impl Connector for HttpConnector {
     async fn connect(
         &self,
-        mut conn: BoxConn,
+        conn: BoxConn,
         network: Network,
         target: Address,
         _opts: ConnectOptions,
     ) -> Result<BoxConn> {
         if network.is_udp() {
-            return Err(Error::unsupported("http connector: UDP is not supported yet"));
+            return Err(Error::unsupported(
+                "http connector: UDP goes through datagrams (connect_packet), not a stream",
+            ));
         }
+        self.request(conn, &target, false).await
+    }
+
+    /// gost's UDP relay over HTTP: `CONNECT` with `X-Gost-Protocol: udp`, then UDP-tun frames
+    /// (the server needs `udp=true`).
+    async fn connect_packet(
+        &self,
+        conn: BoxConn,
+        target: Option<Address>,
+    ) -> Result<BoxPacketConn> {
+        let any = Address::Ip(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+        let conn = self.request(conn, target.as_ref().unwrap_or(&any), true).await?;
+        Ok(Box::new(FramedPacketConn::new(conn, Framing::UdpTun)))
+    }
+}
+
+impl HttpConnector {
+    async fn request(&self, mut conn: BoxConn, target: &Address, udp: bool) -> Result<BoxConn> {
         let authority = target.to_string();
         let mut headers = vec![
             ("Host".to_owned(), authority.as_bytes().to_vec()),
             ("Proxy-Connection".to_owned(), b"keep-alive".to_vec()),
         ];
+        if udp {
+            headers.push(("X-Gost-Protocol".to_owned(), b"udp".to_vec()));
+        }
         if let Some(auth) = &self.authorization {
             headers.push(("Proxy-Authorization".to_owned(), auth.as_bytes().to_vec()));
         }
@@ -62,10 +90,11 @@ impl Connector for HttpConnector {
         let resp = read_decoded(&mut conn, &mut buf, wire::MAX_HEAD, ResponseHead::decode).await?;
         if resp.status != 200 {
             let kind = if resp.status == 407 { ErrorKind::Auth } else { ErrorKind::Connect };
+            let what = if udp { "UDP relay" } else { "CONNECT" };
             return Err(Error::new(
                 kind,
                 format!(
-                    "http node {}: CONNECT {target} answered {} {}",
+                    "http node {}: {what} {target} answered {} {}",
                     self.node, resp.status, resp.reason
                 ),
             ));
@@ -126,5 +155,30 @@ mod tests {
             assert_eq!(err.kind(), kind, "{answer:?}");
             finish(server).await;
         }
+    }
+
+    #[tokio::test]
+    async fn datagrams_ask_for_gost_s_udp_relay_and_travel_as_udp_tun_frames() {
+        let (conn, server) = fake_server(|mut s| async move {
+            let head = read_head(&mut s).await;
+            assert!(head.starts_with("CONNECT 0.0.0.0:0 HTTP/1.1\r\n"), "{head}");
+            assert!(head.contains("\r\nX-Gost-Protocol: udp\r\n"), "{head}");
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await.unwrap();
+            // One frame from the client: length 2, 0xFF (gost's UDP-tun mark), IPv4 192.0.2.1:53, "hi".
+            expect(&mut s, &[0, 2, 255, 1, 192, 0, 2, 1, 0, 53, b'h', b'i']).await;
+            s.write_all(&[0, 2, 255, 1, 192, 0, 2, 1, 0, 53, b'o', b'k']).await.unwrap();
+        })
+        .await;
+        let c = new(ConnectorOptions::default(), &Metadata::new()).unwrap();
+        let mut pc = c.connect_packet(conn, None).await.unwrap();
+        let to = Address::parse("192.0.2.1:53").unwrap();
+        gost_core::io::send_to(&mut pc, b"hi", &to).await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = tokio::time::timeout(WAIT, gost_core::io::recv_from(&mut pc, &mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((&buf[..n], from), (&b"ok"[..], to));
+        finish(server).await;
     }
 }

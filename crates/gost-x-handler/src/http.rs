@@ -15,7 +15,8 @@
 //! Metadata: `readTimeout` (15s: request head, and the origin's response head),
 //! `authBasicRealm` (`gost`), `proxyAgent` (`gost/3.0`), `header` / `http.header` (extra headers
 //! on responses the handler writes), `probeResist`, `knock`, `keepaliveTimeout` (60s: how long an
-//! idle keep-alive connection waits for its next request).
+//! idle keep-alive connection waits for its next request), `idleTimeout`, `udp` (false: relay UDP
+//! for gost's `X-Gost-Protocol: udp` requests), `udpBufferSize` (4096).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,6 +61,9 @@ enum Probe {
 struct Config {
     read_timeout: Duration,
     idle: Option<Duration>,
+    /// `udp`: relay UDP for `X-Gost-Protocol: udp` requests.
+    udp: bool,
+    udp_buffer_size: usize,
     keepalive_timeout: Duration,
     realm: String,
     proxy_agent: String,
@@ -77,6 +81,11 @@ impl Config {
         Ok(Config {
             read_timeout: util::read_timeout(md)?,
             idle: util::idle_timeout(md)?,
+            udp: md.get_bool(&["udp"])?.unwrap_or(false),
+            udp_buffer_size: md
+                .get_usize(&["udpBufferSize", "udp.bufferSize"])?
+                .unwrap_or(4096)
+                .clamp(512, 65535),
             keepalive_timeout: md
                 .get_duration(&["keepaliveTimeout"])?
                 .unwrap_or(DEFAULT_KEEPALIVE_TIMEOUT),
@@ -394,6 +403,37 @@ impl HttpHandler {
         Ok(())
     }
 
+    /// gost's UDP relay over HTTP (`X-Gost-Protocol: udp`, with `udp=true`): after `200` the
+    /// connection carries UDP-tun frames (as SOCKS5's UDP-over-TCP) through the router.
+    async fn udp(&self, mut conn: BoxConn, mut buf: Vec<u8>, session: &Session) -> Result<()> {
+        if !self.config.udp {
+            self.respond(&mut conn, 403, &[], b"", true).await?;
+            return Err(Error::new(
+                ErrorKind::Denied,
+                "http: UDP relay is disabled (udp=true enables it)",
+            ));
+        }
+        let mut outbound = match self.router.dial_packet(None).await {
+            Ok(p) => p,
+            Err(err) => {
+                let _ = self.respond(&mut conn, 503, &[], b"", true).await;
+                return Err(err);
+            }
+        };
+        let agent = self.config.proxy_agent.clone();
+        self.respond(&mut conn, 200, &[("Proxy-Agent", &agent)], b"", false).await?;
+        tracing::debug!(sid = session.id, "http: udp relay");
+        util::relay_udp_tun(
+            &mut conn,
+            &mut buf,
+            &mut outbound,
+            self.bypass.as_ref(),
+            self.config.udp_buffer_size,
+            session,
+        )
+        .await
+    }
+
     /// Forwards one plain request and its response. Returns `Some(conn)` when the client
     /// connection stays open for another request.
     async fn forward(
@@ -679,6 +719,9 @@ impl Handler for HttpHandler {
                 if absolute && let Ok((_, Some(path))) = route_of(&head) {
                     head.target = path;
                 }
+            }
+            if head.header_str("X-Gost-Protocol").is_some_and(|p| p.eq_ignore_ascii_case("udp")) {
+                return self.udp(conn, buf, &session).await;
             }
             let (target, path) = match route_of(&head) {
                 Ok(r) => r,
