@@ -20,8 +20,7 @@ fn curl_i(args: &[&str]) -> (u16, String) {
     // The last status line (after a `100 Continue`).
     let status = text
         .lines()
-        .filter(|l| l.starts_with("HTTP/"))
-        .last()
+        .rfind(|l| l.starts_with("HTTP/"))
         .and_then(|l| l.split(' ').nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
