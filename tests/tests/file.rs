@@ -215,3 +215,40 @@ fn a_missing_directory_is_a_start_up_error() {
     assert_ne!(code, Some(0));
     assert!(log.contains("/nonexistent/gost-e2e"), "{log}");
 }
+
+/// gost 3.3's `rejectUnknownSNI` and `serverNames` on a TLS listener (here serving files): a
+/// listed name is served, another name or none gets no handshake.
+#[test]
+fn tls_listener_rejects_unknown_server_names() {
+    if !have("curl") {
+        return;
+    }
+    let t = tree("file-sni");
+    let cfg = temp_dir("file-sni-cfg").join("gost.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "services:
+- name: files
+  addr: 127.0.0.1:0
+  handler: {{type: file, metadata: {{dir: \"{}\"}}}}
+  listener:
+    type: tls
+    tls: {{rejectUnknownSNI: true, serverNames: [a.test, B.test]}}
+",
+            t.root.display()
+        ),
+    )
+    .unwrap();
+    let g = Gost::start(&["-C", cfg.to_str().unwrap()], 1);
+    let port = g.addr().port();
+    let get = |host: &str| {
+        let resolve = format!("{host}:{port}:127.0.0.1");
+        curl_i(&["-k", "--resolve", &resolve, &format!("https://{host}:{port}/a.txt")])
+    };
+    assert_eq!(get("a.test").0, 200);
+    assert_eq!(get("b.test").0, 200, "names compare case-insensitively");
+    assert_eq!(get("c.test").0, 0, "an unlisted name gets no handshake");
+    let (code, _) = curl_i(&["-k", &format!("https://127.0.0.1:{port}/a.txt")]);
+    assert_eq!(code, 0, "no server name, no handshake");
+}

@@ -305,6 +305,15 @@ impl TlsConfig {
         if let Some(v) = &self.server_name {
             set("serverName", v.as_str().into());
         }
+        if self.reject_unknown_sni {
+            set("rejectUnknownSNI", true.into());
+        }
+        if !self.server_names.is_empty() {
+            set(
+                "serverNames",
+                Value::List(self.server_names.iter().map(|a| a.as_str().into()).collect()),
+            );
+        }
         if let Some(o) = &self.options {
             if let Some(v) = &o.min_version {
                 set("minVersion", v.as_str().into());

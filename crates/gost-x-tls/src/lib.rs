@@ -6,6 +6,8 @@
 //!   `key.pem` from the working directory, then `~/.gost/auto-ca-cert.pem`/`auto-ca-key.pem` (Go
 //!   gost's persisted default), else a generated self-signed ECDSA P-256 certificate for
 //!   `gost.run` (kept in memory). `caFile` requires and verifies client certificates (mTLS).
+//!   `rejectUnknownSNI` fails handshakes without a server name, and with `serverNames` those
+//!   naming another one (gost 3.3).
 //! * [`client_config`]: `secure=false` (the default, as in gost) accepts any server certificate;
 //!   with `caFile` the chain is checked against that CA but not the name; `secure=true` checks
 //!   chain and name (against `caFile`, else the system roots). `serverName` sets SNI (default: the
@@ -175,11 +177,54 @@ pub fn server_config(md: &Metadata) -> Result<Arc<ServerConfig>> {
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| Error::config(format!("TLS certificate: {e}")))?;
+    let reject_unknown =
+        md.get_bool(&["rejectUnknownSNI", "tls.rejectUnknownSNI"])?.unwrap_or(false);
+    let allowed: Vec<String> = md
+        .get_strings(&["serverNames", "tls.serverNames"])?
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|n| n.split(','))
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut config = if reject_unknown {
+        let key = rustls::sign::CertifiedKey::from_der(certs, key, &provider())
+            .map_err(|e| Error::config(format!("TLS certificate: {e}")))?;
+        builder.with_cert_resolver(Arc::new(SniGate { key: Arc::new(key), allowed }))
+    } else {
+        builder
+            .with_single_cert(certs, key)
+            .map_err(|e| Error::config(format!("TLS certificate: {e}")))?
+    };
     config.alpn_protocols = alpn(md)?;
     Ok(Arc::new(config))
+}
+
+/// gost 3.3's `rejectUnknownSNI`: a handshake without a server name, or (with `serverNames`)
+/// with one not in the list (case-insensitive), gets no certificate and fails.
+#[derive(Debug)]
+struct SniGate {
+    key: Arc<rustls::sign::CertifiedKey>,
+    allowed: Vec<String>,
+}
+
+impl rustls::server::ResolvesServerCert for SniGate {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let name = hello.server_name().filter(|n| !n.is_empty());
+        let admitted = match name {
+            None => false,
+            Some(n) => {
+                self.allowed.is_empty() || self.allowed.iter().any(|a| a.eq_ignore_ascii_case(n))
+            }
+        };
+        if !admitted {
+            tracing::debug!(sni = ?name, "tls: server name refused (rejectUnknownSNI)");
+        }
+        admitted.then(|| self.key.clone())
+    }
 }
 
 /// A client configuration from dialer metadata, and the configured `serverName` if any (see
@@ -447,6 +492,19 @@ mod tests {
         handshake(server.clone(), with_cert, "gost.run").await.unwrap();
         assert!(handshake(server, Metadata::new(), "gost.run").await.is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn reject_unknown_sni() {
+        let gate = Metadata::new().with("rejectUnknownSNI", true);
+        handshake(gate.clone(), Metadata::new(), "gost.run").await.unwrap();
+        // An IP host sends no server name: refused.
+        assert!(handshake(gate.clone(), Metadata::new(), "127.0.0.1").await.is_err());
+        let listed = gate.with("serverNames", "a.test,b.test");
+        handshake(listed.clone(), Metadata::new(), "A.test").await.unwrap();
+        assert!(handshake(listed.clone(), Metadata::new(), "c.test").await.is_err());
+        // Off: anything goes.
+        handshake(Metadata::new(), Metadata::new(), "127.0.0.1").await.unwrap();
     }
 
     #[test]
