@@ -28,6 +28,10 @@ use gost_core::{
 };
 use gost_proto::http::{self as wire, RequestHead, ResponseHead};
 
+use crate::http_body::{
+    Body, copy_body, copy_until_close, header_has_token, request_body, response_body,
+    upgrade_requested,
+};
 use crate::util;
 
 /// The registry name.
@@ -160,60 +164,6 @@ fn reason(code: u16) -> &'static str {
         503 => "Service Unavailable",
         _ => "",
     }
-}
-
-/// How the body of a message is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Body {
-    None,
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
-fn request_body(head: &RequestHead) -> Result<Body> {
-    if head
-        .header_str("Transfer-Encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
-    {
-        return Ok(Body::Chunked);
-    }
-    match head.header_str("Content-Length") {
-        None => Ok(Body::None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Body::Length)
-            .map_err(|_| Error::protocol(format!("bad Content-Length {v:?}"))),
-    }
-}
-
-fn response_body(method: &str, resp: &ResponseHead) -> Result<Body> {
-    if method.eq_ignore_ascii_case("HEAD")
-        || resp.status < 200
-        || resp.status == 204
-        || resp.status == 304
-    {
-        return Ok(Body::None);
-    }
-    if resp
-        .header_str("Transfer-Encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
-    {
-        return Ok(Body::Chunked);
-    }
-    match resp.header_str("Content-Length") {
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Body::Length)
-            .map_err(|_| Error::protocol(format!("bad Content-Length {v:?} from the origin"))),
-        None => Ok(Body::UntilClose),
-    }
-}
-
-fn header_has_token(value: Option<&str>, token: &str) -> bool {
-    value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
 /// Whether the client wants the connection kept after this request.
@@ -567,93 +517,6 @@ impl HttpHandler {
         write_all(&mut conn, &out).await?;
         copy_body(&mut upstream, &mut ubuf, &mut conn, resp_body).await?;
         Ok(keep.then_some(conn))
-    }
-}
-
-/// Whether a request asks to switch protocols (`Connection: Upgrade` and an `Upgrade` header).
-fn upgrade_requested(head: &RequestHead) -> bool {
-    let conn = head.header_str("Connection").or_else(|| head.header_str("Proxy-Connection"));
-    header_has_token(conn, "upgrade")
-        && head.header_str("Upgrade").is_some_and(|u| !u.trim().is_empty())
-}
-
-const COPY_CHUNK: usize = 16 * 1024;
-
-/// Copies one message body from `src` (bytes already read first, from `buf`) to `dst`.
-async fn copy_body(
-    src: &mut BoxConn,
-    buf: &mut Vec<u8>,
-    dst: &mut BoxConn,
-    body: Body,
-) -> Result<()> {
-    match body {
-        Body::None => Ok(()),
-        Body::Length(n) => copy_exact(src, buf, dst, n).await,
-        Body::Chunked => copy_chunked(src, buf, dst).await,
-        Body::UntilClose => copy_until_close(src, buf, dst).await,
-    }
-}
-
-async fn copy_exact(
-    src: &mut BoxConn,
-    buf: &mut Vec<u8>,
-    dst: &mut BoxConn,
-    mut n: u64,
-) -> Result<()> {
-    let take = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-    if take > 0 {
-        write_all(dst, &buf[..take]).await?;
-        buf.drain(..take);
-        n -= take as u64;
-    }
-    let mut chunk = vec![0u8; COPY_CHUNK.min(usize::try_from(n).unwrap_or(COPY_CHUNK)).max(1)];
-    while n > 0 {
-        let want = chunk.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-        let got = read(src, &mut chunk[..want]).await?;
-        if got == 0 {
-            return Err(Error::new(ErrorKind::Closed, "connection closed inside a message body"));
-        }
-        write_all(dst, &chunk[..got]).await?;
-        n -= got as u64;
-    }
-    Ok(())
-}
-
-fn decode_line(b: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
-    Ok(b.iter().position(|&c| c == b'\n').map(|i| (b[..=i].to_vec(), i + 1)))
-}
-
-async fn copy_chunked(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn) -> Result<()> {
-    loop {
-        let line = read_decoded(src, buf, 4096, decode_line).await?;
-        write_all(dst, &line).await?;
-        let size = wire::chunk_size(&line)?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            loop {
-                let line = read_decoded(src, buf, 4096, decode_line).await?;
-                write_all(dst, &line).await?;
-                if line.trim_ascii().is_empty() {
-                    return Ok(());
-                }
-            }
-        }
-        copy_exact(src, buf, dst, size.saturating_add(2)).await?;
-    }
-}
-
-async fn copy_until_close(src: &mut BoxConn, buf: &mut Vec<u8>, dst: &mut BoxConn) -> Result<()> {
-    if !buf.is_empty() {
-        write_all(dst, buf).await?;
-        buf.clear();
-    }
-    let mut chunk = vec![0u8; COPY_CHUNK];
-    loop {
-        let n = read(src, &mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        write_all(dst, &chunk[..n]).await?;
     }
 }
 

@@ -17,6 +17,8 @@ pub mod forward;
 pub mod http;
 #[cfg(feature = "http2")]
 pub mod http2;
+#[cfg(any(feature = "http", feature = "forward"))]
+mod http_body;
 #[cfg(any(feature = "socks5", feature = "relay"))]
 mod mux_bind;
 #[cfg(feature = "quic-sniffing")]
