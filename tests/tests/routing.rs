@@ -418,3 +418,118 @@ fn bad_rules_and_probes_are_start_up_errors_naming_them() {
         assert!(log.contains(needle) && log.contains("node n"), "{what}: {log}");
     }
 }
+
+/// An HTTP origin answering each request with the request's head as its body, and `status`.
+fn head_echo(status: &'static str) -> SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    gost_e2e::tcp_server(move |mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nX-Origin: yes\r\n\r\n{head}",
+                head.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// `curl -s -i` with `args`; the whole answer with `\r` removed.
+fn curl_i(args: &[&str]) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-i", "--max-time", "10"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+#[test]
+fn forwarder_nodes_http_settings_rewrite_and_authenticate() {
+    if !have("curl") {
+        return;
+    }
+    let echo = head_echo("200 OK");
+    let g = start(
+        "routing-node-http",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes:
+    - name: a
+      addr: \"{echo}\"
+      http:
+        host: backend.test
+        requestHeader: {{X-From: gost, X-Drop: \"\"}}
+        responseHeader: {{X-Node: a, X-Origin: \"\"}}
+        rewriteURL: [{{match: '^/old/(.*)$', replacement: '/new/$1'}}]
+        auth: {{username: u, password: p}}
+"
+        ),
+        1,
+    );
+    let base = format!("http://{}", g.addr());
+    let out = curl_i(&["-u", "u:p", "-H", "X-Drop: 1", &format!("{base}/old/x?q=1")]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("\nX-Node: a\n") && !out.contains("X-Origin"), "response headers:\n{out}");
+    assert!(out.contains("\nConnection: close\n"), "one request per connection by default:\n{out}");
+    assert!(out.contains("GET /new/x?q=1 HTTP/1.1\n"), "rewritten path:\n{out}");
+    assert!(out.contains("\nHost: backend.test\n") && out.contains("\nX-From: gost\n"), "{out}");
+    assert!(!out.contains("X-Drop"), "a header set to nothing is removed:\n{out}");
+    let out = curl_i(&[&format!("{base}/old/x")]);
+    assert!(out.starts_with("HTTP/1.1 401") && out.contains("WWW-Authenticate: Basic"), "{out}");
+    let out = curl_i(&["-u", "u:wrong", &format!("{base}/")]);
+    assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+}
+
+#[test]
+fn fail_codes_mark_the_node_and_the_next_request_goes_elsewhere() {
+    if !have("curl") {
+        return;
+    }
+    let (sick, well) = (head_echo("503 Busy"), head_echo("200 OK"));
+    let g = start(
+        "routing-fail-codes",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true, http.keepalive: true}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    selector: {{strategy: fifo, maxFails: 1, failTimeout: 30s}}
+    nodes:
+    - {{name: sick, addr: \"{sick}\", http: {{failCodes: '429,5xx'}}}}
+    - {{name: well, addr: \"{well}\"}}
+"
+        ),
+        1,
+    );
+    let url = format!("http://{}/", g.addr());
+    // The first answer passes through (and closes the connection); the node is marked.
+    let out = curl_i(&[&url]);
+    assert!(out.starts_with("HTTP/1.1 503") && out.contains("Connection: close"), "{out}");
+    for _ in 0..3 {
+        assert!(curl_i(&[&url]).starts_with("HTTP/1.1 200"));
+    }
+    // With http.keepalive, two requests on one connection.
+    let out = curl_i(&[&url, &url]);
+    assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}");
+}

@@ -68,6 +68,51 @@ pub struct Node {
     pub priority: i64,
     /// The latest result of the node's health probe, if it has one.
     pub probe: ProbeRecord,
+    /// gost's node `http` block: how a sniffing forwarder treats HTTP requests to this node.
+    pub http: Option<Arc<HttpNodeSettings>>,
+}
+
+/// A URL path rewrite: the new path (and query, after a `?`) when the rule applies.
+pub type PathRewrite = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// gost's node `http` settings, applied by a forwarder that reads HTTP requests (`sniffing`):
+/// the request's `Host`, headers and path are rewritten before it goes to the node, the
+/// response's headers after, Basic credentials are required when `auth` is set, and a response
+/// whose status is in `fail_codes` marks the node failed.
+#[derive(Default)]
+pub struct HttpNodeSettings {
+    /// `host`: the `Host` header sent to the node.
+    pub host: Option<String>,
+    /// `requestHeader` (and the older `header`): set on requests; an empty value removes.
+    pub request_header: Vec<(String, String)>,
+    /// `responseHeader`: set on responses; an empty value removes.
+    pub response_header: Vec<(String, String)>,
+    /// `rewriteURL` (and the older `rewrite`): the first rule that applies rewrites the path.
+    pub rewrite_url: Vec<PathRewrite>,
+    /// `auth`: Basic credentials a client must send (401 otherwise).
+    pub auth: Option<crate::auth::BoxAuther>,
+    /// `failCodes`: statuses that mark the node failed; a value below 10 is a class (`5` = 5xx).
+    pub fail_codes: Vec<u16>,
+}
+
+impl HttpNodeSettings {
+    /// Whether `status` is one of the fail codes.
+    pub fn is_fail_code(&self, status: u16) -> bool {
+        self.fail_codes.iter().any(|&c| if c < 10 { status / 100 == c } else { status == c })
+    }
+}
+
+impl fmt::Debug for HttpNodeSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpNodeSettings")
+            .field("host", &self.host)
+            .field("request_header", &self.request_header)
+            .field("response_header", &self.response_header)
+            .field("rewrite_url", &self.rewrite_url.len())
+            .field("auth", &self.auth.is_some())
+            .field("fail_codes", &self.fail_codes)
+            .finish()
+    }
 }
 
 impl Node {
@@ -90,6 +135,7 @@ impl Node {
             matcher: None,
             priority: 0,
             probe: ProbeRecord::new(),
+            http: None,
         }
     }
 }

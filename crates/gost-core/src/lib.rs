@@ -103,7 +103,9 @@ pub use addr::{Address, Network};
 pub use admission::{Admission, BoxAdmission};
 pub use auth::{Auther, BoxAuther};
 pub use bypass::{BoxBypass, Bypass};
-pub use chain::{BoxChainer, BoxRouter, Chainer, Node, Route, Router, Transport};
+pub use chain::{
+    BoxChainer, BoxRouter, Chainer, HttpNodeSettings, Node, PathRewrite, Route, Router, Transport,
+};
 pub use connector::{
     BindOptions, BoxConnector, ConnectOptions, Connector, ConnectorOptions, NewConnector,
 };

@@ -369,6 +369,10 @@ fn build_hop_in(hop: &HopConfig, r: &Registries, env: &Env, scope: &str) -> Resu
             .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
         (built.matcher, built.priority) = routing::matcher(node.matcher.as_ref(), r)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
+        built.http = routing::http_settings(node.http.as_ref(), None).map_err(|e| {
+            let kind = e.kind();
+            e.wrap(kind, format!("node {}", node.name))
+        })?;
         let built = Arc::new(built);
         routing::probe_node(&built, node.probe.as_ref(), scope, env, &mut probes)?;
         nodes.push(built);
@@ -469,6 +473,11 @@ fn forwarder(
             .map_err(at)?;
         (target.matcher, target.priority) =
             routing::matcher(node.matcher.as_ref(), r).map_err(at)?;
+        target.http =
+            routing::http_settings(node.http.as_ref(), node.auth.as_ref()).map_err(|e| {
+                let kind = e.kind();
+                e.wrap(kind, format!("forwarder node {}", node.name))
+            })?;
         let target = Arc::new(target);
         routing::probe_node(&target, node.probe.as_ref(), &scope, env, &mut probes)?;
         nodes.push(target);

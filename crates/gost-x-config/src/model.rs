@@ -360,7 +360,7 @@ pub struct ForwardNodeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matcher: Option<NodeMatcherConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<ConfigValue>,
+    pub http: Option<HttpNodeConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -395,6 +395,47 @@ pub struct SelectorConfig {
     pub fail_timeout: Option<ConfigValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency: Option<ConfigValue>,
+}
+
+/// A node's `http` block (gost: how a sniffing forwarder treats HTTP requests to the node).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpNodeConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// gost's older name for `requestHeader`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub header: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_header: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub response_header: BTreeMap<String, String>,
+    /// gost's older name for `rewriteURL`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite: Vec<UrlRewriteConfig>,
+    #[serde(default, rename = "rewriteURL", skip_serializing_if = "Vec::is_empty")]
+    pub rewrite_url: Vec<UrlRewriteConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite_body: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite_request_body: Vec<ConfigValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite_response_body: Vec<ConfigValue>,
+    /// Statuses that mark the node failed: `429,5xx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_codes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `rewriteURL[]`: a regexp and its replacement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlRewriteConfig {
+    #[serde(rename = "match", alias = "Match")]
+    pub pattern: String,
+    #[serde(default, alias = "Replacement")]
+    pub replacement: String,
 }
 
 /// `matcher` of a node, or of a chain or hop in a group (gost 3.3).
@@ -567,7 +608,7 @@ pub struct NodeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matcher: Option<NodeMatcherConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<ConfigValue>,
+    pub http: Option<HttpNodeConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,16 +5,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_core::{
-    BoxAdmission, BoxBypass, BoxChainer, BoxHop, BoxMatcher, Error, ErrorKind, Metadata, Node,
-    Registries, Result, Value,
+    BoxAdmission, BoxAuther, BoxBypass, BoxChainer, BoxHop, BoxMatcher, Error, ErrorKind,
+    HttpNodeSettings, Metadata, Node, Registries, Result, Value,
 };
+use gost_x_auth::Users;
 use gost_x_chain::group::{ChainGroup, ChainProbe, GroupEntry, HopGroup, HopProbe};
 use gost_x_chain::probe::{self, NodeProbe, ProbeKind, ProbeReport, Probes};
 use gost_x_chain::selector::{DEFAULT_FAIL_TIMEOUT, from_metadata};
 use gost_x_matcher::rule::{PolicyLookup, RuleMatcher};
 
 use crate::build::{Env, selector_metadata};
-use crate::model::{ChainGroupConfig, ConfigValue, HopGroupConfig, NodeMatcherConfig, ProbeConfig};
+use crate::model::{
+    AuthConfig, ChainGroupConfig, ConfigValue, HopGroupConfig, HttpNodeConfig, NodeMatcherConfig,
+    ProbeConfig,
+};
 use crate::policy;
 
 /// Finds a rule's `Bypass(name)` and `Admission(name)` among the named objects (late bound).
@@ -48,6 +52,89 @@ pub(crate) fn matcher(
         cfg.priority
     };
     Ok((Some(BoxMatcher::new(m)), priority))
+}
+
+/// A node's `http` block as the forwarder applies it (with a forward node's older top-level
+/// `auth`, which gost moves there). Body rewrites are refused: not supported yet.
+pub(crate) fn http_settings(
+    cfg: Option<&HttpNodeConfig>,
+    legacy_auth: Option<&AuthConfig>,
+) -> Result<Option<Arc<HttpNodeSettings>>> {
+    let auth = cfg.and_then(|c| c.auth.as_ref()).or(legacy_auth);
+    let Some(cfg) = cfg else {
+        return Ok(
+            auth.map(|a| Arc::new(HttpNodeSettings { auth: users(a), ..Default::default() }))
+        );
+    };
+    for (name, list) in [
+        ("rewriteBody", &cfg.rewrite_body),
+        ("rewriteRequestBody", &cfg.rewrite_request_body),
+        ("rewriteResponseBody", &cfg.rewrite_response_body),
+    ] {
+        if !list.is_empty() {
+            return Err(Error::unsupported(format!("http.{name} is not supported yet")));
+        }
+    }
+    let header = |m: &std::collections::BTreeMap<String, String>| -> Result<Vec<(String, String)>> {
+        m.iter()
+            .map(|(k, v)| {
+                let bad =
+                    k.is_empty() || k.contains([':', ' ', '\r', '\n']) || v.contains(['\r', '\n']);
+                if bad {
+                    Err(Error::config(format!("http: bad header {k:?}: {v:?}")))
+                } else {
+                    Ok((k.clone(), v.clone()))
+                }
+            })
+            .collect()
+    };
+    let request = if cfg.request_header.is_empty() { &cfg.header } else { &cfg.request_header };
+    let rewrites = if cfg.rewrite_url.is_empty() { &cfg.rewrite } else { &cfg.rewrite_url };
+    let host = cfg.host.clone().filter(|h| !h.is_empty());
+    if let Some(h) = &host
+        && h.contains([' ', '\r', '\n', '/'])
+    {
+        return Err(Error::config(format!("http.host {h:?} is not a host")));
+    }
+    Ok(Some(Arc::new(HttpNodeSettings {
+        host,
+        request_header: header(request)?,
+        response_header: header(&cfg.response_header)?,
+        rewrite_url: rewrites
+            .iter()
+            .map(|r| gost_x_matcher::rule::path_rewrite(&r.pattern, &r.replacement))
+            .collect::<Result<_>>()?,
+        auth: auth.and_then(users),
+        fail_codes: fail_codes(cfg.fail_codes.as_deref().unwrap_or(""))?,
+    })))
+}
+
+fn users(a: &AuthConfig) -> Option<BoxAuther> {
+    (!a.username.is_empty())
+        .then(|| BoxAuther::new(Users::new([(a.username.clone(), a.password.clone())])))
+}
+
+/// `429,5xx`: codes, and classes as their digit (gost's wildcard form).
+pub(crate) fn fail_codes(spec: &str) -> Result<Vec<u16>> {
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let code = match part.strip_suffix("xx").or_else(|| part.strip_suffix("XX")) {
+            Some(class) if class.len() == 1 => {
+                class.parse::<u16>().ok().filter(|c| (1..=5).contains(c))
+            }
+            Some(_) => None,
+            None => part.parse::<u16>().ok().filter(|c| (100..=599).contains(c)),
+        };
+        match code {
+            Some(c) => out.push(c),
+            None => {
+                return Err(Error::config(format!(
+                    "http.failCodes: {part:?} is not a status or a class like 5xx"
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn duration(v: Option<&ConfigValue>, key: &str) -> Result<Option<Duration>> {
@@ -229,6 +316,35 @@ mod tests {
         assert!(err.contains("Host(`a.test`"), "{err}");
         let unknown = NodeMatcherConfig { rule: "Bypass(`nope`)".into(), ..Default::default() };
         assert!(matcher(Some(&unknown), &r).is_err());
+    }
+
+    #[test]
+    fn fail_codes_and_http_settings() {
+        assert_eq!(fail_codes("429, 5xx,503").unwrap(), [429, 5, 503]);
+        for bad in ["42", "6xx", "50x", "abc", "5xxx"] {
+            assert!(fail_codes(bad).is_err(), "{bad}");
+        }
+        let cfg = HttpNodeConfig {
+            host: Some("backend.internal".into()),
+            header: [("X-Old".to_owned(), "1".to_owned())].into(),
+            rewrite_url: vec![crate::model::UrlRewriteConfig {
+                pattern: "^/a/(.*)".into(),
+                replacement: "/b/$1".into(),
+            }],
+            fail_codes: Some("5xx".into()),
+            ..Default::default()
+        };
+        let s = http_settings(Some(&cfg), None).unwrap().unwrap();
+        assert_eq!(s.request_header, [("X-Old".to_owned(), "1".to_owned())]);
+        assert_eq!((s.rewrite_url[0])("/a/x").as_deref(), Some("/b/x"));
+        assert!(s.is_fail_code(502) && !s.is_fail_code(404));
+        let body = HttpNodeConfig { rewrite_body: vec!["x".into()], ..Default::default() };
+        assert!(
+            http_settings(Some(&body), None).unwrap_err().to_string().contains("not supported yet")
+        );
+        let legacy = AuthConfig { username: "u".into(), password: "p".into(), file: None };
+        assert!(http_settings(None, Some(&legacy)).unwrap().unwrap().auth.is_some());
+        assert!(http_settings(None, None).unwrap().is_none());
     }
 
     #[test]

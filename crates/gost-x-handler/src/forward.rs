@@ -9,7 +9,11 @@
 //! sniffed host and protocol. A client that sends nothing within `sniffing.timeout` (or speaks
 //! neither) is forwarded without them.
 //!
-//! Metadata: `sniffing` (false), `sniffing.timeout` (2s).
+//! An HTTP request is then served request by request (forward_http.rs): node `http` settings
+//! (`host`, headers, `rewriteURL`, `auth`, `failCodes`) apply, as in gost.
+//!
+//! Metadata: `sniffing` (false), `sniffing.timeout` (2s), `idleTimeout`; HTTP mode: `readTimeout`
+//! (15s), `keepaliveTimeout` (60s), `http.keepalive` (false).
 
 use std::time::Duration;
 
@@ -33,6 +37,9 @@ pub const RTCP_ALIAS: &str = "rtcp";
 /// where the server speaks first never starts there).
 const DEFAULT_SNIFFING_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[path = "forward_http.rs"]
+mod http_mode;
+
 struct ForwardHandler {
     router: BoxRouter,
     hop: BoxHop,
@@ -41,6 +48,12 @@ struct ForwardHandler {
     sniffing: Option<Duration>,
     /// `idleTimeout`.
     idle: Option<Duration>,
+    /// HTTP mode: `readTimeout` (a request head, a node's answer head).
+    read_timeout: Duration,
+    /// HTTP mode: `keepaliveTimeout`, waiting for a kept-alive client's next request.
+    keepalive_timeout: Duration,
+    /// HTTP mode: `http.keepalive` (false: one request per connection, as gost).
+    http_keepalive: bool,
 }
 
 /// Builds the handler. Without forward targets it is a configuration error (Go gost would start
@@ -61,6 +74,11 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
         bypass: opts.bypass,
         sniffing,
         idle,
+        read_timeout: util::read_timeout(md)?,
+        keepalive_timeout: md
+            .get_duration(&["keepaliveTimeout"])?
+            .unwrap_or(Duration::from_secs(60)),
+        http_keepalive: md.get_bool(&["http.keepalive"])?.unwrap_or(false),
     }))
 }
 
@@ -69,6 +87,7 @@ impl Handler for ForwardHandler {
         let mut req =
             SelectRequest::for_network(Network::Tcp).with_client_addr(session.client_addr);
         let mut first = Vec::new();
+        let mut http = false;
         if let Some(wait) = self.sniffing {
             let sniffed = read_decoded(&mut conn, &mut first, MAX_SNIFF, sniff);
             match tokio::time::timeout(wait, sniffed).await {
@@ -84,6 +103,7 @@ impl Handler for ForwardHandler {
                     }
                     tracing::debug!(sid = session.id, proto = sniffed.protocol(), host = ?target, "forward: sniffed");
                     sniffed.describe(&mut req, &first);
+                    http = matches!(sniffed, crate::sniff::Sniffed::Http(_));
                 }
                 Ok(Err(e)) => return Err(e),
                 // Nothing (or not enough) yet: forwarded as it is.
@@ -91,6 +111,9 @@ impl Handler for ForwardHandler {
             }
         }
         let mut conn = rewind(conn, first);
+        if http {
+            return self.serve_http(conn, &session).await;
+        }
         let Some(node) = self.hop.select(req).await else {
             return Err(Error::new(ErrorKind::NoRoute, "forward: no target available"));
         };

@@ -40,6 +40,22 @@ use regex::Regex;
 
 use crate::Cidr;
 
+/// gost's `rewriteURL` rule: when `pattern` matches the path, the path becomes the pattern's
+/// replacement (`$1`, `${name}` expand as Go's `ReplaceAllString` does); an empty result leaves
+/// the path alone.
+pub fn path_rewrite(pattern: &str, replacement: &str) -> Result<gost_core::PathRewrite> {
+    let re = Regex::new(pattern)
+        .map_err(|e| Error::config(format!("rewriteURL: bad regexp {pattern:?}: {e}")))?;
+    let replacement = replacement.to_owned();
+    Ok(std::sync::Arc::new(move |path: &str| {
+        if !re.is_match(path) {
+            return None;
+        }
+        let out = re.replace_all(path, replacement.as_str()).into_owned();
+        (!out.is_empty()).then_some(out)
+    }))
+}
+
 /// Where a rule's `Bypass(name)` and `Admission(name)` find the named objects (late-bound
 /// handles, so that an update of the object is seen).
 pub trait PolicyLookup {
@@ -856,6 +872,16 @@ mod tests {
             let err = RuleMatcher::parse(bad, &NoPolicies).unwrap_err().to_string();
             assert!(err.contains("matcher rule"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn path_rewrites_expand_groups() {
+        let r = path_rewrite("^/api/v1/(.*)$", "/v2/$1").unwrap();
+        assert_eq!(r("/api/v1/items").as_deref(), Some("/v2/items"));
+        assert_eq!(r("/other"), None);
+        let q = path_rewrite("^/old$", "/new?from=old").unwrap();
+        assert_eq!(q("/old").as_deref(), Some("/new?from=old"));
+        assert!(path_rewrite("(", "x").is_err());
     }
 
     #[test]

@@ -1,0 +1,353 @@
+//! The forwarder's HTTP mode (`sniffing` saw an HTTP request), as gost's: each request selects
+//! its node with what it carries (host, method, path, query, headers, the body bytes that came
+//! with the head), the node's `http` settings apply (Basic `auth`, `host`, `requestHeader`,
+//! `rewriteURL`; `responseHeader` on the answer), and an answer whose status is one of the
+//! node's `failCodes` marks it failed. Without `http.keepalive` the client is told to close after
+//! one response (gost's default); with it, the connection serves further requests, reaching a
+//! node again when the host changes. A protocol upgrade (WebSocket) becomes a plain relay.
+
+use std::sync::Arc;
+
+use gost_core::io::{read_decoded, rewind, write_all};
+use gost_core::{
+    Address, Auther, BoxConn, Error, ErrorKind, Hop, HttpNodeSettings, Marker, Network, Node,
+    Result, Router, SelectRequest, Session,
+};
+use gost_proto::http::{self as wire, RequestHead, ResponseHead};
+
+use crate::http_body::{Body, copy_body, header_has_token, request_body, response_body};
+use crate::sniff::Sniffed;
+use crate::util;
+
+/// The most of a request body shown to body rules (what arrived with the head).
+const MAX_BODY_PREFIX: usize = 64 * 1024;
+
+/// The connection to the node serving the current host.
+struct Upstream {
+    conn: BoxConn,
+    buf: Vec<u8>,
+    node: Arc<Node>,
+    host: String,
+}
+
+impl super::ForwardHandler {
+    /// Serves HTTP requests on `conn` (its first bytes replayed) until the client or the node
+    /// is done.
+    pub(super) async fn serve_http(&self, mut conn: BoxConn, session: &Session) -> Result<()> {
+        let mut buf = Vec::new();
+        let mut upstream: Option<Upstream> = None;
+        let mut first = true;
+        loop {
+            let wait = if first { self.read_timeout } else { self.keepalive_timeout };
+            let read = read_decoded(&mut conn, &mut buf, wire::MAX_HEAD, RequestHead::decode);
+            let head = match tokio::time::timeout(wait, read).await {
+                Ok(Ok(h)) => h,
+                Ok(Err(e)) if !first && buf.is_empty() && e.kind() == ErrorKind::Closed => {
+                    return Ok(());
+                }
+                Err(_) if !first && buf.is_empty() => return Ok(()),
+                Ok(Err(e)) => {
+                    let _ = respond(&mut conn, 400, &[]).await;
+                    return Err(e.wrap(ErrorKind::Protocol, "forward: HTTP request head"));
+                }
+                Err(_) => return Err(Error::new(ErrorKind::Timeout, "forward: HTTP request head")),
+            };
+            first = false;
+            let sniffed = Sniffed::Http(Box::new(head));
+            let Some(host) = sniffed.target() else {
+                respond(&mut conn, 400, &[]).await?;
+                return Err(Error::protocol("forward: HTTP request without a host"));
+            };
+            if util::bypassed(self.bypass.as_ref(), Network::Tcp, &host).await {
+                respond(&mut conn, 403, &[]).await?;
+                return Err(Error::new(ErrorKind::Denied, format!("forward: {host} is bypassed")));
+            }
+            let mut req =
+                SelectRequest::for_network(Network::Tcp).with_client_addr(session.client_addr);
+            let prefix = buf.len().min(MAX_BODY_PREFIX);
+            sniffed.describe(&mut req, &[]);
+            req.body = Arc::from(&buf[..prefix]);
+            let Sniffed::Http(head) = sniffed else {
+                return Err(Error::protocol("forward: not an HTTP request"));
+            };
+            let host_key = host.to_string();
+            if upstream.as_ref().is_none_or(|u| u.host != host_key) {
+                // The previous host's connection closes before the next is made.
+                drop(upstream.take());
+                let Some(node) = self.hop.select(req).await else {
+                    respond(&mut conn, 502, &[]).await?;
+                    return Err(Error::new(
+                        ErrorKind::NoRoute,
+                        format!("forward: no node for {host}"),
+                    ));
+                };
+                match self.router.dial(Network::Tcp, node.addr.clone()).await {
+                    Ok(c) => {
+                        node.marker.reset();
+                        tracing::debug!(sid = session.id, %host, node = %node.name, "forward: http node");
+                        upstream =
+                            Some(Upstream { conn: c, buf: Vec::new(), node, host: host_key });
+                    }
+                    Err(err) => {
+                        node.marker.mark();
+                        let _ = respond(&mut conn, 503, &[]).await;
+                        let kind = err.kind();
+                        return Err(
+                            err.wrap(kind, format!("forward to {} ({})", node.name, node.addr))
+                        );
+                    }
+                }
+            }
+            let Some(up) = upstream.as_mut() else { return Ok(()) };
+            match self.round_trip(&mut conn, &mut buf, *head, up, &host, session).await? {
+                Next::Continue => {}
+                Next::Close => return Ok(()),
+                Next::Upgrade => {
+                    let Some(up) = upstream.take() else { return Ok(()) };
+                    let mut client = rewind(conn, buf);
+                    let mut origin = rewind(up.conn, up.buf);
+                    gost_x_rt::relay_idle(&mut client, &mut origin, self.idle).await?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// One request to the node and its response back.
+    async fn round_trip(
+        &self,
+        conn: &mut BoxConn,
+        buf: &mut Vec<u8>,
+        mut head: RequestHead,
+        up: &mut Upstream,
+        host: &Address,
+        session: &Session,
+    ) -> Result<Next> {
+        let settings = up.node.http.clone().unwrap_or_default();
+        if let Some(auther) = &settings.auth {
+            let (user, pass) = head
+                .header_str("Authorization")
+                .and_then(wire::basic_auth_decode)
+                .unwrap_or_default();
+            if auther.authenticate(user.clone(), pass, session.client_addr).await.is_none() {
+                respond(conn, 401, &[("WWW-Authenticate", "Basic")]).await?;
+                return Err(Error::new(
+                    ErrorKind::Auth,
+                    format!("forward: node {} refused user {user:?}", up.node.name),
+                ));
+            }
+        }
+        let req_body = match request_body(&head) {
+            Ok(b) => b,
+            Err(e) => {
+                respond(conn, 400, &[]).await?;
+                return Err(e);
+            }
+        };
+        let client_keep = client_wants_keep_alive(&head);
+        let upgrade = header_has_token(head.header_str("Connection"), "upgrade");
+        rewrite_request(&mut head, &settings, host);
+        // Answer `Expect: 100-continue` here: the body is then copied straight on.
+        let expects = !matches!(req_body, Body::None | Body::Length(0))
+            && head
+                .header_str("Expect")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+        if expects {
+            head.remove_header("Expect");
+            write_all(conn, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        if head.version == 0 {
+            if header_has_token(head.header_str("Connection"), "keep-alive") {
+                head.remove_header("Connection");
+            } else {
+                head.set_header("Connection", b"close");
+            }
+        }
+        let method = head.method.clone();
+        let version = head.version;
+        let mut out = Vec::with_capacity(512);
+        head.encode(&mut out);
+        write_all(&mut up.conn, &out).await?;
+        copy_body(conn, buf, &mut up.conn, req_body).await?;
+        let wait = self.read_timeout;
+        let resp = loop {
+            let read =
+                read_decoded(&mut up.conn, &mut up.buf, wire::MAX_HEAD, ResponseHead::decode);
+            let resp = match tokio::time::timeout(wait, read).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    let _ = respond(conn, 502, &[]).await;
+                    return Err(e.wrap(
+                        ErrorKind::Protocol,
+                        format!("forward: node {} answer", up.node.name),
+                    ));
+                }
+                Err(_) => {
+                    let _ = respond(conn, 504, &[]).await;
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("forward: node {} answer", up.node.name),
+                    ));
+                }
+            };
+            if (100..200).contains(&resp.status) && resp.status != 101 {
+                // Interim answers go on to the client (a 100 only if the client still waits).
+                if resp.status != 100 {
+                    let mut out = Vec::new();
+                    resp.encode(&mut out);
+                    write_all(conn, &out).await?;
+                }
+                continue;
+            }
+            break resp;
+        };
+        let mut resp = resp;
+        let failed = settings.is_fail_code(resp.status);
+        if failed {
+            up.node.marker.mark();
+            tracing::warn!(node = %up.node.name, status = resp.status, "forward: failCodes matched");
+        }
+        if resp.status == 101 {
+            if !upgrade {
+                respond(conn, 502, &[]).await?;
+                return Err(Error::protocol("forward: the node switched protocols unasked"));
+            }
+            let mut out = Vec::new();
+            resp.encode(&mut out);
+            write_all(conn, &out).await?;
+            return Ok(Next::Upgrade);
+        }
+        for (k, v) in &settings.response_header {
+            if v.is_empty() {
+                resp.remove_header(k);
+            } else {
+                resp.set_header(k, v.as_bytes());
+            }
+        }
+        let body = response_body(&method, &resp)?;
+        let origin_keep = !header_has_token(resp.header_str("Connection"), "close")
+            && (resp.version >= 1 || header_has_token(resp.header_str("Connection"), "keep-alive"));
+        let keep = self.http_keepalive
+            && client_keep
+            && origin_keep
+            && !failed
+            && body != Body::UntilClose;
+        if !keep {
+            resp.set_header("Connection", b"close");
+        } else if version == 0 {
+            resp.set_header("Connection", b"keep-alive");
+        }
+        if version == 0 {
+            // An HTTP/1.0 client gets an HTTP/1.0 answer, as gost writes it.
+            resp.version = 0;
+        }
+        let mut out = Vec::with_capacity(512);
+        resp.encode(&mut out);
+        write_all(conn, &out).await?;
+        copy_body(&mut up.conn, &mut up.buf, conn, body).await?;
+        Ok(if keep { Next::Continue } else { Next::Close })
+    }
+}
+
+/// What follows a response.
+enum Next {
+    Continue,
+    Close,
+    Upgrade,
+}
+
+fn client_wants_keep_alive(head: &RequestHead) -> bool {
+    let c = head.header_str("Connection");
+    if head.version >= 1 {
+        !header_has_token(c, "close")
+    } else {
+        header_has_token(c, "keep-alive")
+    }
+}
+
+/// The node's settings on the request, and the target in origin form.
+fn rewrite_request(head: &mut RequestHead, settings: &HttpNodeSettings, host: &Address) {
+    // An absolute-form target (a client that takes us for a proxy) goes on in origin form.
+    if let Some(i) = head.target.find("://") {
+        let rest = &head.target[i + 3..];
+        head.target = rest.find('/').map_or_else(|| "/".to_owned(), |j| rest[j..].to_owned());
+        if head.header_str("Host").is_none() {
+            head.set_header("Host", host.to_string().as_bytes());
+        }
+    }
+    // gost's hidden real host (`Gost-Target`) names the site, not a header to pass on.
+    head.remove_header("Gost-Target");
+    head.remove_header("X-Gost-Target");
+    if let Some(h) = &settings.host {
+        head.set_header("Host", h.as_bytes());
+    }
+    for (k, v) in &settings.request_header {
+        if v.is_empty() {
+            head.remove_header(k);
+        } else {
+            head.set_header(k, v.as_bytes());
+        }
+    }
+    let (path, query) = match head.target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+        None => (head.target.clone(), None),
+    };
+    if let Some(new) = settings.rewrite_url.iter().find_map(|r| r(&path)) {
+        head.target = if new.contains('?') {
+            new
+        } else {
+            match query {
+                Some(q) => format!("{new}?{q}"),
+                None => new,
+            }
+        };
+    }
+}
+
+/// A response the forwarder makes itself; the connection closes after it.
+async fn respond(conn: &mut BoxConn, status: u16, extra: &[(&str, &str)]) -> Result<()> {
+    let reason = match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    };
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
+    for (k, v) in extra {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+    write_all(conn, out.as_bytes()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_rewritten_as_the_node_says() {
+        let mut head = RequestHead::decode(
+            b"GET http://a.test/api/v1/x?q=1 HTTP/1.1\r\nHost: a.test\r\nX-Drop: 1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        let settings = HttpNodeSettings {
+            host: Some("backend.internal".into()),
+            request_header: vec![("X-Drop".into(), String::new()), ("X-Add".into(), "y".into())],
+            rewrite_url: vec![Arc::new(|p: &str| {
+                p.strip_prefix("/api/v1").map(|r| format!("/v2{r}"))
+            })],
+            ..Default::default()
+        };
+        rewrite_request(&mut head, &settings, &Address::parse("a.test:80").unwrap());
+        assert_eq!(head.target, "/v2/x?q=1");
+        assert_eq!(head.header_str("Host"), Some("backend.internal"));
+        assert_eq!(head.header_str("X-Drop"), None);
+        assert_eq!(head.header_str("X-Add"), Some("y"));
+    }
+}
