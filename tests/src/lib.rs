@@ -313,6 +313,33 @@ pub fn named_origin(name: &'static str, healthy: Arc<AtomicBool>) -> SocketAddr 
     })
 }
 
+/// An HTTP origin answering each request with the request's head as its body, and `status`.
+pub fn head_echo(status: &'static str) -> SocketAddr {
+    tcp_server(move |mut s| {
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        loop {
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nX-Origin: yes\r\n\r\n{head}",
+                head.len()
+            );
+            if s.write_all(resp.as_bytes()).is_err() {
+                return;
+            }
+        }
+    })
+}
+
 /// Deterministic pseudo-random bytes (xorshift), `len` long, from `seed`.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;

@@ -1333,6 +1333,7 @@ fn routing_config_behaves_alike_in_go_3_3_0() {
     let (a_ok, b_ok) = (up(), up());
     let (a, b, c) =
         (named_origin("A", a_ok.clone()), named_origin("B", b_ok), named_origin("C", up()));
+    let echo = head_echo("200 OK");
     let chain = |name: &str, node: SocketAddr| {
         format!(
             "- name: {name}
@@ -1372,6 +1373,20 @@ fn routing_config_behaves_alike_in_go_3_3_0() {
     nodes:
     - {{name: a, addr: \"{a}\", probe: {{type: http, addr: \"{a}\", httpPath: /health, interval: 200ms, timeout: 2s}}}}
     - {{name: b, addr: \"{b}\"}}
+- name: service-3
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes:
+    - name: echo
+      addr: \"{echo}\"
+      matcher: {{rule: 'PathPrefix(`/old`)'}}
+      http:
+        host: backend.test
+        requestHeader: {{X-From: gost}}
+        responseHeader: {{X-Node: echo}}
+        rewriteURL: [{{match: '^/old/(.*)$', replacement: '/new/$1'}}]
 chains:
 {}{}- name: chain-rules
   hops:
@@ -1400,11 +1415,11 @@ chains:
     for who in ["ours", "go 3.3.0"] {
         a_ok.store(true, Ordering::Relaxed);
         let g = if who == "ours" {
-            Gost::start(&["-C", cfg], 3)
+            Gost::start(&["-C", cfg], 4)
         } else {
-            start_go(&go_bin, &["-C", cfg], 3)
+            start_go(&go_bin, &["-C", cfg], 4)
         };
-        let (group, rules, fwd) = (g.addrs[0], g.addrs[1], g.addrs[2]);
+        let (group, rules, fwd, http_mode) = (g.addrs[0], g.addrs[1], g.addrs[2], g.addrs[3]);
         let log = || tail(&g.log(), 20);
         for (url, want) in [
             ("http://a.test/".to_owned(), "A"),
@@ -1418,6 +1433,17 @@ chains:
         {
             let url = format!("http://{host}/");
             assert_eq!(fetch(&url, Some(rules)), want, "{who}: node rules, {host}\n{}", log());
+        }
+        // The forwarder's HTTP mode with the node's http settings.
+        let out = Command::new("curl")
+            .args(["-s", "-i", "--max-time", "10", &format!("http://{http_mode}/old/x?q=1")])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        for want in
+            ["X-Node: echo", "GET /new/x?q=1 HTTP/1.1", "Host: backend.test", "X-From: gost"]
+        {
+            assert!(out.contains(want), "{who}: http mode lacks {want:?}:\n{out}\n{}", log());
         }
         let url = format!("http://{fwd}/");
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use gost_e2e::{Gost, curl, have, named_origin as origin, run_to_exit, temp_dir};
+use gost_e2e::{Gost, curl, have, head_echo, named_origin as origin, run_to_exit, temp_dir};
 
 fn healthy() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(true))
@@ -417,34 +417,6 @@ fn bad_rules_and_probes_are_start_up_errors_naming_them() {
         assert!(code.is_some(), "{what}: did not exit: {log}");
         assert!(log.contains(needle) && log.contains("node n"), "{what}: {log}");
     }
-}
-
-/// An HTTP origin answering each request with the request's head as its body, and `status`.
-fn head_echo(status: &'static str) -> SocketAddr {
-    use std::io::{BufRead, BufReader, Write};
-    gost_e2e::tcp_server(move |mut s| {
-        let mut reader = BufReader::new(s.try_clone().unwrap());
-        loop {
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                head.push_str(&line);
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nX-Origin: yes\r\n\r\n{head}",
-                head.len()
-            );
-            if s.write_all(resp.as_bytes()).is_err() {
-                return;
-            }
-        }
-    })
 }
 
 /// `curl -s -i` with `args`; the whole answer with `\r` removed.
