@@ -505,3 +505,91 @@ fn fail_codes_mark_the_node_and_the_next_request_goes_elsewhere() {
     let out = curl_i(&[&url, &url]);
     assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}");
 }
+
+/// An origin counting its requests: `n=COUNT` as the body; `/private` answers `no-store`; when
+/// `up` is false it closes every connection without answering.
+fn counting_origin(up: Arc<AtomicBool>) -> SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    gost_e2e::tcp_server(move |mut s| {
+        if !up.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut reader = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+        }
+        let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+        let body = format!("n={n}");
+        let extra = if line.contains("/private") { "Cache-Control: no-store\r\n" } else { "" };
+        let _ = s.write_all(
+            format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len())
+                .as_bytes(),
+        );
+    })
+}
+
+#[test]
+fn the_http_cache_answers_hits_refreshes_and_serves_stale() {
+    if !have("curl") {
+        return;
+    }
+    let up = healthy();
+    let origin = counting_origin(up.clone());
+    let g = start(
+        "routing-cache",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  cache: c1
+  handler:
+    type: tcp
+    metadata: {{sniffing: true, cache.ttl: 1s, cache.status.404: 1h, cache.serveStale: true}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes: [{{name: o, addr: \"{origin}\"}}]
+caches:
+- name: c1
+  memory: {{maxSize: 100, maxBytes: 1000000, eviction: lru}}
+api:
+  addr: 127.0.0.1:0
+"
+        ),
+        1,
+    );
+    let base = format!("http://{}", g.addr());
+    let get = |path: &str, extra: &[&str]| fetch(&format!("{base}{path}"), None, extra);
+    assert_eq!(get("/a", &[]), "n=1");
+    assert_eq!(get("/a", &[]), "n=1", "a hit");
+    assert_eq!(get("/b", &[]), "n=2");
+    // Not kept: private answers, requests with credentials, POSTs.
+    assert_eq!(get("/private", &[]), "n=3");
+    assert_eq!(get("/private", &[]), "n=4");
+    assert_eq!(get("/c", &["-u", "u:p"]), "n=5");
+    assert_eq!(get("/c", &["-u", "u:p"]), "n=6");
+    assert_eq!(get("/a", &["-X", "POST"]), "n=7");
+    // Expired: the next request goes to the origin and refreshes the entry.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(get("/a", &[]), "n=8");
+    assert_eq!(get("/a", &[]), "n=8");
+    // Expired and the origin fails: the stale answer.
+    std::thread::sleep(Duration::from_millis(1200));
+    up.store(false, Ordering::Relaxed);
+    assert_eq!(get("/a", &[]), "n=8", "served stale");
+    assert_eq!(get("/never-seen", &[]), "", "nothing to serve: an error");
+    // The cache is a Web API object.
+    let api = g.logged_addr("api service on ", Duration::from_secs(5));
+    let caches = fetch(&format!("http://{api}/config/caches"), None, &[]);
+    assert!(
+        caches.contains("\"name\":\"c1\"") && caches.contains("\"eviction\":\"lru\""),
+        "{caches}"
+    );
+}

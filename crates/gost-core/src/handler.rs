@@ -78,6 +78,8 @@ pub struct HandlerOptions {
     /// The service's host mappings (also in the router), for handlers that answer names
     /// themselves (the DNS proxy).
     pub hosts: Option<crate::BoxHostMapper>,
+    /// The service's `cache` (gost 3.3), where handlers that read HTTP keep responses.
+    pub cache: Option<crate::BoxCache>,
 }
 
 impl HandlerOptions {
@@ -93,6 +95,7 @@ impl HandlerOptions {
             ingress: None,
             sd: None,
             hosts: None,
+            cache: None,
         }
     }
 }

@@ -69,6 +69,7 @@ pub mod addr;
 pub mod admission;
 pub mod auth;
 pub mod bypass;
+pub mod cache;
 pub mod chain;
 pub mod connector;
 pub mod dialer;
@@ -103,6 +104,7 @@ pub use addr::{Address, Network};
 pub use admission::{Admission, BoxAdmission};
 pub use auth::{Auther, BoxAuther};
 pub use bypass::{BoxBypass, Bypass};
+pub use cache::{BoxCache, Cache, CacheEntry};
 pub use chain::{
     BoxChainer, BoxRouter, Chainer, HttpNodeSettings, Node, PathRewrite, Route, Router, Transport,
 };

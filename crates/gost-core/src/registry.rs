@@ -13,6 +13,7 @@ use crate::addr::{Address, Network};
 use crate::admission::{Admission, BoxAdmission};
 use crate::auth::{Auther, BoxAuther};
 use crate::bypass::{BoxBypass, Bypass};
+use crate::cache::{BoxCache, Cache, CacheEntry};
 use crate::chain::{BoxChainer, Chainer, Node, Route};
 use crate::connector::NewConnector;
 use crate::dialer::NewDialer;
@@ -268,6 +269,23 @@ impl Sd for Named<BoxSd> {
     }
 }
 
+/// A missing cache (not defined yet, or removed) holds nothing.
+impl Cache for Named<BoxCache> {
+    async fn get(&self, key: &str) -> Option<CacheEntry> {
+        self.current()?.get(key).await
+    }
+    async fn set(&self, key: &str, data: Arc<[u8]>, ttl: Option<std::time::Duration>) {
+        if let Some(c) = self.current() {
+            c.set(key, data, ttl).await;
+        }
+    }
+    async fn delete(&self, key: &str) {
+        if let Some(c) = self.current() {
+            c.delete(key).await;
+        }
+    }
+}
+
 impl RouteTable for Named<BoxRouteTable> {
     async fn route(&self, dst: &str) -> Option<RouteEntry> {
         self.current()?.route(dst).await
@@ -342,6 +360,8 @@ pub struct Registries {
     pub observers: Registry<BoxObserver>,
     /// Route tables (gost's `routers`) by name.
     pub routers: Registry<BoxRouteTable>,
+    /// Caches by name.
+    pub caches: Registry<BoxCache>,
 }
 
 impl Default for Registries {
@@ -374,6 +394,7 @@ impl Registries {
             recorders: Registry::new("recorder"),
             observers: Registry::new("observer"),
             routers: Registry::new("router"),
+            caches: Registry::new("cache"),
         }
     }
 }

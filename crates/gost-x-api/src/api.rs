@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::http::{Request, Response};
 
 /// Kinds of objects gost's API has and this build does not: listed as empty, refused on change.
-const UNSUPPORTED: [&str; 4] = ["observers", "recorders", "quotas", "caches"];
+const UNSUPPORTED: [&str; 3] = ["observers", "recorders", "quotas"];
 
 /// API settings (the `api:` block).
 #[derive(Clone, Default)]

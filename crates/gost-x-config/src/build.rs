@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_core::{
-    Address, BoxAuther, BoxChainer, BoxHandler, BoxHop, BoxHostMapper, BoxIngress, BoxResolver,
-    BoxRouter, BoxSd, BoxService, ConnectorOptions, DialerOptions, Error, ErrorKind,
+    Address, BoxAuther, BoxCache, BoxChainer, BoxHandler, BoxHop, BoxHostMapper, BoxIngress,
+    BoxResolver, BoxRouter, BoxSd, BoxService, ConnectorOptions, DialerOptions, Error, ErrorKind,
     HandlerOptions, ListenerOptions, Metadata, Node, Registries, Registry, Result, Transport,
 };
 use gost_x_auth::Users;
@@ -539,6 +539,9 @@ pub fn build_service(svc: &ServiceConfig, r: &Registries, env: &Env) -> Result<B
     }
     if let Some(name) = named.get_string(&["sd"])?.filter(|n| !n.is_empty()) {
         hopts.sd = Some(BoxSd::new(r.sds.named(&name)));
+    }
+    if let Some(name) = svc.cache.as_deref().filter(|n| !n.is_empty()) {
+        hopts.cache = Some(BoxCache::new(policy::named(&r.caches, "cache", name)?));
     }
     if let Some(fwd) = &svc.forwarder {
         hopts.forwarder = forwarder(svc, fwd, r, env)?;

@@ -104,7 +104,7 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewriters: Vec<ConfigValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub caches: Vec<ConfigValue>,
+    pub caches: Vec<CacheConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quotas: Vec<ConfigValue>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -749,6 +749,33 @@ pub struct IngressConfig {
     pub plugin: Option<ConfigValue>,
 }
 
+/// `caches[]`: a named store (gost 3.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CacheConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryCacheConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<ConfigValue>,
+}
+
+/// `caches[].memory`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MemoryCacheConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_size: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_bytes: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_interval: Option<ConfigValue>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub eviction: String,
+}
+
 /// `routers[]`: a route table (gost's `router`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -903,11 +930,10 @@ impl Config {
     /// Names the first part of the configuration whose feature this build does not have yet,
     /// so that nothing starts half-way. Duplicate names are errors too.
     pub fn check_supported(&self) -> Result<()> {
-        let sections: [(&str, bool); 7] = [
+        let sections: [(&str, bool); 6] = [
             ("`observers`", !self.observers.is_empty()),
             ("`recorders`", !self.recorders.is_empty()),
             ("`rewriters`", !self.rewriters.is_empty()),
-            ("`caches`", !self.caches.is_empty()),
             ("`quotas`", !self.quotas.is_empty()),
             ("`loggers`", !self.loggers.is_empty()),
             ("`profiling`", self.profiling.is_some()),
@@ -962,14 +988,13 @@ impl ServiceConfig {
     pub fn check_supported(&self) -> Result<()> {
         let s = self;
         let at = |field: &str| format!("service {}: `{field}`", s.name);
-        let refs: [(&str, bool); 8] = [
+        let refs: [(&str, bool); 7] = [
             ("handler.limiter", s.handler.limiter.is_some()),
             ("quotas", !s.quotas.is_empty()),
             ("observer", s.observer.is_some() || s.handler.observer.is_some()),
             ("recorders", !s.recorders.is_empty()),
             ("logger", s.logger.is_some() || !s.loggers.is_empty()),
             ("rewriter", s.rewriter.is_some()),
-            ("cache", s.cache.is_some()),
             ("listener.auth", s.listener.auth.is_some() || s.listener.auther.is_some()),
         ];
         for (field, used) in refs {

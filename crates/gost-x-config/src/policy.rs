@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gost_core::{
-    BoxAdmission, BoxAuther, BoxBypass, BoxHostMapper, BoxIngress, BoxResolver, BoxRouteTable,
-    BoxSd, ConnLimiter, Error, ErrorKind, Metadata, Named, RateLimiter, Registries, Registry,
-    Result, TrafficLimiter, Value,
+    BoxAdmission, BoxAuther, BoxBypass, BoxCache, BoxHostMapper, BoxIngress, BoxResolver,
+    BoxRouteTable, BoxSd, ConnLimiter, Error, ErrorKind, Metadata, Named, RateLimiter, Registries,
+    Registry, Result, TrafficLimiter, Value,
 };
 use gost_x_admission::{AdmissionGroup, ListAdmission};
 use gost_x_auth::{AutherGroup, Users};
@@ -26,7 +26,7 @@ use gost_x_router::StaticRoutes;
 use gost_x_sd::MemorySd;
 
 use crate::model::{
-    AutherConfig, Config, ConfigValue, HostsConfig, IngressConfig, LimiterConfig,
+    AutherConfig, CacheConfig, Config, ConfigValue, HostsConfig, IngressConfig, LimiterConfig,
     MatcherListConfig, ResolverConfig, RouterConfig, SdConfig,
 };
 
@@ -232,6 +232,9 @@ pub(crate) fn build(config: &Config, r: &Registries, rl: &Reloaders) -> Result<(
     for h in &config.hosts {
         r.hosts.replace(&h.name, hosts(h, rl)?);
     }
+    for c in &config.caches {
+        r.caches.replace(&c.name, cache(c)?);
+    }
     for rt in &config.routers {
         r.routers.replace(&rt.name, router(rt, rl)?);
     }
@@ -366,6 +369,34 @@ pub(crate) fn ingress(i: &IngressConfig, rl: &Reloaders) -> Result<BoxIngress> {
     });
     with_file(rl, what, inline, file, period, apply)?;
     Ok(BoxIngress::new(ingress))
+}
+
+/// A `caches[]` entry: a memory store (Redis is not supported yet).
+pub(crate) fn cache(c: &CacheConfig) -> Result<BoxCache> {
+    let what = format!("cache {}", c.name);
+    if c.redis.is_some() {
+        return Err(Error::unsupported(format!("{what}: `redis` is not supported yet")));
+    }
+    let m = c.memory.clone().unwrap_or_default();
+    let bound = |n: i64, default: u64| if n > 0 { n as u64 } else { default };
+    let opts = gost_x_cache::MemoryOptions {
+        ttl: duration(m.ttl.as_ref(), "ttl", &what)?.filter(|d| !d.is_zero()),
+        max_size: usize::try_from(bound(m.max_size, gost_x_cache::DEFAULT_MAX_SIZE as u64))
+            .unwrap_or(usize::MAX),
+        max_bytes: bound(m.max_bytes, gost_x_cache::DEFAULT_MAX_BYTES),
+        cleanup_interval: duration(m.cleanup_interval.as_ref(), "cleanupInterval", &what)?
+            .filter(|d| !d.is_zero()),
+        eviction: match m.eviction.to_ascii_lowercase().as_str() {
+            "" | "oldest" => gost_x_cache::Eviction::Oldest,
+            "lru" => gost_x_cache::Eviction::Lru,
+            other => {
+                return Err(Error::config(format!(
+                    "{what}: eviction {other:?} (expected oldest or lru)"
+                )));
+            }
+        },
+    };
+    Ok(BoxCache::new(gost_x_cache::MemoryCache::new(opts)))
 }
 
 /// A `routers[]` entry: its routes, and its file's lines (`DST GATEWAY`).

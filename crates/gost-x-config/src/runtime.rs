@@ -47,6 +47,8 @@ pub enum Kind {
     Sds,
     /// `routers`
     Routers,
+    /// `caches`
+    Caches,
     /// `limiters` (traffic)
     Limiters,
     /// `climiters`
@@ -57,7 +59,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order the API document lists them.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Services,
         Kind::Chains,
         Kind::Hops,
@@ -69,6 +71,7 @@ impl Kind {
         Kind::Ingresses,
         Kind::Sds,
         Kind::Routers,
+        Kind::Caches,
         Kind::Limiters,
         Kind::ConnLimiters,
         Kind::RateLimiters,
@@ -93,6 +96,7 @@ impl Kind {
             Kind::Ingresses => "ingresses",
             Kind::Sds => "sds",
             Kind::Routers => "routers",
+            Kind::Caches => "caches",
             Kind::Limiters => "limiters",
             Kind::ConnLimiters => "climiters",
             Kind::RateLimiters => "rlimiters",
@@ -113,6 +117,7 @@ impl Kind {
             Kind::Ingresses => "ingress",
             Kind::Sds => "sd",
             Kind::Routers => "router",
+            Kind::Caches => "cache",
             Kind::Limiters => "limiter",
             Kind::ConnLimiters => "climiter",
             Kind::RateLimiters => "rlimiter",
@@ -316,6 +321,7 @@ impl Runtime {
             Kind::Ingresses => drop(r.ingresses.unregister(name)),
             Kind::Sds => drop(r.sds.unregister(name)),
             Kind::Routers => drop(r.routers.unregister(name)),
+            Kind::Caches => drop(r.caches.unregister(name)),
             Kind::Limiters => drop(r.traffic_limiters.unregister(name)),
             Kind::ConnLimiters => drop(r.conn_limiters.unregister(name)),
             Kind::RateLimiters => drop(r.rate_limiters.unregister(name)),
@@ -340,6 +346,7 @@ impl Runtime {
             Kind::Ingresses => r.ingresses.contains(name),
             Kind::Sds => r.sds.contains(name),
             Kind::Routers => r.routers.contains(name),
+            Kind::Caches => r.caches.contains(name),
             Kind::Limiters => r.traffic_limiters.contains(name),
             Kind::ConnLimiters => r.conn_limiters.contains(name),
             Kind::RateLimiters => r.rate_limiters.contains(name),
@@ -425,6 +432,10 @@ impl Runtime {
             Kind::Routers => {
                 let rt = parse(&body, kind)?;
                 r.routers.replace(name, policy::router(&rt, rl).map_err(failed)?);
+            }
+            Kind::Caches => {
+                let c = parse(&body, kind)?;
+                r.caches.replace(name, policy::cache(&c).map_err(failed)?);
             }
             Kind::Limiters => {
                 let l = parse(&body, kind)?;
@@ -563,6 +574,7 @@ impl Runtime {
         r.hosts.clear();
         r.ingresses.clear();
         r.routers.clear();
+        r.caches.clear();
         r.traffic_limiters.clear();
         r.conn_limiters.clear();
         r.rate_limiters.clear();
@@ -637,6 +649,7 @@ fn section_json(config: &Config, kind: Kind) -> Vec<serde_json::Value> {
         Kind::Ingresses => all(&config.ingresses),
         Kind::Sds => all(&config.sds),
         Kind::Routers => all(&config.routers),
+        Kind::Caches => all(&config.caches),
         Kind::Limiters => all(&config.limiters),
         Kind::ConnLimiters => all(&config.climiters),
         Kind::RateLimiters => all(&config.rlimiters),
@@ -667,6 +680,7 @@ fn edit_section(config: &mut Config, kind: Kind, edit: impl FnOnce(&mut Vec<serd
         Kind::Ingresses => put(list, &mut config.ingresses),
         Kind::Sds => put(list, &mut config.sds),
         Kind::Routers => put(list, &mut config.routers),
+        Kind::Caches => put(list, &mut config.caches),
         Kind::Limiters => put(list, &mut config.limiters),
         Kind::ConnLimiters => put(list, &mut config.climiters),
         Kind::RateLimiters => put(list, &mut config.rlimiters),

@@ -13,7 +13,8 @@
 //! (`host`, headers, `rewriteURL`, `auth`, `failCodes`) apply, as in gost.
 //!
 //! Metadata: `sniffing` (false), `sniffing.timeout` (2s), `idleTimeout`; HTTP mode: `readTimeout`
-//! (15s), `keepaliveTimeout` (60s), `http.keepalive` (false).
+//! (15s), `keepaliveTimeout` (60s), `http.keepalive` (false), and with the service's `cache`:
+//! `cache.ttl`, `cache.status.NNN`, `cache.serveStale`, `cache.methods`, `cache.maxBodyBytes`.
 
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ struct ForwardHandler {
     keepalive_timeout: Duration,
     /// HTTP mode: `http.keepalive` (false: one request per connection, as gost).
     http_keepalive: bool,
+    /// HTTP mode: the service's `cache` with the `cache.*` settings.
+    cache: Option<http_mode::HttpCache>,
 }
 
 /// Builds the handler. Without forward targets it is a configuration error (Go gost would start
@@ -79,7 +82,44 @@ pub fn new(opts: HandlerOptions, md: &Metadata) -> Result<BoxHandler> {
             .get_duration(&["keepaliveTimeout"])?
             .unwrap_or(Duration::from_secs(60)),
         http_keepalive: md.get_bool(&["http.keepalive"])?.unwrap_or(false),
+        cache: match opts.cache {
+            Some(store) => Some(cache_settings(store, md)?),
+            None => None,
+        },
     }))
+}
+
+/// The `cache.*` metadata of the HTTP mode.
+fn cache_settings(store: gost_core::BoxCache, md: &Metadata) -> Result<http_mode::HttpCache> {
+    let mut status_ttl = Vec::new();
+    for (key, _) in md.iter() {
+        let lower = key.to_ascii_lowercase();
+        if let Some(code) = lower.strip_prefix("cache.status.") {
+            let code: u16 =
+                code.parse().ok().filter(|c| (100..600).contains(c)).ok_or_else(|| {
+                    Error::config(format!("metadata key `{key}`: not an HTTP status"))
+                })?;
+            if let Some(ttl) = md.get_duration(&[key])? {
+                status_ttl.push((code, ttl));
+            }
+        }
+    }
+    let methods = md
+        .get_strings(&["cache.methods"])?
+        .unwrap_or_else(|| vec!["GET".into(), "HEAD".into()])
+        .iter()
+        .flat_map(|m| m.split(','))
+        .map(|m| m.trim().to_ascii_uppercase())
+        .filter(|m| !m.is_empty())
+        .collect();
+    Ok(http_mode::HttpCache {
+        store,
+        ttl: md.get_duration(&["cache.ttl"])?.filter(|d| !d.is_zero()),
+        status_ttl,
+        serve_stale: md.get_bool(&["cache.serveStale"])?.unwrap_or(false),
+        methods,
+        max_body: md.get_usize(&["cache.maxBodyBytes"])?.filter(|n| *n > 0).unwrap_or(1 << 20),
+    })
 }
 
 impl Handler for ForwardHandler {

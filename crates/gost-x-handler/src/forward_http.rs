@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use gost_core::io::{read_decoded, rewind, write_all};
 use gost_core::{
-    Address, Auther, BoxConn, Error, ErrorKind, Hop, HttpNodeSettings, Marker, Network, Node,
-    Result, Router, SelectRequest, Session,
+    Address, Auther, BoxConn, Cache, Error, ErrorKind, Hop, HttpNodeSettings, Marker, Network,
+    Node, Result, Router, SelectRequest, Session,
 };
 use gost_proto::http::{self as wire, RequestHead, ResponseHead};
 
@@ -70,6 +70,23 @@ impl super::ForwardHandler {
             let Sniffed::Http(head) = sniffed else {
                 return Err(Error::protocol("forward: not an HTTP request"));
             };
+            // gost 3.3's HTTP cache: a fresh entry answers without a node; a stale one is kept
+            // for when the node fails (`cache.serveStale`).
+            let cache_key = self.cache.as_ref().and_then(|c| c.key(&head, &host));
+            let mut stale = None;
+            if let (Some(cache), Some(key)) = (&self.cache, &cache_key)
+                && let Some(entry) = cache.store.get(key).await
+            {
+                if !entry.is_stale() {
+                    tracing::debug!(sid = session.id, %key, "forward: cache hit");
+                    write_all(&mut conn, &entry.data).await?;
+                    if self.http_keepalive && client_wants_keep_alive(&head) {
+                        continue;
+                    }
+                    return Ok(());
+                }
+                stale = cache.serve_stale.then_some(entry.data);
+            }
             let host_key = host.to_string();
             if upstream.as_ref().is_none_or(|u| u.host != host_key) {
                 // The previous host's connection closes before the next is made.
@@ -90,6 +107,11 @@ impl super::ForwardHandler {
                     }
                     Err(err) => {
                         node.marker.mark();
+                        if let Some(stale) = stale {
+                            tracing::debug!(sid = session.id, "forward: node down, serving stale");
+                            write_all(&mut conn, &stale).await?;
+                            return Ok(());
+                        }
                         let _ = respond(&mut conn, 503, &[]).await;
                         let kind = err.kind();
                         return Err(
@@ -99,7 +121,8 @@ impl super::ForwardHandler {
                 }
             }
             let Some(up) = upstream.as_mut() else { return Ok(()) };
-            match self.round_trip(&mut conn, &mut buf, *head, up, &host, session).await? {
+            let exchange = Exchange { head: *head, host, cache_key, stale };
+            match self.round_trip(&mut conn, &mut buf, exchange, up, session).await? {
                 Next::Continue => {}
                 Next::Close => return Ok(()),
                 Next::Upgrade => {
@@ -118,11 +141,12 @@ impl super::ForwardHandler {
         &self,
         conn: &mut BoxConn,
         buf: &mut Vec<u8>,
-        mut head: RequestHead,
+        exchange: Exchange,
         up: &mut Upstream,
-        host: &Address,
         session: &Session,
     ) -> Result<Next> {
+        let Exchange { mut head, host, cache_key, stale } = exchange;
+        let host = &host;
         let settings = up.node.http.clone().unwrap_or_default();
         if let Some(auther) = &settings.auth {
             let (user, pass) = head
@@ -145,6 +169,8 @@ impl super::ForwardHandler {
             }
         };
         let client_keep = client_wants_keep_alive(&head);
+        // Never keep what a client's credentials opened.
+        let cache_key = cache_key.filter(|_| head.header_str("Authorization").is_none());
         let upgrade = header_has_token(head.header_str("Connection"), "upgrade");
         rewrite_request(&mut head, &settings, host);
         // Answer `Expect: 100-continue` here: the body is then copied straight on.
@@ -175,6 +201,11 @@ impl super::ForwardHandler {
                 read_decoded(&mut up.conn, &mut up.buf, wire::MAX_HEAD, ResponseHead::decode);
             let resp = match tokio::time::timeout(wait, read).await {
                 Ok(Ok(r)) => r,
+                Ok(Err(_)) | Err(_) if stale.is_some() => {
+                    tracing::debug!(node = %up.node.name, "forward: no answer, serving stale");
+                    write_all(conn, stale.as_deref().unwrap_or_default()).await?;
+                    return Ok(Next::Close);
+                }
                 Ok(Err(e)) => {
                     let _ = respond(conn, 502, &[]).await;
                     return Err(e.wrap(
@@ -243,10 +274,129 @@ impl super::ForwardHandler {
         }
         let mut out = Vec::with_capacity(512);
         resp.encode(&mut out);
-        write_all(conn, &out).await?;
-        copy_body(&mut up.conn, &mut up.buf, conn, body).await?;
+        let store = match (&self.cache, cache_key) {
+            (Some(c), Some(k)) if c.storable(&resp) => Some((c, k)),
+            _ => None,
+        };
+        match store {
+            None => {
+                write_all(conn, &out).await?;
+                copy_body(&mut up.conn, &mut up.buf, conn, body).await?;
+            }
+            Some((cache, key)) => {
+                let mut tee = Tee::new(conn, cache.max_body.saturating_add(out.len()));
+                write_all(&mut tee, &out).await?;
+                copy_body(&mut up.conn, &mut up.buf, &mut tee, body).await?;
+                if let Some(data) = tee.captured() {
+                    cache.store.set(&key, Arc::from(data), cache.ttl_for(resp.status)).await;
+                    tracing::debug!(%key, "forward: cache store");
+                }
+            }
+        }
         Ok(if keep { Next::Continue } else { Next::Close })
     }
+}
+
+/// gost 3.3's HTTP cache settings of a forwarder (`cache.*` metadata; the store is the
+/// service's `cache`).
+pub(super) struct HttpCache {
+    pub(super) store: gost_core::BoxCache,
+    /// `cache.ttl`: how long a response stays fresh (else the store's own).
+    pub(super) ttl: Option<std::time::Duration>,
+    /// `cache.status.NNN`: per status.
+    pub(super) status_ttl: Vec<(u16, std::time::Duration)>,
+    /// `cache.serveStale`: answer with an expired entry when the node fails.
+    pub(super) serve_stale: bool,
+    /// `cache.methods` (GET, HEAD).
+    pub(super) methods: Vec<String>,
+    /// `cache.maxBodyBytes` (1 MiB): larger responses are not kept.
+    pub(super) max_body: usize,
+}
+
+impl HttpCache {
+    /// gost's key, `METHOD host uri` (as the client sent them), for a cacheable request.
+    fn key(&self, head: &RequestHead, host: &Address) -> Option<String> {
+        if !self.methods.iter().any(|m| m.eq_ignore_ascii_case(&head.method)) {
+            return None;
+        }
+        let h = head.header_str("Host").map_or_else(|| host.to_string(), str::to_owned);
+        Some(format!("{} {h} {}", head.method, head.target))
+    }
+
+    /// Whether a response may be kept: a 2xx or 3xx that is neither private nor sets a cookie.
+    fn storable(&self, resp: &ResponseHead) -> bool {
+        let cc = resp.header_str("Cache-Control").unwrap_or("").to_ascii_lowercase();
+        (200..400).contains(&resp.status)
+            && !cc.contains("no-store")
+            && !cc.contains("private")
+            && resp.header_str("Set-Cookie").is_none()
+    }
+
+    fn ttl_for(&self, status: u16) -> Option<std::time::Duration> {
+        self.status_ttl.iter().find(|(s, _)| *s == status).map(|(_, t)| *t).or(self.ttl)
+    }
+}
+
+/// Passes writes on and keeps a copy, up to `max` bytes (past that, nothing is kept).
+struct Tee<'a> {
+    inner: &'a mut BoxConn,
+    copy: Vec<u8>,
+    max: usize,
+    over: bool,
+}
+
+impl<'a> Tee<'a> {
+    fn new(inner: &'a mut BoxConn, max: usize) -> Self {
+        Tee { inner, copy: Vec::new(), max, over: false }
+    }
+
+    fn captured(self) -> Option<Vec<u8>> {
+        (!self.over).then_some(self.copy)
+    }
+}
+
+impl gost_core::Write for Tee<'_> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut **this.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &polled
+            && !this.over
+        {
+            if this.copy.len() + n > this.max {
+                this.over = true;
+                this.copy = Vec::new();
+            } else {
+                this.copy.extend_from_slice(&buf[..*n]);
+            }
+        }
+        polled
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut **self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut **self.inner).poll_shutdown(cx)
+    }
+}
+
+/// One request and what the cache knows of it.
+struct Exchange {
+    head: RequestHead,
+    host: Address,
+    /// Its cache key, when the response may be kept.
+    cache_key: Option<String>,
+    /// An expired answer to serve if the node fails (`cache.serveStale`).
+    stale: Option<Arc<[u8]>>,
 }
 
 /// What follows a response.
@@ -349,5 +499,39 @@ mod tests {
         assert_eq!(head.header_str("Host"), Some("backend.internal"));
         assert_eq!(head.header_str("X-Drop"), None);
         assert_eq!(head.header_str("X-Add"), Some("y"));
+    }
+
+    struct Nothing;
+    impl Cache for Nothing {
+        async fn get(&self, _: &str) -> Option<gost_core::CacheEntry> {
+            None
+        }
+        async fn set(&self, _: &str, _: Arc<[u8]>, _: Option<std::time::Duration>) {}
+        async fn delete(&self, _: &str) {}
+    }
+
+    #[test]
+    fn what_the_cache_keeps_and_for_how_long() {
+        let c = HttpCache {
+            store: gost_core::BoxCache::new(Nothing),
+            ttl: Some(std::time::Duration::from_secs(5)),
+            status_ttl: vec![(301, std::time::Duration::from_secs(3600))],
+            serve_stale: false,
+            methods: vec!["GET".into(), "HEAD".into()],
+            max_body: 1 << 20,
+        };
+        let req = |s: &str| RequestHead::decode(s.as_bytes()).unwrap().unwrap().0;
+        let host = Address::parse("a.test:80").unwrap();
+        let get = req("GET /x?y=1 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+        assert_eq!(c.key(&get, &host).as_deref(), Some("GET a.test /x?y=1"));
+        assert!(c.key(&req("POST /x HTTP/1.1\r\nHost: a.test\r\n\r\n"), &host).is_none());
+        let resp = |s: &str| ResponseHead::decode(s.as_bytes()).unwrap().unwrap().0;
+        assert!(c.storable(&resp("HTTP/1.1 200 OK\r\n\r\n")));
+        assert!(c.storable(&resp("HTTP/1.1 301 Moved\r\n\r\n")));
+        assert!(!c.storable(&resp("HTTP/1.1 500 Oops\r\n\r\n")));
+        assert!(!c.storable(&resp("HTTP/1.1 200 OK\r\nCache-Control: private, max-age=9\r\n\r\n")));
+        assert!(!c.storable(&resp("HTTP/1.1 200 OK\r\nSet-Cookie: a=b\r\n\r\n")));
+        assert_eq!(c.ttl_for(301), Some(std::time::Duration::from_secs(3600)));
+        assert_eq!(c.ttl_for(200), Some(std::time::Duration::from_secs(5)));
     }
 }

@@ -2,7 +2,7 @@
 //! body from a connection to another (bytes already read first), never buffering it whole.
 
 use gost_core::io::{read, read_decoded, write_all};
-use gost_core::{BoxConn, Error, ErrorKind, Result};
+use gost_core::{BoxConn, Error, ErrorKind, Result, Write};
 use gost_proto::http::{self as wire, RequestHead, ResponseHead};
 
 /// How the body of a message is delimited.
@@ -69,10 +69,10 @@ pub(crate) fn upgrade_requested(head: &RequestHead) -> bool {
 pub(crate) const COPY_CHUNK: usize = 16 * 1024;
 
 /// Copies one message body from `src` (bytes already read first, from `buf`) to `dst`.
-pub(crate) async fn copy_body(
+pub(crate) async fn copy_body<D: Write + Unpin + ?Sized>(
     src: &mut BoxConn,
     buf: &mut Vec<u8>,
-    dst: &mut BoxConn,
+    dst: &mut D,
     body: Body,
 ) -> Result<()> {
     match body {
@@ -83,10 +83,10 @@ pub(crate) async fn copy_body(
     }
 }
 
-pub(crate) async fn copy_exact(
+pub(crate) async fn copy_exact<D: Write + Unpin + ?Sized>(
     src: &mut BoxConn,
     buf: &mut Vec<u8>,
-    dst: &mut BoxConn,
+    dst: &mut D,
     mut n: u64,
 ) -> Result<()> {
     let take = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
@@ -112,10 +112,10 @@ pub(crate) fn decode_line(b: &[u8]) -> Result<Option<(Vec<u8>, usize)>> {
     Ok(b.iter().position(|&c| c == b'\n').map(|i| (b[..=i].to_vec(), i + 1)))
 }
 
-pub(crate) async fn copy_chunked(
+pub(crate) async fn copy_chunked<D: Write + Unpin + ?Sized>(
     src: &mut BoxConn,
     buf: &mut Vec<u8>,
-    dst: &mut BoxConn,
+    dst: &mut D,
 ) -> Result<()> {
     loop {
         let line = read_decoded(src, buf, 4096, decode_line).await?;
@@ -135,10 +135,10 @@ pub(crate) async fn copy_chunked(
     }
 }
 
-pub(crate) async fn copy_until_close(
+pub(crate) async fn copy_until_close<D: Write + Unpin + ?Sized>(
     src: &mut BoxConn,
     buf: &mut Vec<u8>,
-    dst: &mut BoxConn,
+    dst: &mut D,
 ) -> Result<()> {
     if !buf.is_empty() {
         write_all(dst, buf).await?;
