@@ -593,3 +593,58 @@ api:
         "{caches}"
     );
 }
+
+/// Body rules (`BodyJSON`) see the body even when it arrives after the head: the forwarder reads
+/// the prefix its rules need before choosing.
+#[test]
+fn body_rules_wait_for_the_body() {
+    use std::io::{Read, Write};
+    let (rpc, rest) = (origin("RPC", healthy()), origin("REST", healthy()));
+    let g = start(
+        "routing-body",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes:
+    - {{name: rpc, addr: \"{rpc}\", matcher: {{rule: 'Method(`POST`) && BodyJSON(`method`, `^eth_`)', bodySize: 4096}}}}
+    - {{name: rest, addr: \"{rest}\", matcher: {{rule: '!BodyJSON(`method`, `^eth_`)', priority: -1}}}}
+"
+        ),
+        1,
+    );
+    let ask = |body: &str, chunked: bool| {
+        let mut s = gost_e2e::connect(g.addr());
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_owned()
+        } else {
+            format!("Content-Length: {}", body.len())
+        };
+        s.write_all(format!("POST /rpc HTTP/1.1\r\nHost: x.test\r\n{framing}\r\n\r\n").as_bytes())
+            .unwrap();
+        // The body comes later, in two pieces.
+        std::thread::sleep(Duration::from_millis(300));
+        let wire = if chunked {
+            format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len())
+        } else {
+            body.to_owned()
+        };
+        let (a, b) = wire.split_at(wire.len() / 2);
+        s.write_all(a.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let call = r#"{"jsonrpc":"2.0","method":"eth_blockNumber","id":1}"#;
+    let other = r#"{"jsonrpc":"2.0","method":"net_version","id":2}"#;
+    assert!(ask(call, false).ends_with("RPC"));
+    assert!(ask(other, false).ends_with("REST"));
+    assert!(ask(call, true).ends_with("RPC"));
+    assert!(ask(other, true).ends_with("REST"));
+}

@@ -70,6 +70,9 @@ pub struct Node {
     pub probe: ProbeRecord,
     /// gost's node `http` block: how a sniffing forwarder treats HTTP requests to this node.
     pub http: Option<Arc<HttpNodeSettings>>,
+    /// How much of a request body the matcher reads (`matcher.bodySize`); 0 when it reads none.
+    /// A handler that reads HTTP reads that much before selecting.
+    pub body_size: usize,
 }
 
 /// A URL path rewrite: the new path (and query, after a `?`) when the rule applies.
@@ -136,6 +139,7 @@ impl Node {
             priority: 0,
             probe: ProbeRecord::new(),
             http: None,
+            body_size: 0,
         }
     }
 }

@@ -367,8 +367,9 @@ fn build_hop_in(hop: &HopConfig, r: &Registries, env: &Env, scope: &str) -> Resu
         add_filter(&mut built.metadata, node.filter.as_ref(), [None, None, None]);
         built.bypass = policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r)
             .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
-        (built.matcher, built.priority) = routing::matcher(node.matcher.as_ref(), r)
-            .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
+        (built.matcher, built.priority, built.body_size) =
+            routing::matcher_with_body(node.matcher.as_ref(), r)
+                .map_err(|e| e.wrap(ErrorKind::Config, format!("node {}", node.name)))?;
         built.http = routing::http_settings(node.http.as_ref(), None).map_err(|e| {
             let kind = e.kind();
             e.wrap(kind, format!("node {}", node.name))
@@ -471,8 +472,8 @@ fn forwarder(
         add_filter(&mut target.metadata, node.filter.as_ref(), legacy);
         target.bypass = policy::bypasses(&policy::names(node.bypass.as_ref(), &node.bypasses), r)
             .map_err(at)?;
-        (target.matcher, target.priority) =
-            routing::matcher(node.matcher.as_ref(), r).map_err(at)?;
+        (target.matcher, target.priority, target.body_size) =
+            routing::matcher_with_body(node.matcher.as_ref(), r).map_err(at)?;
         target.http =
             routing::http_settings(node.http.as_ref(), node.auth.as_ref()).map_err(|e| {
                 let kind = e.kind();

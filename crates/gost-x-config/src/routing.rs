@@ -40,10 +40,24 @@ pub(crate) fn matcher(
     cfg: Option<&NodeMatcherConfig>,
     r: &Registries,
 ) -> Result<(Option<BoxMatcher>, i64)> {
-    let Some(cfg) = cfg else { return Ok((None, 0)) };
+    matcher_with_body(cfg, r).map(|(m, p, _)| (m, p))
+}
+
+/// gost's default and largest `matcher.bodySize`.
+const DEFAULT_BODY_SIZE: usize = 1 << 20;
+const MAX_BODY_SIZE: usize = 10 << 20;
+
+/// [`matcher`], and how much of a request body its rule reads (`matcher.bodySize`: 1 MiB by
+/// default, 10 MiB at most; 0 when the rule has no body matcher, unlike gost, which reads it for
+/// every rule).
+pub(crate) fn matcher_with_body(
+    cfg: Option<&NodeMatcherConfig>,
+    r: &Registries,
+) -> Result<(Option<BoxMatcher>, i64, usize)> {
+    let Some(cfg) = cfg else { return Ok((None, 0, 0)) };
     let rule = cfg.rule.trim();
     if rule.is_empty() {
-        return Ok((None, cfg.priority));
+        return Ok((None, cfg.priority, 0));
     }
     let m = RuleMatcher::parse(rule, &Lookup(r))?;
     let priority = if cfg.priority == 0 {
@@ -51,7 +65,14 @@ pub(crate) fn matcher(
     } else {
         cfg.priority
     };
-    Ok((Some(BoxMatcher::new(m)), priority))
+    let body_size = if !m.uses_body() {
+        0
+    } else if cfg.body_size <= 0 {
+        DEFAULT_BODY_SIZE
+    } else {
+        usize::try_from(cfg.body_size).unwrap_or(MAX_BODY_SIZE).min(MAX_BODY_SIZE)
+    };
+    Ok((Some(BoxMatcher::new(m)), priority, body_size))
 }
 
 /// A node's `http` block as the forwarder applies it (with a forward node's older top-level

@@ -64,11 +64,16 @@ impl super::ForwardHandler {
             }
             let mut req =
                 SelectRequest::for_network(Network::Tcp).with_client_addr(session.client_addr);
-            let prefix = buf.len().min(MAX_BODY_PREFIX);
             sniffed.describe(&mut req, &[]);
-            req.body = Arc::from(&buf[..prefix]);
-            let Sniffed::Http(head) = sniffed else {
+            let Sniffed::Http(mut head) = sniffed else {
                 return Err(Error::protocol("forward: not an HTTP request"));
+            };
+            // Body rules read a prefix of the body first (the most any node's rule wants).
+            let want = self.hop.nodes().iter().map(|n| n.body_size).max().unwrap_or(0);
+            req.body = if want > 0 {
+                Arc::from(self.body_prefix(&mut conn, &mut buf, &mut head, want).await?)
+            } else {
+                Arc::from(&buf[..buf.len().min(MAX_BODY_PREFIX)])
             };
             // gost 3.3's HTTP cache: a fresh entry answers without a node; a stale one is kept
             // for when the node fails (`cache.serveStale`).
@@ -133,6 +138,55 @@ impl super::ForwardHandler {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// The first `want` bytes of the request's body (decoded if chunked), read into `buf` (they
+    /// stay there, to be forwarded); an `Expect: 100-continue` is answered first.
+    async fn body_prefix(
+        &self,
+        conn: &mut BoxConn,
+        buf: &mut Vec<u8>,
+        head: &mut RequestHead,
+        want: usize,
+    ) -> Result<Vec<u8>> {
+        let framing = request_body(head)?;
+        if matches!(framing, Body::None | Body::Length(0)) {
+            return Ok(Vec::new());
+        }
+        if head.header_str("Expect").is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+        {
+            head.remove_header("Expect");
+            write_all(conn, b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        // Framing may make a chunked body's wire bytes larger than its data: bounded too.
+        let raw_cap = want.saturating_mul(2).saturating_add(64 * 1024);
+        let fill = async {
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                let (prefix, done) = match framing {
+                    Body::Length(n) => {
+                        let target = usize::try_from(n).unwrap_or(usize::MAX).min(want);
+                        (buf.get(..target).map(<[u8]>::to_vec), false)
+                    }
+                    _ => decode_chunked_prefix(buf, want)?,
+                };
+                if let Some(p) = prefix {
+                    return Ok::<_, Error>(p);
+                }
+                if done || buf.len() >= raw_cap {
+                    return decode_chunked_prefix(buf, want).map(|(p, _)| p.unwrap_or_default());
+                }
+                let n = gost_core::io::read(conn, &mut chunk).await?;
+                if n == 0 {
+                    return Err(Error::new(ErrorKind::Closed, "forward: body ended early"));
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        };
+        match tokio::time::timeout(self.read_timeout, fill).await {
+            Ok(res) => res,
+            Err(_) => Err(Error::new(ErrorKind::Timeout, "forward: request body for the rules")),
         }
     }
 
@@ -389,6 +443,28 @@ impl gost_core::Write for Tee<'_> {
     }
 }
 
+/// The data of a chunked body buffered in `raw`: `Some` once `want` bytes (or the whole body)
+/// are there, and whether the body ended.
+fn decode_chunked_prefix(raw: &[u8], want: usize) -> Result<(Option<Vec<u8>>, bool)> {
+    let mut d = wire::ChunkedDecoder::default();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < raw.len() && !d.is_done() && out.len() < want {
+        match d.step(&raw[at..])? {
+            gost_proto::Step::Framing(0) => break,
+            gost_proto::Step::Framing(n) => at += n,
+            gost_proto::Step::Data(n) => {
+                let take = n.min(want - out.len());
+                out.extend_from_slice(&raw[at..at + take]);
+                at += n;
+            }
+        }
+    }
+    let done = d.is_done();
+    let enough = out.len() >= want || done;
+    Ok((enough.then_some(out), done))
+}
+
 /// One request and what the cache knows of it.
 struct Exchange {
     head: RequestHead,
@@ -533,5 +609,14 @@ mod tests {
         assert!(!c.storable(&resp("HTTP/1.1 200 OK\r\nSet-Cookie: a=b\r\n\r\n")));
         assert_eq!(c.ttl_for(301), Some(std::time::Duration::from_secs(3600)));
         assert_eq!(c.ttl_for(200), Some(std::time::Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn chunked_body_prefixes() {
+        let wire = b"4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n";
+        assert_eq!(decode_chunked_prefix(wire, 5).unwrap(), (Some(b"abcde".to_vec()), false));
+        assert_eq!(decode_chunked_prefix(wire, 100).unwrap(), (Some(b"abcdefg".to_vec()), true));
+        assert_eq!(decode_chunked_prefix(&wire[..8], 5).unwrap(), (None, false));
+        assert!(decode_chunked_prefix(b"zz\r\n", 5).is_err());
     }
 }

@@ -110,6 +110,12 @@ impl RuleMatcher {
         &self.rule
     }
 
+    /// Whether the rule reads the request body (`BodyRegexp`, `BodyJSON`): then a handler must
+    /// read a body prefix before selecting.
+    pub fn uses_body(&self) -> bool {
+        self.expr.uses_body()
+    }
+
     /// Evaluates the rule once its policy leaves are known.
     fn eval(&self, req: &SelectRequest, policy: &[bool]) -> bool {
         self.expr.eval(&Facts::new(req), policy)
@@ -266,6 +272,14 @@ enum Expr {
 }
 
 impl Expr {
+    fn uses_body(&self) -> bool {
+        match self {
+            Expr::Leaf(l) => matches!(l, Leaf::BodyRegexp(_) | Leaf::BodyJson(..)),
+            Expr::Not(e) => e.uses_body(),
+            Expr::And(a, b) | Expr::Or(a, b) => a.uses_body() || b.uses_body(),
+        }
+    }
+
     fn eval(&self, f: &Facts<'_>, policy: &[bool]) -> bool {
         match self {
             Expr::Leaf(leaf) => leaf.eval(f, policy),
@@ -882,6 +896,12 @@ mod tests {
         let q = path_rewrite("^/old$", "/new?from=old").unwrap();
         assert_eq!(q("/old").as_deref(), Some("/new?from=old"));
         assert!(path_rewrite("(", "x").is_err());
+    }
+
+    #[test]
+    fn body_rules_are_known() {
+        assert!(rule("Host(`a`) || !BodyJSON(`a.b`, `x`)").uses_body());
+        assert!(!rule("Host(`a`) && Path(`/x`)").uses_body());
     }
 
     #[test]
