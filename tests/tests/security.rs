@@ -360,3 +360,52 @@ fn a_password_without_a_user_name_is_refused_not_ignored() {
         assert!(log.contains("no user name"), "{args:?}: {log}");
     }
 }
+
+/// `probeResist=web:https://...`: a prober that fails authentication sees the page, fetched
+/// over TLS with its certificate verified (here against a test CA given as `SSL_CERT_FILE`).
+#[test]
+fn probe_resistance_shows_an_https_page() {
+    if !have("curl") {
+        return;
+    }
+    let dir = Scratch::new("probe-web-https");
+    let [ca, cert, key, _, _] = pki(&dir);
+    let root = dir.0.join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("index.html"), "<h1>nothing to see</h1>\n").unwrap();
+    let site = Gost::start(
+        &[
+            "-L",
+            &format!("file+tls://127.0.0.1:0?dir={}&certFile={cert}&keyFile={key}", root.display()),
+        ],
+        1,
+    );
+    let port = site.addr().port();
+    let mut cmd = std::process::Command::new(gost_bin());
+    cmd.args([
+        "-L",
+        &format!("http://u:p@127.0.0.1:0?probeResist=web:https://gost.run:{port}/&hosts=gost.run:127.0.0.1"),
+    ])
+    .env("SSL_CERT_FILE", &ca);
+    let proxy = Gost::spawn_command(cmd).wait_listening(1, |line| {
+        let rest = line.split("listening on ").nth(1)?;
+        Some((0, rest.split_whitespace().next()?.parse().ok()?))
+    });
+    let (ok, body) =
+        curl(&["-x", &format!("http://u:wrong@{}", proxy.addr()), "http://example.com/"]);
+    assert!(ok && body.contains("nothing to see"), "the decoy page: {body:?}\n{}", proxy.log());
+    // A page whose certificate does not verify is not shown: 407, as without probe resistance.
+    let mut cmd = std::process::Command::new(gost_bin());
+    cmd.args(["-L", &format!("http://u:p@127.0.0.1:0?probeResist=web:https://gost.run:{port}/&hosts=gost.run:127.0.0.1")]);
+    let untrusting = Gost::spawn_command(cmd).wait_listening(1, |line| {
+        let rest = line.split("listening on ").nth(1)?;
+        Some((0, rest.split_whitespace().next()?.parse().ok()?))
+    });
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-x"])
+        .arg(format!("http://u:wrong@{}", untrusting.addr()))
+        .arg("http://example.com/")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "407");
+}

@@ -298,8 +298,12 @@ impl HttpHandler {
 
     /// Relays what a web page answers to a prober (`probeResist=web:http://...`).
     async fn probe_web(&self, conn: &mut BoxConn, url: &str) -> Result<()> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            tracing::warn!("probeResist web:{url}: only http:// pages can be shown; answering 407");
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else {
+            tracing::warn!("probeResist web:{url}: not an http(s):// page; answering 407");
             return self.proxy_auth_required(conn).await;
         };
         let (authority, path) = match rest.find('/') {
@@ -315,13 +319,41 @@ impl HttpHandler {
                 ("Connection".into(), b"close".to_vec()),
             ],
         };
-        let (target, _) = route_of(&RequestHead {
-            method: "CONNECT".into(),
-            target: authority.into(),
-            version: 1,
-            headers: vec![],
-        })?;
-        let mut upstream = self.router.dial(Network::Tcp, target).await?;
+        let has_port = match authority.rfind(']') {
+            Some(end) => authority[end..].contains(':'),
+            None => authority.contains(':'),
+        };
+        let target = if has_port || !tls {
+            route_of(&RequestHead {
+                method: "CONNECT".into(),
+                target: authority.into(),
+                version: 1,
+                headers: vec![],
+            })?
+            .0
+        } else {
+            Address::parse(&format!("{authority}:443"))?
+        };
+        let reach = async {
+            let upstream = self.router.dial(Network::Tcp, target.clone()).await?;
+            if !tls {
+                return Ok(upstream);
+            }
+            // As Go's http.Get: the page's certificate is verified (system roots, its name).
+            let md = Metadata::new().with("secure", true);
+            let (config, _) = gost_x_tls::client_config(&md)?;
+            let name = gost_x_tls::server_name(None, &target.host())?;
+            let connector = gost_x_tls::TlsConnector::from(config);
+            gost_x_tls::connect(&connector, name, upstream).await
+        };
+        let mut upstream = match reach.await {
+            Ok(u) => u,
+            Err(e) => {
+                // No page to show: the prober gets what it would without probe resistance.
+                tracing::warn!("probeResist web:{url}: {e}; answering 407");
+                return self.proxy_auth_required(conn).await;
+            }
+        };
         let mut out = Vec::new();
         head.encode(&mut out);
         write_all(&mut upstream, &out).await?;
