@@ -502,6 +502,7 @@ const TRANSPORTS: &[Transport] = &[
     Transport { label: "grpc insecure", scheme: "grpc", query: "grpcInsecure=true" },
     Transport { label: "pht", scheme: "pht", query: "" },
     Transport { label: "phts", scheme: "phts", query: "" },
+    Transport { label: "quic", scheme: "quic", query: "" },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -618,3 +618,57 @@ fn h2_opens_another_connection_past_the_stream_limit() {
         assert_eq!(established_to(server.addr().port()), 2, "{transport}: two HTTP/2 connections");
     }
 }
+
+#[test]
+fn bulk_64_mib_over_quic() {
+    bulk_over("quic");
+}
+
+/// QUIC (gost's `quic`): http, socks5 and relay on top, and 100 tunnels at once as streams of
+/// one QUIC connection.
+#[test]
+fn quic_carries_proxies_and_a_hundred_streams_on_one_connection() {
+    for handler in ["http", "socks5", "relay"] {
+        proxy_over("quic", handler, "", "");
+    }
+    let echo = echo_server();
+    let server = Gost::start(&["-L", "relay+quic://127.0.0.1:0"], 1);
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+quic://{}", server.addr())],
+        1,
+    );
+    assert_eq!(echo_through(client.addr(), echo, 100), 100, "{}", client.log());
+}
+
+/// A QUIC server survives garbage datagrams and keeps serving; a client offering another ALPN
+/// is refused at the handshake.
+#[test]
+fn quic_survives_garbage_and_refuses_a_foreign_alpn() {
+    let echo = echo_server();
+    let server = Gost::start(&["-L", "relay+quic://127.0.0.1:0"], 1);
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..2000u32 {
+        let mut d = pattern(1 + (i as usize % 1400), u64::from(i));
+        d[0] = (i % 256) as u8;
+        let _ = junk.send_to(&d, server.addr());
+    }
+    let client = Gost::start(
+        &["-L", "http://127.0.0.1:0", "-F", &format!("relay+quic://{}", server.addr())],
+        1,
+    );
+    assert_eq!(echo_through(client.addr(), echo, 10), 10, "{}", client.log());
+    let foreign = Gost::start(
+        &[
+            "-L",
+            "http://127.0.0.1:0",
+            "-F",
+            &format!("relay+quic://{}?alpn=nope&handshakeTimeout=2s", server.addr()),
+        ],
+        1,
+    );
+    use std::io::Write;
+    let mut s = connect(foreign.addr());
+    s.write_all(format!("CONNECT {echo} HTTP/1.1\r\nHost: {echo}\r\n\r\n").as_bytes()).unwrap();
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 503"), "a foreign ALPN gets no tunnel: {head}");
+}

@@ -8,5 +8,6 @@ pub fn register_all(r: &Registries) -> Result<()> {
     gost_x_dialer::register(r)?;
     gost_x_handler::register(r)?;
     gost_x_connector::register(r)?;
+    gost_x_quic::register(r)?;
     Ok(())
 }

@@ -1,0 +1,70 @@
+use super::*;
+use gost_core::io::{read_exact, shutdown, write_all};
+
+fn md() -> Metadata {
+    Metadata::new()
+}
+
+async fn pair() -> (BoxListener, BoxDialer, Address) {
+    let l = new_listener(ListenerOptions::new("127.0.0.1:0"), &md()).unwrap();
+    let addr = Address::Ip(l.local_addr().unwrap());
+    let d = new_dialer(DialerOptions::default(), &md()).unwrap();
+    (l, d, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_carry_bytes_both_ways_with_half_close() {
+    let (mut l, d, addr) = pair().await;
+    let server = tokio::spawn(async move {
+        for _ in 0..3 {
+            let mut c = l.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 5];
+                read_exact(&mut c, &mut buf).await.unwrap();
+                let mut rest = Vec::new();
+                let mut chunk = [0u8; 64];
+                loop {
+                    let n = gost_core::io::read(&mut c, &mut chunk).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    rest.extend_from_slice(&chunk[..n]);
+                }
+                assert!(rest.is_empty(), "EOF after the five bytes");
+                write_all(&mut c, &buf).await.unwrap();
+                shutdown(&mut c).await.unwrap();
+            });
+        }
+    });
+    for i in 0..3u8 {
+        let mut c = d.dial(addr.clone(), DialOptions::default()).await.unwrap();
+        let msg = [b'a' + i; 5];
+        write_all(&mut c, &msg).await.unwrap();
+        shutdown(&mut c).await.unwrap();
+        let mut back = [0u8; 5];
+        read_exact(&mut c, &mut back).await.unwrap();
+        assert_eq!(back, msg);
+    }
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_server_is_a_dial_error_within_the_handshake_timeout() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = Address::Ip(sock.local_addr().unwrap());
+    let d = new_dialer(DialerOptions::default(), &md().with("handshakeTimeout", "500ms")).unwrap();
+    let started = std::time::Instant::now();
+    let err = d.dial(addr, DialOptions::default()).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Dial), "{err}");
+}
+
+#[test]
+fn options_are_checked() {
+    assert!(Options::parse(&md().with("cipherKey", "k")).is_err());
+    let o = Options::parse(&md().with("keepAlive", false).with("maxStreams", 7)).unwrap();
+    assert_eq!((o.keepalive, o.max_streams), (None, 7));
+    let o = Options::parse(&md().with("ttl", "3s")).unwrap();
+    assert_eq!(o.keepalive, Some(Duration::from_secs(3)));
+    assert!(listen_addr(":0").is_ok() && listen_addr("nope").is_err());
+}
