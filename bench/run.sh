@@ -223,7 +223,7 @@ setup() {
         PROCS+=("$LAST_PID")
         VIA=tcp:127.0.0.1:$p
         ;;
-    tls | wss | mwss | h2 | h2c | grpc | pht)
+    tls | wss | mwss | h2 | h2c | grpc | pht | quic)
         start "$impl-$path-server" "$bin" -L "$path://127.0.0.1:$s/$ORIGIN"
         PROCS=("$LAST_PID")
         start "$impl-$path-client" "$bin" -L "tcp://127.0.0.1:$p/$ORIGIN" -F "forward+$path://127.0.0.1:$s"
@@ -232,7 +232,8 @@ setup() {
         ;;
     *) die "unknown path $path" ;;
     esac
-    [ "${#PROCS[@]}" -eq 2 ] && { "$TOOL" wait "127.0.0.1:$s" --secs 15 || return 1; }
+    # (A QUIC server listens on UDP: nothing to connect to; its client's port is enough.)
+    [ "${#PROCS[@]}" -eq 2 ] && [ "$path" != quic ] && { "$TOOL" wait "127.0.0.1:$s" --secs 15 || return 1; }
     "$TOOL" wait "127.0.0.1:$p" --secs 15 || return 1
 }
 
@@ -458,7 +459,7 @@ label() {
     counted) echo "tcp forward + stats + metrics" ;;
     http) echo "http CONNECT" ;;
     relay) echo "relay (pair)" ;;
-    tls | wss | mwss | h2 | h2c | grpc | pht | http2) echo "$1 (pair)" ;;
+    tls | wss | mwss | h2 | h2c | grpc | pht | http2 | quic) echo "$1 (pair)" ;;
     ss-aes) echo "ss aes-256-gcm (pair)" ;;
     ss-chacha) echo "ss chacha20-ietf-poly1305 (pair)" ;;
     ss-2022) echo "ss 2022-blake3-aes-128-gcm (pair)" ;;
@@ -482,7 +483,7 @@ label() {
         tcp | counted) g=">=1.5" d=">=0.9" ;;
         socks5 | http | relay) g=">=1.5" d= ;;
         wss | mwss | h2 | h2c | grpc | pht | http2) g=">=2" d= ;;
-        ss-aes | ss-chacha | ss-2022 | tunnel) g=">=1.5" d= ;;
+        ss-aes | ss-chacha | ss-2022 | tunnel | quic) g=">=1.5" d= ;;
         *) g= d= ;;
         esac
         row "$(label "$path") ↑ Gbit/s" "up.$path" up.direct.ours 2 "$g" "$d" ">=2"

@@ -617,3 +617,47 @@ pub fn dig(server: std::net::SocketAddr, args: &[&str]) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Whether this process may make a network namespace (root, or user namespaces allowed).
+pub fn netns_available() -> bool {
+    Command::new("unshare")
+        .args(["-n", "ip", "link", "set", "lo", "up"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn netns_script(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("netns").join(name)
+}
+
+/// Runs `script` in a new network namespace with the gost binary and a scratch directory.
+pub fn run_in_netns(name: &str, needs: &[&str], args: &[&str]) -> Option<String> {
+    if !netns_available() {
+        eprintln!("SKIP {name}: cannot make a network namespace here (unshare -n)");
+        return None;
+    }
+    if let Some(missing) = needs.iter().find(|p| !have(p)) {
+        assert!(!in_ci(), "CI=true: {missing} is missing");
+        eprintln!("SKIP {name}: {missing} is not installed");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("gost-e2e-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", "bash"]).arg(netns_script(name)).arg(gost_bin()).arg(&dir).args(args);
+    // The reference Go gost, when it has been built (tests/interop/fetch-reference.sh).
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        let go = home.join(".cache/gost-ref/gost-3.3.0");
+        if go.exists() {
+            let go_home = home.join(".cache/gost-ref/gost-3.3.0.home");
+            let _ = std::fs::create_dir_all(&go_home);
+            cmd.env("GO_GOST", &go).env("GO_HOME", &go_home);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name} failed:\n{text}");
+    Some(text)
+}

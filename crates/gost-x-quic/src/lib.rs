@@ -93,6 +93,9 @@ impl Options {
         t.stream_receive_window((4u32 << 20).into());
         t.receive_window((16u32 << 20).into());
         t.send_window(16 << 20);
+        // BBR: random loss (a lossy link, not congestion) does not collapse the rate as it does
+        // a loss-based controller's.
+        t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
         Ok(t)
     }
 }
