@@ -455,7 +455,12 @@ impl FileHandler {
         if let Body::Length(n) = body
             && n > self.put_max
         {
-            error(conn, 413, "request body too large", false).await?;
+            let reply = Reply { close: true, ..Reply::new(413) }
+                .header("Content-Type", "text/plain; charset=utf-8");
+            send(conn, reply, b"request body too large\n", false).await?;
+            if head.header_str("Expect").is_none() {
+                linger(conn).await;
+            }
             return Ok(false);
         }
         let parent = parents.iter().fold(self.root.clone(), |p, s| p.join(s));
@@ -493,7 +498,10 @@ impl FileHandler {
         if let Err(e) = res {
             let _ = tokio::fs::remove_file(&tmp).await;
             if e.kind() == ErrorKind::Denied {
-                error(conn, 413, "request body too large", false).await?;
+                let reply = Reply { close: true, ..Reply::new(413) }
+                    .header("Content-Type", "text/plain; charset=utf-8");
+                send(conn, reply, b"request body too large\n", false).await?;
+                linger(conn).await;
             } else {
                 let _ = error(conn, 500, "upload failed", false).await;
             }
@@ -566,6 +574,18 @@ impl FileHandler {
         file.sync_all().await?;
         Ok(())
     }
+}
+
+/// After answering a client still sending a body: stop writing, and read (discarding) what
+/// it sends for a moment, so that closing does not reset the connection under the answer
+/// before the client has read it.
+async fn linger(conn: &mut BoxConn) {
+    let _ = gost_core::io::shutdown(conn).await;
+    let drain = async {
+        let mut sink = vec![0u8; 16 * 1024];
+        while gost_core::io::read(conn, &mut sink).await.is_ok_and(|n| n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 fn rand_u64() -> u64 {
