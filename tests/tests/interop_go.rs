@@ -503,6 +503,7 @@ const TRANSPORTS: &[Transport] = &[
     Transport { label: "pht", scheme: "pht", query: "" },
     Transport { label: "phts", scheme: "phts", query: "" },
     Transport { label: "quic", scheme: "quic", query: "" },
+    Transport { label: "quic cipherKey", scheme: "quic", query: "cipherKey=0123456789abcdef" },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

@@ -8,8 +8,9 @@
 //!
 //! Metadata (listener and dialer): `keepAlive` (true) with `ttl` (10s: the keep-alive period),
 //! `maxIdleTimeout` (90s), `handshakeTimeout` (10s), `maxStreams` (100: concurrent streams a
-//! peer may open), the `tls` keys; listener: `backlog` (128: streams waiting for the service).
-//! `cipherKey` (gost's AES obfuscation of the UDP datagrams) is not supported yet.
+//! peer may open), `cipherKey` (every datagram sealed with AES-GCM under this 16- or 32-byte
+//! key, as gost: see [`cipher`]), the `tls` keys; listener: `backlog` (128: streams waiting for
+//! the service).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use gost_core::{
 };
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use tokio::sync::mpsc;
+
+mod cipher;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// The registry name.
@@ -45,8 +48,10 @@ pub fn register(r: &Registries) -> Result<()> {
 }
 
 /// The options both sides read.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Options {
+    /// `cipherKey`.
+    cipher: Option<Arc<ring::aead::LessSafeKey>>,
     keepalive: Option<Duration>,
     max_idle: Duration,
     handshake: Duration,
@@ -55,9 +60,10 @@ struct Options {
 
 impl Options {
     fn parse(md: &Metadata) -> Result<Options> {
-        if md.get_string(&["cipherKey"])?.is_some_and(|k| !k.is_empty()) {
-            return Err(Error::unsupported("quic: cipherKey is not supported yet"));
-        }
+        let cipher = match md.get_string(&["cipherKey"])?.filter(|k| !k.is_empty()) {
+            Some(k) => Some(cipher::key(&k)?),
+            None => None,
+        };
         let keepalive = if md.get_bool(&["keepAlive", "keepalive"])?.unwrap_or(true) {
             Some(md.get_duration(&["ttl"])?.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_KEEPALIVE))
         } else {
@@ -68,6 +74,7 @@ impl Options {
             _ => DEFAULT_MAX_STREAMS,
         };
         Ok(Options {
+            cipher,
             keepalive,
             max_idle: md
                 .get_duration(&["maxIdleTimeout"])?
@@ -131,8 +138,23 @@ pub fn new_listener(opts: ListenerOptions, md: &Metadata) -> Result<BoxListener>
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(Arc::new(o.transport()?));
     let addr = listen_addr(&opts.addr)?;
-    let endpoint = quinn::Endpoint::server(server, addr)
-        .map_err(|e| Error::with_source(ErrorKind::Bind, format!("listen on {}", opts.addr), e))?;
+    let bind_err = |e: std::io::Error| {
+        Error::with_source(ErrorKind::Bind, format!("listen on {}", opts.addr), e)
+    };
+    let endpoint = match &o.cipher {
+        None => quinn::Endpoint::server(server, addr).map_err(bind_err)?,
+        Some(key) => {
+            let socket = std::net::UdpSocket::bind(addr).map_err(bind_err)?;
+            let socket = cipher::CipherSocket::new(socket, key.clone()).map_err(bind_err)?;
+            quinn::Endpoint::new_with_abstract_socket(
+                quinn::EndpointConfig::default(),
+                Some(server),
+                Arc::new(socket),
+                Arc::new(quinn::TokioRuntime),
+            )
+            .map_err(bind_err)?
+        }
+    };
     let local = endpoint.local_addr().ok();
     let backlog = md.get_usize(&["backlog"])?.unwrap_or(DEFAULT_BACKLOG).max(1);
     let (tx, rx) = mpsc::channel(backlog);
@@ -263,6 +285,7 @@ pub fn new_dialer(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
     client.transport_config(Arc::new(o.transport()?));
     Ok(BoxDialer::new(QuicDialer {
+        cipher: o.cipher.clone(),
         client,
         server_name,
         handshake: o.handshake,
@@ -272,6 +295,8 @@ pub fn new_dialer(_opts: DialerOptions, md: &Metadata) -> Result<BoxDialer> {
 }
 
 struct QuicDialer {
+    /// `cipherKey`.
+    cipher: Option<Arc<ring::aead::LessSafeKey>>,
     client: quinn::ClientConfig,
     server_name: Option<String>,
     handshake: Duration,
@@ -309,8 +334,22 @@ impl QuicDialer {
         } else {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
         };
-        let endpoint = quinn::Endpoint::client(bind)
-            .map_err(|e| Error::with_source(ErrorKind::Dial, "quic: UDP socket", e))?;
+        let socket_err =
+            |e: std::io::Error| Error::with_source(ErrorKind::Dial, "quic: UDP socket", e);
+        let endpoint = match &self.cipher {
+            None => quinn::Endpoint::client(bind).map_err(socket_err)?,
+            Some(key) => {
+                let socket = std::net::UdpSocket::bind(bind).map_err(socket_err)?;
+                let socket = cipher::CipherSocket::new(socket, key.clone()).map_err(socket_err)?;
+                quinn::Endpoint::new_with_abstract_socket(
+                    quinn::EndpointConfig::default(),
+                    None,
+                    Arc::new(socket),
+                    Arc::new(quinn::TokioRuntime),
+                )
+                .map_err(socket_err)?
+            }
+        };
         let name = self.server_name.clone().unwrap_or_else(|| addr.host());
         let name =
             name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(&name).to_owned();

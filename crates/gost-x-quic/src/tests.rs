@@ -61,10 +61,40 @@ async fn a_dead_server_is_a_dial_error_within_the_handshake_timeout() {
 
 #[test]
 fn options_are_checked() {
-    assert!(Options::parse(&md().with("cipherKey", "k")).is_err());
+    assert!(Options::parse(&md().with("cipherKey", "k")).is_err(), "not an AES key length");
+    assert!(Options::parse(&md().with("cipherKey", "0123456789abcdef")).unwrap().cipher.is_some());
     let o = Options::parse(&md().with("keepAlive", false).with("maxStreams", 7)).unwrap();
     assert_eq!((o.keepalive, o.max_streams), (None, 7));
     let o = Options::parse(&md().with("ttl", "3s")).unwrap();
     assert_eq!(o.keepalive, Some(Duration::from_secs(3)));
     assert!(listen_addr(":0").is_ok() && listen_addr("nope").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cipher_key_seals_every_datagram_and_must_match() {
+    let key = md().with("cipherKey", "0123456789abcdef0123456789abcdef");
+    let mut l = new_listener(ListenerOptions::new("127.0.0.1:0"), &key).unwrap();
+    let addr = Address::Ip(l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok(mut c) = l.accept().await {
+            tokio::spawn(async move {
+                let mut b = [0u8; 4];
+                if read_exact(&mut c, &mut b).await.is_ok() {
+                    let _ = write_all(&mut c, &b).await;
+                }
+            });
+        }
+    });
+    let d = new_dialer(DialerOptions::default(), &key).unwrap();
+    let mut c = d.dial(addr.clone(), DialOptions::default()).await.unwrap();
+    write_all(&mut c, b"ping").await.unwrap();
+    let mut b = [0u8; 4];
+    read_exact(&mut c, &mut b).await.unwrap();
+    assert_eq!(&b, b"ping");
+    // Without the key (or with another), nothing gets through.
+    for other in [md(), md().with("cipherKey", "fedcba9876543210")] {
+        let d =
+            new_dialer(DialerOptions::default(), &other.with("handshakeTimeout", "700ms")).unwrap();
+        assert!(d.dial(addr.clone(), DialOptions::default()).await.is_err());
+    }
 }
