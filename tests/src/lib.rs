@@ -572,12 +572,38 @@ pub fn accepts(addr: impl std::net::ToSocketAddrs) -> bool {
 /// A loopback port that was free a moment ago (for tests that must restart a server on the
 /// same port).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    unclaimed_port(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
 }
 
 /// A UDP port that was free a moment ago.
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    unclaimed_port(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok())
+}
+
+/// A port below the system's ephemeral range that `free` says is free: a port handed out for a
+/// later bind (a config written before its server starts) must not be one the kernel gives the
+/// next `:0` bind of some other process meanwhile, as ephemeral ports are.
+fn unclaimed_port(free: impl Fn(u16) -> bool) -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (from, to) = (10_000u16, low.max(10_001));
+    let mut x = u64::from(std::process::id()) ^ Instant::now().elapsed().as_nanos() as u64;
+    x ^= std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = from + (x % u64::from(to - from)) as u16;
+        if free(port) {
+            return port;
+        }
+    }
+    // A crowded range: the kernel's choice.
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A DNS upstream for tests: answers every A query with 10.0.0.1 (TTL 300); counts the queries
