@@ -244,77 +244,13 @@ pub fn echo_server() -> SocketAddr {
     })
 }
 
-/// A minimal HTTP/1.1 server answering every request with `body`.
-pub fn http_server(body: &'static str) -> SocketAddr {
-    tcp_server(move |mut s| {
-        let mut reader = BufReader::new(s.try_clone().unwrap());
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            // Skip the headers.
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                    return;
-                }
-                if h == "\r\n" {
-                    break;
-                }
-            }
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
-                body.len()
-            );
-            if s.write_all(resp.as_bytes()).is_err() {
-                return;
-            }
-        }
-    })
-}
-
-/// An HTTP origin answering every request with its `name`, and `/health` with 200 or 503 as
-/// `healthy` says (an unhealthy origin still serves: only a probe can steer traffic away).
-pub fn named_origin(name: &'static str, healthy: Arc<AtomicBool>) -> SocketAddr {
-    tcp_server(move |mut s| {
-        let mut reader = BufReader::new(s.try_clone().unwrap());
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                    return;
-                }
-                if h == "\r\n" {
-                    break;
-                }
-            }
-            let (status, body) = if line.starts_with("GET /health ") {
-                if healthy.load(Ordering::Relaxed) {
-                    ("200 OK", "ok")
-                } else {
-                    ("503 Down", "down")
-                }
-            } else {
-                ("200 OK", name)
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
-                body.len()
-            );
-            if s.write_all(resp.as_bytes()).is_err() {
-                return;
-            }
-        }
-    })
-}
-
-/// An HTTP origin answering each request with the request's head as its body, and `status`.
-pub fn head_echo(status: &'static str) -> SocketAddr {
+/// An HTTP/1.1 origin: for each request (its head read whole, as text; bodies are not read),
+/// writes what `answer` makes of the head, and keeps the connection for the next request.
+pub fn http_origin<F>(answer: F) -> SocketAddr
+where
+    F: Fn(&str) -> String + Send + Sync + 'static,
+{
+    let answer = Arc::new(answer);
     tcp_server(move |mut s| {
         let mut reader = BufReader::new(s.try_clone().unwrap());
         loop {
@@ -329,14 +265,46 @@ pub fn head_echo(status: &'static str) -> SocketAddr {
                     break;
                 }
             }
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nX-Origin: yes\r\n\r\n{head}",
-                head.len()
-            );
-            if s.write_all(resp.as_bytes()).is_err() {
+            if s.write_all(answer(&head).as_bytes()).is_err() {
                 return;
             }
         }
+    })
+}
+
+/// A minimal HTTP/1.1 server answering every request with `body`.
+pub fn http_server(body: &'static str) -> SocketAddr {
+    http_origin(move |_| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+            body.len()
+        )
+    })
+}
+
+/// An HTTP origin answering every request with its `name`, and `/health` with 200 or 503 as
+/// `healthy` says (an unhealthy origin still serves: only a probe can steer traffic away).
+pub fn named_origin(name: &'static str, healthy: Arc<AtomicBool>) -> SocketAddr {
+    http_origin(move |head| {
+        let (status, body) = if head.starts_with("GET /health ") {
+            if healthy.load(Ordering::Relaxed) { ("200 OK", "ok") } else { ("503 Down", "down") }
+        } else {
+            ("200 OK", name)
+        };
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+            body.len()
+        )
+    })
+}
+
+/// An HTTP origin answering each request with the request's head as its body, and `status`.
+pub fn head_echo(status: &'static str) -> SocketAddr {
+    http_origin(move |head| {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nX-Origin: yes\r\n\r\n{head}",
+            head.len()
+        )
     })
 }
 
