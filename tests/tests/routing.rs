@@ -648,3 +648,38 @@ fn body_rules_wait_for_the_body() {
     assert!(ask(call, true).ends_with("RPC"));
     assert!(ask(other, true).ends_with("REST"));
 }
+
+/// A forward node with `tls`: the forwarder speaks TLS to it (plain HTTP clients reach an HTTPS
+/// backend), in the HTTP mode and when relaying bytes.
+#[test]
+fn forward_nodes_with_tls_are_reached_over_tls() {
+    if !have("curl") {
+        return;
+    }
+    let dir = temp_dir("routing-node-tls");
+    std::fs::write(dir.join("a.txt"), "over tls\n").unwrap();
+    let backend = Gost::start(&["-L", &format!("file+tls://127.0.0.1:0?dir={}", dir.display())], 1);
+    for sniffing in [true, false] {
+        let g = start(
+            "routing-node-tls-cfg",
+            &format!(
+                "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: {sniffing}}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes:
+    - {{name: https, addr: \"{}\", tls: {{serverName: gost.run}}}}
+",
+                backend.addr()
+            ),
+            1,
+        );
+        assert_eq!(
+            fetch(&format!("http://{}/a.txt", g.addr()), None, &[]),
+            "over tls\n",
+            "sniffing={sniffing}"
+        );
+    }
+}

@@ -479,6 +479,18 @@ fn forwarder(
                 let kind = e.kind();
                 e.wrap(kind, format!("forwarder node {}", node.name))
             })?;
+        // `tls`: the target speaks TLS; the forwarder handshakes with it after connecting.
+        if let Some(tls) = &node.tls {
+            let md = component_metadata(&Default::default(), Some(tls));
+            let mut dopts = DialerOptions::default();
+            dopts.node = node.name.clone();
+            let dialer = factory(&r.dialers, "dialer", "tls", true)?(dopts, &md).map_err(at)?;
+            let mut copts = ConnectorOptions::default();
+            copts.node = node.name.clone();
+            let connector =
+                factory(&r.connectors, "connector", "forward", true)?(copts, &md).map_err(at)?;
+            target.transport = Some(Transport::new(dialer, connector));
+        }
         let target = Arc::new(target);
         routing::probe_node(&target, node.probe.as_ref(), &scope, env, &mut probes)?;
         nodes.push(target);

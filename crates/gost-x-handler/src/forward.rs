@@ -158,7 +158,7 @@ impl Handler for ForwardHandler {
             return Err(Error::new(ErrorKind::NoRoute, "forward: no target available"));
         };
         let target = node.addr.clone();
-        let mut upstream = match self.router.dial(Network::Tcp, target.clone()).await {
+        let mut upstream = match reach(&self.router, &node).await {
             Ok(upstream) => {
                 node.marker.reset();
                 upstream
@@ -178,6 +178,19 @@ impl Handler for ForwardHandler {
         let stats = gost_x_rt::relay_idle(&mut conn, &mut upstream, self.idle).await?;
         tracing::debug!(sid = session.id, up = stats.a_to_b, down = stats.b_to_a, "forward: done");
         Ok(())
+    }
+}
+
+/// A connection to a forward target through the router, with the target's own handshake when
+/// it has a transport (a forwarder node's `tls`, a hop node's dialer).
+async fn reach(router: &BoxRouter, node: &gost_core::Node) -> Result<BoxConn> {
+    let conn = router.dial(Network::Tcp, node.addr.clone()).await?;
+    match &node.transport {
+        Some(t) => {
+            let hs = gost_core::HandshakeOptions::for_addr(node.addr.clone());
+            gost_core::Dialer::handshake(&t.dialer, conn, hs).await
+        }
+        None => Ok(conn),
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use gost_core::io::{read_decoded, rewind, write_all};
 use gost_core::{
     Address, Auther, BoxConn, Cache, Error, ErrorKind, Hop, HttpNodeSettings, Marker, Network,
-    Node, Result, Router, SelectRequest, Session,
+    Node, Result, SelectRequest, Session,
 };
 use gost_proto::http::{self as wire, RequestHead, ResponseHead};
 
@@ -103,7 +103,7 @@ impl super::ForwardHandler {
                         format!("forward: no node for {host}"),
                     ));
                 };
-                match self.router.dial(Network::Tcp, node.addr.clone()).await {
+                match super::reach(&self.router, &node).await {
                     Ok(c) => {
                         node.marker.reset();
                         tracing::debug!(sid = session.id, %host, node = %node.name, "forward: http node");
