@@ -37,8 +37,9 @@ const DEFAULT_HANDSHAKE: Duration = Duration::from_secs(10);
 /// quic-go's default number of concurrent incoming streams.
 const DEFAULT_MAX_STREAMS: u32 = 100;
 const DEFAULT_BACKLOG: usize = 128;
-/// Connections a server keeps at once (handshaking or serving); more are refused.
-const MAX_CONNECTIONS: usize = 4096;
+/// Connections a server keeps at once (handshaking or serving); more are refused. With the
+/// windows below, what clients can make a server buffer is bounded by this times 8 MiB.
+const MAX_CONNECTIONS: usize = 1024;
 
 /// Registers the `quic` listener and dialer.
 pub fn register(r: &Registries) -> Result<()> {
@@ -96,10 +97,11 @@ impl Options {
         t.max_idle_timeout(Some(idle));
         t.max_concurrent_bidi_streams(self.max_streams.into());
         t.max_concurrent_uni_streams(0u8.into());
-        // Room for a fast stream on a long path: 4 MiB per stream, 16 MiB per connection.
-        t.stream_receive_window((4u32 << 20).into());
-        t.receive_window((16u32 << 20).into());
-        t.send_window(16 << 20);
+        // Room for a fast stream on a long path (2 MiB per stream, 8 MiB per connection: about
+        // 80 ms at 800 Mbit/s), and a bound on what a peer that is never read can park here.
+        t.stream_receive_window((2u32 << 20).into());
+        t.receive_window((8u32 << 20).into());
+        t.send_window(8 << 20);
         // BBR: random loss (a lossy link, not congestion) does not collapse the rate as it does
         // a loss-based controller's.
         t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));

@@ -98,3 +98,40 @@ async fn a_cipher_key_seals_every_datagram_and_must_match() {
         assert!(d.dial(addr.clone(), DialOptions::default()).await.is_err());
     }
 }
+
+/// A peer whose streams are never read cannot make the server hold more than the connection
+/// window: writes stall (here 40 streams of 1 MiB against an 8 MiB window, plus the client's
+/// own 8 MiB send window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_peer_is_held_to_the_connection_window() {
+    let (mut l, d, addr) = pair().await;
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok(c) = l.accept().await {
+            keep.lock().await.push(c); // accepted, never read
+        }
+    });
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let mut c = d.dial(addr.clone(), DialOptions::default()).await.unwrap();
+        let written = written.clone();
+        tasks.push(tokio::spawn(async move {
+            let chunk = vec![7u8; 64 * 1024];
+            for _ in 0..16 {
+                if write_all(&mut c, &chunk).await.is_err() {
+                    return;
+                }
+                written.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let n = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(n <= 17 << 20, "{n} bytes accepted of 40 MiB: the windows bound it");
+    assert!(n >= 1 << 20, "some data moved: {n}");
+    for t in tasks {
+        t.abort();
+    }
+}
