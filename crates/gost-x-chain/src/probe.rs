@@ -111,33 +111,40 @@ pub struct ProbeReport {
 
 /// The latest result of every running probe, by (scope, target), for the Web API.
 #[derive(Clone, Default, Debug)]
-pub struct ProbeBoard(Arc<std::sync::Mutex<BTreeMap<(String, String), ProbeResult>>>);
+pub struct ProbeBoard(Arc<std::sync::Mutex<BoardMap>>);
+
+/// (scope, target) → (the probe that wrote it, its latest result).
+type BoardMap = BTreeMap<(String, String), (usize, ProbeResult)>;
 
 impl ProbeBoard {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), ProbeResult>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BoardMap> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records the latest result of `target` in `scope`.
-    pub fn set(&self, scope: &str, target: &str, result: ProbeResult) {
-        self.lock().insert((scope.to_owned(), target.to_owned()), result);
+    /// Records the latest result of `target` in `scope`, from the probe `owner`.
+    pub fn set(&self, scope: &str, target: &str, owner: usize, result: ProbeResult) {
+        self.lock().insert((scope.to_owned(), target.to_owned()), (owner, result));
     }
 
     /// The latest result of `target` in `scope`.
     pub fn get(&self, scope: &str, target: &str) -> Option<ProbeResult> {
-        self.lock().get(&(scope.to_owned(), target.to_owned())).cloned()
+        self.lock().get(&(scope.to_owned(), target.to_owned())).map(|(_, r)| r.clone())
     }
 
-    /// Forgets a probe that stopped.
-    pub fn forget(&self, scope: &str, target: &str) {
-        self.lock().remove(&(scope.to_owned(), target.to_owned()));
+    /// Forgets a probe that stopped, unless another (its replacement) wrote since.
+    pub fn forget(&self, scope: &str, target: &str, owner: usize) {
+        let key = (scope.to_owned(), target.to_owned());
+        let mut map = self.lock();
+        if map.get(&key).is_some_and(|(o, _)| *o == owner) {
+            map.remove(&key);
+        }
     }
 }
 
 /// Running probe tasks; dropping it stops them (a hop or group that is replaced or deleted takes
 /// its probes with it).
 #[derive(Default)]
-pub struct Probes(Vec<(JoinHandle<()>, ProbeReport, String)>);
+pub struct Probes(Vec<(JoinHandle<()>, ProbeReport, String, usize)>);
 
 impl std::fmt::Debug for Probes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -152,7 +159,8 @@ impl Probes {
     pub fn start<T: ProbeTarget>(&mut self, target: Arc<T>, cfg: ProbeConfig, report: ProbeReport) {
         let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
         let name = target.name().to_owned();
-        self.0.push((rt.spawn(run(target, cfg, report.clone())), report, name));
+        let owner = owner_of(&target);
+        self.0.push((rt.spawn(run(target, cfg, report.clone())), report, name, owner));
     }
 
     /// Adds the probes of `other` to these.
@@ -168,16 +176,22 @@ impl Probes {
 
 impl Drop for Probes {
     fn drop(&mut self) {
-        for (task, report, name) in &self.0 {
+        for (task, report, name, owner) in &self.0 {
             task.abort();
             if let Some(m) = &report.metrics {
-                m.forget_probe(&report.scope, name);
+                m.forget_probe(&report.scope, name, *owner);
             }
             if let Some(b) = &report.board {
-                b.forget(&report.scope, name);
+                b.forget(&report.scope, name, *owner);
             }
         }
     }
+}
+
+/// Which probe wrote a result (its target's address, unique while it runs): a replaced hop's
+/// probes must not erase what their replacements wrote under the same names.
+fn owner_of<T>(target: &Arc<T>) -> usize {
+    Arc::as_ptr(target).cast::<()>() as usize
 }
 
 async fn run<T: ProbeTarget>(target: Arc<T>, cfg: ProbeConfig, report: ProbeReport) {
@@ -256,12 +270,13 @@ impl State {
             tracing::debug!(scope = %report.scope, target = target.name(), passed, ?latency, ?error, "probe");
         }
         let result = ProbeResult { success: up, latency, error, at: SystemTime::now() };
+        let owner = std::ptr::from_ref(target).cast::<()>() as usize;
         if let Some(b) = &report.board {
-            b.set(&report.scope, target.name(), result.clone());
+            b.set(&report.scope, target.name(), owner, result.clone());
         }
         target.record().set(result);
         if let Some(m) = &report.metrics {
-            m.probe(&report.scope, target.name(), up, latency);
+            m.probe(&report.scope, target.name(), owner, up, latency);
         }
     }
 }
@@ -493,6 +508,23 @@ mod tests {
         .await
         .expect("bounded, not hanging");
         assert!(res.is_err());
+    }
+
+    #[test]
+    fn a_stopped_probe_does_not_erase_its_replacement() {
+        let board = ProbeBoard::default();
+        let r = ProbeResult {
+            success: true,
+            latency: Duration::ZERO,
+            error: None,
+            at: SystemTime::now(),
+        };
+        board.set("hop", "n", 1, r.clone());
+        board.set("hop", "n", 2, r); // the replacement wrote
+        board.forget("hop", "n", 1); // the old one stops
+        assert!(board.get("hop", "n").is_some());
+        board.forget("hop", "n", 2);
+        assert!(board.get("hop", "n").is_none());
     }
 
     #[tokio::test]

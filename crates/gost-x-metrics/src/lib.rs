@@ -127,6 +127,9 @@ impl Histogram {
     }
 }
 
+/// A probe's series: which probe wrote it, whether it passes, its latency.
+type ProbeSeries = (usize, bool, Duration);
+
 /// Every series of one process. Shared (`Arc`) by the services and routers that update it.
 #[derive(Debug)]
 pub struct Metrics {
@@ -137,7 +140,7 @@ pub struct Metrics {
     chain_errors: Mutex<BTreeMap<(String, String), Arc<AtomicU64>>>,
     node_connects: Mutex<BTreeMap<(String, String), Arc<Histogram>>>,
     /// (scope, target) → (up, latency) of each running health probe.
-    probes: Mutex<BTreeMap<(String, String), (bool, Duration)>>,
+    probes: Mutex<BTreeMap<(String, String), ProbeSeries>>,
 }
 
 /// Counts one running accept loop in `gost_services` while it lives.
@@ -213,15 +216,19 @@ impl Metrics {
 
     /// The latest result of the health probe of `target` in `scope` (`gost_probe_up`,
     /// `gost_probe_latency_seconds`; not in gost).
-    pub fn probe(&self, scope: &str, target: &str, up: bool, latency: Duration) {
+    /// `owner` names the probe (so that a stopped one does not erase its replacement's series).
+    pub fn probe(&self, scope: &str, target: &str, owner: usize, up: bool, latency: Duration) {
         let mut map = self.probes.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert((scope.to_owned(), target.to_owned()), (up, latency));
+        map.insert((scope.to_owned(), target.to_owned()), (owner, up, latency));
     }
 
     /// Drops the series of a probe that stopped (its hop or group was removed).
-    pub fn forget_probe(&self, scope: &str, target: &str) {
+    pub fn forget_probe(&self, scope: &str, target: &str, owner: usize) {
         let mut map = self.probes.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&(scope.to_owned(), target.to_owned()));
+        let key = (scope.to_owned(), target.to_owned());
+        if map.get(&key).is_some_and(|(o, _, _)| *o == owner) {
+            map.remove(&key);
+        }
     }
 
     /// Every series in the Prometheus text format (version 0.0.4).
@@ -321,7 +328,7 @@ impl Metrics {
                 "gauge",
                 "Whether the health probe passes (1) or not",
             );
-            for ((scope, target), (up, _)) in &probes {
+            for ((scope, target), (_, up, _)) in &probes {
                 let _ = writeln!(
                     out,
                     "gost_probe_up{{host=\"{host}\",scope=\"{}\",target=\"{}\"}} {}",
@@ -331,7 +338,7 @@ impl Metrics {
                 );
             }
             family(&mut out, "gost_probe_latency_seconds", "gauge", "Latency of the last probe");
-            for ((scope, target), (_, latency)) in &probes {
+            for ((scope, target), (_, _, latency)) in &probes {
                 let _ = writeln!(
                     out,
                     "gost_probe_latency_seconds{{host=\"{host}\",scope=\"{}\",target=\"{}\"}} {}",
