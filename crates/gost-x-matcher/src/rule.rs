@@ -97,7 +97,8 @@ impl RuleMatcher {
     pub fn parse(rule: &str, policies: &dyn PolicyLookup) -> Result<RuleMatcher> {
         let fail = |msg: String| Error::config(format!("matcher rule {rule:?}: {msg}"));
         let tokens = lex(rule).map_err(fail)?;
-        let mut p = Parser { tokens, pos: 0, policies: Vec::new(), lookup: policies };
+        let mut p =
+            Parser { tokens, pos: 0, depth: 0, leaves: 0, policies: Vec::new(), lookup: policies };
         let expr = p.expr().map_err(fail)?;
         if p.pos != p.tokens.len() {
             return Err(fail(format!("unexpected {} after the expression", p.tokens[p.pos])));
@@ -528,9 +529,16 @@ fn unescape(
     Ok(simple)
 }
 
+/// How deep parentheses and `!` may nest, and how many matchers a rule may have: parsing and
+/// evaluating recurse, and a rule comes from configuration anyone with the Web API can write.
+const MAX_DEPTH: usize = 32;
+const MAX_LEAVES: usize = 256;
+
 struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
+    depth: usize,
+    leaves: usize,
     policies: Vec<PolicyLeaf>,
     lookup: &'a dyn PolicyLookup,
 }
@@ -567,15 +575,27 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> ParseResult<Expr> {
-        if self.eat(&Token::Not) {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
-        }
-        if self.eat(&Token::LParen) {
-            let e = self.expr()?;
-            if !self.eat(&Token::RParen) {
-                return Err(self.expected("`)`"));
+        if matches!(self.peek(), Some(Token::Not | Token::LParen)) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!("the rule nests deeper than {MAX_DEPTH} levels"));
             }
+            let e = if self.eat(&Token::Not) {
+                Expr::Not(Box::new(self.unary()?))
+            } else {
+                self.pos += 1;
+                let e = self.expr()?;
+                if !self.eat(&Token::RParen) {
+                    return Err(self.expected("`)`"));
+                }
+                e
+            };
+            self.depth -= 1;
             return Ok(e);
+        }
+        self.leaves += 1;
+        if self.leaves > MAX_LEAVES {
+            return Err(format!("the rule has more than {MAX_LEAVES} matchers"));
         }
         let Some(Token::Ident(name)) = self.peek().cloned() else {
             return Err(self.expected("a matcher such as Host(`example.com`)"));
@@ -896,6 +916,41 @@ mod tests {
         let q = path_rewrite("^/old$", "/new?from=old").unwrap();
         assert_eq!(q("/old").as_deref(), Some("/new?from=old"));
         assert!(path_rewrite("(", "x").is_err());
+    }
+
+    /// Random text (bytes from the rule alphabet) never panics the parser; what parses also
+    /// evaluates without panicking.
+    #[test]
+    fn random_rules_never_panic() {
+        const ALPHABET: &[u8] =
+            b"HostPathClientIPHeaderQueryBodyJSONRegexp()!&|,`\"\\ ./*?[]^$0123456789abcx";
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let req = host("a.test");
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 48) as usize;
+            let text: String = (0..len)
+                .map(|i| {
+                    let y = x.rotate_left(i as u32 * 7) ^ (i as u64).wrapping_mul(0x9E37_79B9);
+                    ALPHABET[(y % ALPHABET.len() as u64) as usize] as char
+                })
+                .collect();
+            if let Ok(m) = RuleMatcher::parse(&text, &NoPolicies) {
+                let _ = m.eval(&req, &[]);
+            }
+        }
+        // Deep nesting and long chains are refused, not recursed into until the stack ends.
+        for deep in [
+            format!("{}Host(`a`){}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}Host(`a`)", "!".repeat(100_000)),
+            vec!["Host(`a`)"; 10_000].join(" && "),
+        ] {
+            assert!(RuleMatcher::parse(&deep, &NoPolicies).is_err());
+        }
+        let fine = format!("{}Host(`a`){}", "(".repeat(30), ")".repeat(30));
+        assert!(RuleMatcher::parse(&fine, &NoPolicies).is_ok());
     }
 
     #[test]
