@@ -252,3 +252,36 @@ fn tls_listener_rejects_unknown_server_names() {
     let (code, _) = curl_i(&["-k", &format!("https://127.0.0.1:{port}/a.txt")]);
     assert_eq!(code, 0, "no server name, no handshake");
 }
+
+/// Hostile clients of the file handler: a head that never ends is cut at `readTimeout`, an
+/// endless header at the head bound; real clients are served meanwhile.
+#[test]
+fn slow_and_endless_heads_are_cut() {
+    use std::io::{Read, Write};
+    if !have("curl") {
+        return;
+    }
+    let t = tree("file-hostile");
+    let g = serve(&t.root, "&readTimeout=1s");
+    let mut slow = gost_e2e::connect(g.addr());
+    slow.write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = slow.read_to_end(&mut out);
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "held {:?}", started.elapsed());
+    let mut endless = gost_e2e::connect(g.addr());
+    endless.write_all(b"GET / HTTP/1.1\r\nX: ").unwrap();
+    for _ in 0..20 {
+        if endless.write_all(&[b'a'; 8192]).is_err() {
+            break;
+        }
+    }
+    endless.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut out = Vec::new();
+    let _ = endless.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.is_empty() || out.starts_with("HTTP/1.1 400"), "{out}");
+    let (code, _) = curl_i(&[&format!("http://{}/a.txt", g.addr())]);
+    assert_eq!(code, 200);
+}

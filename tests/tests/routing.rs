@@ -683,3 +683,60 @@ fn forward_nodes_with_tls_are_reached_over_tls() {
         );
     }
 }
+
+/// Hostile clients of the forwarder's HTTP mode: an endless header is cut at the head bound
+/// (400); a head that never ends is relayed as it is after `sniffing.timeout` and reaped by
+/// `idleTimeout`; a body the rules wait for that never comes ends at `readTimeout`; real clients
+/// are served meanwhile.
+#[test]
+fn the_http_mode_bounds_hostile_clients() {
+    use std::io::{Read, Write};
+    let (rpc, rest) = (origin("RPC", healthy()), origin("REST", healthy()));
+    let g = start(
+        "routing-hostile",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true, sniffing.timeout: 1s, readTimeout: 1s, idleTimeout: 1s}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes:
+    - {{name: rpc, addr: \"{rpc}\", matcher: {{rule: 'BodyRegexp(`rpc`)'}}}}
+    - {{name: rest, addr: \"{rest}\"}}
+"
+        ),
+        1,
+    );
+    let read_all = |s: &mut std::net::TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    // An endless header line: the head bound answers 400 and closes.
+    let mut endless = gost_e2e::connect(g.addr());
+    endless.write_all(b"GET / HTTP/1.1\r\nHost: x.test\r\nX-Junk: ").unwrap();
+    let junk = vec![b'a'; 8192];
+    for _ in 0..40 {
+        if endless.write_all(&junk).is_err() {
+            break;
+        }
+    }
+    let out = read_all(&mut endless);
+    assert!(out.is_empty() || out.starts_with("HTTP/1.1 400"), "{out}");
+    // A head that never ends (after `sniffing.timeout` it is relayed as it is, and `idleTimeout`
+    // reaps it), and a promised body that never comes (`readTimeout`): both closed.
+    for opening in [
+        &b"GET / HTTP/1.1\r\nHost: x.test\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: x.test\r\nContent-Length: 100\r\n\r\nrp",
+    ] {
+        let mut slow = gost_e2e::connect(g.addr());
+        slow.write_all(opening).unwrap();
+        let started = Instant::now();
+        let _ = read_all(&mut slow);
+        assert!(started.elapsed() < Duration::from_secs(5), "held {:?}", started.elapsed());
+    }
+    // Real clients still get served.
+    assert_eq!(fetch(&format!("http://{}/", g.addr()), None, &[]), "REST");
+}
