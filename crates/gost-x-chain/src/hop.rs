@@ -42,13 +42,19 @@ impl NodeHop {
     }
 }
 
-/// gost's node filters (`filter.host`, `filter.protocol`): a node without one takes anything;
-/// a host filter (`example.com`, or `.example.com` for it and every name under it) needs the
-/// request's host, a protocol filter the request's protocol.
+/// gost's node filters (`filter.host`, `filter.protocol`, `filter.path`): a node without one
+/// takes anything; a host filter (`example.com`, or `.example.com` for it and every name under
+/// it) needs the request's host, a protocol filter the request's protocol, a path filter a path
+/// that starts with it.
 fn eligible(node: &Node, req: &SelectRequest) -> bool {
     let filter = |key: &str| node.metadata.get_string(&[key]).ok().flatten();
     if let Some(want) = filter("filter.protocol")
         && req.protocol.as_deref() != Some(want.as_str())
+    {
+        return false;
+    }
+    if let Some(want) = filter("filter.path")
+        && !req.path.as_deref().is_some_and(|p| p.starts_with(want.as_str()))
     {
         return false;
     }

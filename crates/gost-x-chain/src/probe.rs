@@ -259,9 +259,11 @@ impl State {
             self.passes = 0;
             was_up && self.failures < cfg.failure_threshold
         };
-        if up {
+        // A pass resets the marker; a failure that took the target down marks it; a failure
+        // below `failureThreshold` leaves it alone (traffic's own marks stand).
+        if passed && up {
             target.marker().reset();
-        } else {
+        } else if !up {
             target.marker().mark();
         }
         if up != was_up {

@@ -326,7 +326,7 @@ impl FileHandler {
         };
         if meta.is_dir() {
             if !segs.is_empty() && !trailing {
-                let reply = Reply::new(301).header("Location", format!("{last}/{query}"));
+                let reply = Reply::new(301).header("Location", format!("{}/{query}", href(last)));
                 return send(conn, reply, b"", head_only).await;
             }
             let index = real.join("index.html");
@@ -339,7 +339,7 @@ impl FileHandler {
             return self.list(conn, &real, head_only).await;
         }
         if trailing {
-            let reply = Reply::new(301).header("Location", format!("../{last}{query}"));
+            let reply = Reply::new(301).header("Location", format!("../{}{query}", href(last)));
             return send(conn, reply, b"", head_only).await;
         }
         self.send_file(conn, head, &real, &meta, head_only).await
@@ -464,6 +464,19 @@ impl FileHandler {
             return Ok(false);
         }
         let parent = parents.iter().fold(self.root.clone(), |p, s| p.join(s));
+        // Before creating anything: the deepest directory that exists must be inside (a link
+        // in the tree to elsewhere must not get directories made under its target).
+        let mut existing = parent.as_path();
+        while tokio::fs::symlink_metadata(existing).await.is_err() {
+            match existing.parent() {
+                Some(up) => existing = up,
+                None => break,
+            }
+        }
+        if inside(&self.root, existing).await.is_none() {
+            error(conn, 403, "forbidden", false).await?;
+            return Ok(false);
+        }
         if let Err(e) = tokio::fs::create_dir_all(&parent).await {
             let status = if e.kind() == std::io::ErrorKind::NotADirectory { 409 } else { 403 };
             error(conn, status, "cannot create the directory", false).await?;

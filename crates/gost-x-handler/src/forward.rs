@@ -132,7 +132,7 @@ impl Handler for ForwardHandler {
             let sniffed = read_decoded(&mut conn, &mut first, MAX_SNIFF, sniff);
             match tokio::time::timeout(wait, sniffed).await {
                 Ok(Ok(sniffed)) => {
-                    let target = sniffed.target();
+                    let target = sniffed.plain_target();
                     if let Some(host) = &target
                         && util::bypassed(self.bypass.as_ref(), Network::Tcp, host).await
                     {

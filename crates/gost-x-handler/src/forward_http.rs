@@ -54,7 +54,7 @@ impl super::ForwardHandler {
             };
             first = false;
             let sniffed = Sniffed::Http(Box::new(head));
-            let Some(host) = sniffed.target() else {
+            let Some(host) = sniffed.plain_target() else {
                 respond(&mut conn, 400, &[]).await?;
                 return Err(Error::protocol("forward: HTTP request without a host"));
             };
@@ -85,7 +85,17 @@ impl super::ForwardHandler {
                 if !entry.is_stale() {
                     tracing::debug!(sid = session.id, %key, "forward: cache hit");
                     write_all(&mut conn, &entry.data).await?;
-                    if self.http_keepalive && client_wants_keep_alive(&head) {
+                    // Kept only if the stored answer has a length, does not close, and the
+                    // request left nothing unread.
+                    let delimited =
+                        ResponseHead::decode(&entry.data).ok().flatten().is_some_and(|(r, _)| {
+                            !header_has_token(r.header_str("Connection"), "close")
+                                && (r.header_str("Content-Length").is_some()
+                                    || r.header_str("Transfer-Encoding").is_some())
+                        });
+                    let no_body = matches!(request_body(&head), Ok(Body::None | Body::Length(0)));
+                    if self.http_keepalive && client_wants_keep_alive(&head) && delimited && no_body
+                    {
                         continue;
                     }
                     return Ok(());
@@ -223,6 +233,10 @@ impl super::ForwardHandler {
             }
         };
         let client_keep = client_wants_keep_alive(&head);
+        if req_body == Body::Chunked {
+            // The node must frame it as we do.
+            head.remove_header("Content-Length");
+        }
         // Never keep what a client's credentials opened.
         let cache_key = cache_key.filter(|_| head.header_str("Authorization").is_none());
         let upgrade = header_has_token(head.header_str("Connection"), "upgrade");
@@ -373,6 +387,15 @@ impl HttpCache {
         if !self.methods.iter().any(|m| m.eq_ignore_ascii_case(&head.method)) {
             return None;
         }
+        // A partial or conditional request's answer is not the resource's (206, 304), and an
+        // HTTP/1.0 client's answer is rewritten for it: neither is kept nor served from here.
+        let conditional = head.headers.iter().any(|(k, _)| {
+            k.eq_ignore_ascii_case("Range")
+                || k.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("If-"))
+        });
+        if conditional || head.version == 0 {
+            return None;
+        }
         let h = head.header_str("Host").map_or_else(|| host.to_string(), str::to_owned);
         Some(format!("{} {h} {}", head.method, head.target))
     }
@@ -381,6 +404,8 @@ impl HttpCache {
     fn storable(&self, resp: &ResponseHead) -> bool {
         let cc = resp.header_str("Cache-Control").unwrap_or("").to_ascii_lowercase();
         (200..400).contains(&resp.status)
+            && resp.status != 206
+            && resp.status != 304
             && !cc.contains("no-store")
             && !cc.contains("private")
             && resp.header_str("Set-Cookie").is_none()
@@ -494,7 +519,7 @@ fn client_wants_keep_alive(head: &RequestHead) -> bool {
 /// The node's settings on the request, and the target in origin form.
 fn rewrite_request(head: &mut RequestHead, settings: &HttpNodeSettings, host: &Address) {
     // An absolute-form target (a client that takes us for a proxy) goes on in origin form.
-    if let Some(i) = head.target.find("://") {
+    if let Some(i) = head.target.find("://").filter(|_| !head.target.starts_with('/')) {
         let rest = &head.target[i + 3..];
         head.target = rest.find('/').map_or_else(|| "/".to_owned(), |j| rest[j..].to_owned());
         if head.header_str("Host").is_none() {

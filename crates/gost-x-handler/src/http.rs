@@ -435,6 +435,10 @@ impl HttpHandler {
                 return Err(e);
             }
         };
+        if req_body == Body::Chunked {
+            // The origin must frame it as we do.
+            head.remove_header("Content-Length");
+        }
         let method = head.method.clone();
         let upgrade = upgrade_requested(&head);
         let expects_continue = !matches!(req_body, Body::None | Body::Length(0))

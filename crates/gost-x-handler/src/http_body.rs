@@ -15,20 +15,45 @@ pub(crate) enum Body {
 }
 
 pub(crate) fn request_body(head: &RequestHead) -> Result<Body> {
-    if head
-        .header_str("Transfer-Encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"))
-    {
-        return Ok(Body::Chunked);
+    // RFC 9112 6.3: chunked must be the final coding; anything else cannot be delimited.
+    let codings: Vec<String> = head
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Transfer-Encoding"))
+        .flat_map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    if let Some(last) = codings.last() {
+        return if last == "chunked" {
+            Ok(Body::Chunked)
+        } else {
+            Err(Error::protocol(format!("a request body that is not chunked last ({codings:?})")))
+        };
     }
-    match head.header_str("Content-Length") {
-        None => Ok(Body::None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Body::Length)
-            .map_err(|_| Error::protocol(format!("bad Content-Length {v:?}"))),
+    // Several Content-Length fields must agree (RFC 9110 8.6).
+    let mut length = None;
+    for (k, v) in &head.headers {
+        if !k.eq_ignore_ascii_case("Content-Length") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(v);
+        for part in text.split(',') {
+            let n: u64 = part
+                .trim()
+                .parse()
+                .map_err(|_| Error::protocol(format!("bad Content-Length {text:?}")))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Error::protocol("Content-Length fields disagree"));
+            }
+            length = Some(n);
+        }
     }
+    Ok(length.map_or(Body::None, Body::Length))
 }
 
 pub(crate) fn response_body(method: &str, resp: &ResponseHead) -> Result<Body> {
@@ -151,5 +176,42 @@ pub(crate) async fn copy_until_close<D: Write + Unpin + ?Sized>(
             return Ok(());
         }
         write_all(dst, &chunk[..n]).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(extra: &str) -> RequestHead {
+        let text = format!("POST / HTTP/1.1\r\nHost: a\r\n{extra}\r\n");
+        RequestHead::decode(text.as_bytes()).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn request_framing_is_unambiguous() {
+        assert_eq!(request_body(&head("")).unwrap(), Body::None);
+        assert_eq!(request_body(&head("Content-Length: 5\r\n")).unwrap(), Body::Length(5));
+        assert_eq!(
+            request_body(&head("Content-Length: 5\r\nContent-Length: 5\r\n")).unwrap(),
+            Body::Length(5)
+        );
+        assert_eq!(
+            request_body(&head("Transfer-Encoding: gzip, chunked\r\n")).unwrap(),
+            Body::Chunked
+        );
+        assert_eq!(
+            request_body(&head("Transfer-Encoding: chunked\r\nContent-Length: 9\r\n")).unwrap(),
+            Body::Chunked
+        );
+        for bad in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: 5, 6\r\n",
+            "Content-Length: x\r\n",
+            "Transfer-Encoding: xchunked\r\n",
+            "Transfer-Encoding: chunked, gzip\r\n",
+        ] {
+            assert!(request_body(&head(bad)).is_err(), "{bad:?}");
+        }
     }
 }

@@ -69,6 +69,17 @@ impl Sniffed {
         }
     }
 
+    /// The host as the protocol itself names it (TLS SNI, HTTP `Host`), ignoring gost's hidden
+    /// target: what a forwarder routes and checks bypasses by (a client could forge the hidden
+    /// name to route one host's request as another's, as gost's forwarder does not honour it).
+    pub(crate) fn plain_target(&self) -> Option<Address> {
+        match self {
+            Sniffed::Tls(hello) => host_port(hello.server_name.as_deref()?, 443),
+            Sniffed::Http(head) => host_port(head.header_str("Host")?, 80),
+            Sniffed::Other => None,
+        }
+    }
+
     /// The first bytes `buf` as the client meant them: a gost `sni` client's disguise undone (the
     /// ClientHello restored byte for byte, so that the TLS handshake still verifies; `Host`
     /// back and `Gost-Target` gone), as gost's `sni` handler forwards them.
@@ -98,13 +109,13 @@ impl Sniffed {
     /// and for HTTP the method, path, query, header fields and the body bytes that arrived with
     /// the head.
     pub(crate) fn describe(&self, req: &mut gost_core::SelectRequest, first: &[u8]) {
-        req.host = self.target().map(|t| t.to_string());
+        req.host = self.plain_target().map(|t| t.to_string());
         req.protocol = Some(self.protocol()).filter(|p| !p.is_empty()).map(str::to_owned);
         let Sniffed::Http(head) = self else { return };
         req.method = Some(head.method.clone());
         // An origin-form target, or the path of an absolute one.
         let target = head.target.as_str();
-        let path_and_query = match target.find("://") {
+        let path_and_query = match target.find("://").filter(|_| !target.starts_with('/')) {
             Some(i) => target[i + 3..].find('/').map_or("/", |j| &target[i + 3 + j..]),
             None => target,
         };
@@ -112,7 +123,11 @@ impl Sniffed {
             Some((p, q)) => (p, Some(q)),
             None => (path_and_query, None),
         };
-        req.path = Some(path.to_owned());
+        // Rules match the decoded path, as Go's `req.URL.Path` (`/%61dmin` is `/admin`).
+        let decoded = gost_proto::http::percent_decode(path)
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_else(|| path.to_owned());
+        req.path = Some(decoded);
         req.query = query.map(str::to_owned);
         req.headers = head
             .headers

@@ -37,6 +37,8 @@ const DEFAULT_HANDSHAKE: Duration = Duration::from_secs(10);
 /// quic-go's default number of concurrent incoming streams.
 const DEFAULT_MAX_STREAMS: u32 = 100;
 const DEFAULT_BACKLOG: usize = 128;
+/// How long a dial waits for the peer to allow another stream.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections a server keeps at once (handshaking or serving); more are refused. With the
 /// windows below, what clients can make a server buffer is bounded by this times 8 MiB.
 const MAX_CONNECTIONS: usize = 1024;
@@ -321,8 +323,14 @@ impl QuicDialer {
         }
     }
 
+    /// A new stream; waits at most [`OPEN_TIMEOUT`] for the peer to allow one (its
+    /// `maxStreams` are all in use meanwhile), as quic-go's `OpenStreamSync` under gost's
+    /// dial deadline.
     async fn open(conn: &quinn::Connection) -> Result<BoxConn> {
-        let (send, recv) = conn.open_bi().await.map_err(|e| quic_error("open a stream", e))?;
+        let opened = tokio::time::timeout(OPEN_TIMEOUT, conn.open_bi()).await.map_err(|_| {
+            Error::new(ErrorKind::Timeout, "quic: no stream allowed by the peer in time")
+        })?;
+        let (send, recv) = opened.map_err(|e| quic_error("open a stream", e))?;
         Ok(stream_conn(send, recv, None, Some(conn.remote_address())))
     }
 
