@@ -42,6 +42,8 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections a server keeps at once (handshaking or serving); more are refused. With the
 /// windows below, what clients can make a server buffer is bounded by this times 8 MiB.
 const MAX_CONNECTIONS: usize = 1024;
+/// Past this many connections, new clients must validate their address first.
+const VALIDATE_ABOVE: usize = 64;
 
 /// Registers the `quic` listener and dialer.
 pub fn register(r: &Registries) -> Result<()> {
@@ -202,6 +204,18 @@ async fn accept_loop(
                 Some(incoming) if conns.len() >= MAX_CONNECTIONS => {
                     tracing::debug!(peer = %incoming.remote_address(), "quic: too many connections, refused");
                     incoming.refuse();
+                }
+                // Under load, a client must first prove its address (a Retry round trip), so a
+                // flood of forged Initials cannot fill the table with handshakes.
+                Some(incoming)
+                    if conns.len() >= VALIDATE_ABOVE
+                        && !incoming.remote_address_validated()
+                        && incoming.may_retry() =>
+                {
+                    let peer = incoming.remote_address();
+                    if incoming.retry().is_err() {
+                        tracing::debug!(%peer, "quic: retry failed");
+                    }
                 }
                 Some(incoming) => {
                     conns.spawn(serve_connection(incoming, tx.clone(), handshake, local));

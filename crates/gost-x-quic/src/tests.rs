@@ -135,3 +135,30 @@ async fn an_unread_peer_is_held_to_the_connection_window() {
         t.abort();
     }
 }
+
+/// Past the first connections, clients are asked to validate their address (a Retry) and
+/// still get through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_past_the_validation_threshold_get_through_a_retry() {
+    let (mut l, _, addr) = pair().await;
+    let kept = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = kept.clone();
+    tokio::spawn(async move {
+        while let Ok(mut c) = l.accept().await {
+            let mut b = [0u8; 1];
+            if read_exact(&mut c, &mut b).await.is_ok() && write_all(&mut c, &b).await.is_ok() {
+                keep.lock().await.push(c);
+            }
+        }
+    });
+    let mut dialers = Vec::new();
+    for i in 0..(VALIDATE_ABOVE + 8) {
+        let d = new_dialer(DialerOptions::default(), &md()).unwrap();
+        let mut c = d.dial(addr.clone(), DialOptions::default()).await.unwrap();
+        write_all(&mut c, &[i as u8]).await.unwrap();
+        let mut b = [0u8; 1];
+        read_exact(&mut c, &mut b).await.unwrap();
+        assert_eq!(b[0], i as u8);
+        dialers.push((d, c));
+    }
+}
