@@ -740,3 +740,44 @@ fn the_http_mode_bounds_hostile_clients() {
     // Real clients still get served.
     assert_eq!(fetch(&format!("http://{}/", g.addr()), None, &[]), "REST");
 }
+
+/// Body rules on a hop group's entries wait for the body too.
+#[test]
+fn hop_group_body_rules_wait_for_the_body() {
+    use std::io::{Read, Write};
+    let (rpc, rest) = (origin("RPC", healthy()), origin("REST", healthy()));
+    let g = start(
+        "routing-group-body",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    hopGroup:
+      hops:
+      - {{hop: hop-rpc, matcher: {{rule: 'BodyRegexp(`\"method\"`)'}}}}
+      - {{hop: hop-rest, matcher: {{rule: '!BodyRegexp(`\"method\"`)'}}}}
+hops:
+- {{name: hop-rpc, nodes: [{{name: rpc, addr: \"{rpc}\"}}]}}
+- {{name: hop-rest, nodes: [{{name: rest, addr: \"{rest}\"}}]}}
+"
+        ),
+        1,
+    );
+    let ask = |body: &str| {
+        let mut s = gost_e2e::connect(g.addr());
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let head =
+            format!("POST / HTTP/1.1\r\nHost: x.test\r\nContent-Length: {}\r\n\r\n", body.len());
+        s.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        s.write_all(body.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    assert!(ask(r#"{"method":"x"}"#).ends_with("RPC"));
+    assert!(ask(r#"{"other":1}"#).ends_with("REST"));
+}

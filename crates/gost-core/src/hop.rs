@@ -16,11 +16,18 @@ pub trait Hop: Send + Sync + 'static {
 
     /// Every node of the hop, selected or not.
     fn nodes(&self) -> Vec<Arc<Node>>;
+
+    /// How much of a request body its rules read (the largest `matcher.bodySize` they use; 0
+    /// when none reads the body): a handler that reads HTTP reads that much before selecting.
+    fn body_size(&self) -> usize {
+        self.nodes().iter().map(|n| n.body_size).max().unwrap_or(0)
+    }
 }
 
 trait DynHop: Send + Sync + 'static {
     fn dyn_select(&self, req: SelectRequest) -> BoxFuture<'_, Option<Arc<Node>>>;
     fn dyn_nodes(&self) -> Vec<Arc<Node>>;
+    fn dyn_body_size(&self) -> usize;
 }
 
 impl<T: Hop> DynHop for T {
@@ -29,6 +36,9 @@ impl<T: Hop> DynHop for T {
     }
     fn dyn_nodes(&self) -> Vec<Arc<Node>> {
         self.nodes()
+    }
+    fn dyn_body_size(&self) -> usize {
+        self.body_size()
     }
 }
 
@@ -49,6 +59,9 @@ impl Hop for BoxHop {
     }
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.0.dyn_nodes()
+    }
+    fn body_size(&self) -> usize {
+        self.0.dyn_body_size()
     }
 }
 

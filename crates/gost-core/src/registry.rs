@@ -183,6 +183,9 @@ impl Hop for Named<BoxHop> {
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.current().map(|h| h.nodes()).unwrap_or_default()
     }
+    fn body_size(&self) -> usize {
+        self.current().map_or(0, |h| h.body_size())
+    }
 }
 
 impl Auther for Named<BoxAuther> {

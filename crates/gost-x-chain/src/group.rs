@@ -24,6 +24,8 @@ pub struct GroupEntry<T> {
     name: String,
     item: T,
     matcher: Option<BoxMatcher>,
+    /// How much of a request body the matcher reads.
+    body_size: usize,
     marker: FailMarker,
     probe: ProbeRecord,
 }
@@ -32,10 +34,21 @@ impl<T> GroupEntry<T> {
     /// The entry for `item` (named `name`, for logs), taking what `matcher` matches (all
     /// without one).
     pub fn new(name: impl Into<String>, item: T, matcher: Option<BoxMatcher>) -> Arc<Self> {
+        GroupEntry::with_body_size(name, item, matcher, 0)
+    }
+
+    /// [`GroupEntry::new`] for a matcher that reads `body_size` bytes of a request body.
+    pub fn with_body_size(
+        name: impl Into<String>,
+        item: T,
+        matcher: Option<BoxMatcher>,
+        body_size: usize,
+    ) -> Arc<Self> {
         Arc::new(GroupEntry {
             name: name.into(),
             item,
             matcher,
+            body_size,
             marker: FailMarker::new(),
             probe: ProbeRecord::new(),
         })
@@ -167,6 +180,10 @@ impl Hop for HopGroup {
 
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.entries.iter().flat_map(|e| e.item.nodes()).collect()
+    }
+
+    fn body_size(&self) -> usize {
+        self.entries.iter().map(|e| e.body_size.max(e.item.body_size())).max().unwrap_or(0)
     }
 }
 

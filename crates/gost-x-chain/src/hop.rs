@@ -11,6 +11,8 @@ pub struct NodeHop {
     bypass: Option<BoxBypass>,
     /// The nodes' health probes, stopped with the hop.
     _probes: Probes,
+    /// The largest body prefix the nodes' rules read.
+    body_size: usize,
 }
 
 impl NodeHop {
@@ -20,7 +22,15 @@ impl NodeHop {
         nodes: Vec<Arc<Node>>,
         selector: Box<dyn Selector<Arc<Node>>>,
     ) -> Self {
-        NodeHop { name: name.into(), nodes, selector, bypass: None, _probes: Probes::default() }
+        let body_size = nodes.iter().map(|n| n.body_size).max().unwrap_or(0);
+        NodeHop {
+            name: name.into(),
+            nodes,
+            selector,
+            bypass: None,
+            _probes: Probes::default(),
+            body_size,
+        }
     }
 
     /// Keeps the nodes' probes running as long as the hop lives.
@@ -107,6 +117,10 @@ impl Hop for NodeHop {
 
     fn nodes(&self) -> Vec<Arc<Node>> {
         self.nodes.clone()
+    }
+
+    fn body_size(&self) -> usize {
+        self.body_size
     }
 }
 

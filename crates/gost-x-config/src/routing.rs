@@ -303,8 +303,8 @@ pub(crate) fn hop_group(
             return Err(at(Error::config("`chain` belongs to a chainGroup")));
         }
         let h = BoxHop::new(policy::named(&r.hops, "hop", &e.hop).map_err(at)?);
-        let (m, _) = matcher(e.matcher.as_ref(), r).map_err(at)?;
-        let entry = GroupEntry::new(e.hop.clone(), h, m);
+        let (m, _, body_size) = matcher_with_body(e.matcher.as_ref(), r).map_err(at)?;
+        let entry = GroupEntry::with_body_size(e.hop.clone(), h, m, body_size);
         if let Some(p) = &e.probe {
             let report = report(env, scope);
             probes.start(Arc::new(HopProbe(entry.clone())), probe(p).map_err(at)?, report);

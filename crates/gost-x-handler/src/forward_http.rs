@@ -69,7 +69,7 @@ impl super::ForwardHandler {
                 return Err(Error::protocol("forward: not an HTTP request"));
             };
             // Body rules read a prefix of the body first (the most any node's rule wants).
-            let want = self.hop.nodes().iter().map(|n| n.body_size).max().unwrap_or(0);
+            let want = self.hop.body_size();
             req.body = if want > 0 {
                 Arc::from(self.body_prefix(&mut conn, &mut buf, &mut head, want).await?)
             } else {
@@ -173,19 +173,23 @@ impl super::ForwardHandler {
         let raw_cap = want.saturating_mul(2).saturating_add(64 * 1024);
         let fill = async {
             let mut chunk = vec![0u8; 16 * 1024];
+            let mut chunked = ChunkedPrefix::default();
             loop {
-                let (prefix, done) = match framing {
+                match framing {
                     Body::Length(n) => {
                         let target = usize::try_from(n).unwrap_or(usize::MAX).min(want);
-                        (buf.get(..target).map(<[u8]>::to_vec), false)
+                        if let Some(p) = buf.get(..target) {
+                            return Ok::<_, Error>(p.to_vec());
+                        }
                     }
-                    _ => decode_chunked_prefix(buf, want)?,
-                };
-                if let Some(p) = prefix {
-                    return Ok::<_, Error>(p);
+                    _ => {
+                        if chunked.feed(buf, want)? {
+                            return Ok(chunked.out);
+                        }
+                    }
                 }
-                if done || buf.len() >= raw_cap {
-                    return decode_chunked_prefix(buf, want).map(|(p, _)| p.unwrap_or_default());
+                if buf.len() >= raw_cap {
+                    return Ok(chunked.out);
                 }
                 let n = gost_core::io::read(conn, &mut chunk).await?;
                 if n == 0 {
@@ -468,26 +472,32 @@ impl gost_core::Write for Tee<'_> {
     }
 }
 
-/// The data of a chunked body buffered in `raw`: `Some` once `want` bytes (or the whole body)
-/// are there, and whether the body ended.
-fn decode_chunked_prefix(raw: &[u8], want: usize) -> Result<(Option<Vec<u8>>, bool)> {
-    let mut d = wire::ChunkedDecoder::default();
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < raw.len() && !d.is_done() && out.len() < want {
-        match d.step(&raw[at..])? {
-            gost_proto::Step::Framing(0) => break,
-            gost_proto::Step::Framing(n) => at += n,
-            gost_proto::Step::Data(n) => {
-                let take = n.min(want - out.len());
-                out.extend_from_slice(&raw[at..at + take]);
-                at += n;
+/// The data of a chunked body, decoded as its bytes arrive (each byte looked at once).
+#[derive(Default)]
+struct ChunkedPrefix {
+    decoder: wire::ChunkedDecoder,
+    /// How much of the raw buffer has been decoded.
+    at: usize,
+    out: Vec<u8>,
+}
+
+impl ChunkedPrefix {
+    /// Decodes what `raw` holds past the last call; true once `want` data bytes (or the whole
+    /// body) are in `out`.
+    fn feed(&mut self, raw: &[u8], want: usize) -> Result<bool> {
+        while self.at < raw.len() && !self.decoder.is_done() && self.out.len() < want {
+            match self.decoder.step(&raw[self.at..])? {
+                gost_proto::Step::Framing(0) => break,
+                gost_proto::Step::Framing(n) => self.at += n,
+                gost_proto::Step::Data(n) => {
+                    let take = n.min(want - self.out.len());
+                    self.out.extend_from_slice(&raw[self.at..self.at + take]);
+                    self.at += n;
+                }
             }
         }
+        Ok(self.out.len() >= want || self.decoder.is_done())
     }
-    let done = d.is_done();
-    let enough = out.len() >= want || done;
-    Ok((enough.then_some(out), done))
 }
 
 /// One request and what the cache knows of it.
@@ -639,9 +649,23 @@ mod tests {
     #[test]
     fn chunked_body_prefixes() {
         let wire = b"4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n";
-        assert_eq!(decode_chunked_prefix(wire, 5).unwrap(), (Some(b"abcde".to_vec()), false));
-        assert_eq!(decode_chunked_prefix(wire, 100).unwrap(), (Some(b"abcdefg".to_vec()), true));
-        assert_eq!(decode_chunked_prefix(&wire[..8], 5).unwrap(), (None, false));
-        assert!(decode_chunked_prefix(b"zz\r\n", 5).is_err());
+        let mut p = ChunkedPrefix::default();
+        assert!(p.feed(wire, 5).unwrap());
+        assert_eq!(p.out, b"abcde");
+        let mut p = ChunkedPrefix::default();
+        assert!(p.feed(wire, 100).unwrap());
+        assert_eq!(p.out, b"abcdefg");
+        // Fed as it arrives, a byte at a time: the same, each byte decoded once.
+        let mut p = ChunkedPrefix::default();
+        let mut done = false;
+        for end in 1..=wire.len() {
+            done = p.feed(&wire[..end], 100).unwrap();
+            if done {
+                break;
+            }
+        }
+        assert!(done);
+        assert_eq!(p.out, b"abcdefg");
+        assert!(ChunkedPrefix::default().feed(b"zz\r\n", 5).is_err());
     }
 }
