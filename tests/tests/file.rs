@@ -292,3 +292,23 @@ fn slow_and_endless_heads_are_cut() {
     let (code, _) = curl_i(&[&format!("http://{}/a.txt", g.addr())]);
     assert_eq!(code, 200);
 }
+
+/// An upload that stalls is cut at `readTimeout` and leaves nothing behind.
+#[test]
+fn a_stalled_upload_is_cut() {
+    use std::io::{Read, Write};
+    let t = tree("file-stall");
+    let g = serve(&t.root, "&put=true&readTimeout=1s");
+    let mut s = gost_e2e::connect(g.addr());
+    s.write_all(b"PUT /stall.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "held {:?}", started.elapsed());
+    let names: Vec<String> = std::fs::read_dir(&t.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("stall")), "{names:?}");
+}

@@ -781,3 +781,31 @@ hops:
     assert!(ask(r#"{"method":"x"}"#).ends_with("RPC"));
     assert!(ask(r#"{"other":1}"#).ends_with("REST"));
 }
+
+/// A body that stalls mid-way (no body rules: it is being relayed) ends at `readTimeout`.
+#[test]
+fn a_stalled_body_is_cut_in_the_http_mode() {
+    use std::io::{Read, Write};
+    let echo = head_echo("200 OK");
+    let g = start(
+        "routing-stalled-body",
+        &format!(
+            "services:
+- name: fwd
+  addr: 127.0.0.1:0
+  handler: {{type: tcp, metadata: {{sniffing: true, readTimeout: 1s}}}}
+  listener: {{type: tcp}}
+  forwarder:
+    nodes: [{{name: echo, addr: \"{echo}\"}}]
+"
+        ),
+        1,
+    );
+    let mut s = gost_e2e::connect(g.addr());
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x.test\r\nContent-Length: 100\r\n\r\nab").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(started.elapsed() < Duration::from_secs(5), "held {:?}", started.elapsed());
+}

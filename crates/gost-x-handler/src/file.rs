@@ -546,7 +546,11 @@ impl FileHandler {
         while left > 0 {
             // Bytes read past the head first, then the connection.
             if buf.is_empty() {
-                let n = gost_core::io::read(conn, &mut chunk).await?;
+                // A client that stalls mid-upload does not hold its temporary file forever.
+                let read = gost_core::io::read(conn, &mut chunk);
+                let n = tokio::time::timeout(self.read_timeout, read).await.map_err(|_| {
+                    Error::new(ErrorKind::Timeout, "file: upload stalled (readTimeout)")
+                })??;
                 if n == 0 {
                     return Err(Error::new(ErrorKind::Closed, "connection closed mid-body"));
                 }

@@ -204,6 +204,13 @@ impl super::ForwardHandler {
         }
     }
 
+    /// How long a body may go without a byte (`idleTimeout`, else `readTimeout`): a client that
+    /// promises a body and stalls, or a node that stalls mid-answer, does not hold the
+    /// connection forever.
+    fn body_idle(&self) -> std::time::Duration {
+        self.idle.unwrap_or(self.read_timeout)
+    }
+
     /// One request to the node and its response back.
     async fn round_trip(
         &self,
@@ -266,7 +273,7 @@ impl super::ForwardHandler {
         let mut out = Vec::with_capacity(512);
         head.encode(&mut out);
         write_all(&mut up.conn, &out).await?;
-        copy_body(conn, buf, &mut up.conn, req_body).await?;
+        copy_body(conn, buf, &mut up.conn, req_body, Some(self.body_idle())).await?;
         let wait = self.read_timeout;
         let resp = loop {
             let read =
@@ -353,12 +360,13 @@ impl super::ForwardHandler {
         match store {
             None => {
                 write_all(conn, &out).await?;
-                copy_body(&mut up.conn, &mut up.buf, conn, body).await?;
+                copy_body(&mut up.conn, &mut up.buf, conn, body, Some(self.body_idle())).await?;
             }
             Some((cache, key)) => {
                 let mut tee = Tee::new(conn, cache.max_body.saturating_add(out.len()));
                 write_all(&mut tee, &out).await?;
-                copy_body(&mut up.conn, &mut up.buf, &mut tee, body).await?;
+                copy_body(&mut up.conn, &mut up.buf, &mut tee, body, Some(self.body_idle()))
+                    .await?;
                 if let Some(data) = tee.captured() {
                     cache.store.set(&key, Arc::from(data), cache.ttl_for(resp.status)).await;
                     tracing::debug!(%key, "forward: cache store");

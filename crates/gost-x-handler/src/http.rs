@@ -357,7 +357,7 @@ impl HttpHandler {
         let mut out = Vec::new();
         head.encode(&mut out);
         write_all(&mut upstream, &out).await?;
-        copy_until_close(&mut upstream, &mut Vec::new(), conn).await
+        copy_until_close(&mut upstream, &mut Vec::new(), conn, None).await
     }
 
     async fn connect(
@@ -474,7 +474,7 @@ impl HttpHandler {
         // origin says so, or when the client stops waiting and sends it anyway.
         let mut body_sent = false;
         if !(expects_continue && buf.is_empty()) {
-            copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+            copy_body(&mut conn, buf, &mut upstream, req_body, None).await?;
             body_sent = true;
         }
         // Interim (1xx) answers are passed on as they are; the final one follows.
@@ -504,7 +504,7 @@ impl HttpHandler {
                 Ok(Some(resp)) => resp,
                 Ok(None) => {
                     // The client stopped waiting.
-                    copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+                    copy_body(&mut conn, buf, &mut upstream, req_body, None).await?;
                     body_sent = true;
                     continue;
                 }
@@ -522,7 +522,7 @@ impl HttpHandler {
                 write_all(&mut conn, &out).await?;
             }
             if resp.status == 100 && !body_sent {
-                copy_body(&mut conn, buf, &mut upstream, req_body).await?;
+                copy_body(&mut conn, buf, &mut upstream, req_body, None).await?;
                 body_sent = true;
             }
         };
@@ -551,7 +551,7 @@ impl HttpHandler {
         let mut out = Vec::with_capacity(1024);
         resp.encode(&mut out);
         write_all(&mut conn, &out).await?;
-        copy_body(&mut upstream, &mut ubuf, &mut conn, resp_body).await?;
+        copy_body(&mut upstream, &mut ubuf, &mut conn, resp_body, None).await?;
         Ok(keep.then_some(conn))
     }
 }

@@ -2,6 +2,8 @@
 //! body from a connection to another (bytes already read first), never buffering it whole.
 
 use gost_core::io::{read, read_decoded, write_all};
+use std::time::Duration;
+
 use gost_core::{BoxConn, Error, ErrorKind, Result, Write};
 use gost_proto::http::{self as wire, RequestHead, ResponseHead};
 
@@ -99,12 +101,13 @@ pub(crate) async fn copy_body<D: Write + Unpin + ?Sized>(
     buf: &mut Vec<u8>,
     dst: &mut D,
     body: Body,
+    idle: Option<Duration>,
 ) -> Result<()> {
     match body {
         Body::None => Ok(()),
-        Body::Length(n) => copy_exact(src, buf, dst, n).await,
-        Body::Chunked => copy_chunked(src, buf, dst).await,
-        Body::UntilClose => copy_until_close(src, buf, dst).await,
+        Body::Length(n) => copy_exact(src, buf, dst, n, idle).await,
+        Body::Chunked => copy_chunked(src, buf, dst, idle).await,
+        Body::UntilClose => copy_until_close(src, buf, dst, idle).await,
     }
 }
 
@@ -113,6 +116,7 @@ pub(crate) async fn copy_exact<D: Write + Unpin + ?Sized>(
     buf: &mut Vec<u8>,
     dst: &mut D,
     mut n: u64,
+    idle: Option<Duration>,
 ) -> Result<()> {
     let take = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
     if take > 0 {
@@ -123,7 +127,7 @@ pub(crate) async fn copy_exact<D: Write + Unpin + ?Sized>(
     let mut chunk = vec![0u8; COPY_CHUNK.min(usize::try_from(n).unwrap_or(COPY_CHUNK)).max(1)];
     while n > 0 {
         let want = chunk.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-        let got = read(src, &mut chunk[..want]).await?;
+        let got = within(idle, read(src, &mut chunk[..want])).await?;
         if got == 0 {
             return Err(Error::new(ErrorKind::Closed, "connection closed inside a message body"));
         }
@@ -141,22 +145,23 @@ pub(crate) async fn copy_chunked<D: Write + Unpin + ?Sized>(
     src: &mut BoxConn,
     buf: &mut Vec<u8>,
     dst: &mut D,
+    idle: Option<Duration>,
 ) -> Result<()> {
     loop {
-        let line = read_decoded(src, buf, 4096, decode_line).await?;
+        let line = within_result(idle, read_decoded(src, buf, 4096, decode_line)).await?;
         write_all(dst, &line).await?;
         let size = wire::chunk_size(&line)?;
         if size == 0 {
             // Trailers, up to the empty line.
             loop {
-                let line = read_decoded(src, buf, 4096, decode_line).await?;
+                let line = within_result(idle, read_decoded(src, buf, 4096, decode_line)).await?;
                 write_all(dst, &line).await?;
                 if line.trim_ascii().is_empty() {
                     return Ok(());
                 }
             }
         }
-        copy_exact(src, buf, dst, size.saturating_add(2)).await?;
+        copy_exact(src, buf, dst, size.saturating_add(2), idle).await?;
     }
 }
 
@@ -164,6 +169,7 @@ pub(crate) async fn copy_until_close<D: Write + Unpin + ?Sized>(
     src: &mut BoxConn,
     buf: &mut Vec<u8>,
     dst: &mut D,
+    idle: Option<Duration>,
 ) -> Result<()> {
     if !buf.is_empty() {
         write_all(dst, buf).await?;
@@ -171,11 +177,38 @@ pub(crate) async fn copy_until_close<D: Write + Unpin + ?Sized>(
     }
     let mut chunk = vec![0u8; COPY_CHUNK];
     loop {
-        let n = read(src, &mut chunk).await?;
+        let n = within(idle, read(src, &mut chunk)).await?;
         if n == 0 {
             return Ok(());
         }
         write_all(dst, &chunk[..n]).await?;
+    }
+}
+
+/// `read` bounded by `idle` (a peer silent that long mid-body ends the copy).
+async fn within<T>(
+    idle: Option<Duration>,
+    read: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T> {
+    match idle {
+        None => Ok(read.await?),
+        Some(d) => match tokio::time::timeout(d, read).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(Error::new(ErrorKind::Timeout, format!("no body bytes for {d:?}"))),
+        },
+    }
+}
+
+/// [`within`] for a read that already reports a gost error.
+async fn within_result<T>(
+    idle: Option<Duration>,
+    read: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match idle {
+        None => read.await,
+        Some(d) => tokio::time::timeout(d, read).await.unwrap_or_else(|_| {
+            Err(Error::new(ErrorKind::Timeout, format!("no body bytes for {d:?}")))
+        }),
     }
 }
 
