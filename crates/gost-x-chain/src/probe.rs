@@ -30,7 +30,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// gost's default bound of one probe.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of an HTTP probe's answer head that is read.
-const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEAD: usize = gost_proto::http::MAX_HEAD;
 
 /// What a probe does.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,7 +298,10 @@ async fn http_check(
     req.push_str("Connection: close\r\n\r\n");
     write_all(&mut conn, req.as_bytes()).await?;
     let mut buf = Vec::new();
-    let status = read_decoded(&mut conn, &mut buf, MAX_HEAD, status_line).await?;
+    let head = read_decoded(&mut conn, &mut buf, MAX_HEAD, gost_proto::http::ResponseHead::decode)
+        .await
+        .map_err(|e| e.wrap(ErrorKind::Protocol, "http probe: the answer"))?;
+    let status = head.status;
     if status != expected {
         return Err(Error::new(
             ErrorKind::Connect,
@@ -306,23 +309,6 @@ async fn http_check(
         ));
     }
     Ok(())
-}
-
-/// The status of `HTTP/1.x NNN ...`, once the line is complete.
-fn status_line(buf: &[u8]) -> Result<Option<(u16, usize)>> {
-    let Some(end) = buf.iter().position(|&b| b == b'\n') else { return Ok(None) };
-    let line = String::from_utf8_lossy(&buf[..end]);
-    let mut parts = line.split_whitespace();
-    let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            format!("http probe: bad status line {line:?}"),
-        ));
-    };
-    match (version.starts_with("HTTP/"), code.parse::<u16>()) {
-        (true, Ok(code)) => Ok(Some((code, end + 1))),
-        _ => Err(Error::new(ErrorKind::Protocol, format!("http probe: bad status line {line:?}"))),
-    }
 }
 
 /// Runs `sh -c command` in its own process group; kills the group at `timeout`.

@@ -331,37 +331,17 @@ impl Leaf {
     }
 }
 
-/// `a=1&b=x%20y` as decoded pairs (`+` is a space, as in Go's `url.ParseQuery`).
+/// `a=1&b=x%20y` as decoded pairs (`+` is a space; a pair with a bad escape or a `;` is left
+/// out), as Go's `url.ParseQuery` gives them.
 fn query_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    q.split(['&', ';']).filter(|p| !p.is_empty()).map(|p| {
+    let decode = |s: &str| {
+        let bytes = gost_proto::http::percent_decode(&s.replace('+', " "))?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    q.split('&').filter(|p| !p.is_empty() && !p.contains(';')).filter_map(move |p| {
         let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (percent_decode(k), percent_decode(v))
+        Some((decode(k)?, decode(v)?))
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// The JSON value at `path` as gjson's `String()` gives it: a string's text, a number's or
@@ -831,7 +811,7 @@ mod tests {
         let mut r = host("x.test");
         r.method = Some("POST".into());
         r.path = Some("/api/v1/items".into());
-        r.query = Some("page=3&q=a%20b&flag".into());
+        r.query = Some("page=3&q=a%20b&flag&bad=%zz".into());
         r.headers = vec![("x-tier".into(), "gold".into()), ("X-Count".into(), "12".into())];
         r.body = Arc::from(&br#"{"user":{"id":42,"name":"ann"},"tags":["a","b"]}"#[..]);
         for (s, want) in [
@@ -850,6 +830,7 @@ mod tests {
             ("Query(`q`, `a b`)", true),
             ("Query(`flag`)", true),
             ("Query(`nope`)", false),
+            ("Query(`bad`)", false),
             ("QueryRegexp(`q`, `^a `)", true),
             ("BodyRegexp(`\"name\":\"ann\"`)", true),
             ("BodyJSON(`user.id`, `eq`, `42`)", true),
