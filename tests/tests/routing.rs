@@ -125,7 +125,9 @@ fn a_tcp_probe_marks_a_dead_node_before_the_first_client() {
     if !have("curl") {
         return;
     }
-    let (dead, b) = (dead_port(), origin("B", healthy()));
+    // A free port below the ephemeral range: nothing else takes it before we listen there.
+    let dead = SocketAddr::from(([127, 0, 0, 1], gost_e2e::free_port()));
+    let b = origin("B", healthy());
     let g = start(
         "routing-tcp-probe",
         &format!(
@@ -137,7 +139,7 @@ fn a_tcp_probe_marks_a_dead_node_before_the_first_client() {
   forwarder:
     selector: {{strategy: fifo}}
     nodes:
-    - {{name: dead, addr: \"{dead}\", probe: {{type: tcp, interval: 10s, timeout: 1s}}}}
+    - {{name: dead, addr: \"{dead}\", probe: {{type: tcp, interval: 300ms, timeout: 1s}}}}
     - {{name: b, addr: \"{b}\"}}
 "
         ),
@@ -145,7 +147,20 @@ fn a_tcp_probe_marks_a_dead_node_before_the_first_client() {
     );
     g.wait_log("probe: state changed", Duration::from_secs(5));
     // The very first request goes to B: fifo would have sent it to the dead node first.
-    assert_eq!(fetch(&format!("http://{}/", g.addr()), None, &[]), "B");
+    let url = format!("http://{}/", g.addr());
+    assert_eq!(fetch(&url, None, &[]), "B");
+    // The node comes up: its next passing probe brings traffic back (fifo prefers it).
+    let listener = std::net::TcpListener::bind(dead).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            if c.read(&mut buf).unwrap_or(0) > 0 {
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA");
+            }
+        }
+    });
+    eventually(Duration::from_secs(5), "A", || fetch(&url, None, &[]));
 }
 
 #[test]
